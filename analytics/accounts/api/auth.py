@@ -1,0 +1,82 @@
+"""Auth endpoints: register, JWT obtain/refresh/verify (rotation + blacklist), logout."""
+
+from __future__ import annotations
+
+from django.contrib.auth.password_validation import validate_password
+from django.db import IntegrityError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from analytics.accounts.models import User
+from analytics.accounts.services import user_register
+from analytics.core.errors import ApplicationError
+
+
+class AuthRateThrottle(AnonRateThrottle):
+    scope = "auth"
+    rate = "30/min"
+
+
+class RegisterView(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+    throttle_classes = [AuthRateThrottle]
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        password = serializers.CharField(write_only=True, max_length=128)
+        name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+        organisation_name = serializers.CharField(required=False, max_length=200)
+
+        def validate(self, attrs: dict) -> dict:
+            validate_password(attrs["password"], User(email=attrs["email"], name=attrs.get("name", "")))
+            return attrs
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        email = serializers.EmailField()
+        access = serializers.CharField()
+        refresh = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if User.objects.filter(email__iexact=data.validated_data["email"]).exists():
+            raise ApplicationError("an account with this e-mail already exists")
+        try:
+            user = user_register(**data.validated_data)
+        except IntegrityError:
+            raise ApplicationError("an account with this e-mail already exists") from None
+        refresh = RefreshToken.for_user(user)
+        return Response(
+            {"id": user.id, "email": user.email, "access": str(refresh.access_token), "refresh": str(refresh)},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class LogoutView(APIView):
+    """Blacklist the given refresh token so it can never be used again."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list[type] = []
+
+    class InputSerializer(serializers.Serializer):
+        refresh = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={205: None})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            RefreshToken(data.validated_data["refresh"]).blacklist()
+        except TokenError as error:
+            return Response({"error": {"code": "token_not_valid", "message": str(error)}}, status=401)
+        return Response(status=status.HTTP_205_RESET_CONTENT)

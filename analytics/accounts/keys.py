@@ -1,0 +1,27 @@
+"""Key formats. Write keys are public; personal API keys are secrets kept only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+WRITE_KEY_PREFIX = "wk_"
+PERSONAL_KEY_PREFIX = "pak_"
+
+
+def new_write_key() -> str:
+    return WRITE_KEY_PREFIX + secrets.token_urlsafe(24)
+
+
+def new_personal_key() -> str:
+    return PERSONAL_KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(raw_key: str) -> str:
+    # Keys carry 256 bits of randomness, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def display_prefix(raw_key: str) -> str:
+    return raw_key[: len(PERSONAL_KEY_PREFIX) + 6]
+WRITE_KEY_CACHE_PREFIX = "project-by-write-key:"

@@ -1,0 +1,147 @@
+"""Users, organisations, memberships, projects and keys."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+DEFAULT_MEASURES = ["revenue", "duration_sec", "bytes_up", "bytes_down"]
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create(self, email: str, password: str | None, **extra: object) -> User:
+        if not email:
+            raise ValueError("an e-mail address is required")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: object) -> User:
+        extra["is_staff"] = True
+        extra["is_superuser"] = True
+        return self._create(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an e-mail address."""
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    is_staff = models.BooleanField(default=False)
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Organisation(models.Model):
+    name = models.CharField(max_length=200)
+    members = models.ManyToManyField(User, through="Membership", related_name="organisations")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    MEMBER = "member", "Member"
+    VIEWER = "viewer", "Viewer"
+
+
+# Roles that may change a project's settings and keys.
+MANAGING_ROLES = (Role.OWNER, Role.ADMIN)
+# Roles that may create reports, segments and other content.
+EDITING_ROLES = (Role.OWNER, Role.ADMIN, Role.MEMBER)
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "organisation"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.organisation} ({self.role})"
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone such as 'Europe/Berlin'")
+
+
+class Project(models.Model):
+    """A tenant of the event store: every event and query belongs to one project."""
+
+    organisation = models.ForeignKey(Organisation, on_delete=models.CASCADE, related_name="projects")
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    retention_days = models.PositiveIntegerField(
+        default=365, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
+    # Public: embedded in web pages and apps. It can only write events.
+    write_key = models.CharField(max_length=64, unique=True)
+    write_key_rotated_at = models.DateTimeField(null=True, blank=True)
+    ingest_rate_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Events per second; empty means the server default."
+    )
+    keep_full_ip = models.BooleanField(default=False, help_text="Store whole IP addresses instead of anonymised ones.")
+    aggregation_lateness_seconds = models.PositiveIntegerField(
+        default=60, help_text="How long after a bucket ends it is aggregated as final."
+    )
+    measures = models.JSONField(default=list, blank=True, help_text="Numeric properties aggregated per bucket.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organisation", "created_at"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def aggregated_measures(self) -> list[str]:
+        return list(self.measures) if self.measures else list(DEFAULT_MEASURES)
+
+
+class PersonalApiKey(models.Model):
+    """A secret key for reading through the API as its user. Only a hash is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    label = models.CharField(max_length=200)
+    prefix = models.CharField(max_length=16, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

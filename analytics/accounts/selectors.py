@@ -1,0 +1,79 @@
+"""Reads for accounts. Every project lookup is scoped to the asking user's organisations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db.models import QuerySet
+
+from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, WRITE_KEY_PREFIX, hash_key
+from analytics.accounts.models import Membership, PersonalApiKey, Project, User
+from analytics.core.errors import NotFound
+
+
+def projects_for_user(*, user: User) -> QuerySet[Project]:
+    return Project.objects.filter(organisation__memberships__user=user).select_related("organisation")
+
+
+def project_get_for_user(*, user: User, project_id: int | str) -> Project:
+    """The project if the user is a member of its organisation; else 404 (never 403)."""
+    try:
+        return projects_for_user(user=user).get(pk=int(project_id))
+    except (Project.DoesNotExist, ValueError, TypeError, OverflowError):
+        raise NotFound("project not found") from None
+
+
+def role_for(*, user: User, project: Project) -> str | None:
+    return (
+        Membership.objects.filter(user=user, organisation_id=project.organisation_id)
+        .values_list("role", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class IngestionProject:
+    """What ingestion needs to know about a project, cheap to cache."""
+
+    id: int
+    timezone: str
+    retention_days: int
+    ingest_rate_limit: int | None
+    keep_full_ip: bool
+
+
+def project_for_write_key(write_key: str, *, cache_seconds: int = 30) -> IngestionProject | None:
+    """Resolve a write key (cached briefly; rotation clears the entry)."""
+    if not write_key or not write_key.startswith(WRITE_KEY_PREFIX) or len(write_key) > 64:
+        return None
+    cache_key = WRITE_KEY_CACHE_PREFIX + hash_key(write_key)
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached or None
+    project = Project.objects.filter(write_key=write_key).first()
+    value = (
+        IngestionProject(
+            id=project.id,
+            timezone=project.timezone,
+            retention_days=project.retention_days,
+            ingest_rate_limit=project.ingest_rate_limit,
+            keep_full_ip=project.keep_full_ip,
+        )
+        if project
+        else False
+    )
+    cache.set(cache_key, value, cache_seconds)
+    return value or None
+
+
+def personal_api_key_lookup(raw_key: str) -> PersonalApiKey | None:
+    return (
+        PersonalApiKey.objects.select_related("user")
+        .filter(key_hash=hash_key(raw_key), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+
+
+def personal_api_keys_for_user(*, user: User) -> QuerySet[PersonalApiKey]:
+    return PersonalApiKey.objects.filter(user=user).order_by("-created_at")

@@ -1,0 +1,129 @@
+"""Writes for accounts: users, organisations, projects and keys."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, display_prefix, hash_key, new_personal_key, new_write_key
+from analytics.accounts.models import (
+    MANAGING_ROLES,
+    Membership,
+    Organisation,
+    PersonalApiKey,
+    Project,
+    Role,
+    User,
+)
+from analytics.core.errors import ApplicationError
+
+
+class PermissionDeniedError(ApplicationError):
+    status_code = 403
+    code = "permission_denied"
+
+
+@transaction.atomic
+def user_register(*, email: str, password: str, name: str = "", organisation_name: str | None = None) -> User:
+    """Create a user together with an organisation they own."""
+    user = User.objects.create_user(email=email, password=password, name=name)
+    organisation_create(name=organisation_name or f"{name or email.split('@')[0]}'s organisation", owner=user)
+    return user
+
+
+def organisation_create(*, name: str, owner: User) -> Organisation:
+    organisation = Organisation.objects.create(name=name)
+    Membership.objects.create(user=owner, organisation=organisation, role=Role.OWNER)
+    return organisation
+
+
+def membership_set(*, organisation: Organisation, user: User, role: str) -> Membership:
+    membership, _ = Membership.objects.update_or_create(
+        organisation=organisation, user=user, defaults={"role": role}
+    )
+    return membership
+
+
+@transaction.atomic
+def project_create(
+    *,
+    user: User,
+    name: str,
+    timezone_name: str = "UTC",
+    organisation: Organisation | None = None,
+    retention_days: int = 365,
+) -> Project:
+    """Create a project in ``organisation`` (default: the user's first; one is made if none)."""
+    if organisation is None:
+        membership = user.memberships.select_related("organisation").order_by("created_at").first()
+        if membership is None:
+            organisation = organisation_create(name=f"{user.email.split('@')[0]}'s organisation", owner=user)
+        else:
+            organisation = membership.organisation
+            _require_role(membership.role, (Role.OWNER, Role.ADMIN, Role.MEMBER), "create projects")
+    else:
+        membership = Membership.objects.filter(user=user, organisation=organisation).first()
+        if membership is None:
+            raise PermissionDeniedError("you are not a member of that organisation")
+        _require_role(membership.role, (Role.OWNER, Role.ADMIN, Role.MEMBER), "create projects")
+    project = Project(
+        organisation=organisation,
+        name=name,
+        timezone=timezone_name,
+        retention_days=retention_days,
+        write_key=new_write_key(),
+    )
+    project.full_clean()
+    project.save()
+    return project
+
+
+def _require_role(role: str, allowed: tuple[str, ...], action: str) -> None:
+    if role not in allowed:
+        raise PermissionDeniedError(f"your role ({role}) cannot {action}")
+
+
+def project_require_manager(*, project: Project, user: User) -> None:
+    role = Membership.objects.filter(user=user, organisation_id=project.organisation_id).values_list("role", flat=True).first()
+    _require_role(role or "none", MANAGING_ROLES, "change this project")
+
+
+def project_update(*, project: Project, user: User, **changes: object) -> Project:
+    project_require_manager(project=project, user=user)
+    for field, value in changes.items():
+        setattr(project, field, value)
+    project.full_clean()
+    project.save()
+    _forget_write_key(project.write_key)
+    return project
+
+
+def project_rotate_write_key(*, project: Project) -> Project:
+    """Issue a new write key; the old one stops working at once."""
+    old_key = project.write_key
+    project.write_key = new_write_key()
+    project.write_key_rotated_at = timezone.now()
+    project.save(update_fields=["write_key", "write_key_rotated_at"])
+    _forget_write_key(old_key)
+    return project
+
+
+def _forget_write_key(write_key: str) -> None:
+    cache.delete(WRITE_KEY_CACHE_PREFIX + hash_key(write_key))
+
+
+def personal_api_key_create(*, user: User, label: str) -> tuple[PersonalApiKey, str]:
+    """Return the key record and the raw key, which is shown once and never stored."""
+    raw_key = new_personal_key()
+    record = PersonalApiKey.objects.create(
+        user=user, label=label, prefix=display_prefix(raw_key), key_hash=hash_key(raw_key)
+    )
+    return record, raw_key
+
+
+def personal_api_key_revoke(*, key: PersonalApiKey) -> PersonalApiKey:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key

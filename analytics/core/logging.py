@@ -1,0 +1,95 @@
+"""JSON-lines logging through structlog, for both structlog and stdlib loggers.
+
+Log calls use event-style names and keyword context, never f-strings:
+``logger.info("ingest.batch.accepted", extra={"accepted": 100})`` or
+``log.info("ingest.batch.accepted", accepted=100)``. The request middleware binds
+``request_id``, ``project_id`` and ``user_id`` into contextvars, so every line
+logged while serving a request carries them.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.config
+import re
+from typing import Any
+
+import structlog
+from django.conf import settings
+
+# Values under these keys are replaced before a line is written (RELIABILITY 17).
+_SECRET_KEY_PATTERN = re.compile(r"(pass(word)?|secret|token|api_?key|write_?key|authorization|cookie)", re.I)
+_STANDARD_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+def _redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in list(event_dict):
+        if key != "event" and _SECRET_KEY_PATTERN.search(key):
+            event_dict[key] = "[redacted]"
+    return event_dict
+
+
+def _merge_stdlib_extra(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Lift ``extra={...}`` of stdlib log calls into the JSON object."""
+    record = event_dict.get("_record")
+    if record is not None:
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_RECORD_KEYS and not key.startswith("_"):
+                event_dict.setdefault(key, value)
+    return event_dict
+
+
+_configured = False
+
+
+def configure_logging() -> None:
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if settings.LOG_FORMAT == "json"
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {
+                "structured": {
+                    "()": structlog.stdlib.ProcessorFormatter,
+                    "foreign_pre_chain": [*shared, _merge_stdlib_extra],
+                    "processors": [
+                        structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        _redact_secrets,
+                        structlog.processors.format_exc_info,
+                        renderer,
+                    ],
+                }
+            },
+            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "structured"}},
+            "root": {"handlers": ["console"], "level": settings.LOG_LEVEL},
+            "loggers": {
+                "django.db.backends": {"level": "WARNING"},
+                "uvicorn.access": {"level": "WARNING"},
+                "kafka": {"level": "WARNING"},
+            },
+        }
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    return structlog.stdlib.get_logger(name)

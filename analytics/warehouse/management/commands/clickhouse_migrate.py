@@ -1,0 +1,41 @@
+"""Apply the ClickHouse migrations (``--plan`` lists what is pending)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from analytics.warehouse.errors import StoreError
+from analytics.warehouse.migrator import Migrator
+from analytics.warehouse.store import get_store
+
+
+class Command(BaseCommand):
+    help = "Apply pending ClickHouse migrations to the event store."
+
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument("--plan", action="store_true", help="List pending migrations and exit.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            migrator = Migrator(get_store(), cluster=settings.CLICKHOUSE_CLUSTER)
+            if options["plan"]:
+                pending = migrator.plan()
+                if not pending:
+                    self.stdout.write("No pending ClickHouse migrations.")
+                for migration in pending:
+                    self.stdout.write(f"  {migration.version:04d}_{migration.name}")
+                return
+            for migration in migrator.changed():
+                self.stderr.write(
+                    self.style.WARNING(f"  {migration.version:04d}_{migration.name} changed after it was applied")
+                )
+            applied = migrator.migrate()
+            for migration in applied:
+                self.stdout.write(self.style.SUCCESS(f"  applied {migration.version:04d}_{migration.name}"))
+            if not applied:
+                self.stdout.write("ClickHouse schema is up to date.")
+        except StoreError as error:
+            raise CommandError(f"ClickHouse migration failed: {error}") from error

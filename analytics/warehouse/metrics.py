@@ -1,0 +1,22 @@
+"""Prometheus metrics of the event store."""
+
+from prometheus_client import Counter, Histogram
+
+STORE_QUERY_SECONDS = Histogram(
+    "store_query_duration_seconds",
+    "Time spent in ClickHouse queries, by query name and transport.",
+    ["query", "transport"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+STORE_ROWS_INSERTED = Counter("store_rows_inserted_total", "Event rows inserted into the store.", ["transport"])
+STORE_BYTES_INSERTED = Counter(
+    "store_bytes_inserted_total", "Arrow bytes of the event rows inserted into the store.", ["transport"]
+)
+STORE_INSERT_SECONDS = Histogram(
+    "store_insert_duration_seconds",
+    "Time to insert one batch into the store.",
+    ["transport"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+STORE_ERRORS = Counter("store_errors_total", "Store errors by kind.", ["kind", "operation"])
+STORE_RETRIES = Counter("store_retries_total", "Retried store operations.", ["operation"])

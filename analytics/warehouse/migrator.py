@@ -1,0 +1,150 @@
+"""Applies the numbered ClickHouse migrations and records what was applied.
+
+Used by ``manage.py clickhouse_migrate`` (``--plan`` lists what is pending).
+Idempotent: applied versions are skipped, and every DDL uses IF NOT EXISTS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import pkgutil
+import re
+from dataclasses import dataclass
+from types import ModuleType
+
+from analytics.core.logging import get_logger
+from analytics.warehouse.store import EventStore
+
+log = get_logger(__name__)
+
+MIGRATIONS_PACKAGE = "analytics.warehouse.clickhouse_migrations"
+RECORD_TABLE = "schema_migrations"
+_MODULE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    module: ModuleType
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(inspect.getsource(self.module).encode()).hexdigest()[:16]
+
+
+class MigrationContext:
+    """Writes DDL for a single node or, with a cluster name, for a replicated cluster."""
+
+    def __init__(self, database: str, cluster: str | None) -> None:
+        self.database = database
+        self.cluster = cluster
+
+    @property
+    def on_cluster(self) -> str:
+        return f" ON CLUSTER `{self.cluster}`" if self.cluster else ""
+
+    def create_table(
+        self,
+        name: str,
+        *,
+        columns: list[str],
+        engine: str,
+        order_by: str,
+        partition_by: str | None = None,
+        ttl: str | None = None,
+        indexes: list[str] | None = None,
+        settings: dict[str, int | str] | None = None,
+        sharding_key: str = "rand()",
+    ) -> list[str]:
+        body = ",\n    ".join(columns + list(indexes or []))
+        table_settings = dict(settings or {})
+        local_name = name
+        if self.cluster:
+            local_name = f"{name}_local"
+            family, _, args = engine.partition("(")
+            args = args.rstrip(")")
+            zk_path = f"'/clickhouse/tables/{{shard}}/{self.database}/{local_name}', '{{replica}}'"
+            engine = f"Replicated{family}({zk_path}{', ' + args if args else ''})"
+            table_settings.pop("non_replicated_deduplication_window", None)
+            table_settings.setdefault("replicated_deduplication_window", 10000)
+        clauses = [f"ENGINE = {engine}"]
+        if partition_by:
+            clauses.append(f"PARTITION BY {partition_by}")
+        clauses.append(f"ORDER BY {order_by}")
+        if ttl:
+            clauses.append(f"TTL {ttl}")
+        if table_settings:
+            clauses.append("SETTINGS " + ", ".join(f"{key} = {value}" for key, value in table_settings.items()))
+        statements = [
+            f"CREATE TABLE IF NOT EXISTS `{self.database}`.`{local_name}`{self.on_cluster} (\n    {body}\n)\n"
+            + "\n".join(clauses)
+        ]
+        if self.cluster:
+            statements.append(
+                f"CREATE TABLE IF NOT EXISTS `{self.database}`.`{name}`{self.on_cluster} "
+                f"AS `{self.database}`.`{local_name}` "
+                f"ENGINE = Distributed(`{self.cluster}`, `{self.database}`, `{local_name}`, {sharding_key})"
+            )
+        return statements
+
+
+def discover() -> list[Migration]:
+    package = importlib.import_module(MIGRATIONS_PACKAGE)
+    found = []
+    for info in pkgutil.iter_modules(package.__path__):
+        match = _MODULE_NAME.match(info.name)
+        if not match:
+            continue
+        module = importlib.import_module(f"{MIGRATIONS_PACKAGE}.{info.name}")
+        found.append(Migration(version=int(match.group(1)), name=match.group(2), module=module))
+    found.sort(key=lambda migration: migration.version)
+    versions = [migration.version for migration in found]
+    if len(versions) != len(set(versions)):
+        raise RuntimeError(f"duplicate ClickHouse migration numbers in {MIGRATIONS_PACKAGE}")
+    return found
+
+
+class Migrator:
+    def __init__(self, store: EventStore, *, cluster: str | None = None) -> None:
+        self.store = store
+        self.context = MigrationContext(store.transport.database, cluster)
+
+    def _ensure_record_table(self) -> None:
+        self.store.command(
+            f"CREATE TABLE IF NOT EXISTS `{self.context.database}`.`{RECORD_TABLE}`{self.context.on_cluster} "
+            "(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()) "
+            "ENGINE = ReplacingMergeTree ORDER BY version",
+            retry_transient=True,
+        )
+
+    def applied(self) -> dict[int, str]:
+        self._ensure_record_table()
+        result = self.store.query_unscoped_admin(
+            "migrations.applied", f"SELECT version, checksum FROM `{self.context.database}`.`{RECORD_TABLE}` FINAL"
+        )
+        return {int(version): str(checksum) for version, checksum in result.rows()}
+
+    def plan(self) -> list[Migration]:
+        applied = self.applied()
+        return [migration for migration in discover() if migration.version not in applied]
+
+    def changed(self) -> list[Migration]:
+        """Applied migrations whose file changed since (a warning, never re-applied)."""
+        applied = self.applied()
+        return [m for m in discover() if m.version in applied and applied[m.version] != m.checksum]
+
+    def migrate(self) -> list[Migration]:
+        done = []
+        for migration in self.plan():
+            for statement in migration.module.statements(self.context):
+                self.store.command(statement, retry_transient=True)
+            self.store.command(
+                f"INSERT INTO `{self.context.database}`.`{RECORD_TABLE}` (version, name, checksum) "
+                f"VALUES ({migration.version}, '{migration.name}', '{migration.checksum}')"
+            )
+            log.info("clickhouse.migration.applied", version=migration.version, migration=migration.name)
+            done.append(migration)
+        return done

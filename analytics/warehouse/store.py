@@ -1,0 +1,169 @@
+"""The event store: the one interface every other module uses to reach ClickHouse.
+
+It adds to a transport what every call needs: the tenant guard, retries with backoff
+for transient errors only (tenacity), a circuit breaker so that a dead ClickHouse fails
+fast (pybreaker), and metrics. Get the process-wide instance with :func:`get_store`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pybreaker
+from django.conf import settings
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from analytics.core.logging import get_logger
+from analytics.warehouse import metrics
+from analytics.warehouse.errors import StoreError, StoreQueryError, StoreUnavailable
+from analytics.warehouse.guard import Query, check_scoped
+from analytics.warehouse.schema import events_to_arrow
+from analytics.warehouse.transports import QueryResult, Transport, transport_from_url
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+EVENTS_TABLE = "events"
+
+
+class EventStore:
+    def __init__(self, transport: Transport, *, retries: int = 3, breaker_fail_max: int = 5,
+                 breaker_reset_timeout: float = 10.0) -> None:
+        self.transport = transport
+        self.retries = retries
+        # Only StoreUnavailable trips the breaker: a bad statement says nothing about health.
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=breaker_fail_max,
+            reset_timeout=breaker_reset_timeout,
+            exclude=[lambda error: not isinstance(error, StoreUnavailable)],
+            name=f"clickhouse-{transport.name}",
+        )
+
+    # ------------------------------------------------------------------ plumbing
+    def _run(self, operation: str, function: Callable[[], T], *, retry_transient: bool = True) -> T:
+        def guarded() -> T:
+            try:
+                return self.breaker.call(function)
+            except pybreaker.CircuitBreakerError as error:
+                metrics.STORE_ERRORS.labels(kind="circuit_open", operation=operation).inc()
+                raise StoreUnavailable("event store circuit is open after repeated failures") from error
+            except StoreError as error:
+                metrics.STORE_ERRORS.labels(kind=type(error).__name__, operation=operation).inc()
+                raise
+
+        if not retry_transient or self.retries == 0:
+            return guarded()
+
+        def before_sleep(state: Any) -> None:
+            metrics.STORE_RETRIES.labels(operation=operation).inc()
+            log.warning("store.retry", operation=operation, attempt=state.attempt_number,
+                        error=str(state.outcome.exception())[:300])
+
+        retrying = retry(
+            retry=retry_if_exception_type(StoreUnavailable),
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential_jitter(initial=0.1, max=2.0),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(guarded)()
+
+    # ------------------------------------------------------------------ reads
+    def query(self, query: Query) -> QueryResult:
+        """Run a project-scoped SELECT; refused before it reaches ClickHouse if unscoped."""
+        check_scoped(query)
+        started = time.perf_counter()
+        try:
+            return self._run(
+                f"query:{query.name}",
+                lambda: self.transport.query(query.sql, query.params, query.settings),
+            )
+        finally:
+            metrics.STORE_QUERY_SECONDS.labels(query=query.name, transport=self.transport.name).observe(
+                time.perf_counter() - started
+            )
+
+    def query_unscoped_admin(self, name: str, sql: str, params: Mapping[str, Any] | None = None) -> QueryResult:
+        """For operator tooling on system tables only (migrations, health). Never tenant data."""
+        query = Query(name=name, sql=sql, params=params or {})
+        check_scoped(query)
+        return self._run(f"admin:{name}", lambda: self.transport.query(sql, query.params, {}))
+
+    def command(self, sql: str, settings: Mapping[str, Any] | None = None, *, retry_transient: bool = False) -> None:
+        """Run DDL or maintenance. Not retried unless the statement is idempotent."""
+        self._run("command", lambda: self.transport.command(sql, settings), retry_transient=retry_transient)
+
+    def ping(self) -> None:
+        self._run("ping", lambda: self.transport.query("SELECT 1", {}, {}), retry_transient=False)
+
+    # ------------------------------------------------------------------ writes
+    def insert_events(self, rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_token: str) -> int:
+        """Insert a batch of events once.
+
+        ``dedup_token`` identifies the batch (for Kafka: topic, partition and offset
+        range): ClickHouse drops a second insert with the same token, so retrying a
+        batch after an ambiguous failure never stores it twice. Returns rows inserted.
+        """
+        if not dedup_token:
+            raise StoreQueryError("insert_events needs a dedup_token")
+        table = rows if isinstance(rows, pa.Table) else events_to_arrow(rows)
+        if table.num_rows == 0:
+            return 0
+        started = time.perf_counter()
+        self._run(
+            "insert",
+            lambda: self.transport.insert_arrow(
+                EVENTS_TABLE, table, {"insert_deduplication_token": dedup_token, "insert_deduplicate": 1}
+            ),
+        )
+        transport = self.transport.name
+        metrics.STORE_INSERT_SECONDS.labels(transport=transport).observe(time.perf_counter() - started)
+        metrics.STORE_ROWS_INSERTED.labels(transport=transport).inc(table.num_rows)
+        metrics.STORE_BYTES_INSERTED.labels(transport=transport).inc(table.nbytes)
+        return table.num_rows
+
+    def insert_arrow(self, table_name: str, data: pa.Table, *, dedup_token: str | None = None) -> None:
+        """Insert into another table of ours (persons, person_distinct_ids)."""
+        settings: dict[str, Any] = {}
+        if dedup_token:
+            settings = {"insert_deduplication_token": dedup_token, "insert_deduplicate": 1}
+        self._run(f"insert:{table_name}", lambda: self.transport.insert_arrow(table_name, data, settings))
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+_store: EventStore | None = None
+_store_lock = threading.Lock()
+
+
+def get_store() -> EventStore:
+    """The process-wide store for ``settings.CLICKHOUSE_URL`` (created on first use)."""
+    global _store
+    if _store is None:
+        with _store_lock:
+            if _store is None:
+                transport = transport_from_url(
+                    settings.CLICKHOUSE_URL,
+                    query_timeout=settings.CLICKHOUSE_QUERY_TIMEOUT,
+                    connect_timeout=settings.CLICKHOUSE_CONNECT_TIMEOUT,
+                )
+                _store = EventStore(transport, retries=settings.CLICKHOUSE_RETRIES)
+    return _store
+
+
+def close_store() -> None:
+    global _store
+    with _store_lock:
+        if _store is not None:
+            _store.close()
+        _store = None
+
+
+def reset_store_on_setting_change(setting: str, **_: Any) -> None:
+    if setting.startswith("CLICKHOUSE_"):
+        close_store()

@@ -1,0 +1,259 @@
+"""Settings shared by every mode and profile."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from config.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_optional,
+    env_str,
+    env_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+# ------------------------------------------------------------------------------
+# Mode and profile
+# ------------------------------------------------------------------------------
+ANALYTICS_MODE = env_choice("ANALYTICS_MODE", ("embedded", "scale"), "embedded")
+ANALYTICS_PROFILE = env_choice("ANALYTICS_PROFILE", ("dev", "test", "prod"), "dev")
+
+DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+
+def _dev_secret_key() -> str:
+    """A random key kept under DATA_DIR so sessions survive restarts in dev."""
+    path = DATA_DIR / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+SECRET_KEY = env_optional("SECRET_KEY") or (
+    "test-only-secret-key-not-for-production" if ANALYTICS_PROFILE == "test" else ""
+)
+if not SECRET_KEY and ANALYTICS_PROFILE == "dev":
+    SECRET_KEY = _dev_secret_key()
+if ANALYTICS_PROFILE == "prod":
+    SECRET_KEY = env_str("SECRET_KEY", expected="a long random string (50+ characters)")
+    if len(SECRET_KEY) < 50:
+        from config.env import SettingError
+
+        raise SettingError("SECRET_KEY", "at least 50 characters", f"{len(SECRET_KEY)} characters")
+
+DEBUG = env_bool("DEBUG", ANALYTICS_PROFILE == "dev")
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+
+# ------------------------------------------------------------------------------
+# Apps
+# ------------------------------------------------------------------------------
+DJANGO_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+THIRD_PARTY_APPS = [
+    "channels",
+    "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "django_prometheus",
+    "django_celery_beat",
+]
+LOCAL_APPS = [
+    "analytics.core",
+    "analytics.accounts",
+    "analytics.warehouse",
+    "analytics.ingestion",
+    "analytics.aggregation",
+]
+INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
+
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "analytics.core.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+ASGI_APPLICATION = "config.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# ------------------------------------------------------------------------------
+# Accounts and auth
+# ------------------------------------------------------------------------------
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "/admin/login/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Personal keys first: JWT authentication would reject a "Bearer pak_..." header.
+        "analytics.accounts.authentication.PersonalApiKeyAuthentication",
+        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "analytics.core.exception_handler.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "analytics.core.pagination.CursorPagination",
+    "PAGE_SIZE": 100,
+    "UNAUTHENTICATED_USER": None,
+}
+if env_bool("API_BROWSABLE", ANALYTICS_PROFILE == "dev"):
+    REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
+
+SIMPLE_JWT = {
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 14, minimum=1)),
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    "UPDATE_LAST_LOGIN": True,
+    "USER_ID_FIELD": "id",
+    "AUTH_HEADER_TYPES": ("Bearer",),
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Analytics API",
+    "DESCRIPTION": "Event collection, read-back, aggregates and project management.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI assets are served from the package, never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+# The ingestion endpoints are called from any web page that embeds the tracker.
+CORS_URLS_REGEX = r"^/(api/v1/events|v1/).*$"
+CORS_ALLOW_ALL_ORIGINS = True
+CORS_ALLOW_HEADERS = ["content-type", "content-encoding", "x-api-key", "authorization", "x-request-id"]
+
+# ------------------------------------------------------------------------------
+# Internationalisation, static files
+# ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# ------------------------------------------------------------------------------
+# Event store (ClickHouse) and bus
+# ------------------------------------------------------------------------------
+CLICKHOUSE_URL = env_url(
+    "CLICKHOUSE_URL", f"chdb://{DATA_DIR / 'chdb'}", schemes=("chdb", "clickhouse", "clickhouses")
+)
+CLICKHOUSE_CLUSTER = env_optional("CLICKHOUSE_CLUSTER")
+CLICKHOUSE_QUERY_TIMEOUT = env_int("CLICKHOUSE_QUERY_TIMEOUT", 30, minimum=1)
+CLICKHOUSE_CONNECT_TIMEOUT = env_int("CLICKHOUSE_CONNECT_TIMEOUT", 5, minimum=1)
+CLICKHOUSE_RETRIES = env_int("CLICKHOUSE_RETRIES", 3, minimum=0)
+
+KAFKA_BOOTSTRAP_SERVERS = env_optional("KAFKA_BOOTSTRAP_SERVERS")
+KAFKA_EVENTS_TOPIC = env_str("KAFKA_EVENTS_TOPIC", "events")
+KAFKA_DEAD_LETTER_TOPIC = env_str("KAFKA_DEAD_LETTER_TOPIC", "events_dead_letter")
+KAFKA_PARTITIONS = env_int("KAFKA_PARTITIONS", 6, minimum=1)
+KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "analytics-events")
+KAFKA_PRODUCE_TIMEOUT = env_int("KAFKA_PRODUCE_TIMEOUT", 10, minimum=1)
+
+# ------------------------------------------------------------------------------
+# Ingestion limits
+# ------------------------------------------------------------------------------
+INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
+INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 32 * 1024, minimum=256)
+INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000, minimum=1)
+INGEST_RATE_LIMIT_PER_SECOND = env_int("INGEST_RATE_LIMIT_PER_SECOND", 20_000, minimum=1)
+DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES + 1024
+
+# ------------------------------------------------------------------------------
+# Demo data
+# ------------------------------------------------------------------------------
+DEMO_EVENTS = env_int("DEMO_EVENTS", 300_000, minimum=0)
+
+# ------------------------------------------------------------------------------
+# Celery (the app lives in config/celery_app.py)
+# ------------------------------------------------------------------------------
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = "UTC"
+
+# ------------------------------------------------------------------------------
+# Security headers that hold in every profile
+# ------------------------------------------------------------------------------
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+
+# ------------------------------------------------------------------------------
+# Logging: JSON lines through structlog (see analytics/core/logging.py)
+# ------------------------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+LOG_FORMAT = env_choice("LOG_FORMAT", ("json", "console"), "json")
+LOGGING_CONFIG = None  # configured by analytics.core.logging.configure_logging()
+
+# ------------------------------------------------------------------------------
+# Redis (always validated when given; required by scale mode)
+# ------------------------------------------------------------------------------
+REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))

@@ -1,0 +1,21 @@
+"""URL configuration."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from analytics.core import health
+
+urlpatterns = [
+    path("healthz", health.liveness, name="healthz"),
+    path("readyz", health.readiness, name="readyz"),
+    path("", include("django_prometheus.urls")),
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/auth/", include("analytics.accounts.api.auth_urls")),
+    path("api/v1/", include("analytics.accounts.api.urls")),
+    path("", include("analytics.ingestion.api.urls")),
+    path("api/v1/", include("analytics.aggregation.api.urls")),
+    path("", include("analytics.core.urls")),
+]

@@ -1,0 +1,9 @@
+"""WebSocket routes. Each app's Channels consumers live in its `consumers.py`."""
+
+from django.urls import path
+
+from analytics.core.consumers import LiveConsumer
+
+websocket_urlpatterns = [
+    path("ws/live/", LiveConsumer.as_asgi()),
+]

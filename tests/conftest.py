@@ -1,0 +1,77 @@
+"""Test session setup: real PostgreSQL, Redis, chDB, and (on demand) a Kafka-protocol broker.
+
+PostgreSQL and Redis must be running; if either cannot be reached the session stops at
+once with a message saying what to start. Nothing is skipped silently.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+from tests.broker import Broker, start_broker
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    database = settings.DATABASES["default"]
+    redis = urlparse(settings.REDIS_URL)
+    missing = []
+    if not _reachable(database.get("HOST") or "127.0.0.1", int(database.get("PORT") or 5432)):
+        missing.append(
+            f"PostgreSQL at {database.get('HOST')}:{database.get('PORT')} "
+            "(start it, e.g. `pg_ctlcluster 15 main start`, or set DATABASE_URL)"
+        )
+    if not _reachable(redis.hostname or "127.0.0.1", redis.port or 6379):
+        missing.append(f"Redis at {redis.hostname}:{redis.port} (start redis-server, or set REDIS_URL)")
+    if missing:
+        raise pytest.UsageError("The test suite needs real services that are not reachable:\n  - " + "\n  - ".join(missing))
+
+
+@pytest.fixture(scope="session")
+def clickhouse_store(django_db_setup: None) -> Iterator[object]:
+    """The chDB-backed event store of this test run, migrated once."""
+    from analytics.warehouse.migrator import Migrator
+    from analytics.warehouse.store import close_store, get_store
+
+    store = get_store()
+    Migrator(store).migrate()
+    yield store
+    close_store()
+    url = urlparse(settings.CLICKHOUSE_URL)
+    if url.scheme == "chdb":
+        shutil.rmtree(Path(url.netloc + url.path), ignore_errors=True)
+
+
+@pytest.fixture
+def store(clickhouse_store: object) -> object:
+    return clickhouse_store
+
+
+@pytest.fixture(scope="session")
+def kafka_broker() -> Iterator[Broker]:
+    """A Tansu Kafka-protocol broker on a free port, for the whole session."""
+    broker = start_broker()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    yield
+    cache.clear()
