@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from analytics.core.errors import ServiceUnavailable
+from analytics.ingestion.writer import store_event_batch
 from analytics.warehouse.errors import StoreUnavailable
 from analytics.warehouse.store import get_store
 
@@ -43,7 +44,7 @@ class DirectBus:
             b"|".join(f"{row['project_id']}:{row['event_id']}".encode() for row in rows)
         ).hexdigest()
         try:
-            get_store().insert_events(rows, dedup_token=f"direct:{token}")
+            store_event_batch(rows, dedup_token=f"direct:{token}")
         except StoreUnavailable as error:
             raise BusUnavailable("the event store is unavailable; retry later", retry_after=5) from error
 
