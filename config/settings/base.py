@@ -84,6 +84,7 @@ LOCAL_APPS = [
     "analytics.warehouse",
     "analytics.ingestion",
     "analytics.aggregation",
+    "analytics.bench",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

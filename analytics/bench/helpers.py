@@ -1,0 +1,127 @@
+"""Pieces shared by stages: the migrated store, raw chDB inserts, timing, child processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from django.conf import settings
+
+from analytics.bench.registry import Unavailable
+
+
+def migrated_store() -> Any:
+    """The store of this stage's scratch directory, with the ClickHouse migrations applied."""
+    from analytics.warehouse.migrator import Migrator
+    from analytics.warehouse.store import get_store
+
+    store = get_store()
+    Migrator(store).migrate()
+    return store
+
+
+def chdb_session(store: Any) -> Any:
+    """The raw chDB session under the store (the baseline bypasses everything of ours)."""
+    session = getattr(store.transport, "_session", None)
+    if session is None:
+        raise Unavailable(f"the raw baseline needs chDB; CLICKHOUSE_URL uses {store.transport.name}")
+    return session
+
+
+def raw_insert(session: Any, table: str, data: pa.Table) -> None:
+    """INSERT ... SELECT FROM Python(arrow): ClickHouse reading the Arrow batch, nothing else."""
+    arrow_batch = data  # noqa: F841 - found by name by the Python() table function
+    columns = ", ".join(f"`{name}`" for name in data.column_names)
+    session.query(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM Python(arrow_batch)")
+
+
+def create_like(session: Any, name: str, source: str = "events", engine: str | None = None) -> None:
+    """A table with the columns of ``source``: the same engine, or e.g. ``MergeTree ORDER BY tuple()``."""
+    session.query(f"DROP TABLE IF EXISTS {name}")
+    clause = f" ENGINE = {engine}" if engine else ""
+    session.query(f"CREATE TABLE {name} AS {source}{clause}")
+
+
+def timed(function: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def best_of(function: Callable[[], Any], runs: int = 3) -> float:
+    """Fastest of ``runs`` timings: the least disturbed by other load on a shared machine."""
+    return min(timed(function) for _ in range(runs))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """High-water resident memory of a live process (VmHWM), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None
+
+
+def manage_py(*args: str, env: dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start ``manage.py <args>`` with this stage's environment (plus ``env``)."""
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
+        cwd=settings.BASE_DIR, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT,
+    )
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int | None:
+    """SIGTERM, wait, then SIGKILL: whatever a stage started is always gone afterwards."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    return process.returncode
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"nothing listened on {port} within {timeout:.0f}s")
+
+
+@contextmanager
+def kafka_broker() -> Iterator[Any]:
+    """The Tansu Kafka-protocol broker of the dev requirements, stopped on exit."""
+    try:
+        from tests.broker import start_broker
+    except ImportError as error:
+        raise Unavailable(f"the Kafka-protocol broker needs the dev requirements ({error})") from error
+    broker = start_broker()
+    try:
+        yield broker
+    finally:
+        broker.stop()

@@ -1,0 +1,55 @@
+"""Stage 6: a plain scan of the stored events, next to the same query on a table the bench filled.
+
+The product's figure is the query as the product runs it (through the store, the tenant
+guard, ``FROM events FINAL`` on the ReplacingMergeTree). The baseline is the same query on a
+plain ``MergeTree ORDER BY tuple()`` copy filled straight from Arrow: the gap is what the
+storage layout and FINAL cost, so a layout regression shows as a falling ratio.
+"""
+
+from __future__ import annotations
+
+from analytics.bench.data import iter_batches
+from analytics.bench.helpers import best_of, chdb_session, create_like, migrated_store, raw_insert
+from analytics.bench.registry import Metric, StageContext, stage
+from analytics.warehouse.guard import Query
+
+EVENTS_AT_SCALE_ONE = 10_000_000
+COUNT_SQL = "SELECT count() FROM {table} WHERE project_id = {{project_id:UInt64}}"
+GROUP_SQL = ("SELECT event, count() AS n FROM {table} WHERE project_id = {{project_id:UInt64}} "
+             "GROUP BY event ORDER BY n DESC")
+
+
+@stage("scan", "Plain scan: count() and group-by event over the stored events vs a plain chDB table", order=60)
+def run(ctx: StageContext) -> list[Metric]:
+    spec = ctx.spec(EVENTS_AT_SCALE_ONE)
+    store = migrated_store()
+    session = chdb_session(store)
+    create_like(session, "bench_scan_plain", engine="MergeTree ORDER BY tuple()")
+    ctx.log("filling", events=spec.events)
+    for index, batch in enumerate(iter_batches(spec)):
+        store.insert_events(batch, dedup_token=f"bench-scan-{index}")
+        raw_insert(session, "bench_scan_plain", batch)
+    params = {"project_id": spec.project_id}
+
+    def product(sql: str, name: str) -> object:
+        return store.query(Query(name=name, sql=sql.format(table="events FINAL"), params=params))
+
+    def plain(sql: str) -> object:
+        return session.query(sql.format(table="bench_scan_plain"), "ArrowTable", params=params)
+
+    stored = product(COUNT_SQL, "bench.scan.count").scalar()
+    plain_count = plain(COUNT_SQL).column(0)[0].as_py()
+    if stored != spec.events or plain_count != spec.events:
+        raise RuntimeError(f"expected {spec.events} rows, events FINAL has {stored}, plain table {plain_count}")
+    ctx.log("querying")
+    metrics = []
+    for label, sql in (("count()", COUNT_SQL), ("group by event", GROUP_SQL)):
+        figure = best_of(lambda sql=sql, label=label: product(sql, f"bench.scan.{label}"))
+        baseline = best_of(lambda sql=sql: plain(sql))
+        metrics.append(Metric(
+            name=f"scan {label}", figure=spec.events / figure, unit="rows/s",
+            baseline=spec.events / baseline, baseline_label="plain MergeTree, no FINAL",
+            target="reported (no target in the issues)",
+            details={"rows": spec.events, "seconds": round(figure, 4), "baseline_seconds": round(baseline, 4)},
+        ))
+    return metrics
