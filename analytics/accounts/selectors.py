@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.cache import cache
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, WRITE_KEY_PREFIX, hash_key
 from analytics.accounts.models import Membership, PersonalApiKey, Project, User
@@ -13,7 +13,13 @@ from analytics.core.errors import NotFound
 
 
 def projects_for_user(*, user: User) -> QuerySet[Project]:
-    return Project.objects.filter(organisation__memberships__user=user).select_related("organisation")
+    """Projects of the user's organisations, each annotated with ``user_role``."""
+    # The annotation reuses the membership join of the filter, so it is the user's own role.
+    return (
+        Project.objects.filter(organisation__memberships__user=user)
+        .annotate(user_role=F("organisation__memberships__role"))
+        .select_related("organisation")
+    )
 
 
 def project_get_for_user(*, user: User, project_id: int | str) -> Project:

@@ -1,4 +1,9 @@
-"""The DRF exception handler: every API error as ``{"error": {"code", "message", ...}}``."""
+"""The DRF exception handler: every API error as ``{"error": {"code", "message", ...}}``.
+
+``code`` is always one machine-readable string (``invalid``, ``not_authenticated``,
+``token_not_valid``, ``throttled``, ...); ``message`` is for people. Validation errors add
+``fields`` (field -> list of messages); throttling adds ``retry_after`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,25 @@ from rest_framework.views import exception_handler
 from analytics.core.errors import ApplicationError, ServiceUnavailable
 
 
+def _code_of(exc: exceptions.APIException, data: Any) -> str:
+    # simplejwt puts its own code next to "detail" ({"detail", "code", "messages"}).
+    if isinstance(data, dict) and isinstance(data.get("code"), str):
+        return data["code"]
+    codes = exc.get_codes()
+    return codes if isinstance(codes, str) else str(exc.default_code)
+
+
+def _message_of(exc: exceptions.APIException, data: Any) -> str:
+    if isinstance(data, dict) and "detail" in data:
+        return str(data["detail"])
+    return str(exc.detail) if isinstance(exc.detail, str) else str(exc.default_detail)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every API error as ``{"error": {"code", "message", ...}}``."""
     if isinstance(exc, ApplicationError):
         response = Response(
-            {"error": {"code": exc.code, "message": exc.message, **exc.extra}}, status=exc.status_code
+            {"error": {**exc.extra, "code": exc.code, "message": exc.message}}, status=exc.status_code
         )
         if isinstance(exc, ServiceUnavailable):
             response["Retry-After"] = str(exc.retry_after)
@@ -27,11 +46,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
     response = exception_handler(exc, context)
-    if response is None:
-        return None
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response  # not an API error: Django renders a 500 and logs it
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"error": {"code": "invalid", "message": "Invalid input.", "fields": response.data}}
-    elif isinstance(exc, exceptions.APIException):
-        detail = response.data.get("detail", str(exc)) if isinstance(response.data, dict) else str(exc)
-        response.data = {"error": {"code": exc.get_codes() if isinstance(exc.get_codes(), str) else exc.default_code, "message": str(detail)}}
+        return response
+    error: dict[str, Any] = {"code": _code_of(exc, response.data), "message": _message_of(exc, response.data)}
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        error["retry_after"] = max(1, round(exc.wait))
+    response.data = {"error": error}
     return response

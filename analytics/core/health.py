@@ -16,10 +16,16 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from analytics.core.logging import get_logger, redact_text
+from analytics.core.metrics import DEPENDENCY_CHECK_SECONDS, DEPENDENCY_UP
+
+log = get_logger(__name__)
+
 
 @require_GET
 @never_cache
 def liveness(request: HttpRequest) -> JsonResponse:
+    """200 while the process can answer; checks nothing else (restarts are for hangs)."""
     return JsonResponse({"status": "ok"})
 
 
@@ -56,9 +62,8 @@ CHECKS: dict[str, Callable[[], None]] = {
 }
 
 
-@require_GET
-@never_cache
-def readiness(request: HttpRequest) -> JsonResponse:
+def run_checks() -> tuple[bool, dict[str, dict[str, object]]]:
+    """Run every readiness check; returns (all ok, one entry per dependency)."""
     results: dict[str, dict[str, object]] = {}
     healthy = True
     for name, check in CHECKS.items():
@@ -66,8 +71,20 @@ def readiness(request: HttpRequest) -> JsonResponse:
         try:
             check()
             results[name] = {"status": "ok"}
+            DEPENDENCY_UP.labels(name).set(1)
         except Exception as error:  # a probe reports every failure; it must never raise
             healthy = False
-            results[name] = {"status": "error", "error": f"{type(error).__name__}: {str(error)[:200]}"}
-        results[name]["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            results[name] = {"status": "error", "error": redact_text(f"{type(error).__name__}: {str(error)[:200]}")}
+            DEPENDENCY_UP.labels(name).set(0)
+            log.warning("health.check.failed", dependency=name, error=results[name]["error"])
+        elapsed = time.perf_counter() - started
+        DEPENDENCY_CHECK_SECONDS.labels(name).observe(elapsed)
+        results[name]["duration_ms"] = round(elapsed * 1000, 1)
+    return healthy, results
+
+
+@require_GET
+@never_cache
+def readiness(request: HttpRequest) -> JsonResponse:
+    healthy, results = run_checks()
     return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)

@@ -19,13 +19,38 @@ from django.conf import settings
 
 # Values under these keys are replaced before a line is written (RELIABILITY 17).
 _SECRET_KEY_PATTERN = re.compile(r"(pass(word)?|secret|token|api_?key|write_?key|authorization|cookie)", re.I)
-_STANDARD_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+# uvicorn adds color_message (the message with terminal colours) to its records.
+_STANDARD_RECORD_KEYS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+# Secrets that can turn up inside a value (an exception message, a header dump): personal
+# API keys, JWTs, and credentials in URLs.
+_SECRET_VALUE_PATTERNS = (
+    (re.compile(r"pak_[A-Za-z0-9_-]{8,}"), "pak_[redacted]"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "[redacted-jwt]"),
+    (re.compile(r"(://[^/\s:@]*):[^/\s@]+@"), r"\1:[redacted]@"),
+)
+# dedup_token names a batch (topic/partition/offsets); it is not a credential.
+_NOT_SECRET_KEYS = frozenset({"event", "dedup_token", "tokens"})
+
+
+def redact_text(text: str) -> str:
+    """Replace secrets that appear inside free text."""
+    for pattern, replacement in _SECRET_VALUE_PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def _redact_secrets(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    for key in list(event_dict):
-        if key != "event" and _SECRET_KEY_PATTERN.search(key):
+    for key, value in list(event_dict.items()):
+        if key not in _NOT_SECRET_KEYS and _SECRET_KEY_PATTERN.search(key):
             event_dict[key] = "[redacted]"
+        elif isinstance(value, str):
+            event_dict[key] = redact_text(value)
     return event_dict
 
 
@@ -68,8 +93,8 @@ def configure_logging() -> None:
                     "foreign_pre_chain": [*shared, _merge_stdlib_extra],
                     "processors": [
                         structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                        _redact_secrets,
                         structlog.processors.format_exc_info,
+                        _redact_secrets,
                         renderer,
                     ],
                 }

@@ -1,16 +1,29 @@
-"""Request id propagation: honour ``X-Request-ID``, else generate one; echo it back."""
+"""Request id propagation and the one access-log line per request.
+
+``X-Request-ID`` is honoured when it looks like an id (else a new one is generated) and
+echoed on the response. It is bound into the logging context, so every line logged while
+serving the request carries it; ``user_id`` and ``project_id`` are added when known.
+"""
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
 import structlog
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
+from django.utils.functional import SimpleLazyObject
+
+from analytics.core.logging import get_logger
+
+log = get_logger("analytics.http")
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Probes and scrapes would drown the log; they are counted by django-prometheus instead.
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _request_id(request: HttpRequest) -> str:
@@ -33,24 +46,50 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest):  # type: ignore[no-untyped-def]
         if self.is_async:
             return self._acall(request)
-        request_id = self._start(request)
+        request_id, started = self._start(request)
         response = self.get_response(request)
-        response["X-Request-ID"] = request_id  # type: ignore[index]
-        return response
+        return self._finish(request, response, request_id, started)  # type: ignore[arg-type]
 
     async def _acall(self, request: HttpRequest) -> HttpResponse:
-        request_id = self._start(request)
+        request_id, started = self._start(request)
         response = await self.get_response(request)  # type: ignore[misc]
-        response["X-Request-ID"] = request_id
-        return response
+        return self._finish(request, response, request_id, started)
 
     @staticmethod
-    def _start(request: HttpRequest) -> str:
+    def _start(request: HttpRequest) -> tuple[str, float]:
         request_id = _request_id(request)
         request.request_id = request_id  # type: ignore[attr-defined]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        return request_id
+        return request_id, time.perf_counter()
+
+    @staticmethod
+    def _finish(request: HttpRequest, response: HttpResponse, request_id: str, started: float) -> HttpResponse:
+        response["X-Request-ID"] = request_id
+        if request.path_info not in _QUIET_PATHS:
+            user_id = _known_user_id(request)
+            # The path only: query strings may carry keys.
+            log.info(
+                "http.request",
+                method=request.method,
+                path=request.path_info,
+                status=response.status_code,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                **({"user_id": user_id} if user_id is not None else {}),
+            )
+        return response
+
+
+def _known_user_id(request: HttpRequest) -> int | None:
+    """The user's id if authentication already ran; never triggers a session lookup itself."""
+    # DRF replaces request.user with the authenticated user (JWT, API key); session auth
+    # leaves a lazy object that caches its result in _cached_user once evaluated.
+    user = request.__dict__.get("user")
+    if isinstance(user, SimpleLazyObject):
+        user = request.__dict__.get("_cached_user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.pk
+    return None
 
 
 def bind_log_context(**values: object) -> None:

@@ -6,15 +6,27 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
+from corsheaders.defaults import default_headers as default_cors_headers
+
 from config.env import (
     env_bool,
     env_choice,
     env_int,
     env_list,
     env_optional,
+    env_parsed,
     env_str,
     env_url,
 )
+
+
+def _rate(value: str) -> str:
+    """Validate a DRF-style rate such as ``30/min``."""
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period[:1] not in {"s", "m", "h", "d"}:
+        raise ValueError(value)
+    return value
+
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -53,7 +65,7 @@ if ANALYTICS_PROFILE == "prod":
         raise SettingError("SECRET_KEY", "at least 50 characters", f"{len(SECRET_KEY)} characters")
 
 DEBUG = env_bool("DEBUG", ANALYTICS_PROFILE == "dev")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 HOST = env_str("HOST", "127.0.0.1")
 PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
 
@@ -141,14 +153,20 @@ REST_FRAMEWORK = {
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Personal API keys read only; JWT and session users may also write (roles decide what).
+    "DEFAULT_PERMISSION_CLASSES": ["analytics.accounts.permissions.IsAuthenticatedApiKeysReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "analytics.core.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "analytics.core.pagination.CursorPagination",
     "PAGE_SIZE": 100,
     "UNAUTHENTICATED_USER": None,
+    # Client addresses for throttling: REMOTE_ADDR unless proxies are trusted, so a forged
+    # X-Forwarded-For cannot reset a limit (the n-th address from the right is used).
+    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
 }
+# Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
+AUTH_RATE_LIMIT = env_parsed("AUTH_RATE_LIMIT", "30/min", _rate, expected="a rate such as 30/min (per s|min|hour|day)")
 if env_bool("API_BROWSABLE", ANALYTICS_PROFILE == "dev"):
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
@@ -159,7 +177,14 @@ SIMPLE_JWT = {
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
     "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "user_id",
     "AUTH_HEADER_TYPES": ("Bearer",),
+    "ALGORITHM": "HS256",
+    # A separate signing key lets operators invalidate every token without logging out sessions.
+    "SIGNING_KEY": env_optional("JWT_SIGNING_KEY") or SECRET_KEY,
+    "LEEWAY": 5,
+    "CHECK_REVOKE_TOKEN": True,
+    "REVOKE_TOKEN_CLAIM": "hash_password",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -174,11 +199,17 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# CORS: the read/management API answers only the origins listed here. The ingestion paths
+# (INGEST_CORS_PATH_REGEX) answer any origin, because any web page may embed the tracker;
+# analytics.core.cors opens them per request. Cookies are never sent cross-origin.
 CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
-# The ingestion endpoints are called from any web page that embeds the tracker.
-CORS_URLS_REGEX = r"^/(api/v1/events|v1/).*$"
-CORS_ALLOW_ALL_ORIGINS = True
-CORS_ALLOW_HEADERS = ["content-type", "content-encoding", "x-api-key", "authorization", "x-request-id"]
+CORS_URLS_REGEX = r"^/(api/|v1/).*$"
+INGEST_CORS_PATH_REGEX = r"^/(api/v1/events|v1/)"
+CORS_ALLOW_ALL_ORIGINS = False
+CORS_ALLOW_CREDENTIALS = False
+CORS_ALLOW_HEADERS = (*default_cors_headers, "content-encoding", "x-api-key", "x-request-id")
+CORS_EXPOSE_HEADERS = ["X-Request-ID", "Retry-After"]
+CORS_PREFLIGHT_MAX_AGE = 86400
 
 # ------------------------------------------------------------------------------
 # Internationalisation, static files
@@ -244,8 +275,11 @@ CELERY_TIMEZONE = "UTC"
 # ------------------------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 # ------------------------------------------------------------------------------
 # Logging: JSON lines through structlog (see analytics/core/logging.py)

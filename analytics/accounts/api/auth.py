@@ -2,26 +2,70 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
-from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+from rest_framework_simplejwt.serializers import TokenVerifySerializer
 from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
 from analytics.accounts.models import User
 from analytics.accounts.services import user_register
 from analytics.core.errors import ApplicationError
 
 
-class AuthRateThrottle(AnonRateThrottle):
+class AuthRateThrottle(SimpleRateThrottle):
+    """One budget per client address for every auth endpoint (``AUTH_RATE_LIMIT``).
+
+    Counters live in the Django cache (Redis in scale mode, so all web processes share
+    them). The address comes from ``get_ident``: REMOTE_ADDR unless ``TRUSTED_PROXY_COUNT``
+    says how many proxies append to X-Forwarded-For, so a forged header resets nothing.
+    """
+
     scope = "auth"
-    rate = "30/min"
+
+    def get_rate(self) -> str:
+        return settings.AUTH_RATE_LIMIT
+
+    def get_cache_key(self, request: Request, view: object) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+class TokenView(TokenObtainPairView):
+    """``{email, password}`` -> ``{access, refresh}``."""
+
+    throttle_classes = [AuthRateThrottle]
+
+
+class TokenRefreshRotatingView(TokenRefreshView):
+    """``{refresh}`` -> a new pair; the old refresh token is blacklisted (a reuse gets 401)."""
+
+    throttle_classes = [AuthRateThrottle]
+
+
+class _VerifySerializer(TokenVerifySerializer):
+    def validate(self, attrs: dict) -> dict:
+        try:
+            return super().validate(attrs)
+        except serializers.ValidationError as error:
+            # simplejwt answers a blacklisted token with 400; it is an invalid token like any other.
+            raise InvalidToken(str(error.detail[0] if isinstance(error.detail, list) else error.detail)) from None
+
+
+class TokenCheckView(TokenVerifyView):
+    """``{token}`` -> 200 when the token is valid and not blacklisted, else 401."""
+
+    serializer_class = _VerifySerializer
+    throttle_classes = [AuthRateThrottle]
 
 
 class RegisterView(APIView):
@@ -36,7 +80,11 @@ class RegisterView(APIView):
         organisation_name = serializers.CharField(required=False, max_length=200)
 
         def validate(self, attrs: dict) -> dict:
-            validate_password(attrs["password"], User(email=attrs["email"], name=attrs.get("name", "")))
+            try:
+                validate_password(attrs["password"], User(email=attrs["email"], name=attrs.get("name", "")))
+            except DjangoValidationError as error:
+                raise serializers.ValidationError({"password": list(error.messages)}) from None
+            attrs["email"] = attrs["email"].lower()
             return attrs
 
     class OutputSerializer(serializers.Serializer):
@@ -67,6 +115,7 @@ class LogoutView(APIView):
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
+    throttle_classes = [AuthRateThrottle]
 
     class InputSerializer(serializers.Serializer):
         refresh = serializers.CharField()

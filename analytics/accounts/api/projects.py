@@ -31,7 +31,8 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
         ]
 
     def get_role(self, project: Project) -> str | None:
-        return role_for(user=self.context["request"].user, project=project)
+        annotated = getattr(project, "user_role", None)
+        return annotated or role_for(user=self.context["request"].user, project=project)
 
 
 class ProjectListCreateView(APIView):

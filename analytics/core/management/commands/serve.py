@@ -1,9 +1,18 @@
 """The all-in-one process: ASGI web server (HTTP + WebSockets), and in embedded mode
-the beat schedule driven in-process. Stops cleanly on SIGTERM/SIGINT.
+the background services (the beat schedule) driven in-process.
+
+SIGTERM and SIGINT stop it cleanly: the server stops accepting, finishes in-flight
+requests (up to 15 s), then the background services stop, the bus is flushed and closed,
+the store is closed, and the process exits with status 0.
 """
 
 from __future__ import annotations
 
+import signal
+import sys
+from collections.abc import Generator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -14,40 +23,80 @@ from analytics.core.logging import get_logger
 
 log = get_logger(__name__)
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without re-raising the stop signal after shutdown.
+
+    uvicorn re-raises the captured signal once it has stopped, which would kill this
+    process before our own cleanup runs and exit with 128+signal; a requested stop is a
+    normal exit here.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        log.info("serve.signal", signal=signal.Signals(sig).name)
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C skips waiting for open connections
+        self.should_exit = True
+
 
 class Command(BaseCommand):
-    help = "Serve the product (ASGI). In embedded mode also runs the periodic tasks in-process."
+    help = "Serve the product (ASGI: HTTP + WebSockets). In embedded mode also runs the periodic tasks in-process."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=settings.HOST)
         parser.add_argument("--port", type=int, default=settings.PORT)
-        parser.add_argument("--no-beat", action="store_true", help="Do not drive the beat schedule in-process.")
-        parser.add_argument("--workers", type=int, default=1, help="Worker processes (scale mode only).")
+        parser.add_argument("--no-beat", action="store_true", help="Do not run the background services in-process.")
+        parser.add_argument(
+            "--workers", type=int, default=1, help="Worker processes (scale mode only; embedded is one process)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from analytics.core.background import start_background_services, stop_background_services
 
         embedded = settings.ANALYTICS_MODE == "embedded"
-        workers = 1 if embedded else options["workers"]  # chDB admits one process per data directory
-        run_beat = embedded and not options["no_beat"]
-        if run_beat:
+        workers = 1 if embedded else max(1, options["workers"])  # chDB admits one process per data directory
+        run_background = embedded and not options["no_beat"]
+        host, port = options["host"], options["port"]
+        config = uvicorn.Config(
+            "config.asgi:application",
+            host=host,
+            port=port,
+            workers=workers,
+            lifespan="off",
+            log_config=None,
+            access_log=False,  # RequestIdMiddleware writes one JSON line per request instead
+            timeout_graceful_shutdown=15,
+            proxy_headers=settings.REST_FRAMEWORK["NUM_PROXIES"] > 0,
+            server_header=False,
+        )
+        if run_background:
             start_background_services()
-        log.info("serve.start", host=options["host"], port=options["port"], mode=settings.ANALYTICS_MODE)
-        self.stdout.write(f"Serving on http://{options['host']}:{options['port']} ({settings.ANALYTICS_MODE} mode)")
+        log.info("serve.start", host=host, port=port, mode=settings.ANALYTICS_MODE, workers=workers)
+        self.stdout.write(f"Serving on http://{host}:{port} ({settings.ANALYTICS_MODE} mode); Ctrl-C stops.")
+        self.stdout.flush()
+        server_ok = True
         try:
-            # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes in-flight requests, runs lifespan shutdown.
-            uvicorn.run(
-                "config.asgi:application",
-                host=options["host"],
-                port=options["port"],
-                workers=workers,
-                lifespan="off",
-                log_config=None,
-                access_log=False,
-                timeout_graceful_shutdown=15,
-            )
+            if workers > 1:
+                # uvicorn's supervisor forks the workers and forwards the stop signals to them.
+                uvicorn.run(config.app, host=host, port=port, workers=workers, lifespan="off", log_config=None,
+                            access_log=False, timeout_graceful_shutdown=15, server_header=False)
+            else:
+                server = _Server(config)
+                server.run()
+                server_ok = server.started
         finally:
-            if run_beat:
+            if run_background:
                 stop_background_services()
             from analytics.ingestion.bus import reset_event_bus
             from analytics.warehouse.store import close_store
@@ -55,3 +104,6 @@ class Command(BaseCommand):
             reset_event_bus()
             close_store()
             log.info("serve.stopped")
+        if not server_ok:
+            # uvicorn already logged why (for example: the port is in use).
+            sys.exit(1)
