@@ -66,8 +66,8 @@ class DataSpec:
     @classmethod
     def for_scale(cls, scale: float, **overrides: object) -> DataSpec:
         """10M events / 1M users times ``scale`` (at least 1 event and 1 user)."""
-        events = max(1, int(round(EVENTS_PER_SCALE * scale)))
-        users = max(1, int(round(USERS_PER_SCALE * scale)))
+        events = max(1, round(EVENTS_PER_SCALE * scale))
+        users = max(1, round(USERS_PER_SCALE * scale))
         return cls(events=events, users=users, **overrides)  # type: ignore[arg-type]
 
     @property

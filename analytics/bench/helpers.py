@@ -81,7 +81,7 @@ def peak_rss_mb(pid: int) -> float | None:
 
 def manage_py(*args: str, env: dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``manage.py <args>`` with this stage's environment (plus ``env``)."""
-    output = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
         cwd=settings.BASE_DIR, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT,
@@ -125,3 +125,85 @@ def kafka_broker() -> Iterator[Any]:
         yield broker
     finally:
         broker.stop()
+
+
+_PREPARE = """
+import django, json, os
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0, interactive=False)
+call_command("clickhouse_migrate", verbosity=0)
+from analytics.accounts.models import User
+from analytics.accounts.services import project_create
+user = User.objects.create_user(email="bench@example.com", password="bench-password-123")
+project = project_create(user=user, name="bench", retention_days=3650)
+print(json.dumps({"project_id": project.id, "write_key": project.write_key}))
+"""
+
+
+def product_env(workdir: Path, *, mode: str = "embedded", **extra: str) -> dict[str, str]:
+    """Environment for a product process (serve, consume_events ...) with its own DATA_DIR and chDB."""
+    env = {
+        "DATA_DIR": str(workdir),
+        "CLICKHOUSE_URL": f"chdb://{workdir / 'chdb'}",
+        "ANALYTICS_MODE": mode,
+        "ANALYTICS_PROFILE": "dev",
+        "DEBUG": "false",
+        "LOG_LEVEL": "WARNING",
+        # The per-project ingestion limit would cap the benchmark instead of the code.
+        "INGEST_RATE_LIMIT_PER_SECOND": "100000000",
+    }
+    env.update(extra)
+    return env
+
+
+def prepare_product(env: dict[str, str]) -> dict[str, Any]:
+    """Migrate both databases of ``env`` and create a project; returns its id and write key."""
+    completed = subprocess.run(
+        [sys.executable, "-c", _PREPARE], cwd=settings.BASE_DIR, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=300,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"preparing the product failed: {completed.stderr.strip()[-800:]}")
+    import json
+
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+@contextmanager
+def postgres_database(name: str) -> Iterator[str]:
+    """A scratch PostgreSQL database for a scale-mode process, dropped on exit; yields its URL."""
+    import psycopg
+
+    base = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+    with psycopg.connect(base, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(base, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_python(code: str, env: dict[str, str], timeout: float = 600) -> str:
+    """Run Django code in a separate process (e.g. to read a chDB directory a server just released)."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()\n" + code], cwd=settings.BASE_DIR,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True, text=True, timeout=timeout,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"helper process failed: {completed.stderr.strip()[-800:]}")
+    return completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
+
+
+def current_rss_mb(pid: int) -> float | None:
+    """Resident memory of a live process now (VmRSS), in MB."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        return None
+    return None

@@ -9,7 +9,6 @@ not exist yet raises :class:`Unavailable`; the table says so instead of inventin
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -41,6 +40,8 @@ class Metric:
     target: str = ""
     checks: list[tuple[str, bool]] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # Non-empty when this figure could not be measured here; the reason is shown instead.
+    unavailable: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -51,7 +52,7 @@ class Metric:
     @property
     def passed(self) -> bool | None:
         """True/False against the target; None when the issue sets no target (reported only)."""
-        if not self.checks:
+        if not self.checks or self.unavailable:
             return None
         return all(ok for _, ok in self.checks)
 
@@ -81,13 +82,12 @@ class StageContext:
     started: float = field(default_factory=time.monotonic)
 
     def log(self, message: str, **context: Any) -> None:
-        extra = " ".join(f"{key}={value}" for key, value in context.items())
-        elapsed = time.monotonic() - self.started
-        print(f"[bench {self.name} {elapsed:6.1f}s] {message} {extra}".rstrip(), file=sys.stderr, flush=True)
+        " ".join(f"{key}={value}" for key, value in context.items())
+        time.monotonic() - self.started
 
     def rows(self, at_scale_one: int, minimum: int = 1000) -> int:
         """A size that follows BENCH_SCALE, never below ``minimum``."""
-        return max(minimum, int(round(at_scale_one * self.scale)))
+        return max(minimum, round(at_scale_one * self.scale))
 
     def spec(self, events_at_scale_one: int, **overrides: Any) -> DataSpec:
         """A generator spec with ``events_at_scale_one * scale`` events and users in the 10:1 ratio."""

@@ -164,6 +164,8 @@ def format_table(report: dict[str, Any]) -> str:
             continue
         for metric in result["metrics"]:
             verdict = {True: "PASS", False: "FAIL", None: "info"}[metric["passed"]]
+            if metric.get("unavailable"):
+                verdict = f"unavailable: {metric['unavailable']}"
             baseline = _number(metric["baseline"])
             if metric["baseline_label"]:
                 baseline = f"{baseline} ({metric['baseline_label']})"

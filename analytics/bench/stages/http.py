@@ -1,0 +1,90 @@
+"""Stage 1: HTTP ingestion, ``POST /api/v1/events`` with 100-event batches, one web process.
+
+Measured in embedded mode (the store written before the answer) and in scale mode
+(Kafka acknowledged before the answer), next to the raw rate of producing the same events
+with confluent-kafka directly to the same kind of broker in the same run. The load client
+runs on the same machine (pre-encoded bodies, 8 keep-alive connections), so on a 2-core
+box it takes part of the CPU the server would otherwise have. Targets (issue 4): at least
+50,000 events/s per process and at least 15 % of the raw produce rate.
+"""
+
+from __future__ import annotations
+
+import os
+
+import orjson
+
+from analytics.bench.data import api_events, generate
+from analytics.bench.helpers import kafka_broker, postgres_database, prepare_product, product_env, run_python
+from analytics.bench.ingest import ServeRun, batch_bodies, serve_and_post
+from analytics.bench.kafka_raw import create_topic, produce_raw
+from analytics.bench.registry import Metric, StageContext, Unavailable, at_least, stage
+
+EVENTS_AT_SCALE_ONE = 200_000
+TARGET_RATE = 50_000
+TARGET_RATIO = 0.15
+
+COUNT_CODE = """
+from analytics.warehouse.guard import Query
+from analytics.warehouse.store import get_store
+print(get_store().query(Query(name="bench.count", sql="SELECT count() FROM events FINAL WHERE project_id = {project_id:UInt64}",
+                              params={"project_id": %d})).scalar())
+"""
+
+
+def _metric(mode: str, run: ServeRun | None, raw_rate: float, reason: str = "", **details: object) -> Metric:
+    figure = None
+    if run is not None:
+        figure = run.load.accepted / run.load.seconds if run.load.seconds else None
+        details.update(
+            events_sent=run.events_sent, accepted=run.load.accepted, rejected=run.load.rejected,
+            retries_429_503=run.load.retries, http_errors=run.load.errors, seconds=round(run.load.seconds, 2),
+            request_p50_ms=round((run.load.percentile(0.5) or 0) * 1000, 1),
+            request_p95_ms=round((run.load.percentile(0.95) or 0) * 1000, 1),
+            web_peak_rss_mb=run.peak_rss_mb, web_idle_rss_mb=run.idle_rss_mb,
+        )
+    metric = Metric(name=f"HTTP ingest ({mode})", figure=figure, unit="events/s", baseline=raw_rate,
+                    baseline_label="raw confluent-kafka produce", target=">= 50k/s and >= 15% of raw",
+                    details=details, unavailable=reason)
+    metric.checks.append(at_least(figure, TARGET_RATE, "events/s >= 50,000"))
+    metric.checks.append(at_least(metric.ratio, TARGET_RATIO, "ratio >= 0.15"))
+    return metric
+
+
+@stage("http", "HTTP ingestion, 100-event batches, one web process, embedded and scale mode vs raw produce", order=10)
+def run(ctx: StageContext) -> list[Metric]:
+    spec = ctx.spec(EVENTS_AT_SCALE_ONE)
+    events = api_events(generate(spec))
+    bodies = batch_bodies(events)
+    messages = [(event["distinct_id"].encode(), orjson.dumps(event)) for event in events]
+    metrics = []
+    with kafka_broker() as broker:
+        create_topic(broker.bootstrap_servers, "bench_raw")
+        ctx.log("raw produce", events=len(messages))
+        raw_rate = len(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
+
+        ctx.log("embedded mode")
+        workdir = ctx.workdir / "embedded"
+        env = product_env(workdir)
+        try:
+            project = prepare_product(env)
+            served = serve_and_post(env, workdir, project["write_key"], bodies)
+            stored = int(run_python(COUNT_CODE % project["project_id"], env))
+            metrics.append(_metric("embedded", served, raw_rate, stored=stored))
+        except Unavailable as error:
+            metrics.append(_metric("embedded", None, raw_rate, str(error)))
+
+        ctx.log("scale mode")
+        workdir = ctx.workdir / "scale"
+        topic = "bench_events"
+        create_topic(broker.bootstrap_servers, topic)
+        try:
+            with postgres_database(f"bench_http_{os.getpid()}") as database_url:
+                env = product_env(workdir, mode="scale", DATABASE_URL=database_url,
+                                  KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers, KAFKA_EVENTS_TOPIC=topic)
+                project = prepare_product(env)
+                served = serve_and_post(env, workdir, project["write_key"], bodies)
+                metrics.append(_metric("scale", served, raw_rate))
+        except Unavailable as error:
+            metrics.append(_metric("scale", None, raw_rate, str(error)))
+    return metrics
