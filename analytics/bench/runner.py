@@ -180,7 +180,8 @@ def format_table(report: dict[str, Any]) -> str:
 
 
 def write_latest(report: dict[str, Any], directory: Path | None = None) -> Path:
-    directory = directory or Path(settings.BASE_DIR) / "var" / "bench"
+    """Write the report as JSON to BENCH_OUTPUT_DIR (default var/bench)/latest.json."""
+    directory = directory or Path(os.environ.get("BENCH_OUTPUT_DIR") or Path(settings.BASE_DIR) / "var" / "bench")
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "latest.json"
     path.write_text(json.dumps(report, indent=2))
