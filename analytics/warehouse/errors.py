@@ -9,6 +9,10 @@ class StoreUnavailable(StoreError):
     """The store cannot be reached or timed out; retrying later may succeed."""
 
 
+class StoreCircuitOpen(StoreUnavailable):
+    """The circuit breaker is open: the store failed repeatedly and is not called for a while."""
+
+
 class StoreQueryError(StoreError):
     """ClickHouse rejected the statement; retrying the same statement will not help."""
 

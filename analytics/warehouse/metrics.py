@@ -20,3 +20,9 @@ STORE_INSERT_SECONDS = Histogram(
 )
 STORE_ERRORS = Counter("store_errors_total", "Store errors by kind.", ["kind", "operation"])
 STORE_RETRIES = Counter("store_retries_total", "Retried store operations.", ["operation"])
+STORE_RETENTION_ROWS = Counter(
+    "store_retention_deleted_rows_total", "Event rows deleted because their project's retention shrank."
+)
+STORE_PARTITIONS_OPTIMIZED = Counter(
+    "store_partitions_optimized_total", "Closed event partitions merged into one part (OPTIMIZE FINAL)."
+)

@@ -22,6 +22,14 @@ log = get_logger(__name__)
 MIGRATIONS_PACKAGE = "analytics.warehouse.clickhouse_migrations"
 RECORD_TABLE = "schema_migrations"
 _MODULE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)$")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _checked_name(value: str, what: str) -> str:
+    # Database and cluster names are pasted into DDL (ClickHouse has no parameters there).
+    if not _NAME.match(value):
+        raise ValueError(f"invalid ClickHouse {what} name {value!r}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -39,8 +47,8 @@ class MigrationContext:
     """Writes DDL for a single node or, with a cluster name, for a replicated cluster."""
 
     def __init__(self, database: str, cluster: str | None) -> None:
-        self.database = database
-        self.cluster = cluster
+        self.database = _checked_name(database, "database")
+        self.cluster = _checked_name(cluster, "cluster") if cluster else None
 
     @property
     def on_cluster(self) -> str:
@@ -57,8 +65,18 @@ class MigrationContext:
         ttl: str | None = None,
         indexes: list[str] | None = None,
         settings: dict[str, int | str] | None = None,
-        sharding_key: str = "rand()",
+        sharding_key: str | None = None,
+        replicated_path: str | None = None,
     ) -> list[str]:
+        """CREATE TABLE statement(s): one table, or in cluster mode ``<name>_local`` + Distributed.
+
+        In cluster mode ``sharding_key`` is required and must send every copy of a row
+        (same dedup key) to the same shard, or ReplacingMergeTree could never collapse
+        them: never ``rand()`` for a Replacing table. ``replicated_path`` overrides the
+        Keeper path (default: one per shard).
+        """
+        if self.cluster and not sharding_key:
+            raise ValueError(f"table {name!r}: cluster mode needs a deterministic sharding_key")
         body = ",\n    ".join(columns + list(indexes or []))
         table_settings = dict(settings or {})
         local_name = name
@@ -66,7 +84,8 @@ class MigrationContext:
             local_name = f"{name}_local"
             family, _, args = engine.partition("(")
             args = args.rstrip(")")
-            zk_path = f"'/clickhouse/tables/{{shard}}/{self.database}/{local_name}', '{{replica}}'"
+            path = replicated_path or f"/clickhouse/tables/{{shard}}/{self.database}/{local_name}"
+            zk_path = f"'{path}', '{{replica}}'"
             engine = f"Replicated{family}({zk_path}{', ' + args if args else ''})"
             table_settings.pop("non_replicated_deduplication_window", None)
             table_settings.setdefault("replicated_deduplication_window", 10000)
@@ -86,7 +105,7 @@ class MigrationContext:
             statements.append(
                 f"CREATE TABLE IF NOT EXISTS `{self.database}`.`{name}`{self.on_cluster} "
                 f"AS `{self.database}`.`{local_name}` "
-                f"ENGINE = Distributed(`{self.cluster}`, `{self.database}`, `{local_name}`, {sharding_key})"
+                f"ENGINE = Distributed('{self.cluster}', '{self.database}', '{local_name}', {sharding_key})"
             )
         return statements
 
@@ -108,17 +127,33 @@ def discover() -> list[Migration]:
 
 
 class Migrator:
+    """Plans and applies the numbered migrations against one store."""
+
     def __init__(self, store: EventStore, *, cluster: str | None = None) -> None:
         self.store = store
         self.context = MigrationContext(store.transport.database, cluster)
 
-    def _ensure_record_table(self) -> None:
-        self.store.command(
+    def record_table_statement(self) -> str:
+        """The table of applied versions. In cluster mode every node replicates ONE copy
+        (a Keeper path without ``{shard}``), so any node knows what the cluster has applied."""
+        engine = "ReplacingMergeTree"
+        if self.context.cluster:
+            engine = (
+                f"ReplicatedReplacingMergeTree('/clickhouse/tables/all/{self.context.database}/{RECORD_TABLE}', "
+                "'{replica}')"
+            )
+        return (
             f"CREATE TABLE IF NOT EXISTS `{self.context.database}`.`{RECORD_TABLE}`{self.context.on_cluster} "
-            "(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()) "
-            "ENGINE = ReplacingMergeTree ORDER BY version",
-            retry_transient=True,
+            f"(version UInt32, name String, checksum String, applied_at DateTime DEFAULT now()) "
+            f"ENGINE = {engine} ORDER BY version"
         )
+
+    def _ensure_record_table(self) -> None:
+        self.store.command(self.record_table_statement(), retry_transient=True)
+
+    def statements(self, migration: Migration) -> list[str]:
+        """The DDL one migration emits for this store (single node or cluster)."""
+        return list(migration.module.statements(self.context))
 
     def applied(self) -> dict[int, str]:
         self._ensure_record_table()
@@ -139,7 +174,7 @@ class Migrator:
     def migrate(self) -> list[Migration]:
         done = []
         for migration in self.plan():
-            for statement in migration.module.statements(self.context):
+            for statement in self.statements(migration):
                 self.store.command(statement, retry_transient=True)
             self.store.command(
                 f"INSERT INTO `{self.context.database}`.`{RECORD_TABLE}` (version, name, checksum) "

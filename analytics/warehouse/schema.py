@@ -9,9 +9,10 @@ See ``docs/event-store.md`` for why each column exists.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pyarrow as pa
 
 _MS = pa.timestamp("ms", tz="UTC")
@@ -50,11 +51,17 @@ REQUIRED_COLUMNS = ("project_id", "event_id", "event", "distinct_id", "person_id
 ARROW_SCHEMA = pa.schema([pa.field(name, arrow_type) for name, (_, arrow_type, _) in EVENT_COLUMNS.items()])
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+
 def _epoch_ms(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return int(value.timestamp() * 1000)
+        # Integer arithmetic: value.timestamp() * 1000 is a float and can lose the last ms.
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return (moment - _EPOCH) // _ONE_MS
     return int(value)
 
 
@@ -73,6 +80,8 @@ def events_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
             values = [_epoch_ms(value) for value in values]
         elif name == "event_id" or name == "person_id":
             values = [str(value) for value in values]
+        elif name == "properties":
+            values = [value if isinstance(value, str) else orjson.dumps(value).decode() for value in values]
         elif name == "flags":
             values = [list(value) if value else [] for value in values]
         columns[name] = values

@@ -15,11 +15,17 @@ from typing import Any, TypeVar
 import pyarrow as pa
 import pybreaker
 from django.conf import settings
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    retry,
+    retry_if_exception_type,
+    retry_if_not_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from analytics.core.logging import get_logger
 from analytics.warehouse import metrics
-from analytics.warehouse.errors import StoreError, StoreQueryError, StoreUnavailable
+from analytics.warehouse.errors import StoreCircuitOpen, StoreError, StoreQueryError, StoreUnavailable
 from analytics.warehouse.guard import Query, check_scoped
 from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.transports import QueryResult, Transport, transport_from_url
@@ -31,10 +37,18 @@ EVENTS_TABLE = "events"
 
 
 class EventStore:
+    """Guard + retries + circuit breaker + metrics around one transport.
+
+    ``cluster`` (``CLICKHOUSE_CLUSTER``) means the plain table names are Distributed
+    tables over ``<name>_local`` replicated tables; inserts then go through the
+    Distributed table synchronously (see :meth:`insert_settings`).
+    """
+
     def __init__(self, transport: Transport, *, retries: int = 3, breaker_fail_max: int = 5,
-                 breaker_reset_timeout: float = 10.0) -> None:
+                 breaker_reset_timeout: float = 10.0, cluster: str | None = None) -> None:
         self.transport = transport
         self.retries = retries
+        self.cluster = cluster or None
         # Only StoreUnavailable trips the breaker: a bad statement says nothing about health.
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=breaker_fail_max,
@@ -50,7 +64,7 @@ class EventStore:
                 return self.breaker.call(function)
             except pybreaker.CircuitBreakerError as error:
                 metrics.STORE_ERRORS.labels(kind="circuit_open", operation=operation).inc()
-                raise StoreUnavailable("event store circuit is open after repeated failures") from error
+                raise StoreCircuitOpen(f"event store circuit is open after repeated failures: {error}") from error
             except StoreError as error:
                 metrics.STORE_ERRORS.labels(kind=type(error).__name__, operation=operation).inc()
                 raise
@@ -63,10 +77,11 @@ class EventStore:
             log.warning("store.retry", operation=operation, attempt=state.attempt_number,
                         error=str(state.outcome.exception())[:300])
 
+        # An open circuit is not retried: failing fast is its whole point.
         retrying = retry(
-            retry=retry_if_exception_type(StoreUnavailable),
+            retry=retry_if_exception_type(StoreUnavailable) & retry_if_not_exception_type(StoreCircuitOpen),
             stop=stop_after_attempt(self.retries + 1),
-            wait=wait_exponential_jitter(initial=0.1, max=2.0),
+            wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1),
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -93,6 +108,19 @@ class EventStore:
         check_scoped(query)
         return self._run(f"admin:{name}", lambda: self.transport.query(sql, query.params, {}))
 
+    def execute(self, query: Query) -> None:
+        """Run a project-scoped statement without a result (e.g. ``ALTER TABLE ... DELETE``).
+
+        Guarded and parameterised like :meth:`query`; not retried (a mutation is not
+        known to be idempotent in general).
+        """
+        check_scoped(query)
+        self._run(
+            f"execute:{query.name}",
+            lambda: self.transport.query(query.sql, query.params, query.settings),
+            retry_transient=False,
+        )
+
     def command(self, sql: str, settings: Mapping[str, Any] | None = None, *, retry_transient: bool = False) -> None:
         """Run DDL or maintenance. Not retried unless the statement is idempotent."""
         self._run("command", lambda: self.transport.command(sql, settings), retry_transient=retry_transient)
@@ -114,12 +142,9 @@ class EventStore:
         if table.num_rows == 0:
             return 0
         started = time.perf_counter()
-        self._run(
-            "insert",
-            lambda: self.transport.insert_arrow(
-                EVENTS_TABLE, table, {"insert_deduplication_token": dedup_token, "insert_deduplicate": 1}
-            ),
-        )
+        # Retrying is safe: the token makes a repeated insert of this batch a no-op.
+        settings = self.insert_settings(dedup_token)
+        self._run("insert", lambda: self.transport.insert_arrow(EVENTS_TABLE, table, settings))
         transport = self.transport.name
         metrics.STORE_INSERT_SECONDS.labels(transport=transport).observe(time.perf_counter() - started)
         metrics.STORE_ROWS_INSERTED.labels(transport=transport).inc(table.num_rows)
@@ -128,10 +153,24 @@ class EventStore:
 
     def insert_arrow(self, table_name: str, data: pa.Table, *, dedup_token: str | None = None) -> None:
         """Insert into another table of ours (persons, person_distinct_ids)."""
+        settings = self.insert_settings(dedup_token)
+        self._run(
+            f"insert:{table_name}",
+            lambda: self.transport.insert_arrow(table_name, data, settings),
+            retry_transient=bool(dedup_token),
+        )
+
+    def insert_settings(self, dedup_token: str | None) -> dict[str, Any]:
+        """Settings of an insert: the dedup token, and in cluster mode a synchronous
+        Distributed insert, so the token reaches the shards with the same sub-blocks on a
+        retry (the sharding key is deterministic) and a failure is reported to the caller
+        instead of being parked in the Distributed table's local queue."""
         settings: dict[str, Any] = {}
         if dedup_token:
-            settings = {"insert_deduplication_token": dedup_token, "insert_deduplicate": 1}
-        self._run(f"insert:{table_name}", lambda: self.transport.insert_arrow(table_name, data, settings))
+            settings.update(insert_deduplication_token=dedup_token, insert_deduplicate=1)
+        if self.cluster:
+            settings["insert_distributed_sync"] = 1
+        return settings
 
     def close(self) -> None:
         self.transport.close()
@@ -152,7 +191,9 @@ def get_store() -> EventStore:
                     query_timeout=settings.CLICKHOUSE_QUERY_TIMEOUT,
                     connect_timeout=settings.CLICKHOUSE_CONNECT_TIMEOUT,
                 )
-                _store = EventStore(transport, retries=settings.CLICKHOUSE_RETRIES)
+                _store = EventStore(
+                    transport, retries=settings.CLICKHOUSE_RETRIES, cluster=settings.CLICKHOUSE_CLUSTER
+                )
     return _store
 
 

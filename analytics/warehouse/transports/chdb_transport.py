@@ -1,12 +1,13 @@
 """chDB: ClickHouse in-process. One process owns a data directory (chDB's rule).
 
 Queries return Arrow directly; inserts hand an Arrow table to ClickHouse through the
-``Python()`` table function, so rows never pass through a text format.
+``Python()`` table function, so rows never pass through a text format. Query parameters
+go through chDB's ``params=`` as ClickHouse server-side parameters
+(see :mod:`analytics.warehouse.params`).
 """
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,38 +16,17 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 
-from analytics.warehouse.errors import StoreQueryError, StoreUnavailable
+from analytics.warehouse.params import chdb_params
 from analytics.warehouse.transports.base import QueryResult
+from analytics.warehouse.transports.common import (
+    TRANSIENT_ERROR_CODES,
+    classify_clickhouse_error,
+    column_list,
+    settings_clause,
+    table_name,
+)
 
-# ClickHouse error codes that describe a passing condition rather than a bad statement.
-TRANSIENT_ERROR_CODES = {159, 202, 203, 209, 210, 236, 241, 242, 252, 425, 999}
-_CODE = re.compile(r"Code: (\d+)")
-_SAFE_SETTING = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-def classify_clickhouse_error(error: Exception) -> Exception:
-    """Map a ClickHouse error message to StoreUnavailable or StoreQueryError."""
-    match = _CODE.search(str(error))
-    code = int(match.group(1)) if match else None
-    if code in TRANSIENT_ERROR_CODES:
-        return StoreUnavailable(str(error))
-    return StoreQueryError(str(error))
-
-
-def settings_clause(settings: Mapping[str, Any]) -> str:
-    """``SETTINGS a=1, b='x'`` for an INSERT; names and values are checked, never pasted raw."""
-    parts = []
-    for name, value in settings.items():
-        if not _SAFE_SETTING.match(name):
-            raise StoreQueryError(f"invalid setting name {name!r}")
-        if isinstance(value, bool):
-            literal = "1" if value else "0"
-        elif isinstance(value, int | float):
-            literal = repr(value)
-        else:
-            literal = "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
-        parts.append(f"{name}={literal}")
-    return ("SETTINGS " + ", ".join(parts)) if parts else ""
+__all__ = ["TRANSIENT_ERROR_CODES", "ChdbTransport", "classify_clickhouse_error", "settings_clause"]
 
 
 class ChdbTransport:
@@ -69,14 +49,19 @@ class ChdbTransport:
         path = (parsed.netloc + parsed.path) or "var/chdb"
         return cls(path, query_timeout=query_timeout)
 
+    def _execute(self, sql: str, fmt: str = "CSV", params: Mapping[str, Any] | None = None) -> Any:
+        # chDB raises ChdbError (a RuntimeError) carrying ClickHouse's "Code: N" message.
+        encoded = chdb_params(params) if params else None
+        try:
+            with self._lock:
+                return self._session.query(sql, fmt, params=encoded)
+        except RuntimeError as error:
+            raise classify_clickhouse_error(error) from error
+
     def query(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> QueryResult:
         if settings:
             sql = f"{sql}\n{settings_clause(settings)}"
-        try:
-            with self._lock:
-                table = self._session.query(sql, "ArrowTable", params=dict(params) if params else None)
-        except RuntimeError as error:
-            raise classify_clickhouse_error(error) from error
+        table = self._execute(sql, "ArrowTable", params)
         if not isinstance(table, pa.Table):  # an empty answer comes back as an empty result object
             table = pa.table({})
         return QueryResult(table)
@@ -84,17 +69,16 @@ class ChdbTransport:
     def command(self, sql: str, settings: Mapping[str, Any] | None = None) -> None:
         if settings:
             sql = f"{sql}\n{settings_clause(settings)}"
-        try:
-            with self._lock:
-                self._session.query(sql)
-        except RuntimeError as error:
-            raise classify_clickhouse_error(error) from error
+        self._execute(sql)
 
     def insert_arrow(self, table: str, data: pa.Table, settings: Mapping[str, Any]) -> None:
-        columns = ", ".join(f"`{name}`" for name in data.column_names)
-        # The Python() table function finds `arrow_batch` among this frame's locals.
+        columns = column_list(data.column_names)
+        # The Python() table function finds `arrow_batch` among the calling frames' locals.
         arrow_batch = data  # noqa: F841
-        sql = f"INSERT INTO {table} ({columns}) {settings_clause(settings)} SELECT {columns} FROM Python(arrow_batch)"
+        sql = (
+            f"INSERT INTO {table_name(table)} ({columns}) {settings_clause(settings)} "
+            f"SELECT {columns} FROM Python(arrow_batch)"
+        )
         try:
             with self._lock:
                 self._session.query(sql)

@@ -1,23 +1,42 @@
 """clickhouse-driver: the native protocol to a ClickHouse server or cluster.
 
 One client per thread (clickhouse-driver clients are not thread-safe), LZ4 compression
-when the optional codec is installed, per-query settings such as ``max_execution_time``.
+(``lz4`` and ``clickhouse-cityhash`` are pinned in requirements/prod.txt), per-query
+settings such as ``max_execution_time``, timeouts on connect and on every read/write.
+
+Query parameters (see :mod:`analytics.warehouse.params` for the encodings):
+- server protocol revision >= 54459 (ClickHouse 22.x+): real server-side parameters via
+  the driver's ``server_side_params`` client setting (driver 0.2.7+);
+- older servers (Debian's 18.16) have no query parameters: the driver would silently drop
+  them, so the transport renders each ``{name:Type}`` as ``CAST('<escaped text>' AS Type)``.
+The mode is decided per connection from the revision the server reports at handshake.
 """
 
 from __future__ import annotations
 
+import re
+import struct
 import threading
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
 
 import pyarrow as pa
 from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
 
+from analytics.core.logging import get_logger
 from analytics.warehouse.errors import StoreQueryError, StoreUnavailable
+from analytics.warehouse.params import driver_param_value, render_client_side
 from analytics.warehouse.transports.base import QueryResult
-from analytics.warehouse.transports.chdb_transport import TRANSIENT_ERROR_CODES
+from analytics.warehouse.transports.common import classify_error_code, column_list, table_name
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+# clickhouse_driver.defines.DBMS_MIN_PROTOCOL_VERSION_WITH_PARAMETERS
+MIN_REVISION_WITH_PARAMETERS = 54459
 
 
 def _compression_available() -> bool:
@@ -33,8 +52,13 @@ class NativeTransport:
     name = "native"
 
     def __init__(self, *, host: str, port: int, user: str, password: str, database: str, secure: bool,
-                 query_timeout: int, connect_timeout: int) -> None:
+                 query_timeout: int, connect_timeout: int, compression: bool = True) -> None:
         self.database = database
+        self.host = host
+        self.port = port
+        if compression and not _compression_available():
+            log.warning("store.native.compression_unavailable", reason="lz4/clickhouse-cityhash not installed")
+            compression = False
         self._client_kwargs: dict[str, Any] = {
             "host": host,
             "port": port,
@@ -43,15 +67,18 @@ class NativeTransport:
             "database": database,
             "secure": secure,
             "connect_timeout": connect_timeout,
+            # A socket read/write may last as long as the server is allowed to work on a query.
             "send_receive_timeout": query_timeout + 5,
             "sync_request_timeout": connect_timeout,
-            "compression": "lz4" if _compression_available() else False,
-            "settings": {"max_execution_time": query_timeout},
+            "compression": "lz4" if compression else False,
+            "client_name": "analytics",
+            "settings": {"max_execution_time": query_timeout, "server_side_params": True},
         }
         self._local = threading.local()
 
     @classmethod
     def from_url(cls, url: str, *, query_timeout: int, connect_timeout: int) -> NativeTransport:
+        """``clickhouse://user:pass@host:9000/db?compression=0`` (``clickhouses://`` for TLS)."""
         parsed = urlparse(url)
         options = parse_qs(parsed.query)
         secure = parsed.scheme == "clickhouses" or options.get("secure", ["0"])[0] in ("1", "true")
@@ -64,28 +91,41 @@ class NativeTransport:
             secure=secure,
             query_timeout=query_timeout,
             connect_timeout=connect_timeout,
+            compression=options.get("compression", ["1"])[0] not in ("0", "false"),
         )
 
+    # ------------------------------------------------------------------ connection
     def _client(self) -> Client:
         client = getattr(self._local, "client", None)
         if client is None:
             client = Client(**self._client_kwargs)
             self._local.client = client
+        if not client.connection.connected:
+            client.connection.force_connect()
         return client
 
-    def _call(self, function: Any) -> Any:
+    def server_side_params(self) -> bool:
+        """Whether the connected server takes query parameters (else they are rendered)."""
+        revision = self._call(lambda client: client.connection.server_info.used_revision)
+        return bool(revision >= MIN_REVISION_WITH_PARAMETERS)
+
+    def server_version(self) -> str:
+        info = self._call(lambda client: client.connection.server_info)
+        return f"{info.version_major}.{info.version_minor}.{info.version_patch}"
+
+    def _call(self, function: Callable[[Client], T]) -> T:
         try:
             return function(self._client())
         except driver_errors.ServerException as error:
-            if error.code in TRANSIENT_ERROR_CODES:
-                raise StoreUnavailable(str(error)) from error
-            raise StoreQueryError(str(error)) from error
+            # The server answered: the connection is intact and stays in use.
+            raise classify_error_code(error.code, str(error)) from error
         except (driver_errors.NetworkError, driver_errors.SocketTimeoutError, OSError, EOFError) as error:
             self._drop_client()
             raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
-        except driver_errors.Error as error:
+        except (driver_errors.Error, TypeError, ValueError, struct.error, AttributeError) as error:
+            # A failure half-way through a packet leaves the connection in an unknown state.
             self._drop_client()
-            raise StoreQueryError(str(error)) from error
+            raise StoreQueryError(f"{type(error).__name__}: {error}") from error
 
     def _drop_client(self) -> None:
         client = getattr(self._local, "client", None)
@@ -93,17 +133,19 @@ class NativeTransport:
         if client is not None:
             client.disconnect()
 
+    # ------------------------------------------------------------------ statements
     def query(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> QueryResult:
         def run(client: Client) -> QueryResult:
-            # Server-side parameters ({name:Type}) are passed as query parameters, never formatted.
-            rows, columns = client.execute(
-                sql, settings={**settings, **_server_params(params)}, with_column_types=True, columnar=True
-            )
-            names = [name for name, _ in columns]
-            if not names:
-                return QueryResult(pa.table({}))
-            data = rows if rows else [[] for _ in names]
-            return QueryResult(pa.table({name: pa.array(list(values)) for name, values in zip(names, data, strict=True)}))
+            if client.connection.server_info.used_revision >= MIN_REVISION_WITH_PARAMETERS:
+                values = {name: driver_param_value(value, name=name) for name, value in params.items()}
+                rows, columns = client.execute(
+                    sql, values, settings=dict(settings), with_column_types=True, columnar=True
+                )
+            else:
+                rows, columns = client.execute(
+                    render_client_side(sql, params), settings=dict(settings), with_column_types=True, columnar=True
+                )
+            return QueryResult(_to_arrow(columns, rows))
 
         return self._call(run)
 
@@ -111,32 +153,56 @@ class NativeTransport:
         self._call(lambda client: client.execute(sql, settings=dict(settings or {})))
 
     def insert_arrow(self, table: str, data: pa.Table, settings: Mapping[str, Any]) -> None:
-        columns = ", ".join(f"`{name}`" for name in data.column_names)
+        statement = f"INSERT INTO {table_name(table)} ({column_list(data.column_names)}) VALUES"
+        # Columnar: one Python list per column, which the driver packs column by column.
         values = [column.to_pylist() for column in data.columns]
-        self._call(
-            lambda client: client.execute(
-                f"INSERT INTO {table} ({columns}) VALUES", values, columnar=True, settings=dict(settings)
-            )
-        )
+        self._call(lambda client: client.execute(statement, values, columnar=True, settings=dict(settings)))
 
     def close(self) -> None:
         self._drop_client()
 
 
-def _server_params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """clickhouse-driver sends ``param_<name>`` settings as server-side query parameters."""
-    return {f"param_{name}": _param_text(value) for name, value in params.items()}
+# ---------------------------------------------------------------------- results as Arrow
+_WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
+_SIMPLE_TYPES: dict[str, pa.DataType] = {
+    "UInt8": pa.uint8(), "UInt16": pa.uint16(), "UInt32": pa.uint32(), "UInt64": pa.uint64(),
+    "Int8": pa.int8(), "Int16": pa.int16(), "Int32": pa.int32(), "Int64": pa.int64(),
+    "Float32": pa.float32(), "Float64": pa.float64(), "String": pa.string(), "Date": pa.date32(),
+    "Date32": pa.date32(), "UUID": pa.uuid(), "Bool": pa.bool_(), "Nothing": pa.null(),
+}
 
 
-def _param_text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_quoted(item) for item in value) + "]"
-    if hasattr(value, "isoformat"):
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if hasattr(value, "hour") else value.isoformat()
-    return str(value)
+def _arrow_type(ch_type: str) -> pa.DataType | None:
+    """The Arrow type for a ClickHouse type name, or None to let Arrow infer it."""
+    while match := _WRAPPER.match(ch_type):
+        ch_type = match.group(1)
+    if ch_type in _SIMPLE_TYPES:
+        return _SIMPLE_TYPES[ch_type]
+    if ch_type.startswith("DateTime64"):
+        return pa.timestamp("ms", tz="UTC")
+    if ch_type.startswith("DateTime"):
+        return pa.timestamp("s", tz="UTC")
+    if ch_type.startswith("Array(") and ch_type.endswith(")"):
+        inner = _arrow_type(ch_type[6:-1])
+        return pa.list_(inner) if inner is not None else None
+    return None
 
 
-def _quoted(value: Any) -> str:
-    if isinstance(value, int | float):
-        return str(value)
-    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+def _to_arrow_values(arrow_type: pa.DataType | None, values: Sequence[Any]) -> Sequence[Any]:
+    if arrow_type == pa.uuid():
+        return [value.bytes if isinstance(value, UUID) else value for value in values]
+    if isinstance(arrow_type, pa.ListType) and arrow_type.value_type == pa.uuid():
+        return [[item.bytes if isinstance(item, UUID) else item for item in value] for value in values]
+    return values
+
+
+def _to_arrow(columns: list[tuple[str, str]], data: list[Sequence[Any]]) -> pa.Table:
+    """The driver's columnar answer as an Arrow table with the types chDB would give."""
+    if not columns:
+        return pa.table({})
+    arrays = []
+    for index, (_, ch_type) in enumerate(columns):
+        values = list(data[index]) if data else []
+        arrow_type = _arrow_type(ch_type)
+        arrays.append(pa.array(_to_arrow_values(arrow_type, values), type=arrow_type))
+    return pa.Table.from_arrays(arrays, names=[name for name, _ in columns])

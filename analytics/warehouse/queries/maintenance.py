@@ -1,0 +1,78 @@
+"""SQL of the store's maintenance: retention deletes and merging closed partitions.
+
+Each function returns a :class:`Query` (values as ``{name:Type}`` parameters) or, for
+``OPTIMIZE`` which takes no parameters, a statement whose only variable part is a
+partition id checked against a strict pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from analytics.warehouse.guard import Query
+
+_PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM(timestamp)
+
+
+def _events_table(cluster: str | None) -> tuple[str, str]:
+    """The table that holds the rows (``events_local`` on a cluster) and its ON CLUSTER."""
+    if cluster:
+        return "events_local", f" ON CLUSTER `{cluster}`"
+    return "events", ""
+
+
+def expired_rows_count(*, project_id: int, retention_days: int, cutoff: datetime) -> Query:
+    """Rows of a project older than ``cutoff`` that were written with a longer retention,
+    so their own per-row TTL would keep them past the project's current retention."""
+    return Query(
+        name="retention.expired_count",
+        sql=(
+            "SELECT count() FROM events WHERE project_id = {project_id:UInt64} "
+            "AND timestamp < {cutoff:DateTime64(3, 'UTC')} AND retention_days > {retention_days:UInt16}"
+        ),
+        params={"project_id": project_id, "cutoff": cutoff, "retention_days": retention_days},
+    )
+
+
+def expired_rows_delete(*, project_id: int, retention_days: int, cutoff: datetime, cluster: str | None,
+                        wait: bool = False) -> Query:
+    """``ALTER TABLE ... DELETE`` of those rows (a mutation, asynchronous unless ``wait``)."""
+    table, on_cluster = _events_table(cluster)
+    return Query(
+        name="retention.delete",
+        sql=(
+            f"ALTER TABLE {table}{on_cluster} DELETE WHERE project_id = {{project_id:UInt64}} "
+            "AND timestamp < {cutoff:DateTime64(3, 'UTC')} AND retention_days > {retention_days:UInt16}"
+        ),
+        params={"project_id": project_id, "cutoff": cutoff, "retention_days": retention_days},
+        settings={"mutations_sync": 2 if wait else 0},
+    )
+
+
+def unfinished_mutations_sql(cluster: str | None) -> str:
+    """How many mutations of the events table are still running (admin query, no tenant data)."""
+    table, _ = _events_table(cluster)
+    return (
+        "SELECT count() FROM system.mutations WHERE database = currentDatabase() "
+        f"AND table = '{table}' AND NOT is_done"
+    )
+
+
+def closed_partitions_sql(cluster: str | None) -> str:
+    """Partitions of months before ``{current:UInt32}`` that hold more than one active part."""
+    table, _ = _events_table(cluster)
+    return (
+        "SELECT partition_id, count() AS parts FROM system.parts "
+        f"WHERE database = currentDatabase() AND table = '{table}' AND active "
+        "GROUP BY partition_id HAVING parts > 1 AND toUInt32OrZero(partition_id) < {current:UInt32} "
+        "ORDER BY partition_id"
+    )
+
+
+def optimize_partition_sql(partition_id: str, cluster: str | None) -> str:
+    """``OPTIMIZE ... PARTITION ID '...' FINAL``: merge one closed month into one part."""
+    if not _PARTITION_ID.match(partition_id):
+        raise ValueError(f"unexpected events partition id {partition_id!r}")
+    table, on_cluster = _events_table(cluster)
+    return f"OPTIMIZE TABLE {table}{on_cluster} PARTITION ID '{partition_id}' FINAL"

@@ -1,0 +1,102 @@
+"""Maintenance of the event store: per-project retention and merging closed partitions.
+
+Why both exist (docs/event-store.md, "Retention" and "FINAL"):
+- Retention: each row carries the ``retention_days`` of its project at ingestion, and the
+  table TTL drops it when ``timestamp + retention_days`` passes. When a project's retention
+  SHRINKS, rows already written keep their longer value, so :func:`events_retention_enforce`
+  deletes the rows the TTL would keep too long. Run periodically (not from the settings
+  change), it also catches rows that age past the new retention later.
+- ``SELECT ... FINAL`` merges the parts of a partition at read time to collapse re-sent
+  events. A past month rarely changes, so :func:`events_partitions_optimize` merges it
+  into one part once (``OPTIMIZE ... FINAL``); reading it with FINAL then has nothing
+  left to merge, and the duplicates are gone from disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from analytics.core.logging import get_logger
+from analytics.core.timeutils import utc_now
+from analytics.warehouse import metrics
+from analytics.warehouse.queries import maintenance
+from analytics.warehouse.store import EventStore, get_store
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class RetentionResult:
+    project_id: int
+    retention_days: int
+    expired_rows: int
+    deleted: bool
+    skipped_reason: str = ""
+
+
+def events_retention_enforce(
+    *, project_id: int, retention_days: int, now: datetime | None = None, wait: bool = False,
+    store: EventStore | None = None,
+) -> RetentionResult:
+    """Delete a project's rows older than ``retention_days`` that their TTL would keep.
+
+    Cheap when there is nothing to do: one count on the sort key prefix (project, day).
+    Otherwise one ``ALTER TABLE ... DELETE`` mutation filtered by project, with the cut-off
+    and retention as parameters. ``wait`` blocks until the mutation finished (tests, CLI).
+    A mutation still running from an earlier round is not piled on: that round is skipped.
+    """
+    store = store or get_store()
+    cutoff = (now or utc_now()) - timedelta(days=retention_days)
+    expired = int(store.query(maintenance.expired_rows_count(
+        project_id=project_id, retention_days=retention_days, cutoff=cutoff
+    )).scalar() or 0)
+    if expired == 0:
+        return RetentionResult(project_id, retention_days, 0, deleted=False)
+    running = int(store.query_unscoped_admin(
+        "retention.mutations_running", maintenance.unfinished_mutations_sql(store.cluster)
+    ).scalar() or 0)
+    if running:
+        log.info("store.retention.deferred", project_id=project_id, running_mutations=running)
+        return RetentionResult(project_id, retention_days, expired, deleted=False, skipped_reason="mutation running")
+    store.execute(maintenance.expired_rows_delete(
+        project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
+    ))
+    metrics.STORE_RETENTION_ROWS.inc(expired)
+    log.info("store.retention.delete", project_id=project_id, retention_days=retention_days, rows=expired)
+    return RetentionResult(project_id, retention_days, expired, deleted=True)
+
+
+def events_retention_enforce_all(
+    *, projects: list[tuple[int, int]], now: datetime | None = None, store: EventStore | None = None
+) -> list[RetentionResult]:
+    """:func:`events_retention_enforce` for each ``(project_id, retention_days)``."""
+    moment = now or utc_now()
+    return [
+        events_retention_enforce(project_id=project_id, retention_days=days, now=moment, store=store)
+        for project_id, days in projects
+    ]
+
+
+def events_partitions_optimize(
+    *, now: datetime | None = None, max_partitions: int = 2, store: EventStore | None = None
+) -> list[str]:
+    """Merge up to ``max_partitions`` closed months (before the current one) that hold more
+    than one part into one part each; returns their partition ids.
+
+    Bounded per run because a merge rewrites the month. A late event re-opens a month
+    (a new part); a later run merges it again.
+    """
+    store = store or get_store()
+    moment = now or utc_now()
+    current = moment.year * 100 + moment.month
+    rows = store.query_unscoped_admin(
+        "maintenance.closed_partitions", maintenance.closed_partitions_sql(store.cluster), {"current": current}
+    ).rows()
+    merged = []
+    for partition_id, parts in rows[:max_partitions]:
+        store.command(maintenance.optimize_partition_sql(str(partition_id), store.cluster))
+        metrics.STORE_PARTITIONS_OPTIMIZED.inc()
+        log.info("store.partition.optimized", partition=partition_id, parts_before=int(parts))
+        merged.append(str(partition_id))
+    return merged
