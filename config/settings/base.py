@@ -282,6 +282,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
 # ------------------------------------------------------------------------------
+# Aggregation (analytics/aggregation): how long an insert may take to become visible in
+# ClickHouse; the inserted-at watermark stays this far behind ClickHouse's clock.
+AGGREGATION_INSERT_VISIBILITY_SECONDS = env_int("AGGREGATION_INSERT_VISIBILITY_SECONDS", 5, minimum=0)
+# Seconds between scheduled aggregation dispatches (the PeriodicTask's initial interval).
+AGGREGATION_INTERVAL_SECONDS = env_int("AGGREGATION_INTERVAL_SECONDS", 15, minimum=1)
+
 # Logging: JSON lines through structlog (see analytics/core/logging.py)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
