@@ -1,22 +1,26 @@
 """The event bus: how accepted events leave the API.
 
-embedded: straight to the store (chDB) in this process.
+embedded: the in-process batch writer, which writes to the store (chDB) before the
+request is answered (see analytics/ingestion/batch_writer.py).
 scale: Kafka (see analytics/ingestion/kafka).
 """
 
 from __future__ import annotations
 
-import hashlib
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from analytics.core.errors import ServiceUnavailable
+from analytics.core.logging import get_logger
+from analytics.ingestion.batch_writer import BatchWriter
 from analytics.ingestion.writer import store_event_batch
-from analytics.warehouse.errors import StoreUnavailable
 from analytics.warehouse.store import get_store
+
+log = get_logger(__name__)
+PUBLISH_TIMEOUT_SECONDS = 60.0
 
 
 class BusUnavailable(ServiceUnavailable):
@@ -31,28 +35,49 @@ class EventBus(Protocol):
     def close(self) -> None: ...
 
 
+def _write(rows: list[Mapping[str, Any]], token: str) -> None:
+    store_event_batch(rows, dedup_token=token)
+
+
 class DirectBus:
-    """Embedded mode: write to the store before answering."""
+    """Embedded mode: rows go to the batch writer; publish returns once they are written."""
+
+    def __init__(self, *, interval: float | None = None, max_rows: int | None = None) -> None:
+        self.writer = BatchWriter(
+            _write,
+            interval=settings.INGEST_FLUSH_INTERVAL_MS / 1000 if interval is None else interval,
+            max_rows=settings.INGEST_FLUSH_MAX_ROWS if max_rows is None else max_rows,
+        )
 
     async def publish(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        await sync_to_async(self.publish_sync, thread_sensitive=False)(rows)
+        if not rows:
+            return
+        try:
+            future = self.writer.submit(rows)
+            await asyncio.wait_for(asyncio.wrap_future(future), PUBLISH_TIMEOUT_SECONDS)
+        except Exception as error:
+            raise self._unavailable(error) from error
 
     def publish_sync(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
             return
-        token = hashlib.sha256(
-            b"|".join(f"{row['project_id']}:{row['event_id']}".encode() for row in rows)
-        ).hexdigest()
         try:
-            store_event_batch(rows, dedup_token=f"direct:{token}")
-        except StoreUnavailable as error:
-            raise BusUnavailable("the event store is unavailable; retry later", retry_after=5) from error
+            self.writer.submit(rows).result(PUBLISH_TIMEOUT_SECONDS)
+        except Exception as error:
+            raise self._unavailable(error) from error
+
+    @staticmethod
+    def _unavailable(error: Exception) -> BusUnavailable:
+        if isinstance(error, BusUnavailable):
+            return error
+        log.warning("ingest.direct_bus.unavailable", error=type(error).__name__, detail=str(error)[:300])
+        return BusUnavailable("the event store cannot take events now; retry later", retry_after=5)
 
     def check_health(self) -> None:
         get_store().ping()
 
     def close(self) -> None:
-        return None
+        self.writer.close()
 
 
 _bus: EventBus | None = None

@@ -1,1 +1,26 @@
-urlpatterns: list = []
+from django.urls import path
+
+from analytics.ingestion.api import readback, schemas
+from analytics.ingestion.api.ingest import SEGMENT_CALL_VIEWS, events_view, segment_batch_view
+
+urlpatterns = [
+    path("api/v1/events", events_view, name="ingest-events"),
+    path("v1/batch", segment_batch_view, name="segment-batch"),
+    *[path(f"v1/{kind}", view, name=f"segment-{kind}") for kind, view in SEGMENT_CALL_VIEWS.items()],
+    path("api/v1/projects/<int:project_id>/events/count", readback.EventCountView.as_view(), name="events-count"),
+    path("api/v1/projects/<int:project_id>/events/by-type", readback.EventsByTypeView.as_view(), name="events-by-type"),
+    path("api/v1/projects/<int:project_id>/events/by-user", readback.EventsByUserView.as_view(), name="events-by-user"),
+    path(
+        "api/v1/projects/<int:project_id>/events/timeseries",
+        readback.EventTimeseriesView.as_view(),
+        name="events-timeseries",
+    ),
+    path("api/v1/projects/<int:project_id>/persons/<str:distinct_id>", readback.PersonView.as_view(),
+         name="person-detail"),
+    path("api/v1/projects/<int:project_id>/event-schemas", schemas.EventSchemaListView.as_view(),
+         name="event-schema-list"),
+    path("api/v1/projects/<int:project_id>/event-schemas/install-telecom", schemas.TelecomSchemaInstallView.as_view(),
+         name="event-schema-install-telecom"),
+    path("api/v1/projects/<int:project_id>/event-schemas/<str:event_name>", schemas.EventSchemaDetailView.as_view(),
+         name="event-schema-detail"),
+]

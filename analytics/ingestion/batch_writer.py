@@ -1,0 +1,119 @@
+"""The embedded mode's batch writer: many concurrent requests, one insert.
+
+Every insert into ClickHouse creates a part, so writing each request on its own would
+flood chDB with tiny parts. Requests hand their rows to :class:`BatchWriter`, whose
+thread writes whatever has gathered as one batch (group commit): at once when the
+writer is idle, otherwise when the previous flush is at least ``interval`` old or
+``max_rows`` are waiting. Each request waits for the flush that contains its rows, so a
+202 still means "written to the store".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
+from typing import Any
+
+from analytics.core.logging import get_logger
+from analytics.ingestion import metrics
+
+log = get_logger(__name__)
+
+Rows = Sequence[Mapping[str, Any]]
+WriteFunction = Callable[[list[Mapping[str, Any]], str], Any]
+
+
+def batch_token(rows: Rows, prefix: str) -> str:
+    """A dedup token naming exactly these rows (ids of events in order)."""
+    digest = hashlib.sha256()
+    for row in rows:
+        digest.update(f"{row['project_id']}:{row['event_id']};".encode())
+    return f"{prefix}:{digest.hexdigest()}"
+
+
+class BatchWriter:
+    def __init__(self, write: WriteFunction, *, interval: float, max_rows: int, name: str = "ingest-batch-writer"):
+        self._write = write
+        self.interval = interval
+        self.max_rows = max_rows
+        self._name = name
+        self._condition = threading.Condition()
+        self._queue: list[tuple[Rows, Future[int]]] = []
+        self._queued_rows = 0
+        self._last_flush = 0.0
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def submit(self, rows: Rows) -> Future[int]:
+        """Queue rows; the future resolves when they are written (or fails with the error)."""
+        future: Future[int] = Future()
+        with self._condition:
+            if self._closed:
+                raise RuntimeError("the batch writer is closed")
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
+            self._queue.append((rows, future))
+            self._queued_rows += len(rows)
+            self._condition.notify()
+        return future
+
+    def _take(self) -> list[tuple[Rows, Future[int]]] | None:
+        with self._condition:
+            while True:
+                if not self._queue:
+                    if self._closed:
+                        return None
+                    self._condition.wait()
+                    continue
+                due = self._last_flush + self.interval - time.monotonic()
+                if due <= 0 or self._queued_rows >= self.max_rows or self._closed:
+                    break
+                self._condition.wait(due)
+            taken: list[tuple[Rows, Future[int]]] = []
+            count = 0
+            while self._queue and (not taken or count + len(self._queue[0][0]) <= self.max_rows):
+                item = self._queue.pop(0)
+                taken.append(item)
+                count += len(item[0])
+            self._queued_rows -= count
+            return taken
+
+    def _run(self) -> None:
+        while True:
+            taken = self._take()
+            if taken is None:
+                return
+            self._flush(taken)
+
+    def _flush(self, taken: list[tuple[Rows, Future[int]]]) -> None:
+        rows: list[Mapping[str, Any]] = []
+        for part, _ in taken:
+            rows.extend(part)
+        started = time.monotonic()
+        try:
+            self._write(rows, batch_token(rows, "direct"))
+        except BaseException as error:  # every waiting request must hear about it
+            metrics.BATCH_FLUSH_ERRORS.inc()
+            log.warning("ingest.batch_writer.flush_failed", rows=len(rows), error=type(error).__name__)
+            for _, future in taken:
+                future.set_exception(error)
+        else:
+            for part, future in taken:
+                future.set_result(len(part))
+        finally:
+            self._last_flush = time.monotonic()
+            metrics.BATCH_FLUSH_SECONDS.observe(self._last_flush - started)
+            metrics.BATCH_FLUSH_ROWS.observe(len(rows))
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, then stop the thread."""
+        with self._condition:
+            self._closed = True
+            self._condition.notify_all()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the ingestion API and the in-process batch writer."""
+
+from prometheus_client import Counter, Histogram
+
+EVENTS_ACCEPTED = Counter("ingest_events_accepted_total", "Events accepted by the ingestion API.", ["endpoint"])
+EVENTS_REJECTED = Counter(
+    "ingest_events_rejected_total",
+    "Events (or whole requests) refused by the ingestion API, by reason.",
+    ["reason"],
+)
+REQUESTS_REJECTED = Counter(
+    "ingest_requests_rejected_total", "Ingestion requests refused as a whole, by reason.", ["reason"]
+)
+REQUEST_SECONDS = Histogram(
+    "ingest_request_duration_seconds",
+    "Time to handle one ingestion request (parse, validate, enrich, hand over).",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+BATCH_FLUSH_SECONDS = Histogram(
+    "ingest_batch_writer_flush_duration_seconds",
+    "Time the embedded batch writer needs to write one coalesced batch.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+BATCH_FLUSH_ROWS = Histogram(
+    "ingest_batch_writer_flush_rows",
+    "Events per coalesced batch written by the embedded batch writer.",
+    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000),
+)
+BATCH_FLUSH_ERRORS = Counter("ingest_batch_writer_errors_total", "Failed flushes of the embedded batch writer.")
+PERSON_UPDATES = Counter(
+    "ingest_person_updates_total", "Person rows and distinct-id mappings written, by kind.", ["kind"]
+)
+LIVE_NOTIFY_ERRORS = Counter("ingest_live_notify_errors_total", "Live update notifications that failed.")
+RATE_LIMIT_ERRORS = Counter(
+    "ingest_rate_limit_backend_errors_total", "Rate limiter backend failures (requests are let through)."
+)
