@@ -56,3 +56,36 @@ def produce_raw(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, byte
     if remaining or failures:
         raise RuntimeError(f"raw produce: {remaining} undelivered, {len(failures)} failed ({failures[:1]})")
     return seconds
+
+
+def wire_messages(table: object) -> list[tuple[bytes, bytes]]:
+    """The events of an Arrow batch as the product's Kafka messages (key, value).
+
+    Uses the product's wire format (:mod:`analytics.ingestion.kafka.wire`): the value is the
+    JSON of the enriched row (times in epoch ms), the key ``"{project_id}:{distinct_id}"``.
+    """
+    import pyarrow as pa
+
+    from analytics.ingestion.kafka.wire import encode_row, message_key
+
+    assert isinstance(table, pa.Table)
+    columns = []
+    for field in table.schema:
+        column = table.column(field.name)
+        if pa.types.is_timestamp(field.type):
+            column = column.cast(pa.int64())
+        columns.append(column)
+    rows = pa.Table.from_arrays(columns, names=table.column_names).to_pylist()
+    return [(message_key(row), encode_row(row)) for row in rows]
+
+
+def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
+    """Sum of the group's committed offsets on ``topic`` (what the consumer has finished)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+        return sum(max(0, tp.offset) for tp in offsets)
+    finally:
+        consumer.close()

@@ -17,12 +17,13 @@ import orjson
 from analytics.bench.data import api_events, generate
 from analytics.bench.helpers import kafka_broker, postgres_database, prepare_product, product_env, run_python
 from analytics.bench.ingest import ServeRun, batch_bodies, serve_and_post
-from analytics.bench.kafka_raw import create_topic, produce_raw
+from analytics.bench.kafka_raw import create_topic, produce_raw, wire_messages
 from analytics.bench.registry import Metric, StageContext, Unavailable, at_least, stage
 
 EVENTS_AT_SCALE_ONE = 200_000
 TARGET_RATE = 50_000
 TARGET_RATIO = 0.15
+MESSAGE_FORMAT = [""]
 
 COUNT_CODE = """
 from analytics.warehouse.guard import Query
@@ -34,6 +35,7 @@ print(get_store().query(Query(name="bench.count", sql="SELECT count() FROM event
 
 def _metric(mode: str, run: ServeRun | None, raw_rate: float, reason: str = "", **details: object) -> Metric:
     figure = None
+    details["baseline_message_format"] = MESSAGE_FORMAT[0]
     if run is not None:
         figure = run.load.accepted / run.load.seconds if run.load.seconds else None
         details.update(
@@ -54,14 +56,21 @@ def _metric(mode: str, run: ServeRun | None, raw_rate: float, reason: str = "", 
 @stage("http", "HTTP ingestion, 100-event batches, one web process, embedded and scale mode vs raw produce", order=10)
 def run(ctx: StageContext) -> list[Metric]:
     spec = ctx.spec(EVENTS_AT_SCALE_ONE)
-    events = api_events(generate(spec))
+    table = generate(spec)
+    events = api_events(table)
     bodies = batch_bodies(events)
-    messages = [(event["distinct_id"].encode(), orjson.dumps(event)) for event in events]
+    try:  # the product's own message format, when the Kafka bus has landed
+        messages = wire_messages(table)
+        message_format = "product wire format (enriched rows)"
+    except ImportError:
+        messages = [(event["distinct_id"].encode(), orjson.dumps(event)) for event in events]
+        message_format = "API event JSON"
     metrics = []
     with kafka_broker() as broker:
         create_topic(broker.bootstrap_servers, "bench_raw")
         ctx.log("raw produce", events=len(messages))
         raw_rate = len(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
+        MESSAGE_FORMAT[0] = message_format
 
         ctx.log("embedded mode")
         workdir = ctx.workdir / "embedded"
