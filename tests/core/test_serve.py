@@ -1,0 +1,141 @@
+"""`manage.py serve` really serves HTTP and WebSockets in embedded mode and stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import connect
+
+ROOT = Path(__file__).resolve().parents[2]
+_RUN_VARIABLES = ("DJANGO_SETTINGS_MODULE", "ANALYTICS_PROFILE", "ANALYTICS_MODE", "CLICKHOUSE_URL", "DATABASE_URL")
+
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def get(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a fresh embedded install whose data lives in tmp_path."""
+    env = {key: value for key, value in os.environ.items() if key not in _RUN_VARIABLES}
+    env.update({"DATA_DIR": str(tmp_path), "ANALYTICS_MODE": "embedded", "ANALYTICS_PROFILE": "dev"})
+    for command in (["migrate", "--noinput", "-v0"], ["clickhouse_migrate"]):
+        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300,
+                       capture_output=True)
+    return env
+
+
+@pytest.fixture
+def server(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    port = free_port()
+    log = (tmp_path / "serve.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=embedded_env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("serve did not open its port within 60 s:\n" + (tmp_path / "serve.log").read_text())
+        yield process, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_serve_answers_probes_and_exits_0_on_stop_signal(
+    server: tuple[subprocess.Popen[str], int], stop_signal: signal.Signals, tmp_path: Path
+) -> None:
+    process, port = server
+    status, body = get(f"http://127.0.0.1:{port}/healthz")
+    assert (status, body) == (200, {"status": "ok"})
+    status, body = get(f"http://127.0.0.1:{port}/readyz")
+    assert status == 200, body
+    assert {name: check["status"] for name, check in body["checks"].items()} == {
+        "database": "ok",
+        "event_store": "ok",
+        "cache": "ok",
+        "bus": "ok",
+    }
+    process.send_signal(stop_signal)
+    assert process.wait(timeout=30) == 0
+    output = (tmp_path / "serve.log").read_text()
+    assert '"event": "serve.stopped"' in output
+
+
+_MAKE_MEMBER_SESSION = """
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from analytics.accounts.models import User
+from analytics.accounts.services import project_create
+user = User.objects.create_user(email="live@example.com", password="a-long-test-passphrase")
+project = project_create(user=user, name="Live")
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(session.session_key, project.id)
+"""
+
+
+def test_serve_speaks_websocket_to_members_and_refuses_anonymous_clients(
+    embedded_env: dict[str, str], server: tuple[subprocess.Popen[str], int]
+) -> None:
+    process, port = server
+    made = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", _MAKE_MEMBER_SESSION],
+        cwd=ROOT, env=embedded_env, check=True, capture_output=True, text=True, timeout=120,
+    )
+    session_key, project_id = made.stdout.split()[-2:]
+    with connect(
+        f"ws://127.0.0.1:{port}/ws/live/?project={project_id}",
+        origin=f"http://127.0.0.1:{port}",
+        additional_headers={"Cookie": f"sessionid={session_key}"},
+        open_timeout=10,
+    ) as member_socket:
+        assert member_socket.response.status_code == 101
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"ws://127.0.0.1:{port}/ws/live/?project=1", origin=f"http://127.0.0.1:{port}", open_timeout=10)
+    # Channels closes before accepting, which the server answers with 403 on the handshake.
+    assert refused.value.response.status_code == 403
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0
