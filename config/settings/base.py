@@ -59,10 +59,15 @@ if not SECRET_KEY and ANALYTICS_PROFILE == "dev":
     SECRET_KEY = _dev_secret_key()
 if ANALYTICS_PROFILE == "prod":
     SECRET_KEY = env_str("SECRET_KEY", expected="a long random string (50+ characters)")
-    if len(SECRET_KEY) < 50:
+    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
         from config.env import SettingError
 
-        raise SettingError("SECRET_KEY", "at least 50 characters", f"{len(SECRET_KEY)} characters")
+        # Never echo the key itself; describe it.
+        raise SettingError(
+            "SECRET_KEY",
+            "at least 50 random characters (5+ distinct, not django-insecure-)",
+            f"{len(SECRET_KEY)} characters, {len(set(SECRET_KEY))} distinct",
+        )
 
 DEBUG = env_bool("DEBUG", ANALYTICS_PROFILE == "dev")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -155,7 +160,7 @@ REST_FRAMEWORK = {
     ],
     # Personal API keys read only; JWT and session users may also write (roles decide what).
     "DEFAULT_PERMISSION_CLASSES": ["analytics.accounts.permissions.IsAuthenticatedApiKeysReadOnly"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "analytics.core.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "analytics.core.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "analytics.core.pagination.CursorPagination",
@@ -254,6 +259,13 @@ INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimu
 INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 32 * 1024, minimum=256)
 INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000, minimum=1)
 INGEST_RATE_LIMIT_PER_SECOND = env_int("INGEST_RATE_LIMIT_PER_SECOND", 20_000, minimum=1)
+# "auto": Redis when the cache is Redis (scale mode), else this process's memory (embedded).
+INGEST_RATE_LIMIT_BACKEND = env_choice("INGEST_RATE_LIMIT_BACKEND", ("auto", "redis", "local"), "auto")
+# Proxies (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP of events.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+# Embedded batch writer: concurrent requests are coalesced into one insert (one part).
+INGEST_FLUSH_INTERVAL_MS = env_int("INGEST_FLUSH_INTERVAL_MS", 25, minimum=0, maximum=5000)
+INGEST_FLUSH_MAX_ROWS = env_int("INGEST_FLUSH_MAX_ROWS", 20_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES + 1024
 
 # ------------------------------------------------------------------------------
@@ -270,6 +282,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 
+# Aggregation (analytics/aggregation): how long an insert may take to become visible in
+# ClickHouse; the inserted-at watermark stays this far behind ClickHouse's clock.
+AGGREGATION_INSERT_VISIBILITY_SECONDS = env_int("AGGREGATION_INSERT_VISIBILITY_SECONDS", 5, minimum=0)
+# Seconds between scheduled aggregation dispatches (the PeriodicTask's initial interval).
+AGGREGATION_INTERVAL_SECONDS = env_int("AGGREGATION_INTERVAL_SECONDS", 15, minimum=1)
+
 # ------------------------------------------------------------------------------
 # Security headers that hold in every profile
 # ------------------------------------------------------------------------------
@@ -282,12 +300,6 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
 # ------------------------------------------------------------------------------
-# Aggregation (analytics/aggregation): how long an insert may take to become visible in
-# ClickHouse; the inserted-at watermark stays this far behind ClickHouse's clock.
-AGGREGATION_INSERT_VISIBILITY_SECONDS = env_int("AGGREGATION_INSERT_VISIBILITY_SECONDS", 5, minimum=0)
-# Seconds between scheduled aggregation dispatches (the PeriodicTask's initial interval).
-AGGREGATION_INTERVAL_SECONDS = env_int("AGGREGATION_INTERVAL_SECONDS", 15, minimum=1)
-
 # Logging: JSON lines through structlog (see analytics/core/logging.py)
 # ------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
