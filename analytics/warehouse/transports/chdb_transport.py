@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 
+from analytics.core.logging import get_logger
+from analytics.warehouse.errors import StoreUnavailable
 from analytics.warehouse.params import chdb_params
 from analytics.warehouse.transports.base import QueryResult
 from analytics.warehouse.transports.common import (
@@ -25,6 +27,8 @@ from analytics.warehouse.transports.common import (
     settings_clause,
     table_name,
 )
+
+log = get_logger(__name__)
 
 __all__ = ["TRANSIENT_ERROR_CODES", "ChdbTransport", "classify_clickhouse_error", "settings_clause"]
 
@@ -52,11 +56,29 @@ class ChdbTransport:
     def _execute(self, sql: str, fmt: str = "CSV", params: Mapping[str, Any] | None = None) -> Any:
         # chDB raises ChdbError (a RuntimeError) carrying ClickHouse's "Code: N" message.
         encoded = chdb_params(params) if params else None
-        try:
-            with self._lock:
+        with self._lock:
+            try:
                 return self._session.query(sql, fmt, params=encoded)
-        except RuntimeError as error:
-            raise classify_clickhouse_error(error) from error
+            except RuntimeError as error:
+                self._drain()
+                raise classify_clickhouse_error(error) from error
+            except (OSError, pa.ArrowException) as error:
+                # The result buffer was unreadable (see _drain); the statement itself may be fine.
+                self._drain()
+                raise StoreUnavailable(f"chDB returned an unreadable result: {error}") from error
+
+    def _drain(self) -> None:
+        """Absorb what a failed query left behind in the session (caller holds the lock).
+
+        chDB 4.4: when a query fails while streaming its result (e.g. TIMEOUT_EXCEEDED
+        half-way through an Arrow answer), the NEXT query of the session returns the
+        leftover bytes instead of its own answer ("Invalid flatbuffers message"). One
+        throwaway query consumes them; on a clean session it just answers 1.
+        """
+        try:
+            self._session.query("SELECT 1", "CSV")
+        except Exception:  # the leftover is expected to fail to decode
+            log.info("store.chdb.drained_leftover_result")
 
     def query(self, sql: str, params: Mapping[str, Any], settings: Mapping[str, Any]) -> QueryResult:
         if settings:
@@ -79,11 +101,12 @@ class ChdbTransport:
             f"INSERT INTO {table_name(table)} ({columns}) {settings_clause(settings)} "
             f"SELECT {columns} FROM Python(arrow_batch)"
         )
-        try:
-            with self._lock:
+        with self._lock:
+            try:
                 self._session.query(sql)
-        except RuntimeError as error:
-            raise classify_clickhouse_error(error) from error
+            except RuntimeError as error:
+                self._drain()
+                raise classify_clickhouse_error(error) from error
 
     def close(self) -> None:
         with self._lock:
