@@ -25,7 +25,10 @@ def main(argv: list[str]) -> int:
     from analytics.bench.registry import StageContext, Unavailable, bench_scale, load_stages
 
     stages = load_stages()
-    ctx = StageContext(name=name, scale=bench_scale(), workdir=Path(os.environ["BENCH_WORKDIR"]))
+    workdir = Path(os.environ["BENCH_WORKDIR"])
+    previous_path = workdir / "previous.json"
+    previous = json.loads(previous_path.read_text()) if previous_path.exists() else {}
+    ctx = StageContext(name=name, scale=bench_scale(), workdir=workdir, previous=previous)
     started = time.monotonic()
     result: dict[str, object] = {"stage": name, "title": stages[name].title}
     try:

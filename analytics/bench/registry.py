@@ -80,6 +80,8 @@ class StageContext:
     scale: float
     workdir: Path
     started: float = field(default_factory=time.monotonic)
+    # Results of the stages that ran before this one in the same suite run (name -> result).
+    previous: dict[str, Any] = field(default_factory=dict)
 
     def log(self, message: str, **context: Any) -> None:
         " ".join(f"{key}={value}" for key, value in context.items())

@@ -80,10 +80,16 @@ def stage_env(workdir: Path, scale: float) -> dict[str, str]:
     return env
 
 
-def run_stage(name: str, scale: float, *, timeout: float = STAGE_TIMEOUT_SECONDS, log: TextIO = sys.stderr) -> dict[str, Any]:
-    """Run one stage in a child process and return its result dict (status ok/unavailable/error)."""
+def run_stage(name: str, scale: float, *, timeout: float = STAGE_TIMEOUT_SECONDS, log: TextIO = sys.stderr,
+              previous: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one stage in a child process and return its result dict (status ok/unavailable/error).
+
+    ``previous`` (the results of the stages already run) is handed over as a JSON file, so a
+    stage such as ``memory`` can reuse what earlier stages measured instead of measuring twice.
+    """
     workdir = Path(tempfile.mkdtemp(prefix=f"analytics-bench-{name}-"))
     result_path = workdir / "result.json"
+    (workdir / "previous.json").write_text(json.dumps(previous or {}))
     started = time.monotonic()
     try:
         process = subprocess.Popen(
@@ -122,7 +128,7 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
     results = {}
     for name in names:
         print(f"[bench] stage {name}: {stages[name].title}", file=log, flush=True)
-        results[name] = run_stage(name, scale, log=log)
+        results[name] = run_stage(name, scale, log=log, previous=results)
         print(f"[bench] stage {name}: {results[name]['status']} in {results[name].get('seconds')}s", file=log, flush=True)
     metrics = [metric for result in results.values() for metric in result["metrics"]]
     verdicts = [metric["passed"] for metric in metrics if metric["passed"] is not None]

@@ -23,7 +23,6 @@ from analytics.bench.registry import Metric, StageContext, Unavailable, at_least
 EVENTS_AT_SCALE_ONE = 200_000
 TARGET_RATE = 50_000
 TARGET_RATIO = 0.15
-MESSAGE_FORMAT = [""]
 
 COUNT_CODE = """
 from analytics.warehouse.guard import Query
@@ -35,7 +34,6 @@ print(get_store().query(Query(name="bench.count", sql="SELECT count() FROM event
 
 def _metric(mode: str, run: ServeRun | None, raw_rate: float, reason: str = "", **details: object) -> Metric:
     figure = None
-    details["baseline_message_format"] = MESSAGE_FORMAT[0]
     if run is not None:
         figure = run.load.accepted / run.load.seconds if run.load.seconds else None
         details.update(
@@ -70,7 +68,6 @@ def run(ctx: StageContext) -> list[Metric]:
         create_topic(broker.bootstrap_servers, "bench_raw")
         ctx.log("raw produce", events=len(messages))
         raw_rate = len(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
-        MESSAGE_FORMAT[0] = message_format
 
         ctx.log("embedded mode")
         workdir = ctx.workdir / "embedded"
@@ -79,9 +76,9 @@ def run(ctx: StageContext) -> list[Metric]:
             project = prepare_product(env)
             served = serve_and_post(env, workdir, project["write_key"], bodies)
             stored = int(run_python(COUNT_CODE % project["project_id"], env))
-            metrics.append(_metric("embedded", served, raw_rate, stored=stored))
+            metrics.append(_metric("embedded", served, raw_rate, stored=stored, baseline_messages=message_format))
         except Unavailable as error:
-            metrics.append(_metric("embedded", None, raw_rate, str(error)))
+            metrics.append(_metric("embedded", None, raw_rate, str(error), baseline_messages=message_format))
 
         ctx.log("scale mode")
         workdir = ctx.workdir / "scale"
@@ -93,7 +90,7 @@ def run(ctx: StageContext) -> list[Metric]:
                                   KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers, KAFKA_EVENTS_TOPIC=topic)
                 project = prepare_product(env)
                 served = serve_and_post(env, workdir, project["write_key"], bodies)
-                metrics.append(_metric("scale", served, raw_rate))
+                metrics.append(_metric("scale", served, raw_rate, baseline_messages=message_format))
         except Unavailable as error:
-            metrics.append(_metric("scale", None, raw_rate, str(error)))
+            metrics.append(_metric("scale", None, raw_rate, str(error), baseline_messages=message_format))
     return metrics
