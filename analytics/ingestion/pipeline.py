@@ -31,6 +31,7 @@ from analytics.ingestion.schema_checks import CompiledSchema
 
 MAX_NAME_LENGTH = 200
 DEFAULT_LIB = "http"
+_DAY_MS = 86_400_000
 
 
 class EventRejected(Exception):
@@ -133,6 +134,9 @@ def build_row(
     if sent_at_ms is None:
         sent_at_ms = context.sent_at_ms
     timestamp_ms, clamped = corrected_timestamp(raw_ms, received_at_ms=context.received_at_ms, sent_at_ms=sent_at_ms)
+    if timestamp_ms < context.received_at_ms - project.retention_days * _DAY_MS:
+        # The store's TTL would drop it at once; say so instead of answering "accepted".
+        raise EventRejected("too_old", f"timestamp is older than the project's retention ({project.retention_days} days)")
 
     if client_event_id is not None and client_event_id != "":
         event_id = event_id_from_client(project.id, check_name(client_event_id, "event_id"))

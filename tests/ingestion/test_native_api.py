@@ -80,11 +80,11 @@ def test_get_is_405(project, client):
 
 
 def test_timestamps_iso_and_epoch_ms_are_both_accepted(project, post, store):
-    post({"batch": [event("iso", timestamp="2024-05-01T10:00:00Z"), event("ms", timestamp=1714557600000)]},
+    post({"batch": [event("iso", timestamp="2026-05-01T10:00:00Z"), event("ms", timestamp=1777629600000)]},
          key=project.write_key)
 
     times = {row["event"]: row["ts_ms"] for row in stored(store, project.id)}
-    assert times == {"iso": 1714557600000, "ms": 1714557600000}
+    assert times == {"iso": 1777629600000, "ms": 1777629600000}
 
 
 def test_names_longer_than_200_characters_are_rejected(project, post):
@@ -99,3 +99,10 @@ def test_client_uuid_is_the_event_id(project, post, store):
     post(event(event_id=event_id), key=project.write_key)
 
     assert stored(store, project.id)[0]["event_id_text"] == event_id
+
+
+def test_event_older_than_the_retention_is_rejected(project, post):
+    response = post({"batch": [event(timestamp="2001-01-01T00:00:00Z"), event()]}, key=project.write_key)
+
+    assert response.json()["accepted"] == 1
+    assert "retention" in response.json()["rejected"][0]["error"]

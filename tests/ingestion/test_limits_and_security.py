@@ -1,0 +1,72 @@
+"""Rate limit, forged X-Forwarded-For, and write keys across projects."""
+
+from __future__ import annotations
+
+from analytics.accounts.services import project_update
+from tests.factories import member_with_project
+from tests.ingestion.conftest import event, stored
+
+
+def test_rate_limit_answers_429_with_retry_after(owner_and_project, post):
+    owner, project = owner_and_project
+    project_update(project=project, user=owner, ingest_rate_limit=5)
+
+    first = post({"batch": [event()] * 5}, key=project.write_key)
+    second = post({"batch": [event()] * 5}, key=project.write_key)
+
+    assert first.status_code == 202
+    assert second.status_code == 429
+    assert int(second["Retry-After"]) >= 1
+    assert second.json()["error"]["code"] == "rate_limited"
+
+
+def test_forged_forwarded_for_does_not_reset_the_rate_limit(owner_and_project, post):
+    owner, project = owner_and_project
+    project_update(project=project, user=owner, ingest_rate_limit=3)
+    statuses = [
+        post({"batch": [event()] * 3}, key=project.write_key, headers={"X-Forwarded-For": f"10.0.0.{i}"}).status_code
+        for i in range(4)
+    ]
+
+    assert statuses[0] == 202
+    assert statuses[1:] == [429, 429, 429]
+
+
+def test_rate_limit_is_per_project(owner_and_project, post):
+    owner, project = owner_and_project
+    project_update(project=project, user=owner, ingest_rate_limit=2)
+    _, other = member_with_project()
+
+    post({"batch": [event()] * 2}, key=project.write_key)
+
+    assert post({"batch": [event()] * 2}, key=project.write_key).status_code == 429
+    assert post({"batch": [event()] * 2}, key=other.write_key).status_code == 202
+
+
+def test_write_key_of_project_a_writes_only_to_project_a(project, post, store):
+    _, other = member_with_project()
+
+    post(event(project_id=other.id), key=project.write_key)
+
+    assert len(stored(store, project.id)) == 1
+    assert stored(store, other.id) == []
+
+
+def test_write_key_cannot_read(project, client):
+    for header in ({"X-Api-Key": project.write_key}, {"Authorization": f"Bearer {project.write_key}"}):
+        response = client.get(f"/api/v1/projects/{project.id}/events/count", headers=header)
+        assert response.status_code == 401
+
+
+def test_rotated_write_key_stops_working(project, post):
+    from analytics.accounts.services import project_rotate_write_key
+    from analytics.ingestion.selectors import forget_local
+
+    old_key = project.write_key
+    assert post(event(), key=old_key).status_code == 202
+
+    project_rotate_write_key(project=project)
+    forget_local(write_key=old_key)  # another process would see it within PROJECT_TTL_SECONDS
+
+    assert post(event(), key=old_key).status_code == 401
+    assert post(event(), key=project.write_key).status_code == 202
