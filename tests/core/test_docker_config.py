@@ -1,0 +1,97 @@
+"""docker/: the compose file and the image speak the same setting names as config/.
+
+The stack cannot run here (no Docker), so these tests check what can drift silently:
+every variable the app containers get is one the settings read, the scale+prod
+environment of compose passes settings validation and Django's deploy checks, and every
+service has a health check or says why not.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
+_SUBSTITUTION = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[-?])(?P<arg>[^}]*))?\}")
+# Read by the entry points, not by config/settings.
+_OUTSIDE_SETTINGS = {"DJANGO_SETTINGS_MODULE"}
+
+
+def settings_variables() -> set[str]:
+    names: set[str] = set()
+    for path in (ROOT / "config").rglob("*.py"):
+        names |= set(re.findall(r"env_\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", path.read_text()))
+    return names
+
+
+def app_environment() -> dict[str, str]:
+    env = COMPOSE["x-app"]["environment"]
+    overrides = {"SECRET_KEY": "compose-check-" + "Zk4-q9" * 10, "POSTGRES_PASSWORD": "pw", "CLICKHOUSE_PASSWORD": "pw"}
+
+    def substitute(value: str) -> str:
+        def one(match: re.Match[str]) -> str:
+            name = match.group("name")
+            if name in overrides:
+                return overrides[name]
+            return match.group("arg") if match.group("op") == "-" else ""
+
+        return _SUBSTITUTION.sub(one, str(value))
+
+    return {name: substitute(value) for name, value in env.items()}
+
+
+def test_every_app_variable_in_compose_is_read_by_the_settings() -> None:
+    unknown = set(app_environment()) - settings_variables() - _OUTSIDE_SETTINGS
+    assert not unknown, f"compose sets variables no setting reads: {sorted(unknown)}"
+
+
+def test_every_variable_in_the_dockerfile_is_read_by_the_settings() -> None:
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    block = dockerfile.split("ENV PATH=", 1)[1].split("\n\n", 1)[0]
+    names = set(re.findall(r"\b([A-Z][A-Z0-9_]+)=", block)) - {"PATH", "PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE"}
+    assert names - settings_variables() - _OUTSIDE_SETTINGS == set()
+
+
+def test_compose_environment_passes_settings_validation_and_deploy_checks(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "ANALYTICS_"))}
+    env.pop("DATABASE_URL", None)
+    env.pop("CLICKHOUSE_URL", None)
+    env.update(app_environment())
+    env["DATA_DIR"] = str(tmp_path)
+    env["STATIC_ROOT"] = str(tmp_path / "static")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--tag", "security"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_long_running_service_has_a_health_check_or_disables_it_on_purpose() -> None:
+    for name, service in COMPOSE["services"].items():
+        if service.get("restart") == "no":
+            continue  # one-shot jobs
+        assert "healthcheck" in service, name
+
+
+def test_app_services_wait_for_migrations_and_run_the_right_commands() -> None:
+    services = COMPOSE["services"]
+    for name in ("web", "consumer", "worker", "beat"):
+        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully", name
+    assert services["consumer"]["command"] == ["consume_events"]
+    assert "clickhouse_migrate" in services["migrate"]["command"][0]
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config.celery_app", "worker"]
+
+
+def test_image_runs_as_non_root_under_tini_with_a_health_check() -> None:
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert "FROM python:3.11-slim" in dockerfile
+    assert re.search(r"^USER analytics$", dockerfile, re.M)
+    assert 'ENTRYPOINT ["/usr/bin/tini", "--"' in dockerfile
+    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    assert "collectstatic" in dockerfile
