@@ -72,7 +72,7 @@ class _Change:
 
 
 def _affects_persons(row: Mapping[str, Any]) -> bool:
-    return row["event"] in MERGE_EVENTS or '"$set' in row["properties"]
+    return row["event"] in MERGE_EVENTS or '"$set' in (row.get("properties") or "")
 
 
 def person_changes(rows: Sequence[Mapping[str, Any]]) -> dict[int, list[_Change]]:
@@ -82,7 +82,7 @@ def person_changes(rows: Sequence[Mapping[str, Any]]) -> dict[int, list[_Change]
         if not _affects_persons(row):
             continue
         try:
-            properties = orjson.loads(row["properties"])
+            properties = orjson.loads(row.get("properties") or "{}")
         except orjson.JSONDecodeError:
             continue
         if not isinstance(properties, dict):

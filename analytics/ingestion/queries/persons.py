@@ -14,7 +14,7 @@ ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 
 # The person each distinct id belongs to now: the latest mapping, else the id's own person.
 CURRENT_MAPPING_SQL = """
-SELECT distinct_id, argMax(person_id, version) AS person_id
+SELECT distinct_id, toString(argMax(person_id, version)) AS person
 FROM person_distinct_ids
 WHERE project_id = {project_id:UInt64} AND distinct_id IN {distinct_ids:Array(String)}
 GROUP BY distinct_id
@@ -22,17 +22,17 @@ GROUP BY distinct_id
 
 MEMBERS_SQL = """
 SELECT distinct_id FROM (
-    SELECT distinct_id, argMax(person_id, version) AS person_id
+    SELECT distinct_id, argMax(person_id, version) AS current_person
     FROM person_distinct_ids
     WHERE project_id = {project_id:UInt64}
     GROUP BY distinct_id
 )
-WHERE person_id = {person_id:UUID}
+WHERE current_person = {person_id:UUID}
 """
 
 PROPERTIES_SQL = """
-SELECT toString(person_id) AS person_id, argMax(properties, version) AS properties,
-       toUnixTimestamp64Milli(min(created_at)) AS created_at
+SELECT toString(person_id) AS person, argMax(properties, version) AS latest_properties,
+       toUnixTimestamp64Milli(min(created_at)) AS first_created_ms
 FROM persons
 WHERE project_id = {project_id:UInt64} AND person_id IN {person_ids:Array(UUID)}
 GROUP BY person_id
@@ -47,7 +47,7 @@ def current_person_ids(store: EventStore, *, project_id: int, distinct_ids: list
         Query(name="persons.current_mapping", sql=CURRENT_MAPPING_SQL,
               params={"project_id": project_id, "distinct_ids": distinct_ids})
     )
-    return {row["distinct_id"]: str(row["person_id"]) for row in result.dicts()}
+    return {row["distinct_id"]: row["person"] for row in result.dicts()}
 
 
 def distinct_ids_of_person(store: EventStore, *, project_id: int, person_id: str) -> set[str]:
@@ -67,10 +67,10 @@ def person_properties(store: EventStore, *, project_id: int, person_ids: list[st
     found: dict[str, tuple[dict[str, Any], int]] = {}
     for row in result.dicts():
         try:
-            properties = orjson.loads(row["properties"])
+            properties = orjson.loads(row["latest_properties"])
         except orjson.JSONDecodeError:
             properties = {}
-        found[str(row["person_id"])] = (properties if isinstance(properties, dict) else {}, int(row["created_at"] or 0))
+        found[row["person"]] = (properties if isinstance(properties, dict) else {}, int(row["first_created_ms"] or 0))
     return found
 
 
@@ -82,7 +82,7 @@ def unique_persons_query(*, project_id: int, start: datetime, end: datetime, eve
     """
     event_filter = "AND event = {event:String}" if event else ""
     sql = f"""
-SELECT uniqExact(if(m.person_id = toUUID('{ZERO_UUID}') OR m.person_id IS NULL, e.person_id, m.person_id))
+SELECT uniqExact(if(m.current_person = toUUID('{ZERO_UUID}'), e.person_id, m.current_person))
 FROM (
     SELECT DISTINCT distinct_id, person_id
     FROM events FINAL
@@ -91,7 +91,7 @@ FROM (
       {event_filter}
 ) AS e
 LEFT JOIN (
-    SELECT distinct_id, argMax(person_id, version) AS person_id
+    SELECT distinct_id, argMax(person_id, version) AS current_person
     FROM person_distinct_ids
     WHERE project_id = {{project_id:UInt64}}
     GROUP BY distinct_id

@@ -1,0 +1,94 @@
+"""The embedded batch writer coalesces requests; live updates reach the project's group."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+from analytics.core.consumers import live_group
+from analytics.ingestion import live
+from analytics.ingestion.batch_writer import BatchWriter
+from analytics.ingestion.bus import BusUnavailable, DirectBus
+from analytics.ingestion.identity import person_id_for
+from analytics.ingestion.writer import store_event_batch
+from tests.ingestion.conftest import stored
+
+
+def rows_for(project_id: int, prefix: str, count: int) -> list[dict]:
+    now = int(datetime.now(UTC).timestamp() * 1000)
+    return [
+        {"project_id": project_id, "event_id": f"00000000-0000-4000-8000-{prefix}{i:08d}", "event": "batched",
+         "distinct_id": f"d{i}", "person_id": person_id_for(project_id, f"d{i}"), "timestamp": now, "received_at": now}
+        for i in range(count)
+    ]
+
+
+def test_concurrent_requests_are_written_in_few_inserts(project, store):
+    writes: list[int] = []
+
+    def write(rows, token):
+        writes.append(len(rows))
+        store_event_batch(rows, dedup_token=token)
+
+    writer = BatchWriter(write, interval=0.5, max_rows=10_000)
+    first = writer.submit(rows_for(project.id, "0000", 10))
+    first.result(10)  # the first flush of an idle writer goes at once
+    futures = [writer.submit(rows_for(project.id, f"{n + 1:04d}", 10)) for n in range(20)]
+
+    assert [future.result(10) for future in futures] == [10] * 20
+    writer.close()
+    assert sum(writes) == 210
+    assert len(writes) <= 3
+    assert len(stored(store, project.id)) == 210
+
+
+def test_a_failed_flush_fails_every_waiting_request(project, store):
+    bus = DirectBus(interval=0.0, max_rows=100)
+    broken = [{"project_id": project.id}]  # no event id: the store cannot take it
+
+    with pytest.raises(BusUnavailable):
+        bus.publish_sync(broken)
+    bus.publish_sync(rows_for(project.id, "0a00", 2))
+    bus.close()
+
+    assert len(stored(store, project.id)) == 2
+
+
+def test_writer_close_flushes_what_is_queued(project, store):
+    started = threading.Event()
+
+    def write(rows, token):
+        started.set()
+        store_event_batch(rows, dedup_token=token)
+
+    writer = BatchWriter(write, interval=5.0, max_rows=10_000)
+    writer.submit(rows_for(project.id, "c000", 1)).result(10)
+    pending = writer.submit(rows_for(project.id, "c001", 3))
+    writer.close()
+
+    assert pending.result(1) == 3
+    assert len(stored(store, project.id)) == 4
+
+
+def test_live_updates_are_sent_and_throttled(project):
+    async def scenario() -> tuple[dict, dict]:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await layer.group_add(live_group(project.id), channel)
+        live.notify(project.id, 5)
+        live.notify(project.id, 2)  # inside the same second: held back and summed
+        live.notify(project.id, 1)
+        first = await asyncio.wait_for(layer.receive(channel), 5)
+        second = await asyncio.wait_for(layer.receive(channel), 5)
+        await live.drain()
+        return first, second
+
+    first, second = async_to_sync(scenario)()
+
+    assert first == {"type": "live.update", "accepted": 5}
+    assert second == {"type": "live.update", "accepted": 3}
