@@ -101,7 +101,9 @@ class NativeTransport:
             client = Client(**self._client_kwargs)
             self._local.client = client
         if not client.connection.connected:
-            client.connection.force_connect()
+            # connect(), not force_connect(): the latter marks a query as running, and the
+            # server's revision must be known before the first query picks a parameter mode.
+            client.connection.connect()
         return client
 
     def server_side_params(self) -> bool:
