@@ -1,18 +1,24 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
 import os
+import sys
 
 from django.core.asgi import get_asgi_application
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-django_asgi_app = get_asgi_application()
+try:
+    django_asgi_app = get_asgi_application()
+except ImproperlyConfigured as error:  # under an external ASGI server: the same one line as manage.py
+    sys.stderr.write(f"configuration error: {error}\n")
+    raise SystemExit(2) from None
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
 
-from config.websocket_urls import websocket_urlpatterns  # noqa: E402
+from config.websocket_urls import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {

@@ -7,10 +7,19 @@ the same database schedule itself.
 """
 
 import os
+import sys
 
 from celery import Celery
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+try:
+    settings.INSTALLED_APPS  # noqa: B018 - validate the environment before the worker starts
+except ImproperlyConfigured as error:
+    sys.stderr.write(f"configuration error: {error}\n")
+    raise SystemExit(2) from None
 
 app = Celery("analytics")
 app.config_from_object("django.conf:settings", namespace="CELERY")

@@ -83,3 +83,19 @@ def test_prod_profile_with_required_values_passes_the_deploy_check(tmp_path: Pat
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-c", "import config.asgi"],
+        [sys.executable, "-m", "celery", "-A", "config.celery_app", "report"],
+    ],
+    ids=["asgi", "celery"],
+)
+def test_other_entry_points_stop_with_the_same_one_line(tmp_path: Path, command: list[str]) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in _RUN_VARIABLES}
+    env.update({"DATA_DIR": str(tmp_path), "PORT": "abc"})
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == "configuration error: PORT: expected a whole number, got 'abc'"
