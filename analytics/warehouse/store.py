@@ -129,12 +129,15 @@ class EventStore:
         self._run("ping", lambda: self.transport.query("SELECT 1", {}, {}), retry_transient=False)
 
     # ------------------------------------------------------------------ writes
-    def insert_events(self, rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_token: str) -> int:
+    def insert_events(self, rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_token: str,
+                      into: str = EVENTS_TABLE) -> int:
         """Insert a batch of events once.
 
         ``dedup_token`` identifies the batch (for Kafka: topic, partition and offset
         range): ClickHouse drops a second insert with the same token, so retrying a
         batch after an ambiguous failure never stores it twice. Returns rows inserted.
+        ``into`` names a table with the events schema other than ``events`` (the insert
+        benchmark's scratch copy); everything else leaves it alone.
         """
         if not dedup_token:
             raise StoreQueryError("insert_events needs a dedup_token")
@@ -144,7 +147,7 @@ class EventStore:
         started = time.perf_counter()
         # Retrying is safe: the token makes a repeated insert of this batch a no-op.
         settings = self.insert_settings(dedup_token)
-        self._run("insert", lambda: self.transport.insert_arrow(EVENTS_TABLE, table, settings))
+        self._run("insert", lambda: self.transport.insert_arrow(into, table, settings))
         transport = self.transport.name
         metrics.STORE_INSERT_SECONDS.labels(transport=transport).observe(time.perf_counter() - started)
         metrics.STORE_ROWS_INSERTED.labels(transport=transport).inc(table.num_rows)

@@ -1,0 +1,141 @@
+"""Insert throughput of the store next to the raw engine, for the benchmark suite (issue 7).
+
+Stable entry point: :func:`measure_insert`. Not used by tests (no timing in tests).
+
+Both sides insert the SAME Arrow batches into two scratch tables created ``AS events``
+(same columns, engine, sort key, TTL and settings), alternating batch by batch so both
+see the same machine load; the scratch tables are dropped afterwards.
+
+- store side: ``EventStore.insert_events`` (dedup token, retries, circuit breaker,
+  metrics, the transport's insert) with ``into=`` the scratch table;
+- raw side, ``chdb``: ``INSERT ... SELECT FROM Python(arrow)`` on the same chDB session,
+  nothing of ours in between;
+- raw side, ``native``: clickhouse-driver's own columnar ``execute`` of the same rows,
+  with the Python lists built before the clock starts (the store's side builds them from
+  Arrow inside its insert). Needs ``url`` of a server that has the events schema
+  (ClickHouse 22.x+; Debian's 18.16 cannot hold it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import uuid4
+
+import pyarrow as pa
+
+from analytics.warehouse.store import EventStore, get_store
+from analytics.warehouse.transports.common import column_list
+
+DEFAULT_BATCH_ROWS = 50_000
+
+
+def _timed(function: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    function()
+    return time.perf_counter() - started
+
+
+def _batches(table: pa.Table, batch_rows: int) -> list[pa.Table]:
+    return [table.slice(offset, batch_rows) for offset in range(0, table.num_rows, batch_rows)]
+
+
+def _native_store(url: str) -> EventStore:
+    from analytics.warehouse.transports.native import NativeTransport
+
+    return EventStore(NativeTransport.from_url(url, query_timeout=300, connect_timeout=10), retries=0)
+
+
+def measure_insert(transport_name: str, table: pa.Table, *, batch_rows: int = DEFAULT_BATCH_ROWS,
+                   url: str | None = None, store: EventStore | None = None) -> dict[str, Any]:
+    """Rows/s of the store's insert path and of the raw engine on the same rows.
+
+    ``transport_name``: ``"chdb"`` (uses ``store`` or the process's store, which must be
+    chDB; chDB allows one session per process) or ``"native"`` (needs ``url``,
+    ``clickhouse://...``). ``table``: events in :data:`analytics.warehouse.schema.ARROW_SCHEMA`.
+
+    Returns ``{"transport", "rows", "batches", "batch_rows", "store_seconds", "raw_seconds",
+    "store_rows_per_second", "raw_rows_per_second", "ratio", "raw_label"}``; ``ratio`` is
+    store/raw (target >= 0.70).
+    """
+    if transport_name == "chdb":
+        store = store or get_store()
+        if store.transport.name != "chdb":
+            raise ValueError(f"measure_insert('chdb') needs a chDB store, got {store.transport.name!r}")
+        session = store.transport._session  # type: ignore[attr-defined]
+
+        def run_sql(sql: str) -> None:
+            with store.transport._lock:  # type: ignore[attr-defined]
+                session.query(sql)
+
+        def raw_insert(name: str, batch: pa.Table) -> None:
+            arrow_batch = batch  # noqa: F841 - found by name by the Python() table function
+            columns = column_list(batch.column_names)
+            run_sql(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM Python(arrow_batch)")
+
+        raw_label = "raw chDB Arrow insert (INSERT ... SELECT FROM Python(arrow))"
+    elif transport_name == "native":
+        if not url:
+            raise ValueError("measure_insert('native') needs url='clickhouse://...' of a server with the events schema")
+        store = _native_store(url)
+        from clickhouse_driver import Client
+
+        from analytics.warehouse.transports.native import NativeTransport
+
+        transport = store.transport
+        assert isinstance(transport, NativeTransport)
+        client = Client(**transport._client_kwargs)
+
+        def run_sql(sql: str) -> None:
+            client.execute(sql)
+
+        prepared: dict[int, list[list[Any]]] = {}
+
+        def raw_insert(name: str, batch: pa.Table) -> None:
+            values = prepared.pop(id(batch))
+            client.execute(f"INSERT INTO {name} ({column_list(batch.column_names)}) VALUES", values, columnar=True)
+
+        raw_label = "raw clickhouse-driver columnar insert (lists built beforehand)"
+    else:
+        raise ValueError(f"unknown transport {transport_name!r} (chdb or native)")
+
+    suffix = uuid4().hex[:8]
+    store_table, raw_table = f"bench_store_events_{suffix}", f"bench_raw_events_{suffix}"
+    batches = _batches(table, batch_rows)
+    store_seconds = raw_seconds = 0.0
+    try:
+        run_sql(f"CREATE TABLE {store_table} AS events")
+        run_sql(f"CREATE TABLE {raw_table} AS events")
+        for index, batch in enumerate(batches):
+            if transport_name == "native":
+                prepared[id(batch)] = [column.to_pylist() for column in batch.columns]
+            # Alternate which side goes first so neither always meets the other's merges.
+            first_raw = index % 2 == 0
+            if first_raw:
+                raw_seconds += _timed(lambda batch=batch: raw_insert(raw_table, batch))
+            store_seconds += _timed(lambda batch=batch, index=index: store.insert_events(
+                batch, dedup_token=f"bench-{suffix}-{index}", into=store_table))
+            if not first_raw:
+                raw_seconds += _timed(lambda batch=batch: raw_insert(raw_table, batch))
+    finally:
+        for name in (store_table, raw_table):
+            run_sql(f"DROP TABLE IF EXISTS {name}")
+        if transport_name == "native":
+            client.disconnect()
+            store.close()
+    rows = table.num_rows
+    store_rate = rows / store_seconds if store_seconds else 0.0
+    raw_rate = rows / raw_seconds if raw_seconds else 0.0
+    return {
+        "transport": transport_name,
+        "rows": rows,
+        "batches": len(batches),
+        "batch_rows": batch_rows,
+        "store_seconds": store_seconds,
+        "raw_seconds": raw_seconds,
+        "store_rows_per_second": store_rate,
+        "raw_rows_per_second": raw_rate,
+        "ratio": store_rate / raw_rate if raw_rate else 0.0,
+        "raw_label": raw_label,
+    }
