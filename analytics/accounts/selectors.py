@@ -56,7 +56,7 @@ def project_for_write_key(write_key: str, *, cache_seconds: int = 30) -> Ingesti
     cache_key = WRITE_KEY_CACHE_PREFIX + hash_key(write_key)
     cached = cache.get(cache_key)
     if cached is not None:
-        return cached or None
+        return cached if isinstance(cached, IngestionProject) else None
     project = Project.objects.filter(write_key=write_key).first()
     value = (
         IngestionProject(
@@ -70,7 +70,7 @@ def project_for_write_key(write_key: str, *, cache_seconds: int = 30) -> Ingesti
         else False
     )
     cache.set(cache_key, value, cache_seconds)
-    return value or None
+    return value if isinstance(value, IngestionProject) else None
 
 
 def personal_api_key_lookup(raw_key: str) -> PersonalApiKey | None:

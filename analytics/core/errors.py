@@ -10,8 +10,8 @@ from rest_framework import status
 class ApplicationError(Exception):
     """A domain error with a message meant for the API client."""
 
-    status_code = status.HTTP_400_BAD_REQUEST
-    code = "invalid"
+    status_code: int = status.HTTP_400_BAD_REQUEST
+    code: str = "invalid"
 
     def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
         super().__init__(message)

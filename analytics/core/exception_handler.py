@@ -45,14 +45,16 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
-    response = exception_handler(exc, context)
-    if response is None or not isinstance(exc, exceptions.APIException):
-        return response  # not an API error: Django renders a 500 and logs it
+    handled = exception_handler(exc, context)
+    if handled is None or not isinstance(exc, exceptions.APIException):
+        return handled  # not an API error: Django renders a 500 and logs it
+    response = handled
     if isinstance(exc, exceptions.ValidationError):
         response.data = {"error": {"code": "invalid", "message": "Invalid input.", "fields": response.data}}
         return response
     error: dict[str, Any] = {"code": _code_of(exc, response.data), "message": _message_of(exc, response.data)}
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        error["retry_after"] = max(1, round(exc.wait))
+    wait = getattr(exc, "wait", None) if isinstance(exc, exceptions.Throttled) else None
+    if wait is not None:
+        error["retry_after"] = max(1, round(wait))
     response.data = {"error": error}
     return response

@@ -13,7 +13,7 @@ def client_ip(request: HttpRequest) -> str:
     Entries left of that are written by the client and can be forged, so they are never used.
     """
     remote_addr = request.META.get("REMOTE_ADDR", "") or ""
-    trusted = int(settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0)
+    trusted: int = settings.TRUSTED_PROXY_COUNT
     if trusted <= 0:
         return remote_addr
     forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]

@@ -88,7 +88,7 @@ def _kind(call: ast.Call) -> str:
     helper = call.func.id if isinstance(call.func, ast.Name) else ""
     keywords = {keyword.arg: keyword.value for keyword in call.keywords}
     if helper == "env_choice" and len(call.args) > 1 and isinstance(call.args[1], ast.Tuple | ast.List):
-        return " \\| ".join(f"`{element.value}`" for element in call.args[1].elts if isinstance(element, ast.Constant))
+        return " \\| ".join(f"`{element.value!s}`" for element in call.args[1].elts if isinstance(element, ast.Constant))
     if helper == "env_int":
         bounds = [f"{label} {ast.unparse(keywords[key])}" for key, label in (("minimum", "≥"), ("maximum", "≤")) if key in keywords]
         return "integer" + (f" ({', '.join(bounds)})" if bounds else "")

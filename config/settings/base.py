@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from corsheaders.defaults import default_headers as default_cors_headers
 
@@ -153,7 +154,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-REST_FRAMEWORK = {
+# How many reverse proxies in front of the web process append to X-Forwarded-For.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Personal keys first: JWT authentication would reject a "Bearer pak_..." header.
         "analytics.accounts.authentication.PersonalApiKeyAuthentication",
@@ -170,7 +174,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     # Client addresses for throttling: REMOTE_ADDR unless proxies are trusted, so a forged
     # X-Forwarded-For cannot reset a limit (the n-th address from the right is used).
-    "NUM_PROXIES": env_int("TRUSTED_PROXY_COUNT", 0, minimum=0),
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
 AUTH_RATE_LIMIT = env_parsed("AUTH_RATE_LIMIT", "30/min", _rate, expected="a rate such as 30/min (per s|min|hour|day)")

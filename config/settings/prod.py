@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from config.env import SettingError, env_bool, env_int, env_list
 
-from .base import REST_FRAMEWORK
+from .base import TRUSTED_PROXY_COUNT
 
 DEBUG = False
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
@@ -19,7 +19,7 @@ SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 # X-Forwarded-Proto is believed only behind trusted proxies; a direct client could forge it.
-if REST_FRAMEWORK["NUM_PROXIES"] > 0:
+if TRUSTED_PROXY_COUNT > 0:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # /healthz and /readyz are probed over plain HTTP inside the cluster.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from typing import Any
 
 import dj_database_url
 
@@ -33,7 +34,7 @@ CACHES = {
         "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
     }
 }
-CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CHANNEL_LAYERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL") or "chdb://" + os.path.join(
     tempfile.gettempdir(), f"analytics-test-chdb-{_RUN_ID}"

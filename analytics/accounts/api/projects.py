@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +15,7 @@ from analytics.accounts.services import (
     project_rotate_write_key,
     project_update,
 )
+from analytics.accounts.typing import AuthenticatedRequest
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -42,12 +42,12 @@ class ProjectListCreateView(APIView):
         retention_days = serializers.IntegerField(min_value=1, max_value=3650, default=365)
 
     @extend_schema(responses=ProjectOutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         projects = projects_for_user(user=request.user).order_by("id")
         return Response(ProjectOutputSerializer(projects, many=True, context={"request": request}).data)
 
     @extend_schema(request=InputSerializer, responses={201: ProjectOutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = project_create(
@@ -74,12 +74,12 @@ class ProjectDetailView(APIView):
         )
 
     @extend_schema(responses=ProjectOutputSerializer)
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         return Response(ProjectOutputSerializer(project, context={"request": request}).data)
 
     @extend_schema(request=UpdateSerializer, responses=ProjectOutputSerializer)
-    def patch(self, request: Request, project_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = self.UpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -89,7 +89,7 @@ class ProjectDetailView(APIView):
 
 class ProjectRotateWriteKeyView(APIView):
     @extend_schema(request=None, responses=ProjectOutputSerializer)
-    def post(self, request: Request, project_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         project_require_manager(project=project, user=request.user)
         project = project_rotate_write_key(project=project)

@@ -77,7 +77,9 @@ class Command(BaseCommand):
             log_config=None,
             access_log=False,  # RequestIdMiddleware writes one JSON line per request instead
             timeout_graceful_shutdown=15,
-            proxy_headers=settings.REST_FRAMEWORK["NUM_PROXIES"] > 0,
+            # Client addresses come from analytics.core.net / DRF, which honour TRUSTED_PROXY_COUNT;
+            # uvicorn would otherwise believe X-Forwarded-For from any local peer.
+            proxy_headers=False,
             server_header=False,
         )
         if run_background:
