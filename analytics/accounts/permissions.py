@@ -8,6 +8,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from analytics.accounts.models import PersonalApiKey
+from analytics.core.middleware import bind_log_context
 
 
 class IsAuthenticatedApiKeysReadOnly(BasePermission):
@@ -23,6 +24,7 @@ class IsAuthenticatedApiKeysReadOnly(BasePermission):
         user = request.user
         if user is None or not user.is_authenticated:
             return False
+        bind_log_context(user_id=user.pk)  # every later line of this request names the user
         if isinstance(request.auth, PersonalApiKey):
             return request.method in SAFE_METHODS
         return True

@@ -10,6 +10,7 @@ from django.db.models import F, QuerySet
 from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, WRITE_KEY_PREFIX, hash_key
 from analytics.accounts.models import Membership, PersonalApiKey, Project, User
 from analytics.core.errors import NotFound
+from analytics.core.middleware import bind_log_context
 
 
 def projects_for_user(*, user: User) -> QuerySet[Project]:
@@ -23,11 +24,16 @@ def projects_for_user(*, user: User) -> QuerySet[Project]:
 
 
 def project_get_for_user(*, user: User, project_id: int | str) -> Project:
-    """The project if the user is a member of its organisation; else 404 (never 403)."""
+    """The project if the user is a member of its organisation; else 404 (never 403).
+
+    Also binds ``project_id`` into the log context, so every line of the request carries it.
+    """
     try:
-        return projects_for_user(user=user).get(pk=int(project_id))
+        project = projects_for_user(user=user).get(pk=int(project_id))
     except (Project.DoesNotExist, ValueError, TypeError, OverflowError):
         raise NotFound("project not found") from None
+    bind_log_context(project_id=project.id)
+    return project
 
 
 def role_for(*, user: User, project: Project) -> str | None:

@@ -75,9 +75,14 @@ class RequestIdMiddleware:
                 path=request.path_info,
                 status=response.status_code,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
-                **({"user_id": user_id} if user_id is not None else {}),
+                # user_id may already be in the context (bound at authentication); do not pass it twice.
+                **({"user_id": user_id} if user_id is not None and not _bound("user_id") else {}),
             )
         return response
+
+
+def _bound(key: str) -> bool:
+    return key in structlog.contextvars.get_contextvars()
 
 
 def _known_user_id(request: HttpRequest) -> int | None:

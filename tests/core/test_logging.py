@@ -101,3 +101,14 @@ def test_secrets_never_reach_the_log() -> None:
     debug = next(line for line in stream_lines if line["event"] == "auth.debug")
     assert debug["password"] == debug["api_key"] == debug["write_key"] == "[redacted]"
     assert "pak_[redacted]" in debug["note"]
+
+
+def test_project_scoped_requests_log_the_project_id() -> None:
+    user, project = member_with_project()
+    stream_lines: list[dict] = []
+    with _capture(stream_lines):
+        client = APIClient()
+        client.force_authenticate(user=user)
+        client.get(f"/api/v1/projects/{project.id}", HTTP_X_REQUEST_ID="proj-1")
+    line = _requests(stream_lines)[0]
+    assert (line["request_id"], line["project_id"], line["user_id"]) == ("proj-1", project.id, user.id)
