@@ -9,7 +9,7 @@ from analytics.core import health
 urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
     path("readyz", health.readiness, name="readyz"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", health.metrics, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

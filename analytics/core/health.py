@@ -6,15 +6,18 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_prometheus.exports import ExportToDjangoView
 
 from analytics.core.logging import get_logger, redact_text
 from analytics.core.metrics import DEPENDENCY_CHECK_SECONDS, DEPENDENCY_UP
@@ -88,3 +91,17 @@ def run_checks() -> tuple[bool, dict[str, dict[str, object]]]:
 def readiness(request: HttpRequest) -> JsonResponse:
     healthy, results = run_checks()
     return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)
+
+
+@require_GET
+@never_cache
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition; with ``METRICS_TOKEN`` set, only for ``Authorization: Bearer <token>``."""
+    token = settings.METRICS_TOKEN
+    if token:
+        scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
+            response = JsonResponse({"error": {"code": "not_authenticated", "message": "metrics need the token"}}, status=401)
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+    return ExportToDjangoView(request)

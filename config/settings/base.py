@@ -313,6 +313,9 @@ LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO
 LOG_FORMAT = env_choice("LOG_FORMAT", ("json", "console"), "json")
 LOGGING_CONFIG = None  # configured by analytics.core.logging.configure_logging()
 
+# When set, /metrics answers only requests with "Authorization: Bearer <METRICS_TOKEN>".
+METRICS_TOKEN = env_optional("METRICS_TOKEN")
+
 # ------------------------------------------------------------------------------
 # Redis (always validated when given; required by scale mode)
 # ------------------------------------------------------------------------------

@@ -75,3 +75,13 @@ def test_metrics_exposes_django_prometheus_and_our_own_metrics(store: object) ->
 
 def test_healthz_rejects_writes() -> None:
     assert Client().post("/healthz").status_code == 405
+
+
+def test_metrics_token_protects_the_scrape_endpoint() -> None:
+    client = Client()
+    with override_settings(METRICS_TOKEN="scrape-secret"):
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+        allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret")
+    assert allowed.status_code == 200
+    assert b"analytics_build_info" in allowed.content
