@@ -3,7 +3,7 @@
 Every insert into ClickHouse creates a part, so writing each request on its own would
 flood chDB with tiny parts. Requests hand their rows to :class:`BatchWriter`, whose
 thread writes whatever has gathered as one batch (group commit): at once when the
-writer is idle, otherwise when the previous flush is at least ``interval`` old or
+writer is idle, otherwise when the previous flush started at least ``interval`` ago or
 ``max_rows`` are waiting. Each request waits for the flush that contains its rows, so a
 202 still means "written to the store".
 """
@@ -94,6 +94,8 @@ class BatchWriter:
         for part, _ in taken:
             rows.extend(part)
         started = time.monotonic()
+        # The interval caps how often flushes start; a slow flush is followed at once by the next.
+        self._last_flush = started
         try:
             self._write(rows, batch_token(rows, "direct"))
         except BaseException as error:  # every waiting request must hear about it
@@ -105,8 +107,7 @@ class BatchWriter:
             for part, future in taken:
                 future.set_result(len(part))
         finally:
-            self._last_flush = time.monotonic()
-            metrics.BATCH_FLUSH_SECONDS.observe(self._last_flush - started)
+            metrics.BATCH_FLUSH_SECONDS.observe(time.monotonic() - started)
             metrics.BATCH_FLUSH_ROWS.observe(len(rows))
 
     def close(self, timeout: float = 30.0) -> None:

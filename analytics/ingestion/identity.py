@@ -7,12 +7,14 @@ computes the same id for the same input without asking any store.
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from functools import lru_cache
 
 # Fixed namespaces: changing them would give every resent event a new id.
 EVENT_NAMESPACE = uuid.UUID("6f1e1c64-3c2b-5b0e-9a4e-0c8f2d7a9b10")
 PERSON_NAMESPACE = uuid.UUID("0b7a3f52-8d5e-5c41-8f0e-5a9d2c3e4f60")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _uuid5(namespace: uuid.UUID, name: bytes) -> str:
@@ -30,6 +32,8 @@ def person_id_for(project_id: int, distinct_id: str) -> str:
 def event_id_from_client(project_id: int, client_id: str) -> str:
     """A client's event id: a UUID is kept (canonical form); anything else maps to a UUID5
     within the project, so the same client id always names the same event."""
+    if len(client_id) == 36 and _CANONICAL_UUID.fullmatch(client_id):
+        return client_id  # the common case, without a parse and a format
     if len(client_id) == 36 or len(client_id) == 32:
         try:
             return str(uuid.UUID(client_id))

@@ -115,21 +115,34 @@ def _apply_project(store: EventStore, project_id: int, changes: list[_Change], *
     new_mappings: dict[str, str] = {}
     merged_into: dict[str, str] = {}  # old person -> surviving person
     touched: dict[str, int] = {}  # person -> first timestamp seen in this batch
-    for change in changes:
-        if change.kind != "merge":
-            continue
+    merges = [change for change in changes if change.kind == "merge"]
+    # Who already belongs to each person a merge may absorb: one query for the whole batch.
+    stored_members = person_queries.distinct_ids_of_persons(
+        store, project_id=project_id, person_ids=sorted({resolve(change.other) for change in merges})
+    ) if merges else {}
+    members_of: dict[str, set[str]] = defaultdict(set)  # person -> distinct ids, as known in this batch
+    for distinct_id, person in mapping.items():
+        members_of[person].add(distinct_id)
+    for person, members in stored_members.items():
+        members_of[person] |= members
+    for change in merges:
         survivor, absorbed = resolve(change.distinct_id), resolve(change.other)
         touched.setdefault(survivor, change.timestamp)
         if survivor == absorbed:
             continue
-        members = person_queries.distinct_ids_of_person(store, project_id=project_id, person_id=absorbed)
-        members |= {distinct_id for distinct_id, person in mapping.items() if person == absorbed}
-        members.add(change.other)
-        for distinct_id in members:
+        if absorbed not in stored_members:  # became a person only through an earlier merge of this batch
+            stored_members[absorbed] = person_queries.distinct_ids_of_persons(
+                store, project_id=project_id, person_ids=[absorbed]).get(absorbed, set())
+            members_of[absorbed] |= stored_members[absorbed]
+        moving = members_of.pop(absorbed, set()) | {change.other}
+        for distinct_id in moving:
             mapping[distinct_id] = survivor
             new_mappings[distinct_id] = survivor
-        mapping.setdefault(change.distinct_id, survivor)
-        new_mappings.setdefault(change.distinct_id, survivor)
+        members_of[survivor] |= moving
+        if change.distinct_id not in mapping:
+            mapping[change.distinct_id] = survivor
+            new_mappings[change.distinct_id] = survivor
+            members_of[survivor].add(change.distinct_id)
         merged_into[absorbed] = survivor
     for change in changes:
         if change.kind != "merge":

@@ -21,13 +21,17 @@ GROUP BY distinct_id
 """
 
 MEMBERS_SQL = """
-SELECT distinct_id FROM (
+SELECT distinct_id, toString(current_person) AS person FROM (
     SELECT distinct_id, argMax(person_id, version) AS current_person
     FROM person_distinct_ids
     WHERE project_id = {project_id:UInt64}
+      AND distinct_id IN (
+          SELECT distinct_id FROM person_distinct_ids
+          WHERE project_id = {project_id:UInt64} AND person_id IN {person_ids:Array(UUID)}
+      )
     GROUP BY distinct_id
 )
-WHERE current_person = {person_id:UUID}
+WHERE current_person IN {person_ids:Array(UUID)}
 """
 
 PROPERTIES_SQL = """
@@ -50,11 +54,17 @@ def current_person_ids(store: EventStore, *, project_id: int, distinct_ids: list
     return {row["distinct_id"]: row["person"] for row in result.dicts()}
 
 
-def distinct_ids_of_person(store: EventStore, *, project_id: int, person_id: str) -> set[str]:
+def distinct_ids_of_persons(store: EventStore, *, project_id: int, person_ids: list[str]) -> dict[str, set[str]]:
+    """person id -> the distinct ids mapped to it now (only ids that were ever merged are stored)."""
+    if not person_ids:
+        return {}
     result = store.query(
-        Query(name="persons.members", sql=MEMBERS_SQL, params={"project_id": project_id, "person_id": person_id})
+        Query(name="persons.members", sql=MEMBERS_SQL, params={"project_id": project_id, "person_ids": person_ids})
     )
-    return {row[0] for row in result.rows()}
+    members: dict[str, set[str]] = {}
+    for distinct_id, person in result.rows():
+        members.setdefault(person, set()).add(distinct_id)
+    return members
 
 
 def person_properties(store: EventStore, *, project_id: int, person_ids: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
@@ -117,7 +127,8 @@ def person_get(store: EventStore, *, project_id: int, distinct_id: str) -> dict[
     person_id = current_person_ids(store, project_id=project_id, distinct_ids=[distinct_id]).get(distinct_id)
     person_id = person_id or person_id_for(project_id, distinct_id)
     properties = person_properties(store, project_id=project_id, person_ids=[person_id]).get(person_id)
-    members = distinct_ids_of_person(store, project_id=project_id, person_id=person_id) | {distinct_id}
+    members = distinct_ids_of_persons(store, project_id=project_id, person_ids=[person_id]).get(person_id, set())
+    members.add(distinct_id)
     return {
         "person_id": person_id,
         "properties": properties[0] if properties else {},
