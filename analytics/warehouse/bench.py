@@ -47,6 +47,56 @@ def _native_store(url: str) -> EventStore:
     return EventStore(NativeTransport.from_url(url, query_timeout=300, connect_timeout=10), retries=0)
 
 
+class _RawChdb:
+    """Raw side on the store's own chDB session (chDB allows one session per process)."""
+
+    label = "raw chDB Arrow insert (INSERT ... SELECT FROM Python(arrow))"
+
+    def __init__(self, store: EventStore) -> None:
+        transport: Any = store.transport
+        self._session = transport._session
+        self._lock = transport._lock
+
+    def run_sql(self, sql: str) -> None:
+        with self._lock:
+            self._session.query(sql)
+
+    def prepare(self, batch: pa.Table) -> Any:
+        return batch
+
+    def insert(self, name: str, batch: pa.Table, prepared: Any) -> None:
+        arrow_batch = prepared  # noqa: F841 - found by name by the Python() table function
+        columns = column_list(batch.column_names)
+        self.run_sql(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM Python(arrow_batch)")
+
+    def close(self) -> None:
+        """The session belongs to the store."""
+
+
+class _RawNative:
+    """Raw side: clickhouse-driver's columnar insert, lists built before the clock starts."""
+
+    label = "raw clickhouse-driver columnar insert (lists built beforehand)"
+
+    def __init__(self, store: EventStore) -> None:
+        from clickhouse_driver import Client
+
+        transport: Any = store.transport
+        self._client = Client(**transport._client_kwargs)
+
+    def run_sql(self, sql: str) -> None:
+        self._client.execute(sql)
+
+    def prepare(self, batch: pa.Table) -> Any:
+        return [column.to_pylist() for column in batch.columns]
+
+    def insert(self, name: str, batch: pa.Table, prepared: Any) -> None:
+        self._client.execute(f"INSERT INTO {name} ({column_list(batch.column_names)}) VALUES", prepared, columnar=True)
+
+    def close(self) -> None:
+        self._client.disconnect()
+
+
 def measure_insert(transport_name: str, table: pa.Table, *, batch_rows: int = DEFAULT_BATCH_ROWS,
                    url: str | None = None, store: EventStore | None = None) -> dict[str, Any]:
     """Rows/s of the store's insert path and of the raw engine on the same rows.
@@ -59,44 +109,17 @@ def measure_insert(transport_name: str, table: pa.Table, *, batch_rows: int = DE
     "store_rows_per_second", "raw_rows_per_second", "ratio", "raw_label"}``; ``ratio`` is
     store/raw (target >= 0.70).
     """
+    raw: _RawChdb | _RawNative
     if transport_name == "chdb":
-        store = store or get_store()
-        if store.transport.name != "chdb":
-            raise ValueError(f"measure_insert('chdb') needs a chDB store, got {store.transport.name!r}")
-        session = store.transport._session  # type: ignore[attr-defined]
-
-        def run_sql(sql: str) -> None:
-            with store.transport._lock:  # type: ignore[attr-defined]
-                session.query(sql)
-
-        def raw_insert(name: str, batch: pa.Table) -> None:
-            arrow_batch = batch  # noqa: F841 - found by name by the Python() table function
-            columns = column_list(batch.column_names)
-            run_sql(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM Python(arrow_batch)")
-
-        raw_label = "raw chDB Arrow insert (INSERT ... SELECT FROM Python(arrow))"
+        active = store or get_store()
+        if active.transport.name != "chdb":
+            raise ValueError(f"measure_insert('chdb') needs a chDB store, got {active.transport.name!r}")
+        raw = _RawChdb(active)
     elif transport_name == "native":
         if not url:
             raise ValueError("measure_insert('native') needs url='clickhouse://...' of a server with the events schema")
-        store = _native_store(url)
-        from clickhouse_driver import Client
-
-        from analytics.warehouse.transports.native import NativeTransport
-
-        transport = store.transport
-        assert isinstance(transport, NativeTransport)
-        client = Client(**transport._client_kwargs)
-
-        def run_sql(sql: str) -> None:
-            client.execute(sql)
-
-        prepared: dict[int, list[list[Any]]] = {}
-
-        def raw_insert(name: str, batch: pa.Table) -> None:
-            values = prepared.pop(id(batch))
-            client.execute(f"INSERT INTO {name} ({column_list(batch.column_names)}) VALUES", values, columnar=True)
-
-        raw_label = "raw clickhouse-driver columnar insert (lists built beforehand)"
+        active = _native_store(url)
+        raw = _RawNative(active)
     else:
         raise ValueError(f"unknown transport {transport_name!r} (chdb or native)")
 
@@ -105,25 +128,31 @@ def measure_insert(transport_name: str, table: pa.Table, *, batch_rows: int = DE
     batches = _batches(table, batch_rows)
     store_seconds = raw_seconds = 0.0
     try:
-        run_sql(f"CREATE TABLE {store_table} AS events")
-        run_sql(f"CREATE TABLE {raw_table} AS events")
+        raw.run_sql(f"CREATE TABLE {store_table} AS events")
+        raw.run_sql(f"CREATE TABLE {raw_table} AS events")
         for index, batch in enumerate(batches):
-            if transport_name == "native":
-                prepared[id(batch)] = [column.to_pylist() for column in batch.columns]
+            prepared = raw.prepare(batch)
+            token = f"bench-{suffix}-{index}"
+
+            def raw_side(batch: pa.Table = batch, prepared: Any = prepared) -> None:
+                raw.insert(raw_table, batch, prepared)
+
+            def store_side(batch: pa.Table = batch, token: str = token) -> None:
+                active.insert_events(batch, dedup_token=token, into=store_table)
+
             # Alternate which side goes first so neither always meets the other's merges.
-            first_raw = index % 2 == 0
-            if first_raw:
-                raw_seconds += _timed(lambda batch=batch: raw_insert(raw_table, batch))
-            store_seconds += _timed(lambda batch=batch, index=index: store.insert_events(
-                batch, dedup_token=f"bench-{suffix}-{index}", into=store_table))
-            if not first_raw:
-                raw_seconds += _timed(lambda batch=batch: raw_insert(raw_table, batch))
+            if index % 2 == 0:
+                raw_seconds += _timed(raw_side)
+                store_seconds += _timed(store_side)
+            else:
+                store_seconds += _timed(store_side)
+                raw_seconds += _timed(raw_side)
     finally:
         for name in (store_table, raw_table):
-            run_sql(f"DROP TABLE IF EXISTS {name}")
+            raw.run_sql(f"DROP TABLE IF EXISTS {name}")
+        raw.close()
         if transport_name == "native":
-            client.disconnect()
-            store.close()
+            active.close()
     rows = table.num_rows
     store_rate = rows / store_seconds if store_seconds else 0.0
     raw_rate = rows / raw_seconds if raw_seconds else 0.0
@@ -137,5 +166,5 @@ def measure_insert(transport_name: str, table: pa.Table, *, batch_rows: int = DE
         "store_rows_per_second": store_rate,
         "raw_rows_per_second": raw_rate,
         "ratio": store_rate / raw_rate if raw_rate else 0.0,
-        "raw_label": raw_label,
+        "raw_label": raw.label,
     }

@@ -6,23 +6,24 @@ import pytest
 
 from analytics.warehouse.errors import InvalidIdentifier, UnscopedQueryError
 from analytics.warehouse.guard import Query, check_scoped, quote_identifier, validate_identifier
+from analytics.warehouse.store import EventStore
 from tests.warehouse.helpers import new_project_id
 
 SCOPED = "SELECT count() FROM events FINAL WHERE project_id = {project_id:UInt64}"
 
 
-def test_an_unscoped_query_is_refused_by_the_store(store: object) -> None:
+def test_an_unscoped_query_is_refused_by_the_store(store: EventStore) -> None:
     with pytest.raises(UnscopedQueryError):
-        store.query(Query(name="bad", sql="SELECT count() FROM events", params={"project_id": 1}))  # type: ignore[attr-defined]
+        store.query(Query(name="bad", sql="SELECT count() FROM events", params={"project_id": 1}))
 
 
-def test_a_scoped_query_without_the_project_parameter_is_refused(store: object) -> None:
+def test_a_scoped_query_without_the_project_parameter_is_refused(store: EventStore) -> None:
     with pytest.raises(UnscopedQueryError, match="without a project_id"):
-        store.query(Query(name="bad", sql=SCOPED, params={}))  # type: ignore[attr-defined]
+        store.query(Query(name="bad", sql=SCOPED, params={}))
 
 
-def test_a_scoped_query_runs(store: object) -> None:
-    assert store.query(Query(name="ok", sql=SCOPED, params={"project_id": new_project_id()})).scalar() == 0  # type: ignore[attr-defined]
+def test_a_scoped_query_runs(store: EventStore) -> None:
+    assert store.query(Query(name="ok", sql=SCOPED, params={"project_id": new_project_id()})).scalar() == 0
 
 
 @pytest.mark.parametrize(

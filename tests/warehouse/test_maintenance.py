@@ -10,6 +10,7 @@ import pytest
 from analytics.core.timeutils import utc_now
 from analytics.warehouse import services
 from analytics.warehouse.guard import Query
+from analytics.warehouse.store import EventStore
 from tests.warehouse.helpers import count_events, event_row, new_project_id
 
 
@@ -17,39 +18,39 @@ def _ms(days_ago: float) -> int:
     return int((utc_now() - timedelta(days=days_ago)).timestamp() * 1000)
 
 
-def _insert(store: object, project_id: int, days_ago: float, *, retention_days: int, token: str,
+def _insert(store: EventStore, project_id: int, days_ago: float, *, retention_days: int, token: str,
             **fields: object) -> dict[str, object]:
     row = event_row(project_id, timestamp=_ms(days_ago), received_at=_ms(days_ago),
                     retention_days=retention_days, **fields)
-    store.insert_events([row], dedup_token=token)  # type: ignore[attr-defined]
+    store.insert_events([row], dedup_token=token)
     return row
 
 
-def test_a_shrunk_retention_deletes_only_that_projects_older_rows(store: object) -> None:
+def test_a_shrunk_retention_deletes_only_that_projects_older_rows(store: EventStore) -> None:
     shrunk, other = new_project_id(), new_project_id()
     _insert(store, shrunk, 100, retention_days=365, token=f"old-{shrunk}")
     _insert(store, shrunk, 10, retention_days=365, token=f"new-{shrunk}")
     _insert(store, other, 100, retention_days=365, token=f"old-{other}")
 
-    result = services.events_retention_enforce(project_id=shrunk, retention_days=30, wait=True, store=store)  # type: ignore[arg-type]
+    result = services.events_retention_enforce(project_id=shrunk, retention_days=30, wait=True, store=store)
 
     assert result.deleted and result.expired_rows == 1
     assert count_events(store, shrunk) == 1
     assert count_events(store, other) == 1  # the filter is per project
 
 
-def test_nothing_to_delete_means_no_mutation(store: object) -> None:
+def test_nothing_to_delete_means_no_mutation(store: EventStore) -> None:
     project_id = new_project_id()
     _insert(store, project_id, 10, retention_days=30, token=f"recent-{project_id}")
-    result = services.events_retention_enforce(project_id=project_id, retention_days=30, store=store)  # type: ignore[arg-type]
+    result = services.events_retention_enforce(project_id=project_id, retention_days=30, store=store)
     assert not result.deleted and result.expired_rows == 0
     assert count_events(store, project_id) == 1
 
 
-def test_rows_written_with_the_shorter_retention_are_left_to_the_ttl(store: object) -> None:
+def test_rows_written_with_the_shorter_retention_are_left_to_the_ttl(store: EventStore) -> None:
     project_id = new_project_id()
     _insert(store, project_id, 40, retention_days=30, token=f"ttl-{project_id}")
-    result = services.events_retention_enforce(project_id=project_id, retention_days=30, store=store)  # type: ignore[arg-type]
+    result = services.events_retention_enforce(project_id=project_id, retention_days=30, store=store)
     assert result.expired_rows == 0  # its own TTL already expires it; no mutation needed
 
 
@@ -62,11 +63,12 @@ def test_the_retention_delete_is_a_parameterised_project_scoped_mutation() -> No
 
 
 @pytest.mark.django_db
-def test_the_retention_task_enforces_every_projects_current_retention(store: object) -> None:
+def test_the_retention_task_enforces_every_projects_current_retention(store: EventStore) -> None:
+    from analytics.accounts.models import Project
     from analytics.warehouse.tasks import events_retention_enforce
     from tests.factories import ProjectFactory
 
-    project = ProjectFactory(retention_days=365)
+    project: Project = ProjectFactory(retention_days=365)  # type: ignore[assignment]
     _insert(store, project.id, 200, retention_days=365, token=f"task-old-{project.id}")
     _insert(store, project.id, 5, retention_days=365, token=f"task-new-{project.id}")
     project.retention_days = 90
@@ -81,19 +83,19 @@ def test_the_retention_task_enforces_every_projects_current_retention(store: obj
     assert count_events(store, project.id) == 1
 
 
-def _wait_for_mutations(store: object, timeout: float = 60.0) -> None:
+def _wait_for_mutations(store: EventStore, timeout: float = 60.0) -> None:
     from analytics.warehouse.queries import maintenance
 
     deadline = time.monotonic() + timeout
-    while store.query_unscoped_admin(  # type: ignore[attr-defined]
+    while store.query_unscoped_admin(
         "test.mutations", maintenance.unfinished_mutations_sql(None)
     ).scalar():
         assert time.monotonic() < deadline, "the retention mutation did not finish"
         time.sleep(0.1)
 
 
-def _active_parts(store: object, partition_id: str) -> int:
-    return int(store.query_unscoped_admin(  # type: ignore[attr-defined]
+def _active_parts(store: EventStore, partition_id: str) -> int:
+    return int(store.query_unscoped_admin(
         "test.parts",
         "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' "
         "AND active AND partition_id = {partition:String}",
@@ -101,17 +103,17 @@ def _active_parts(store: object, partition_id: str) -> int:
     ).scalar())
 
 
-def test_closed_partitions_are_merged_so_duplicates_leave_the_disk(store: object) -> None:
+def test_closed_partitions_are_merged_so_duplicates_leave_the_disk(store: EventStore) -> None:
     project_id = new_project_id()
     days_ago = 70  # two months back: a closed partition
     row = _insert(store, project_id, days_ago, retention_days=365, token=f"closed-a-{project_id}")
-    store.insert_events([dict(row)], dedup_token=f"closed-b-{project_id}")  # type: ignore[attr-defined]
+    store.insert_events([dict(row)], dedup_token=f"closed-b-{project_id}")
     moment = utc_now() - timedelta(days=days_ago)
     partition_id = f"{moment.year}{moment.month:02d}"
     assert _active_parts(store, partition_id) >= 2
     assert count_events(store, project_id, final=False) == 2
 
-    merged = services.events_partitions_optimize(max_partitions=100, store=store)  # type: ignore[arg-type]
+    merged = services.events_partitions_optimize(max_partitions=100, store=store)
 
     assert partition_id in merged
     assert _active_parts(store, partition_id) == 1
@@ -119,12 +121,12 @@ def test_closed_partitions_are_merged_so_duplicates_leave_the_disk(store: object
     assert count_events(store, project_id) == 1
 
 
-def test_the_current_month_is_never_optimized(store: object) -> None:
+def test_the_current_month_is_never_optimized(store: EventStore) -> None:
     project_id = new_project_id()
     for index in range(2):
         _insert(store, project_id, 0, retention_days=365, token=f"current-{index}-{project_id}")
     now = utc_now()
-    merged = services.events_partitions_optimize(max_partitions=100, now=now, store=store)  # type: ignore[arg-type]
+    merged = services.events_partitions_optimize(max_partitions=100, now=now, store=store)
     assert f"{now.year}{now.month:02d}" not in merged
 
 
@@ -135,9 +137,9 @@ def test_an_optimize_of_a_partition_id_with_sql_is_refused() -> None:
         maintenance.optimize_partition_sql("202601' FINAL; DROP TABLE events; --", None)
 
 
-def test_counting_expired_rows_is_scoped(store: object) -> None:
+def test_counting_expired_rows_is_scoped(store: EventStore) -> None:
     from analytics.warehouse.queries import maintenance
 
     query = maintenance.expired_rows_count(project_id=new_project_id(), retention_days=30, cutoff=utc_now())
     assert isinstance(query, Query)
-    assert store.query(query).scalar() == 0  # type: ignore[attr-defined]
+    assert store.query(query).scalar() == 0

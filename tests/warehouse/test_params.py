@@ -14,6 +14,7 @@ import pytest
 
 from analytics.warehouse.errors import StoreQueryError
 from analytics.warehouse.params import driver_param_value, render_client_side
+from analytics.warehouse.store import EventStore
 
 NASTY = "a'b\\c\"d`e\n\t\r\x00\x01\x1b\x7f 🙂 שלום {x:String} %s %(x)s"
 MOMENT = datetime(2026, 3, 14, 15, 9, 26, 535_000, tzinfo=UTC)
@@ -40,31 +41,31 @@ CASES = [
 IDS = [f"{type_name}-{index}" for index, (type_name, _, _) in enumerate(CASES)]
 
 
-def _select(store: object, sql: str, params: dict[str, object]) -> object:
-    return store.query_unscoped_admin("test.param", sql, params).scalar()  # type: ignore[attr-defined]
+def _select(store: EventStore, sql: str, params: dict[str, object]) -> object:
+    return store.query_unscoped_admin("test.param", sql, params).scalar()
 
 
 @pytest.mark.parametrize(("type_name", "value", "expected"), CASES, ids=IDS)
-def test_server_side_parameter_round_trips(store: object, type_name: str, value: object, expected: object) -> None:
+def test_server_side_parameter_round_trips(store: EventStore, type_name: str, value: object, expected: object) -> None:
     assert _select(store, f"SELECT {{v:{type_name}}}", {"v": value}) == expected
 
 
 @pytest.mark.parametrize(("type_name", "value", "expected"), CASES, ids=IDS)
 def test_client_side_rendering_gives_the_same_value(
-    store: object, type_name: str, value: object, expected: object
+    store: EventStore, type_name: str, value: object, expected: object
 ) -> None:
     sql = render_client_side(f"SELECT {{v:{type_name}}}", {"v": value})
     assert "{v:" not in sql
     assert _select(store, sql, {}) == expected
 
 
-def test_client_side_rendering_is_one_pass_so_values_are_never_placeholders(store: object) -> None:
+def test_client_side_rendering_is_one_pass_so_values_are_never_placeholders(store: EventStore) -> None:
     sql = render_client_side("SELECT {a:String}, {b:String}", {"a": "{b:String}", "b": "x"})
-    result = store.query_unscoped_admin("test.render", sql).rows()  # type: ignore[attr-defined]
+    result = store.query_unscoped_admin("test.render", sql).rows()
     assert result == [("{b:String}", "x")]
 
 
-def test_client_side_rendering_refuses_a_negative_number_for_an_unsigned_type(store: object) -> None:
+def test_client_side_rendering_refuses_a_negative_number_for_an_unsigned_type(store: EventStore) -> None:
     sql = render_client_side("SELECT {v:UInt64}", {"v": -1})
     with pytest.raises(StoreQueryError):
         _select(store, sql, {})

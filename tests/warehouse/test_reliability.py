@@ -36,17 +36,17 @@ def _unreachable_store(*, retries: int, fail_max: int = 3) -> EventStore:
     return EventStore(transport, retries=retries, breaker_fail_max=fail_max, breaker_reset_timeout=300)
 
 
-def test_a_bad_statement_is_permanent_and_not_retried(store: object) -> None:
+def test_a_bad_statement_is_permanent_and_not_retried(store: EventStore) -> None:
     retries_before = _metric("store_retries_total", operation="query:test.bad_sql")
     errors_before = _metric("store_errors_total", kind="StoreQueryError", operation="query:test.bad_sql")
     with pytest.raises(StoreQueryError, match="Code: 62"):
-        store.query(Query(name="test.bad_sql", sql="SELEC 1"))  # type: ignore[attr-defined]
+        store.query(Query(name="test.bad_sql", sql="SELEC 1"))
     assert _metric("store_retries_total", operation="query:test.bad_sql") == retries_before
     assert _metric("store_errors_total", kind="StoreQueryError", operation="query:test.bad_sql") == errors_before + 1
 
 
-def test_a_query_timeout_is_transient_and_retried(store: object) -> None:
-    impatient = EventStore(store.transport, retries=1)  # type: ignore[attr-defined]
+def test_a_query_timeout_is_transient_and_retried(store: EventStore) -> None:
+    impatient = EventStore(store.transport, retries=1)
     query = Query(
         name="test.timeout",
         sql="SELECT count() FROM system.numbers WHERE sipHash64(number) = 0",
@@ -102,8 +102,8 @@ def test_an_open_circuit_is_not_retried() -> None:
     assert _metric("store_retries_total", operation="query:test.open") == before
 
 
-def test_bad_statements_do_not_open_the_circuit(store: object) -> None:
-    fragile = EventStore(store.transport, retries=0, breaker_fail_max=2)  # type: ignore[attr-defined]
+def test_bad_statements_do_not_open_the_circuit(store: EventStore) -> None:
+    fragile = EventStore(store.transport, retries=0, breaker_fail_max=2)
     for _ in range(5):
         with pytest.raises(StoreQueryError):
             fragile.query(Query(name="test.bad", sql="SELECT no_such_column"))
@@ -111,15 +111,15 @@ def test_bad_statements_do_not_open_the_circuit(store: object) -> None:
     assert fragile.query(Query(name="test.good", sql="SELECT 1")).scalar() == 1
 
 
-def test_inserts_and_queries_are_measured(store: object) -> None:
+def test_inserts_and_queries_are_measured(store: EventStore) -> None:
     project_id = new_project_id()
     rows_before = _metric("store_rows_inserted_total", transport="chdb")
     bytes_before = _metric("store_bytes_inserted_total", transport="chdb")
     inserts_before = _metric("store_insert_duration_seconds_count", transport="chdb")
     queries_before = _metric("store_query_duration_seconds_count", query="test.metrics", transport="chdb")
 
-    store.insert_events([event_row(project_id) for _ in range(3)], dedup_token=f"m-{project_id}")  # type: ignore[attr-defined]
-    store.query(Query(  # type: ignore[attr-defined]
+    store.insert_events([event_row(project_id) for _ in range(3)], dedup_token=f"m-{project_id}")
+    store.query(Query(
         name="test.metrics", sql="SELECT 1 FROM events WHERE project_id = {project_id:UInt64}",
         params={"project_id": project_id},
     ))
@@ -130,15 +130,15 @@ def test_inserts_and_queries_are_measured(store: object) -> None:
     assert _metric("store_query_duration_seconds_count", query="test.metrics", transport="chdb") == queries_before + 1
 
 
-def test_an_insert_needs_a_dedup_token(store: object) -> None:
+def test_an_insert_needs_a_dedup_token(store: EventStore) -> None:
     with pytest.raises(StoreQueryError, match="dedup_token"):
-        store.insert_events([event_row(1)], dedup_token="")  # type: ignore[attr-defined]
+        store.insert_events([event_row(1)], dedup_token="")
 
 
-def test_the_session_answers_correctly_after_a_query_failed_half_way(store: object) -> None:
+def test_the_session_answers_correctly_after_a_query_failed_half_way(store: EventStore) -> None:
     """chDB leaves a failed streaming answer behind; the transport drains it."""
     with pytest.raises(StoreUnavailable):
-        store.transport.query(  # type: ignore[attr-defined]
+        store.transport.query(
             "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0", {}, {"max_execution_time": 0.2}
         )
-    assert store.query(Query(name="test.after_timeout", sql="SELECT 7")).scalar() == 7  # type: ignore[attr-defined]
+    assert store.query(Query(name="test.after_timeout", sql="SELECT 7")).scalar() == 7

@@ -5,25 +5,27 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from analytics.warehouse.guard import Query
 from analytics.warehouse.schema import EVENT_COLUMNS, events_to_arrow
+from analytics.warehouse.store import EventStore
 from tests.warehouse.helpers import BASE_MS, event_row, new_project_id
 
 NASTY_TEXT = "emoji 🙂👩‍👩‍👧 RTL שלום مرحبا, quotes ' \" `, backslash \\ NUL \x00 controls \x01\x07\x1b\t\r\n\x7f {x:String}"
 
 
-def _read_back(store: object, project_id: int) -> list[dict[str, object]]:
-    return store.query(Query(  # type: ignore[attr-defined]
+def _read_back(store: EventStore, project_id: int) -> list[dict[str, Any]]:
+    return store.query(Query(
         name="test.read_back",
         sql="SELECT * FROM events FINAL WHERE project_id = {project_id:UInt64} ORDER BY timestamp, event_id",
         params={"project_id": project_id},
     )).dicts()
 
 
-def test_every_column_round_trips(store: object) -> None:
+def test_every_column_round_trips(store: EventStore) -> None:
     project_id = new_project_id()
     row = event_row(
         project_id,
@@ -50,7 +52,7 @@ def test_every_column_round_trips(store: object) -> None:
         flags=["bot", "late"],
         retention_days=730,
     )
-    store.insert_events([row], dedup_token=f"rt-{project_id}")  # type: ignore[attr-defined]
+    store.insert_events([row], dedup_token=f"rt-{project_id}")
     [stored] = _read_back(store, project_id)
 
     assert set(stored) == set(EVENT_COLUMNS) | {"inserted_at"}
@@ -70,9 +72,9 @@ def test_every_column_round_trips(store: object) -> None:
     assert stored["inserted_at"].tzinfo is not None
 
 
-def test_optional_columns_take_their_defaults(store: object) -> None:
+def test_optional_columns_take_their_defaults(store: EventStore) -> None:
     project_id = new_project_id()
-    store.insert_events([event_row(project_id)], dedup_token=f"defaults-{project_id}")  # type: ignore[attr-defined]
+    store.insert_events([event_row(project_id)], dedup_token=f"defaults-{project_id}")
     [stored] = _read_back(store, project_id)
     assert stored["sent_at"] is None
     assert stored["revenue"] is None
@@ -92,12 +94,12 @@ def test_optional_columns_take_their_defaults(store: object) -> None:
     ],
     ids=["empty", "32KB", "nul-and-controls", "unicode-raw"],
 )
-def test_properties_round_trip_and_are_readable_with_json_functions(store: object, properties: str) -> None:
+def test_properties_round_trip_and_are_readable_with_json_functions(store: EventStore, properties: str) -> None:
     project_id = new_project_id()
-    store.insert_events([event_row(project_id, properties=properties)], dedup_token=f"p-{project_id}")  # type: ignore[attr-defined]
+    store.insert_events([event_row(project_id, properties=properties)], dedup_token=f"p-{project_id}")
     [stored] = _read_back(store, project_id)
     assert stored["properties"] == properties
-    keys = store.query(Query(  # type: ignore[attr-defined]
+    keys = store.query(Query(
         name="test.json_keys",
         sql="SELECT JSONExtractKeys(properties) FROM events FINAL WHERE project_id = {project_id:UInt64}",
         params={"project_id": project_id},
@@ -105,11 +107,11 @@ def test_properties_round_trip_and_are_readable_with_json_functions(store: objec
     assert keys == list(json.loads(properties))
 
 
-def test_a_32kb_property_value_is_extracted_whole(store: object) -> None:
+def test_a_32kb_property_value_is_extracted_whole(store: EventStore) -> None:
     project_id = new_project_id()
     value = "é" * 16 * 1024
-    store.insert_events([event_row(project_id, properties=json.dumps({"big": value}))], dedup_token=f"b-{project_id}")  # type: ignore[attr-defined]
-    extracted = store.query(Query(  # type: ignore[attr-defined]
+    store.insert_events([event_row(project_id, properties=json.dumps({"big": value}))], dedup_token=f"b-{project_id}")
+    extracted = store.query(Query(
         name="test.json_big",
         sql="SELECT JSONExtractString(properties, {key:String}) FROM events FINAL WHERE project_id = {project_id:UInt64}",
         params={"project_id": project_id, "key": "big"},
