@@ -63,9 +63,12 @@ def demo_events(total: int, *, now: datetime, seed: int = DEMO_SEED) -> Iterator
         # Later days are busier: the product grows.
         moment = start + timedelta(days=DEMO_DAYS * rng.random() ** 0.7, seconds=rng.randrange(86_400))
         moment = min(moment, now - timedelta(minutes=1))
+        latest = _iso(now - timedelta(seconds=1))
         for event in (_telecom_session if telecom else _web_session)(rng, user, session, moment):
             if produced >= total:
                 return
+            if event["timestamp"] > latest:
+                break  # a session running into the future: the rest of it has not happened yet
             event["event_id"] = f"demo-{seed}-{produced}"
             produced += 1
             yield event

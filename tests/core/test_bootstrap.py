@@ -62,3 +62,4 @@ def test_demo_data_has_both_domains_with_their_measures() -> None:
     data = next(event for event in events if event["event"] == "DATA")
     assert {"duration_sec", "bytes_up", "bytes_down", "started_at", "ended_at", "meta"} <= set(data["properties"])
     assert min(event["timestamp"] for event in events) >= "2026-03-03"
+    assert max(event["timestamp"] for event in events) < "2026-06-01"  # nothing in the future

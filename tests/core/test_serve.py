@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,14 +53,15 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def server(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+@contextmanager
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`manage.py serve` on a free port, up and accepting; killed if the test did not stop it."""
     port = free_port()
-    log = (tmp_path / "serve.log").open("w")
+    log = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port)],
         cwd=ROOT,
-        env=embedded_env,
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
         text=True,
@@ -64,20 +69,26 @@ def server(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subpr
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
-            assert process.poll() is None, (tmp_path / "serve.log").read_text()
+            assert process.poll() is None, log_path.read_text()
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
             except OSError:
                 time.sleep(0.2)
         else:
-            pytest.fail("serve did not open its port within 60 s:\n" + (tmp_path / "serve.log").read_text())
+            pytest.fail("serve did not open its port within 60 s:\n" + log_path.read_text())
         yield process, port
     finally:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture
+def server(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    with running_server(embedded_env, tmp_path / "serve.log") as running:
+        yield running
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -139,3 +150,56 @@ def test_serve_speaks_websocket_to_members_and_refuses_anonymous_clients(
     assert refused.value.response.status_code == 403
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
+
+
+def _login_to_admin(base: str, email: str, password: str) -> str:
+    """Log in through the real admin form (CSRF and all); returns the admin index HTML."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/admin/login/", timeout=10).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode(
+        {"username": email, "password": password, "csrfmiddlewaretoken": token, "next": "/admin/"}
+    ).encode()
+    request = urllib.request.Request(f"{base}/admin/login/", data=form, headers={"Referer": f"{base}/admin/login/"})
+    return opener.open(request, timeout=10).read().decode()
+
+
+def test_make_run_sequence_serves_the_demo_project_and_the_printed_admin_login(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    """What `make run` does after installing: migrate, clickhouse_migrate, bootstrap, serve."""
+    env = {**embedded_env, "DEMO_EVENTS": "3000"}
+    bootstrap = subprocess.run(
+        [sys.executable, "manage.py", "bootstrap"], cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        timeout=300,
+    )
+    email = re.search(r"log in as:\s+(\S+)", bootstrap.stdout).group(1)
+    password = re.search(r"password:\s+(\S+)\s+\(shown once", bootstrap.stdout).group(1)
+    assert "3,000 events" in bootstrap.stdout
+    with running_server(env, tmp_path / "serve.log") as (process, port):
+        base = f"http://127.0.0.1:{port}"
+        assert get(f"{base}/healthz")[0] == 200
+        assert get(f"{base}/readyz")[0] == 200
+        with urllib.request.urlopen(f"{base}/api/schema/", timeout=10) as schema:
+            assert schema.status == 200
+        admin_index = _login_to_admin(base, email, password)
+        assert "Site administration" in admin_index
+        token_request = urllib.request.Request(
+            f"{base}/api/v1/auth/token",
+            data=json.dumps({"email": email, "password": password}).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(token_request, timeout=10) as response:
+            access = json.loads(response.read())["access"]
+        projects = urllib.request.Request(f"{base}/api/v1/projects", headers={"Authorization": f"Bearer {access}"})
+        with urllib.request.urlopen(projects, timeout=10) as response:
+            demo = json.loads(response.read())[0]
+        count = urllib.request.Request(
+            f"{base}/api/v1/projects/{demo['id']}/events/count?from=2000-01-01T00:00:00Z",
+            headers={"Authorization": f"Bearer {access}"},
+        )
+        with urllib.request.urlopen(count, timeout=10) as response:
+            assert json.loads(response.read())["count"] == 3000
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
