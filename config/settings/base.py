@@ -176,6 +176,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     # X-Forwarded-For cannot reset a limit (the n-th address from the right is used).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
+# Self-service sign-up through POST /api/v1/auth/register; off: operators add users in the admin.
+REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
 # Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
 AUTH_RATE_LIMIT = env_parsed("AUTH_RATE_LIMIT", "30/min", _rate, expected="a rate such as 30/min (per s|min|hour|day)")
 if env_bool("API_BROWSABLE", ANALYTICS_PROFILE == "dev"):

@@ -138,3 +138,13 @@ def test_auth_endpoints_are_rate_limited_and_a_forged_forwarded_for_does_not_res
     assert body["code"] == "throttled"
     assert body["retry_after"] >= 1
     assert int(response["Retry-After"]) >= 1
+
+
+@override_settings(REGISTRATION_OPEN=False)
+def test_registration_can_be_closed_by_the_operator() -> None:
+    response = APIClient().post(
+        "/api/v1/auth/register", {"email": "late@example.com", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "registration_closed"
+    assert not User.objects.filter(email="late@example.com").exists()

@@ -68,6 +68,11 @@ class TokenCheckView(TokenVerifyView):
     throttle_classes = [AuthRateThrottle]
 
 
+class RegistrationClosed(ApplicationError):
+    status_code = status.HTTP_403_FORBIDDEN
+    code = "registration_closed"
+
+
 class RegisterView(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
@@ -95,6 +100,8 @@ class RegisterView(APIView):
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
     def post(self, request: Request) -> Response:
+        if not settings.REGISTRATION_OPEN:
+            raise RegistrationClosed("registration is closed; ask an operator for an account")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if User.objects.filter(email__iexact=data.validated_data["email"]).exists():
