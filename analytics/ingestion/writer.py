@@ -11,11 +11,32 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from analytics.ingestion.persons import persons_apply
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from analytics.ingestion.persons import MERGE_EVENTS, persons_apply
 from analytics.warehouse.store import get_store
 
 
-def store_event_batch(rows: Sequence[Mapping[str, Any]], *, dedup_token: str) -> int:
+def _person_rows(table: pa.Table) -> list[dict[str, Any]]:
+    """Rows of an Arrow batch (the Kafka consumer's) that may change persons, as row dicts.
+
+    Filtered in Arrow so ordinary traffic costs no per-row Python; times become epoch ms.
+    """
+    mask = pc.or_(
+        pc.is_in(table["event"], value_set=pa.array(sorted(MERGE_EVENTS), pa.string())),
+        pc.match_substring(table["properties"], '"$set'),
+    )
+    subset = table.filter(pc.fill_null(mask, False))
+    if subset.num_rows == 0:
+        return []
+    for index, field in enumerate(subset.schema):
+        if pa.types.is_timestamp(field.type):
+            subset = subset.set_column(index, field.name, subset[field.name].cast(pa.int64()))
+    return subset.to_pylist()
+
+
+def store_event_batch(rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_token: str) -> int:
     """Insert a batch of enriched event rows once (``dedup_token`` names the batch), then
     the person changes they imply (identify/alias merges, ``$set``/``$set_once``).
 
@@ -24,5 +45,5 @@ def store_event_batch(rows: Sequence[Mapping[str, Any]], *, dedup_token: str) ->
     """
     store = get_store()
     inserted = store.insert_events(rows, dedup_token=dedup_token)
-    persons_apply(store, rows, dedup_token=dedup_token)
+    persons_apply(store, _person_rows(rows) if isinstance(rows, pa.Table) else rows, dedup_token=dedup_token)
     return inserted

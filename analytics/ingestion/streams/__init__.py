@@ -1,0 +1,1 @@
+"""Kafka consumers ("streams"): the registry, the shared consumer loop, and one module per stream."""
