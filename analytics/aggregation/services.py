@@ -70,6 +70,9 @@ class RunResult:
     late_events: int = 0
     dirty_buckets: list[datetime] = field(default_factory=list)
     seconds: float = 0.0
+    # Phases of ``seconds``: the rollup GROUP BY in ClickHouse, and the database transaction.
+    query_seconds: float = 0.0
+    write_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -180,7 +183,9 @@ def _run_locked(
             dirty_low=min(dirty) if dirty else None,
             dirty_high=bucket_next(max(dirty), granularity, tz_name) if dirty else None,
         )
+        query_started = time.perf_counter()
         table = store.query(query).table
+        result.query_seconds = time.perf_counter() - query_started
         result.status = "done"
         result.events = int(sum(table.column("count").to_pylist())) if table.num_rows else 0
         months = months_spanning(start, end) if end > start else []
@@ -190,6 +195,7 @@ def _run_locked(
     else:
         table = None
 
+    write_started = time.perf_counter()
     with transaction.atomic():
         if table is not None:
             result.rows_written = rollups_replace(
@@ -201,6 +207,7 @@ def _run_locked(
             inserted_mark=new_inserted, events=result.events, late_events=late_events,
             seconds=time.perf_counter() - started,
         )
+    result.write_seconds = time.perf_counter() - write_started
     return result
 
 

@@ -28,19 +28,39 @@ MEASURE_FIELDS = ("count", "sum", "min", "max", "avg", *QUANTILE_FIELDS)
 # Measures that are typed columns of the events table; the others come from JSON properties.
 TYPED_MEASURE_COLUMNS = {"revenue": "revenue"}
 
+FINAL_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
+
 _STATS_TYPE = "Tuple(" + ", ".join(
     ["count UInt64"] + [f"{name} Nullable(Float64)" for name in MEASURE_FIELDS[1:]]
 ) + ")"
 
 
-def _measure_value_sql(index: int, measure: str) -> str:
-    validate_identifier(measure)
-    column = TYPED_MEASURE_COLUMNS.get(measure)
-    if column is not None:
-        return f"toNullable(toFloat64({column})) AS m{index}"
-    # Nullable: an event without the property (or with a non-numeric value) is skipped
-    # by every aggregate instead of counting as 0.
-    return f"JSONExtract(properties, {{measure_{index}:String}}, 'Nullable(Float64)') AS m{index}"
+def _measure_values_sql(measures: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+    """Inner SELECT columns m0..mN (Nullable(Float64)) and the parameters they need.
+
+    Typed columns are read as they are; every other measure comes out of ONE parse of the
+    JSON properties (JSONExtract into a named Tuple), which costs a third of extracting
+    three keys separately. Nullable: an event without the property, or with a value that
+    is not a number, is skipped by every aggregate instead of counting as 0.
+    """
+    json_measures = [name for name in measures if name not in TYPED_MEASURE_COLUMNS]
+    columns = []
+    params: dict[str, str] = {}
+    if json_measures:
+        # Names match IDENTIFIER_PATTERN (no backticks), so quoting them keeps the type valid;
+        # the type travels as a parameter, never as SQL text.
+        params["measures_type"] = "Tuple(" + ", ".join(
+            f"`{validate_identifier(name)}` Nullable(Float64)" for name in json_measures
+        ) + ")"
+        columns.append("JSONExtract(properties, {measures_type:String}) AS measure_values")
+    for index, name in enumerate(measures):
+        validate_identifier(name)
+        column = TYPED_MEASURE_COLUMNS.get(name)
+        if column is not None:
+            columns.append(f"toNullable(toFloat64({column})) AS m{index}")
+        else:
+            columns.append(f"tupleElement(measure_values, {json_measures.index(name) + 1}) AS m{index}")
+    return columns, params
 
 
 def _measure_stats_sql(index: int) -> str:
@@ -76,7 +96,7 @@ def rollup_query(
     buckets so ClickHouse reads only their parts of the table.
     """
     bucket = clickhouse_bucket_expression(granularity)
-    values = [_measure_value_sql(index, name) for index, name in enumerate(measures)]
+    values, value_params = _measure_values_sql(measures)
     inner_columns = ", ".join(["timestamp", "event", "distinct_id", "person_id", *values])
     if measures:
         stats = ", ".join(_measure_stats_sql(index) for index in range(len(measures)))
@@ -89,6 +109,7 @@ def rollup_query(
         "start_ms": to_epoch_ms(start),
         "end_ms": to_epoch_ms(end),
         **measures_params(measures),
+        **value_params,
     }
     where = "(timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC'))"
     if dirty_buckets:
@@ -121,7 +142,9 @@ FROM (
 GROUP BY bucket, event
 ORDER BY bucket, event
 """
-    return Query(name=f"aggregation.rollup.{granularity.value}", sql=sql, params=params)
+    # Partitions are months of ``timestamp`` and the sort key holds its day, so two rows
+    # that FINAL must collapse are always in one partition: no merging across partitions.
+    return Query(name=f"aggregation.rollup.{granularity.value}", sql=sql, params=params, settings=FINAL_SETTINGS)
 
 
 def late_buckets_query(
