@@ -2,7 +2,8 @@
 
 Views nest their ``InputSerializer`` / ``OutputSerializer`` classes, so many serializers
 share a name. Components are therefore named after the enclosing class
-(``ProjectListCreateView.InputSerializer`` -> ``ProjectListCreateInput``), which keeps every
+(``ProjectListCreateView.InputSerializer`` -> ``ProjectListCreateInput``, nested
+classes included), which keeps every
 component unique without asking each view to invent names.
 """
 
@@ -18,11 +19,11 @@ from rest_framework import serializers
 class AutoSchema(SpectacularAutoSchema):
     def get_serializer_name(self, serializer: serializers.Serializer, direction: Any) -> str:
         cls = serializer.__class__
-        outer, _, inner = cls.__qualname__.rpartition(".")
-        if not outer or "<locals>" in outer:
+        parts = cls.__qualname__.split(".")
+        if len(parts) == 1 or "<locals>" in parts:
             return cls.__name__
-        owner = outer.split(".")[-1].removesuffix("View").removesuffix("Serializer")
-        return owner + inner.removesuffix("Serializer")
+        # Every enclosing class counts: AggregatesView.OutputSerializer.ResultSerializer -> AggregatesOutputResult.
+        return "".join(part.removesuffix("View").removesuffix("Serializer") for part in parts)
 
 
 class PersonalApiKeyScheme(OpenApiAuthenticationExtension):

@@ -74,3 +74,11 @@ def test_request_id_is_echoed_when_valid_and_generated_otherwise() -> None:
     generated = client.get("/healthz", HTTP_X_REQUEST_ID="bad id with spaces\n")["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
     assert re.fullmatch(r"[0-9a-f]{32}", client.get("/healthz")["X-Request-ID"])
+
+
+def test_schema_generates_without_warnings_and_validates(tmp_path: object) -> None:
+    from django.core.management import call_command
+
+    # --fail-on-warn turns any drf-spectacular warning (name clash, unresolvable type) into an error.
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yaml"))
+    assert (tmp_path / "schema.yaml").read_text().startswith("openapi: 3")
