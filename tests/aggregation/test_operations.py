@@ -1,0 +1,98 @@
+"""Operating the aggregation: the in-process beat, partitions and retention, commands."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from analytics.aggregation.beat import run_due_tasks
+from analytics.aggregation.models import Rollup, Watermark
+from analytics.aggregation.partitions import existing_partitions, rollup_partitions_ensure, rollup_partitions_maintain
+from analytics.aggregation.services import aggregation_run
+from analytics.core.timeutils import utc_now
+from tests.aggregation.helpers import assert_rollups_equal, expected_rollups, insert, random_events, stored_rollups
+from tests.factories import member_with_project
+
+pytestmark = pytest.mark.django_db
+
+MEASURES = ["revenue", "duration_sec", "bytes_up", "bytes_down"]
+
+
+def test_the_schedule_lives_in_the_database_and_the_embedded_beat_runs_due_tasks(store: object) -> None:
+    _, project = member_with_project()
+    start = (utc_now() - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    rows = random_events(project.id, start, timedelta(hours=1), 200, seed=41)
+    insert(rows)
+    dispatch = PeriodicTask.objects.get(task="analytics.aggregation.tasks.aggregation_dispatch")
+    assert dispatch.enabled and dispatch.interval is not None
+
+    ran = run_due_tasks()
+
+    assert dispatch.name in ran
+    dispatch.refresh_from_db()
+    assert dispatch.total_run_count == 1 and dispatch.last_run_at is not None
+    assert Watermark.objects.filter(project=project).count() == 5
+    assert_rollups_equal(stored_rollups(project.id, "1h"), expected_rollups(rows, "1h", "UTC", MEASURES))
+    assert dispatch.name not in run_due_tasks()  # not due again within its interval
+
+
+def test_a_disabled_periodic_task_does_not_run(store: object) -> None:
+    PeriodicTask.objects.filter(task="analytics.aggregation.tasks.aggregation_dispatch").update(enabled=False)
+    assert "aggregation: all streams" not in run_due_tasks()
+
+
+def test_maintenance_creates_coming_partitions_and_applies_each_projects_retention(store: object) -> None:
+    _, short = member_with_project(retention_days=30)
+    _, long = member_with_project(retention_days=400)
+    now = datetime(2026, 11, 15, tzinfo=UTC)
+    old_month = date(2025, 8, 1)  # past every project's retention
+    recent = datetime(2026, 9, 1, tzinfo=UTC)  # past the short retention only
+    rollup_partitions_ensure([old_month, recent.date()])
+    for project in (short, long):
+        Rollup.objects.create(project=project, granularity="1d", bucket=recent, event="e", count=1, unique_users=1,
+                              unique_persons=1, measures={}, computed_at=now)
+
+    done = rollup_partitions_maintain(now=now, months_ahead=3)
+
+    months = existing_partitions()
+    assert {date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)} <= months
+    assert old_month not in months and done["dropped"] >= 1
+    assert not Rollup.objects.filter(project=short).exists()
+    assert Rollup.objects.filter(project=long).count() == 1
+
+
+def test_backfill_restores_damaged_rollups_and_shows_progress(store: object) -> None:
+    _, project = member_with_project()
+    start = datetime(2026, 7, 1, 8, tzinfo=UTC)
+    rows = random_events(project.id, start, timedelta(hours=2), 300, seed=42)
+    insert(rows)
+    aggregation_run(project_id=project.id, granularity="5m", now=start + timedelta(hours=3))
+    expected = expected_rollups(rows, "5m", "UTC", MEASURES)
+    damaged = Rollup.objects.filter(project_id=project.id, granularity="5m").order_by("bucket")
+    first = damaged.first()
+    Rollup.objects.filter(pk=first.pk).update(count=999_999)
+    Rollup.objects.filter(pk=damaged.last().pk).delete()
+
+    output = io.StringIO()
+    for _ in range(2):  # idempotent: twice gives the same answer
+        call_command("aggregate_backfill", "--from", start.isoformat(), "--to", (start + timedelta(hours=2)).isoformat(),
+                     "--project", str(project.id), "--granularity", "5m", stdout=output)
+
+    assert_rollups_equal(stored_rollups(project.id, "5m"), expected)
+    assert "[##############################] " in output.getvalue()
+
+
+def test_aggregate_once_runs_every_granularity_of_a_project(store: object) -> None:
+    _, project = member_with_project()
+    insert(random_events(project.id, utc_now() - timedelta(hours=2), timedelta(minutes=30), 50, seed=43))
+    output = io.StringIO()
+
+    call_command("aggregate", "--project", str(project.id), "--once", stdout=output)
+
+    lines = output.getvalue().splitlines()
+    assert len(lines) == 5 and all(" done " in line or " idle " in line for line in lines)
+    assert Watermark.objects.filter(project=project, event_time_mark__isnull=False).count() == 5
