@@ -19,3 +19,6 @@ urlpatterns = [
     path("api/v1/", include("analytics.aggregation.api.urls")),
     path("", include("analytics.core.urls")),
 ]
+
+handler404 = "analytics.core.views.not_found"
+handler500 = "analytics.core.views.server_error"
