@@ -12,6 +12,7 @@ from analytics.bench.registry import Unavailable
 
 PARTITIONS = 6
 GROUP = "bench-consumer"
+NO_PROGRESS_SECONDS = 90
 
 COUNT_CODE = """
 from analytics.warehouse.guard import Query
@@ -64,6 +65,9 @@ def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: 
             if committed >= total:
                 done_at = now
                 break
+            if first_seen is None and now - started > NO_PROGRESS_SECONDS:
+                tail = (workdir / "consumer.log").read_text(errors="replace")[-600:]
+                raise RuntimeError(f"consume_events committed nothing in {NO_PROGRESS_SECONDS}s: {tail}")
             time.sleep(0.25)
         peak = peak_rss_mb(process.pid)
     finally:

@@ -114,7 +114,8 @@ def run_stage(name: str, scale: float, *, timeout: float = STAGE_TIMEOUT_SECONDS
                     "metrics": [], "seconds": round(time.monotonic() - started, 2)}
         return json.loads(result_path.read_text())
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP_WORKDIR") != "1":  # kept only to debug a stage
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr) -> dict[str, Any]:
