@@ -1,0 +1,105 @@
+"""Stage 4: end to end at a sustained rate for 60 s: lost, duplicated, send-to-stored latency.
+
+Runs the project's own ``manage.py e2e`` (issue 5: broker, web processes producing to
+Kafka, ``consume_events`` writing to chDB, ``loadgen --verify``) at 20,000 events/s for
+60 s (times BENCH_SCALE) and reads its JSON summary (the last line it prints). Baseline:
+the raw confluent-kafka produce rate of the same number of events in the product's wire
+format, measured in this stage. Targets (issue 5): at least 20,000 events/s sustained,
+p95 send-to-stored under 5 s, nothing lost, nothing doubled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+
+from analytics.bench.data import DataSpec, iter_batches
+from analytics.bench.helpers import kafka_broker
+from analytics.bench.kafka_raw import create_topic, produce_raw, wire_messages
+from analytics.bench.registry import Metric, StageContext, Unavailable, at_least, at_most, stage
+
+RATE_AT_SCALE_ONE = 20_000
+DURATION_SECONDS = 60
+TARGET_RATE = 20_000
+TARGET_P95_SECONDS = 5.0
+
+
+def _e2e_options() -> str:
+    from django.core.management import get_commands
+
+    if "e2e" not in get_commands() or "loadgen" not in get_commands():
+        raise Unavailable("`manage.py e2e` / `manage.py loadgen` (issue 5) have not landed")
+    completed = subprocess.run([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "e2e", "--help"],
+                               cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60)
+    return completed.stdout
+
+
+def _summary_value(summary: dict[str, object], *names: str) -> float | None:
+    for name in names:
+        value = summary.get(name)
+        if isinstance(value, int | float):
+            return float(value)
+    latency = summary.get("latency") or summary.get("send_to_stored") or {}
+    if isinstance(latency, dict):
+        for name in names:
+            short = name.split("_")[-1] if name.startswith("latency_") else name
+            value = latency.get(short)
+            if isinstance(value, int | float):
+                return float(value)
+    return None
+
+
+@stage("e2e", "End to end at a sustained rate for 60 s: lost, duplicated, p50/p95/p99 send-to-stored", order=40)
+def run(ctx: StageContext) -> list[Metric]:
+    rate = max(100, int(RATE_AT_SCALE_ONE * ctx.scale))
+    events = rate * DURATION_SECONDS
+    metric = Metric(name="end to end sustained", figure=None, unit="events/s", baseline_label="raw confluent-kafka produce",
+                    target=">= 20k/s, p95 < 5 s, 0 lost, 0 doubled", details={"rate_asked": rate, "events": events})
+    baseline_events = min(events, 200_000)
+    spec = DataSpec(events=baseline_events, users=max(1, baseline_events // 10))
+    messages = [message for batch in iter_batches(spec) for message in wire_messages(batch)]
+    with kafka_broker() as broker:
+        create_topic(broker.bootstrap_servers, "bench_raw")
+        metric.baseline = len(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
+    try:
+        options = _e2e_options()
+    except Unavailable as error:
+        metric.unavailable = str(error)
+        return [metric]
+    args = []
+    if "--rate" in options:
+        args += ["--rate", str(rate)]
+    if "--duration" in options:
+        args += ["--duration", str(DURATION_SECONDS)]
+    elif "--events" in options:
+        args += ["--events", str(events)]
+    env = {"E2E_EVENTS": str(events)}
+    ctx.log("manage.py e2e", args=" ".join(args))
+    log_path = ctx.workdir / "e2e.log"
+    with open(log_path, "wb") as log:
+        completed = subprocess.run([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "e2e", *args],
+                                   cwd=settings.BASE_DIR, env={**os.environ, **env},
+                                   stdout=subprocess.PIPE, stderr=log, timeout=600)
+    lines = completed.stdout.decode(errors="replace").strip().splitlines()
+    try:
+        summary = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError) as error:
+        tail = log_path.read_text(errors="replace")[-600:]
+        raise RuntimeError(f"manage.py e2e exited {completed.returncode} without a JSON summary: {tail}") from error
+    metric.figure = _summary_value(summary, "events_per_second", "events_per_sec", "rate")
+    p95 = _summary_value(summary, "latency_p95", "p95")
+    lost = _summary_value(summary, "lost")
+    doubled = _summary_value(summary, "duplicates", "duplicated")
+    metric.details.update(summary=summary, exit_code=completed.returncode)
+    metric.checks += [
+        at_least(metric.figure, TARGET_RATE, "events/s >= 20,000"),
+        at_most(p95, TARGET_P95_SECONDS, "p95 send-to-stored < 5 s"),
+        at_most(lost, 0, "0 lost"),
+        at_most(doubled, 0, "0 duplicated"),
+    ]
+    return [metric]
