@@ -10,18 +10,22 @@ PERSONAL_KEY_PREFIX = "pak_"
 
 
 def new_write_key() -> str:
+    """A public project write key (``wk_`` + 192 random bits); it can only send events."""
     return WRITE_KEY_PREFIX + secrets.token_urlsafe(24)
 
 
 def new_personal_key() -> str:
+    """A secret personal API key (``pak_`` + 256 random bits); only its hash is stored."""
     return PERSONAL_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_key(raw_key: str) -> str:
     # Keys carry 256 bits of randomness, so a fast hash is enough (no dictionary to attack).
+    """The stored form of a key (SHA-256 hex)."""
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
 def display_prefix(raw_key: str) -> str:
+    """The first characters of a key, kept so people can tell their keys apart."""
     return raw_key[: len(PERSONAL_KEY_PREFIX) + 6]
 WRITE_KEY_CACHE_PREFIX = "project-by-write-key:"

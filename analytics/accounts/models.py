@@ -96,6 +96,7 @@ class Membership(models.Model):
 
 
 def validate_timezone(value: str) -> None:
+    """Accept only IANA time zone names."""
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not an IANA time zone such as 'Europe/Berlin'")
 

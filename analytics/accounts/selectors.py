@@ -37,6 +37,7 @@ def project_get_for_user(*, user: User, project_id: int | str) -> Project:
 
 
 def role_for(*, user: User, project: Project) -> str | None:
+    """The user's role in the project's organisation, or None for a non-member."""
     return (
         Membership.objects.filter(user=user, organisation_id=project.organisation_id)
         .values_list("role", flat=True)
@@ -80,6 +81,7 @@ def project_for_write_key(write_key: str, *, cache_seconds: int = 30) -> Ingesti
 
 
 def personal_api_key_lookup(raw_key: str) -> PersonalApiKey | None:
+    """The active key with this raw value (its user active too), else None."""
     return (
         PersonalApiKey.objects.select_related("user")
         .filter(key_hash=hash_key(raw_key), revoked_at__isnull=True, user__is_active=True)
@@ -88,4 +90,5 @@ def personal_api_key_lookup(raw_key: str) -> PersonalApiKey | None:
 
 
 def personal_api_keys_for_user(*, user: User) -> QuerySet[PersonalApiKey]:
+    """The user's keys, newest first, revoked ones included."""
     return PersonalApiKey.objects.filter(user=user).order_by("-created_at")

@@ -33,12 +33,14 @@ def user_register(*, email: str, password: str, name: str = "", organisation_nam
 
 
 def organisation_create(*, name: str, owner: User) -> Organisation:
+    """Create an organisation with ``owner`` as its owner."""
     organisation = Organisation.objects.create(name=name)
     Membership.objects.create(user=owner, organisation=organisation, role=Role.OWNER)
     return organisation
 
 
 def membership_set(*, organisation: Organisation, user: User, role: str) -> Membership:
+    """Add the user to the organisation with ``role``, or change their role."""
     membership, _ = Membership.objects.update_or_create(
         organisation=organisation, user=user, defaults={"role": role}
     )
@@ -85,11 +87,13 @@ def _require_role(role: str, allowed: tuple[str, ...], action: str) -> None:
 
 
 def project_require_manager(*, project: Project, user: User) -> None:
+    """Raise PermissionDeniedError (403) unless the user is an owner or admin of the project."""
     role = Membership.objects.filter(user=user, organisation_id=project.organisation_id).values_list("role", flat=True).first()
     _require_role(role or "none", MANAGING_ROLES, "change this project")
 
 
 def project_update(*, project: Project, user: User, **changes: object) -> Project:
+    """Change a project's settings (owners and admins only); validates like the model."""
     project_require_manager(project=project, user=user)
     for field, value in changes.items():
         setattr(project, field, value)
@@ -123,6 +127,7 @@ def personal_api_key_create(*, user: User, label: str) -> tuple[PersonalApiKey, 
 
 
 def personal_api_key_revoke(*, key: PersonalApiKey) -> PersonalApiKey:
+    """Revoke the key at once (idempotent); it authenticates nothing afterwards."""
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])

@@ -28,11 +28,13 @@ _threads: list[threading.Thread] = []
 
 
 def register(service: BackgroundService) -> None:
+    """Add a service started by ``manage.py serve`` (once per name)."""
     if all(existing.name != service.name for existing in SERVICES):
         SERVICES.append(service)
 
 
 def start_background_services() -> None:
+    """Start every registered service in its own daemon thread."""
     _stop.clear()
     for service in SERVICES:
         thread = threading.Thread(target=_guarded(service), name=service.name, daemon=True)
@@ -42,6 +44,7 @@ def start_background_services() -> None:
 
 
 def stop_background_services(timeout: float = 10.0) -> None:
+    """Ask every service to stop and wait up to ``timeout`` seconds for each."""
     _stop.set()
     for thread in _threads:
         thread.join(timeout=timeout)

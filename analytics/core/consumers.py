@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 
 def live_group(project_id: int) -> str:
+    """The Channels group of a project's live updates."""
     return f"project-{int(project_id)}-live"
 
 

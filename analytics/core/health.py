@@ -89,6 +89,7 @@ def run_checks() -> tuple[bool, dict[str, dict[str, object]]]:
 @require_GET
 @never_cache
 def readiness(request: HttpRequest) -> JsonResponse:
+    """200 when every dependency answers, else 503; one entry per dependency either way."""
     healthy, results = run_checks()
     return JsonResponse({"status": "ok" if healthy else "error", "checks": results}, status=200 if healthy else 503)
 

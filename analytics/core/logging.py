@@ -68,6 +68,7 @@ _configured = False
 
 
 def configure_logging() -> None:
+    """Route stdlib and structlog records through one JSON-lines formatter (idempotent)."""
     global _configured
     if _configured:
         return
@@ -117,4 +118,5 @@ def configure_logging() -> None:
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger: ``log.info("event.name", key=value)``."""
     return structlog.stdlib.get_logger(name)

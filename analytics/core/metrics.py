@@ -26,6 +26,7 @@ AUTH_FAILURES = Counter("analytics_auth_failures_total", "Rejected credentials b
 
 
 def publish_build_info() -> None:
+    """Export version, mode and profile as ``analytics_build_info``."""
     try:
         version = metadata.version("analytics")
     except metadata.PackageNotFoundError:

@@ -184,6 +184,7 @@ def environment_variables(config_dir: Path = CONFIG_DIR) -> list[EnvVariable]:
 
 
 def markdown_table(variables: list[EnvVariable] | None = None) -> str:
+    """The README table of environment variables."""
     rows = ["| Variable | Type | Default | Used in | What it does |", "|---|---|---|---|---|"]
     for variable in variables or environment_variables():
         description = variable.description.replace("|", "\\|") or "—"

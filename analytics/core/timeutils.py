@@ -6,14 +6,17 @@ from datetime import UTC, datetime
 
 
 def utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
 
 
 def to_epoch_ms(moment: datetime) -> int:
+    """Epoch milliseconds of an aware datetime."""
     return int(moment.timestamp() * 1000)
 
 
 def from_epoch_ms(milliseconds: int | float) -> datetime:
+    """An aware UTC datetime from epoch milliseconds."""
     return datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
 
 

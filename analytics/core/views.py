@@ -15,6 +15,7 @@ from analytics.accounts.selectors import projects_for_user
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    """The signed-in user's projects."""
     user = cast(User, request.user)  # login_required
     projects = projects_for_user(user=user).order_by("name")
     return render(request, "core/home.html", {"projects": projects})
