@@ -20,8 +20,8 @@ def new_personal_key() -> str:
 
 
 def hash_key(raw_key: str) -> str:
-    # Keys carry 256 bits of randomness, so a fast hash is enough (no dictionary to attack).
     """The stored form of a key (SHA-256 hex)."""
+    # Keys carry 192-256 random bits, so a fast hash is enough (there is no dictionary to attack).
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
