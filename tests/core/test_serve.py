@@ -203,3 +203,34 @@ def test_make_run_sequence_serves_the_demo_project_and_the_printed_admin_login(
             assert json.loads(response.read())["count"] == 3000
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def test_serve_migrate_starts_from_an_empty_data_directory(tmp_path: Path) -> None:
+    """The Docker image's default command: `serve --migrate` on a fresh volume."""
+    env = {key: value for key, value in os.environ.items() if key not in _RUN_VARIABLES}
+    env.update({"DATA_DIR": str(tmp_path / "data"), "ANALYTICS_MODE": "embedded", "ANALYTICS_PROFILE": "dev"})
+    log_path = tmp_path / "serve.log"
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--migrate", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            status = 0
+            while time.monotonic() < deadline and status != 200:
+                assert process.poll() is None, log_path.read_text()
+                try:
+                    status = get(f"http://127.0.0.1:{port}/readyz")[0]
+                except OSError:
+                    status = 0
+                if status != 200:
+                    time.sleep(0.3)
+            assert status == 200, log_path.read_text()
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=30) == 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait(timeout=10)

@@ -17,6 +17,7 @@ from typing import Any
 
 import uvicorn
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from analytics.core.logging import get_logger
@@ -58,12 +59,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--no-beat", action="store_true", help="Do not run the background services in-process.")
         parser.add_argument(
+            "--migrate", action="store_true", help="Apply Django and ClickHouse migrations first (single-process setups)."
+        )
+        parser.add_argument(
             "--workers", type=int, default=1, help="Worker processes (scale mode only; embedded is one process)."
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from analytics.core.background import start_background_services, stop_background_services
 
+        if options["migrate"]:
+            # Before the server and the background services open the store: chDB admits one user.
+            call_command("migrate", interactive=False, verbosity=0)
+            call_command("clickhouse_migrate")
         embedded = settings.ANALYTICS_MODE == "embedded"
         workers = 1 if embedded else max(1, options["workers"])  # chDB admits one process per data directory
         run_background = embedded and not options["no_beat"]
