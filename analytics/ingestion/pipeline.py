@@ -32,6 +32,11 @@ from analytics.ingestion.schema_checks import CompiledSchema
 MAX_NAME_LENGTH = 200
 DEFAULT_LIB = "http"
 _DAY_MS = 86_400_000
+_HOT_KEYS = frozenset({
+    "$user_agent", "$useragent", "$session_id", "$current_url", "url", "$referrer", "referrer", "revenue",
+    "$revenue", "$country", "$geoip_country_code", "$lib", "$lib_version", "$ip", "$browser", "$os", "$device_type",
+})
+_NO_KEYS: frozenset[str] = frozenset()
 
 
 class EventRejected(Exception):
@@ -146,22 +151,32 @@ def build_row(
             "" if raw_timestamp is None else str(raw_timestamp), properties_json,
         )
 
-    if properties:
-        agent = user_agent or hot_string(properties, "$user_agent", "$useragent") or context.user_agent
-        session_id = hot_string(properties, "$session_id")
-        url = hot_string(properties, "$current_url", "url")
-        referrer = hot_string(properties, "$referrer", "referrer")
-        revenue = hot_number(properties, "revenue", "$revenue")
-        country = country or hot_string(properties, "$country", "$geoip_country_code")
-        lib = lib or hot_string(properties, "$lib")
-        lib_version = lib_version or hot_string(properties, "$lib_version")
-        ip = ip or hot_string(properties, "$ip")
-    else:
-        agent = user_agent or context.user_agent
-        session_id = url = referrer = ""
-        revenue = None
+    # Most events carry few of the hot keys: look only at those present (one C-level set operation).
+    present = _HOT_KEYS.intersection(properties) if properties else _NO_KEYS
+    agent = user_agent or context.user_agent
+    session_id = url = referrer = ""
+    revenue = None
+    if present:
+        if "$user_agent" in present or "$useragent" in present:
+            agent = user_agent or hot_string(properties, "$user_agent", "$useragent") or context.user_agent
+        if "$session_id" in present:
+            session_id = hot_string(properties, "$session_id")
+        if "$current_url" in present or "url" in present:
+            url = hot_string(properties, "$current_url", "url")
+        if "$referrer" in present or "referrer" in present:
+            referrer = hot_string(properties, "$referrer", "referrer")
+        if "revenue" in present or "$revenue" in present:
+            revenue = hot_number(properties, "revenue", "$revenue")
+        if not country and ("$country" in present or "$geoip_country_code" in present):
+            country = hot_string(properties, "$country", "$geoip_country_code")
+        if not lib and "$lib" in present:
+            lib = hot_string(properties, "$lib")
+        if not lib_version and "$lib_version" in present:
+            lib_version = hot_string(properties, "$lib_version")
+        if not ip and "$ip" in present:
+            ip = hot_string(properties, "$ip")
     browser, browser_version, os_name, os_version, device_type = parse_user_agent(agent)
-    if not browser and properties:
+    if not browser and present:
         browser = hot_string(properties, "$browser")
         os_name = os_name or hot_string(properties, "$os")
         device_type = device_type or hot_string(properties, "$device_type")
