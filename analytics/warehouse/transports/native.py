@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, unquote, urlparse
 from uuid import UUID
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from clickhouse_driver import Client
 from clickhouse_driver import errors as driver_errors
 
@@ -75,6 +76,7 @@ class NativeTransport:
             "settings": {"max_execution_time": query_timeout, "server_side_params": True},
         }
         self._local = threading.local()
+        self._column_type_cache: dict[str, dict[str, str]] = {}
 
     @classmethod
     def from_url(cls, url: str, *, query_timeout: int, connect_timeout: int) -> NativeTransport:
@@ -156,12 +158,66 @@ class NativeTransport:
 
     def insert_arrow(self, table: str, data: pa.Table, settings: Mapping[str, Any]) -> None:
         statement = f"INSERT INTO {table_name(table)} ({column_list(data.column_names)}) VALUES"
+        target_types = self._column_types(table) if _has_timestamps(data) else {}
         # Columnar: one Python list per column, which the driver packs column by column.
-        values = [column.to_pylist() for column in data.columns]
-        self._call(lambda client: client.execute(statement, values, columnar=True, settings=dict(settings)))
+        values = [_column_values(column, target_types.get(name)) for name, column in zip(
+            data.column_names, data.columns, strict=True)]
+        try:
+            self._call(lambda client: client.execute(statement, values, columnar=True, settings=dict(settings)))
+        except StoreQueryError:
+            self._column_type_cache.pop(table, None)  # the table may have changed under us
+            raise
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        """ClickHouse types of a table's columns (cached): a timestamp is sent as an integer
+        in the column's own precision, which spares the driver a datetime per value."""
+        cached = self._column_type_cache.get(table)
+        if cached is None:
+            database, _, name = table.rpartition(".")
+            result = self.query(
+                "SELECT name, type FROM system.columns WHERE database = "
+                + ("{database:String}" if database else "currentDatabase()")
+                + " AND table = {table:String}",
+                {"table": name, **({"database": database} if database else {})},
+                {},
+            )
+            cached = {str(column): str(ch_type) for column, ch_type in result.rows()}
+            self._column_type_cache[table] = cached
+        return cached
 
     def close(self) -> None:
         self._drop_client()
+
+
+# ---------------------------------------------------------------------- Arrow to insert values
+_DATETIME64 = re.compile(r"^DateTime64\((\d)")
+_UNIT_BY_SCALE = {0: "s", 3: "ms", 6: "us", 9: "ns"}
+
+
+def _has_timestamps(data: pa.Table) -> bool:
+    return any(pa.types.is_timestamp(field.type) for field in data.schema)
+
+
+def _column_values(column: pa.ChunkedArray, target_type: str | None) -> list[Any]:
+    """One column as the Python list the driver packs.
+
+    A timestamp column whose target is DateTime or DateTime64(0|3|6|9) becomes integers in
+    that precision (the driver writes integers as they are); converting each value to an
+    aware datetime and back costs more than the rest of the insert together.
+    """
+    if target_type is not None and pa.types.is_timestamp(column.type):
+        while match := _WRAPPER.match(target_type):
+            target_type = match.group(1)
+        scale: int | None = None
+        if target_type.startswith("DateTime64"):
+            precision = _DATETIME64.match(target_type)
+            scale = int(precision.group(1)) if precision else 3
+        elif target_type.startswith("DateTime"):
+            scale = 0
+        if scale in _UNIT_BY_SCALE:
+            unit = _UNIT_BY_SCALE[scale]
+            return pc.cast(pc.cast(column, pa.timestamp(unit), safe=False), pa.int64()).to_pylist()
+    return column.to_pylist()
 
 
 # ---------------------------------------------------------------------- results as Arrow
