@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 
 from analytics.accounts.models import Project
 from analytics.aggregation.models import Rollup
@@ -23,6 +23,8 @@ from analytics.core.logging import get_logger
 log = get_logger(__name__)
 
 PARENT_TABLE = "aggregation_rollup"
+# Transaction-level advisory lock key of partition creation (any constant unique to us).
+PARTITION_LOCK_KEY = 6_020_261_101
 _PARTITION_NAME = re.compile(r"^aggregation_rollup_p(\d{4})(\d{2})$")
 
 
@@ -67,7 +69,13 @@ def rollup_partitions_ensure(months: Iterable[date]) -> list[date]:
         return []
     wanted = {month_start(month) for month in months}
     missing = sorted(wanted - existing_partitions())
-    with connection.cursor() as cursor:
+    if not missing:
+        return []
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Concurrent runs may want the same new month: serialise creators (until the
+        # creating transaction ends) and look again once we hold the lock.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [PARTITION_LOCK_KEY])
+        missing = sorted(wanted - existing_partitions())
         for month in missing:
             lower = datetime(month.year, month.month, 1, tzinfo=UTC)
             upper_month = next_month(month)
