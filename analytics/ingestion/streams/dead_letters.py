@@ -109,3 +109,69 @@ class DeadLetterProducer:
 def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, str]:
     """Headers of a dead letter as text (last value wins)."""
     return {name: (value or b"").decode("utf-8", "replace") for name, value in headers or ()}
+
+
+@dataclass
+class ReplayResult:
+    replayed: int = 0
+    by_reason: dict[str, int] | None = None
+
+
+def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str, limit: int | None = None,
+                        idle_timeout: float = 5.0, dry_run: bool = False, timeout: float = 10.0,
+                        config: dict[str, object] | None = None) -> ReplayResult:
+    """Send dead letters back to the topic they came from, then commit them as replayed.
+
+    Reads ``dead_letter_topic`` as consumer group ``group`` (so a second run continues
+    after the first), produces each original key and value to its original topic (or
+    ``target_topic``), waits for the broker's acknowledgement, and only then commits.
+    ``dry_run`` counts by reason and commits nothing. Stops after ``idle_timeout``
+    seconds without a message, or after ``limit`` messages.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    from analytics.ingestion.kafka.config import consumer_config
+
+    consumer = Consumer(consumer_config(group, **(config or {})))
+    producer = None if dry_run else Producer(producer_config(**{"client.id": "analytics-dead-letter-replay"}))
+    consumer.subscribe([dead_letter_topic])
+    result = ReplayResult(by_reason={})
+    by_reason: dict[str, int] = result.by_reason or {}
+    last_message = time.monotonic()
+    try:
+        while limit is None or result.replayed < limit:
+            want = 500 if limit is None else min(500, limit - result.replayed)
+            messages = [message for message in consumer.consume(want, 0.5) if message.error() is None]
+            if not messages:
+                if time.monotonic() - last_message >= idle_timeout:
+                    break
+                continue
+            last_message = time.monotonic()
+            for message in messages:
+                headers = header_map(message.headers())
+                reason = headers.get(REASON_HEADER, "unknown")
+                by_reason[reason] = by_reason.get(reason, 0) + 1
+                if producer is not None:
+                    producer.produce(
+                        headers.get(TOPIC_HEADER) or target_topic,
+                        message.value(),
+                        message.key(),
+                        headers=[("dlq-replayed-from", f"{message.partition()}:{message.offset()}".encode())],
+                    )
+            if producer is not None:
+                remaining = producer.flush(timeout)
+                if remaining:
+                    raise DeadLetterUnavailable(f"{remaining} replayed messages not acknowledged; nothing committed")
+                last = {}
+                for message in messages:
+                    last[message.partition()] = message.offset()
+                consumer.commit(
+                    offsets=[TopicPartition(dead_letter_topic, partition, offset + 1) for partition, offset in
+                             last.items()],
+                    asynchronous=False,
+                )
+            result.replayed += len(messages)
+    finally:
+        consumer.close()
+    log.info("stream.dead_letters_replayed", replayed=result.replayed, by_reason=by_reason, dry_run=dry_run)
+    return result

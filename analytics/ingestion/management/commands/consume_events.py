@@ -63,6 +63,9 @@ class Command(BaseCommand):
             max_wait_seconds=options["max_wait"],
             exit_when_idle=options["exit_when_idle"],
         )
+        # Signal handlers are in place from here on: a SIGTERM now is a clean stop.
+        self.stdout.write(f"stream {spec.name}: consuming {spec.topic} as {spec.group}")
+        self.stdout.flush()
         stats = consumer.run()
         self.stdout.write(
             f"stream {spec.name}: {stats.messages} messages, {stats.rows} rows stored, "
