@@ -14,7 +14,7 @@ import hashlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
 from analytics.core.logging import get_logger
@@ -32,6 +32,18 @@ def batch_token(rows: Rows, prefix: str) -> str:
     for row in rows:
         digest.update(f"{row['project_id']}:{row['event_id']};".encode())
     return f"{prefix}:{digest.hexdigest()}"
+
+
+def _settle(future: Future[int], *, result: int = 0, error: BaseException | None = None) -> None:
+    """Resolve a request's future unless it was cancelled (the client went away); its rows
+    were still written, and a resend is de-duplicated."""
+    try:
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass
 
 
 class BatchWriter:
@@ -102,10 +114,10 @@ class BatchWriter:
             metrics.BATCH_FLUSH_ERRORS.inc()
             log.warning("ingest.batch_writer.flush_failed", rows=len(rows), error=type(error).__name__)
             for _, future in taken:
-                future.set_exception(error)
+                _settle(future, error=error)
         else:
             for part, future in taken:
-                future.set_result(len(part))
+                _settle(future, result=len(part))
         finally:
             metrics.BATCH_FLUSH_SECONDS.observe(time.monotonic() - started)
             metrics.BATCH_FLUSH_ROWS.observe(len(rows))

@@ -92,3 +92,15 @@ def test_live_updates_are_sent_and_throttled(project):
 
     assert first == {"type": "live.update", "accepted": 5}
     assert second == {"type": "live.update", "accepted": 3}
+
+
+def test_a_cancelled_request_does_not_stop_the_writer(project, store):
+    writer = BatchWriter(lambda rows, token: store_event_batch(rows, dedup_token=token), interval=0.3, max_rows=10_000)
+    writer.submit(rows_for(project.id, "d000", 1)).result(10)
+    gone = writer.submit(rows_for(project.id, "d001", 1))
+    gone.cancel()  # what asyncio does when the client disconnects while waiting
+    after = writer.submit(rows_for(project.id, "d002", 1))
+
+    assert after.result(10) == 1
+    writer.close()
+    assert len(stored(store, project.id)) == 3
