@@ -19,7 +19,8 @@ from pathlib import Path
 
 CANDIDATES = ("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse")
 MISSING_MESSAGE = (
-    "No ClickHouse server binary found (looked for {candidates}). The clickhouse-driver wire path is "
+    "No ClickHouse server binary found (looked for {candidates}; CLICKHOUSE_SERVER_BINARY names one). "
+    "The clickhouse-driver wire path is "
     "tested against a real server: install Debian's package with `apt-get install -y clickhouse-server` "
     "(.ci/run does this when it runs as root)."
 )
@@ -55,8 +56,12 @@ CONFIG = """<?xml version="1.0"?>
 
 
 def find_binary() -> list[str] | None:
-    """The command that starts a server, or None when none is installed."""
-    for candidate in CANDIDATES:
+    """The command that starts a server, or None when none is installed.
+
+    ``CLICKHOUSE_SERVER_BINARY`` names one explicitly (and only that one is tried).
+    """
+    explicit = os.environ.get("CLICKHOUSE_SERVER_BINARY")
+    for candidate in ((explicit,) if explicit else CANDIDATES):
         path = shutil.which(candidate) or (candidate if os.access(candidate, os.X_OK) else None)
         if path:
             # The official single binary takes the tool name as its first argument.

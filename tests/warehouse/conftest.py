@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -14,7 +15,8 @@ def clickhouse_server_command() -> list[str]:
     """The server binary; a missing one FAILS the tests that need it (never a skip)."""
     command = find_binary()
     if command is None:
-        pytest.fail(MISSING_MESSAGE.format(candidates=", ".join(CANDIDATES)), pytrace=False)
+        looked_for = os.environ.get("CLICKHOUSE_SERVER_BINARY") or ", ".join(CANDIDATES)
+        pytest.fail(MISSING_MESSAGE.format(candidates=looked_for), pytrace=False)
     return command
 
 
