@@ -194,7 +194,7 @@ def run_python(code: str, env: dict[str, str], timeout: float = 600) -> str:
         capture_output=True, text=True, timeout=timeout,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"helper process failed: {completed.stderr.strip()[-800:]}")
+        raise RuntimeError(f"helper process failed: {completed.stderr.strip()[-1500:]}")
     return completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
 
 

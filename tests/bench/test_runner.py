@@ -14,7 +14,7 @@ from django.conf import settings
 from analytics.bench.registry import Metric, at_least, at_most, load_stages
 from analytics.bench.runner import format_table
 
-EXPECTED_STAGES = {"http", "insert", "scan"}
+EXPECTED_STAGES = {"http", "consumer", "insert", "e2e", "aggregation", "scan", "memory"}
 
 
 def test_stages_are_registered_in_suite_order():
@@ -76,6 +76,7 @@ def test_bench_only_scan_end_to_end(tmp_path):
     for metric in scan["metrics"]:
         assert metric["figure"] > 0 and metric["baseline"] > 0 and metric["ratio"] > 0
         assert metric["details"]["rows"] == 10_000
+        assert metric["details"]["events_without_final_seconds"] > 0
         assert {"unit", "target", "passed", "checks", "baseline_label"} <= metric.keys()
     assert report["machine"]["nproc"] >= 1 and report["machine"]["cpu"]
     assert report["summary"]["errors"] == []
