@@ -22,7 +22,7 @@ MIN_INTERVAL_SECONDS = 1.0
 
 _pending: dict[int, int] = {}
 _last_sent: dict[int, float] = {}
-_scheduled: set[int] = set()
+_scheduled: dict[int, asyncio.AbstractEventLoop] = {}  # project -> loop holding its delayed send
 _tasks: set[asyncio.Task[Any]] = set()
 
 
@@ -35,18 +35,20 @@ def notify(project_id: int, accepted: int) -> None:
     except RuntimeError:
         return
     _pending[project_id] = _pending.get(project_id, 0) + accepted
-    if project_id in _scheduled:
-        return
+    waiting_on = _scheduled.get(project_id)
+    if waiting_on is loop and not loop.is_closed():
+        return  # a delayed send on this loop will carry the sum
     wait = _last_sent.get(project_id, 0.0) + MIN_INTERVAL_SECONDS - time.monotonic()
     if wait <= 0:
         _send(loop, project_id)
     else:
-        _scheduled.add(project_id)
+        _scheduled[project_id] = loop
         loop.call_later(wait, _send, loop, project_id)
 
 
 def _send(loop: asyncio.AbstractEventLoop, project_id: int) -> None:
-    _scheduled.discard(project_id)
+    if _scheduled.get(project_id) is loop:
+        del _scheduled[project_id]
     accepted = _pending.pop(project_id, 0)
     if not accepted:
         return
