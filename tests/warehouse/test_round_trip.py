@@ -130,3 +130,30 @@ def test_a_row_missing_a_required_key_is_refused_before_the_store() -> None:
     del row["event_id"]
     with pytest.raises(KeyError):
         events_to_arrow([row])
+
+
+def test_persons_keep_their_latest_version(store: EventStore) -> None:
+    import pyarrow as pa
+
+    project_id = new_project_id()
+    person_id = str(uuid.uuid4())
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def version(number: int, properties: str) -> pa.Table:
+        return pa.table({
+            "project_id": pa.array([project_id], pa.uint64()),
+            "person_id": pa.array([person_id]),
+            "properties": pa.array([properties]),
+            "created_at": pa.array([created], pa.timestamp("ms", tz="UTC")),
+            "version": pa.array([number], pa.uint64()),
+        })
+
+    store.insert_arrow("persons", version(2, json.dumps({"name": "שלום 🙂"})), dedup_token=f"person-2-{project_id}")
+    store.insert_arrow("persons", version(1, "{}"), dedup_token=f"person-1-{project_id}")
+    rows = store.query(Query(
+        name="test.persons",
+        sql="SELECT person_id, properties, version, created_at, is_deleted FROM persons FINAL "
+            "WHERE project_id = {project_id:UInt64}",
+        params={"project_id": project_id},
+    )).rows()
+    assert rows == [(uuid.UUID(person_id), json.dumps({"name": "שלום 🙂"}), 2, created, 0)]
