@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from analytics.accounts.throttling import login_rate_limited
 from analytics.core import views
 
 urlpatterns = [
@@ -8,7 +9,9 @@ urlpatterns = [
     # Session login for the server-rendered pages (the API uses JWTs and API keys).
     path(
         "login/",
-        auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True),
+        login_rate_limited(
+            auth_views.LoginView.as_view(template_name="core/login.html", redirect_authenticated_user=True)
+        ),
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

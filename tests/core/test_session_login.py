@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from tests.factories import member_with_project
 
@@ -32,3 +32,15 @@ def test_wrong_password_shows_an_error_and_logout_ends_the_session() -> None:
     client.force_login(user)
     assert client.post("/logout/").status_code == 302
     assert client.get("/").status_code == 302
+
+
+@override_settings(AUTH_RATE_LIMIT="2/min")
+@pytest.mark.parametrize("url", ["/login/", "/admin/login/"])
+def test_login_pages_are_rate_limited_per_address(url: str) -> None:
+    client = Client()
+    statuses = [
+        client.post(url, {"username": "x@example.com", "password": "guess"}, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}").status_code
+        for n in range(3)
+    ]
+    assert statuses == [200, 200, 429]
+    assert client.get(url).status_code == 200  # the form itself stays reachable

@@ -11,7 +11,6 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
 from rest_framework_simplejwt.serializers import TokenVerifySerializer
@@ -20,24 +19,8 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
 from analytics.accounts.models import User
 from analytics.accounts.services import user_register
+from analytics.accounts.throttling import AuthRateThrottle
 from analytics.core.errors import ApplicationError
-
-
-class AuthRateThrottle(SimpleRateThrottle):
-    """One budget per client address for every auth endpoint (``AUTH_RATE_LIMIT``).
-
-    Counters live in the Django cache (Redis in scale mode, so all web processes share
-    them). The address comes from ``get_ident``: REMOTE_ADDR unless ``TRUSTED_PROXY_COUNT``
-    says how many proxies append to X-Forwarded-For, so a forged header resets nothing.
-    """
-
-    scope = "auth"
-
-    def get_rate(self) -> str:
-        return settings.AUTH_RATE_LIMIT
-
-    def get_cache_key(self, request: Request, view: object) -> str:
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
 class TokenView(TokenObtainPairView):
