@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from rest_framework.throttling import SimpleRateThrottle
 
 
@@ -28,14 +28,15 @@ class AuthRateThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-def login_rate_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def login_rate_limited(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Apply :class:`AuthRateThrottle` to the POSTs of a plain Django login view (429 when spent)."""
 
     @wraps(view)
-    def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def limited(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if request.method == "POST":
             throttle = AuthRateThrottle()
-            if not throttle.allow_request(request, None):
+            # get_ident reads only request.META, so a plain Django request will do.
+            if not throttle.allow_request(request, None):  # type: ignore[arg-type]
                 wait = max(1, round(throttle.wait() or 1))
                 response = JsonResponse(
                     {"error": {"code": "throttled", "message": "too many log-in attempts", "retry_after": wait}},
