@@ -120,3 +120,52 @@ def post_one(host: str, port: int, request: bytes) -> tuple[int, bytes]:
             writer.close()
 
     return asyncio.run(once())
+
+
+async def _paced_worker(host: str, port: int, queue: asyncio.Queue[tuple[float, bytes, int]],
+                        result: LoadResult) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            try:
+                due, request, events = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            delay = due - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            started = time.perf_counter()
+            writer.write(request)
+            status, body = await _read_response(reader)
+            result.latencies.append(time.perf_counter() - started)
+            result.requests += 1
+            if status in (200, 202):
+                result.accepted += int(orjson.loads(body).get("accepted", events))
+            else:
+                key = f"HTTP {status}"
+                result.errors[key] = result.errors.get(key, 0) + 1
+    finally:
+        writer.close()
+
+
+async def _run_paced(host: str, port: int, requests: list[tuple[bytes, int]], rate: float,
+                     connections: int) -> LoadResult:
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.2
+    queue: asyncio.Queue[tuple[float, bytes, int]] = asyncio.Queue()
+    sent = 0
+    for request, events in requests:
+        queue.put_nowait((start + sent / rate, request, events))
+        sent += events
+    result = LoadResult()
+    began = time.perf_counter()
+    await asyncio.gather(*(_paced_worker(host, port, queue, result) for _ in range(connections)))
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+def post_paced(host: str, port: int, requests: list[tuple[bytes, int]], rate: float,
+               connections: int = 16) -> LoadResult:
+    """Send the requests on a schedule of ``rate`` events/s (as fast as possible once behind it)."""
+    return asyncio.run(_run_paced(host, port, requests, rate, connections))
