@@ -106,6 +106,19 @@ def _record_lag(watermark_project: int, granularity: Granularity, mark: datetime
         metrics.WATERMARK_LAG.labels(project=str(watermark_project), granularity=granularity.value).set(lag)
 
 
+def watermark_lag_export() -> int:
+    """Set ``watermark_lag_seconds`` of every stream from the database (called by each
+    dispatch, so the figure keeps growing while a stream is stuck). Returns streams seen."""
+    marks = Watermark.objects.filter(event_time_mark__isnull=False).values_list(
+        "project_id", "granularity", "event_time_mark"
+    )
+    count = 0
+    for project_id, granularity, mark in marks:
+        _record_lag(project_id, Granularity(granularity), mark)
+        count += 1
+    return count
+
+
 def aggregation_run(
     *, project_id: int, granularity: Granularity | str, now: datetime | None = None, wait: bool = False
 ) -> RunResult:

@@ -39,6 +39,7 @@ def aggregation_stream(project_id: int, granularity: str) -> dict[str, Any]:
 @shared_task(name="analytics.aggregation.tasks.aggregation_dispatch")
 def aggregation_dispatch(project_id: int | None = None, granularity: str | None = None) -> int:
     """Start a run of every stream (optionally narrowed); returns how many were started."""
+    services.watermark_lag_export()
     streams = services.streams_for(project_id=project_id, granularity=granularity)
     if getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False):
         # In-process: one failing stream must not stop the others.

@@ -96,3 +96,18 @@ def test_aggregate_once_runs_every_granularity_of_a_project(store: object) -> No
     lines = output.getvalue().splitlines()
     assert len(lines) == 5 and all(" done " in line or " idle " in line for line in lines)
     assert Watermark.objects.filter(project=project, event_time_mark__isnull=False).count() == 5
+
+
+def test_watermark_lag_is_exported_per_project_and_granularity(store: object) -> None:
+    from prometheus_client import REGISTRY
+
+    from analytics.aggregation.services import watermark_lag_export
+
+    _, project = member_with_project()
+    mark = utc_now() - timedelta(minutes=10)
+    Watermark.objects.create(project=project, granularity="1m", event_time_mark=mark, inserted_mark=mark)
+
+    watermark_lag_export()
+
+    lag = REGISTRY.get_sample_value("watermark_lag_seconds", {"project": str(project.id), "granularity": "1m"})
+    assert lag is not None and 600 <= lag < 900
