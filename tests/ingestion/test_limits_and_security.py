@@ -70,3 +70,43 @@ def test_rotated_write_key_stops_working(project, post):
 
     assert post(event(), key=old_key).status_code == 401
     assert post(event(), key=project.write_key).status_code == 202
+
+
+def test_local_rate_limiter_of_the_embedded_mode():
+    from asgiref.sync import async_to_sync
+
+    from analytics.ingestion.ratelimit import LocalRateLimiter
+
+    limiter = LocalRateLimiter()
+    allow = async_to_sync(limiter.allow)
+
+    assert allow(1, 10, 6) is True
+    assert allow(1, 10, 4) is True
+    assert allow(1, 10, 1) is False
+    assert allow(2, 10, 10) is True
+    assert allow(3, 5, 50) is True  # one request over the whole limit passes when the window is empty
+
+
+def test_trusted_proxy_count_applies_without_a_proxy_list():
+    from django.conf import settings
+    from django.test import override_settings
+
+    from analytics.ingestion.enrichment import client_ip
+
+    with override_settings(TRUSTED_PROXIES=[], REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}):
+        assert client_ip("10.0.0.1", "6.6.6.6, 203.0.113.5") == "203.0.113.5"
+    assert client_ip("10.0.0.1", "6.6.6.6, 203.0.113.5") == "10.0.0.1"
+
+
+def test_admin_refuses_a_bad_schema_with_a_form_error(owner_and_project, client):
+    from analytics.accounts.models import User
+
+    _, project = owner_and_project
+    admin = User.objects.create_superuser(email="root@example.com", password="x-long-password-1")
+    client.force_login(admin)
+
+    response = client.post("/admin/ingestion/eventschema/add/", {
+        "project": project.id, "event_name": "x", "properties": '{"a": {"type": "colour"}}', "description": ""})
+
+    assert response.status_code == 200
+    assert "the type of" in response.content.decode()
