@@ -74,4 +74,10 @@ def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 
     yield
-    cache.clear()
+    # Only this run's keys: django-redis's clear() is FLUSHDB, which would also wipe the keys
+    # (throttle counters, cached lookups) of other test runs sharing the Redis database.
+    delete_pattern = getattr(cache, "delete_pattern", None)
+    if delete_pattern is not None:
+        delete_pattern("*")
+    else:
+        cache.clear()
