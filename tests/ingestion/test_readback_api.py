@@ -128,3 +128,19 @@ def test_anonymous_and_write_key_get_401(loaded, client, path):
 
     assert client.get(url).status_code == 401
     assert client.get(url, headers={"Authorization": f"Bearer {project.write_key}"}).status_code == 401
+
+
+def test_person_endpoint_shows_merged_ids_and_properties(owner_and_project, post, client):
+    owner, project = owner_and_project
+    post(event("$identify", distinct_id="user-5", properties={"$anon_distinct_id": "anon-5", "$set": {"plan": "pro"}}),
+         key=project.write_key)
+    _, raw_key = personal_api_key_create(user=owner, label="read")
+
+    body = client.get(f"/api/v1/projects/{project.id}/persons/anon-5",
+                      headers={"Authorization": f"Bearer {raw_key}"}).json()
+    stranger, _ = member_with_project()
+    client.force_login(stranger)
+
+    assert body["properties"] == {"plan": "pro"}
+    assert body["distinct_ids"] == ["anon-5", "user-5"]
+    assert client.get(f"/api/v1/projects/{project.id}/persons/anon-5").status_code == 404
