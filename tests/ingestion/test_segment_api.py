@@ -120,3 +120,15 @@ def test_resent_message_ids_count_once(project, post, store):
     post(TRACK, path="/v1/track", headers=basic(project.write_key))
 
     assert len(stored(store, project.id)) == 1
+
+
+def test_batch_level_context_applies_to_each_message(project, post, store):
+    body = {"batch": [{"type": "track", "userId": "u", "event": "e1"},
+                      {"type": "track", "userId": "u", "event": "e2", "context": {"library": {"name": "own"}}}],
+            "context": {"library": {"name": "analytics-python", "version": "2.3.0"}, "location": {"country": "NO"}}}
+
+    post(body, path="/v1/batch", headers=basic(project.write_key))
+
+    rows = {row["event"]: row for row in stored(store, project.id)}
+    assert (rows["e1"]["lib"], rows["e1"]["lib_version"], rows["e1"]["country"]) == ("analytics-python", "2.3.0", "NO")
+    assert (rows["e2"]["lib"], rows["e2"]["country"]) == ("own", "NO")

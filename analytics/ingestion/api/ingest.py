@@ -143,6 +143,13 @@ async def _segment(request: HttpRequest, kind: str | None) -> HttpResponse:
         if len(messages) > settings.INGEST_MAX_BATCH:
             raise IntakeError(400, "batch_too_large", f"at most {settings.INGEST_MAX_BATCH} messages per batch")
         sent_at = payload.get("sentAt")
+        shared_context = payload.get("context")
+        if type(shared_context) is dict and shared_context:
+            # A batch-level context applies to every message (a message's own keys win).
+            for message in messages:
+                if type(message) is dict:
+                    own = message.get("context")
+                    message["context"] = {**shared_context, **own} if type(own) is dict else shared_context
     else:
         messages, sent_at = [payload], None
     await check_rate_limit(project, len(messages))
