@@ -104,9 +104,9 @@ def aggregates_for(
         )
         if event is not None:
             rows = rows.filter(event=event)
-        for row in rows.order_by("bucket", "event"):
-            results.append(_result(row.bucket, row.event, row.count, row.unique_users, row.unique_persons,
-                                   row.measures, measure, True))
+        for rollup in rows.order_by("bucket", "event"):
+            results.append(_result(rollup.bucket, rollup.event, rollup.count, rollup.unique_users,
+                                   rollup.unique_persons, rollup.measures, measure, True))
     live_start = max(low, mark) if mark else low
     if high > live_start:
         table = get_store().query(
@@ -115,10 +115,10 @@ def aggregates_for(
                 measures=project.aggregated_measures, start=live_start, end=high, event=event,
             )
         )
-        for row in table.dicts():
-            results.append(_result(from_epoch_ms(int(row["bucket"]) * 1000), row["event"], int(row["count"]),
-                                   int(row["unique_users"]), int(row["unique_persons"]),
-                                   orjson.loads(row["measures"]), measure, False))
+        for live in table.dicts():
+            results.append(_result(from_epoch_ms(int(live["bucket"]) * 1000), live["event"], int(live["count"]),
+                                   int(live["unique_users"]), int(live["unique_persons"]),
+                                   orjson.loads(live["measures"]), measure, False))
     return {"granularity": granularity.value, "timezone": tz_name, "from": low, "to": high,
             "watermark": mark, "results": results}
 

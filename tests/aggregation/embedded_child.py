@@ -37,7 +37,8 @@ def main() -> None:
 
     rerun = aggregation_run(project_id=project.id, granularity="5m")
     measures = ["revenue", "duration_sec", "bytes_up", "bytes_down"]
-    report = {"vendor": connection.vendor, "ran": first, "late_events": rerun.late_events, "granularities": {}}
+    outcomes: dict[str, str] = {}
+    report = {"vendor": connection.vendor, "ran": first, "late_events": rerun.late_events, "granularities": outcomes}
     for granularity in ("1m", "5m", "1h"):
         if granularity != "5m":
             aggregation_run(project_id=project.id, granularity=granularity)
@@ -47,9 +48,9 @@ def main() -> None:
             from tests.aggregation.helpers import assert_rollups_equal
 
             assert_rollups_equal(actual, expected)
-            report["granularities"][granularity] = "equal"
+            outcomes[granularity] = "equal"
         except AssertionError as error:
-            report["granularities"][granularity] = f"different: {error}"
+            outcomes[granularity] = f"different: {error}"
     print(json.dumps(report))
     sys.stdout.flush()
     os._exit(0)  # chDB's threads need not be joined

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
@@ -20,7 +21,7 @@ START = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
 MEASURES = ["revenue", "duration_sec", "bytes_up", "bytes_down"]
 
 
-def client_for(user: object) -> APIClient:
+def client_for(user: Any) -> APIClient:
     client = APIClient()
     client.force_authenticate(user=user)
     return client

@@ -73,9 +73,10 @@ def test_backfill_restores_damaged_rollups_and_shows_progress(store: object) -> 
     aggregation_run(project_id=project.id, granularity="5m", now=start + timedelta(hours=3))
     expected = expected_rollups(rows, "5m", "UTC", MEASURES)
     damaged = Rollup.objects.filter(project_id=project.id, granularity="5m").order_by("bucket")
-    first = damaged.first()
+    first, last = damaged.first(), damaged.last()
+    assert first is not None and last is not None
     Rollup.objects.filter(pk=first.pk).update(count=999_999)
-    Rollup.objects.filter(pk=damaged.last().pk).delete()
+    Rollup.objects.filter(pk=last.pk).delete()
 
     output = io.StringIO()
     for _ in range(2):  # idempotent: twice gives the same answer

@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.accounts.selectors import project_get_for_user
+from analytics.accounts.typing import AuthenticatedRequest
 from analytics.aggregation import selectors
 from analytics.aggregation.granularity import GRANULARITY_CHOICES, Granularity
 from analytics.core.errors import ServiceUnavailable
@@ -85,7 +85,7 @@ class AggregatesView(APIView):
         ],
         responses=OutputSerializer,
     )
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -129,7 +129,7 @@ class GlobalAggregatesView(APIView):
                     OpenApiParameter("from", str), OpenApiParameter("to", str)],
         responses=OutputSerializer,
     )
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -176,7 +176,7 @@ class UserDetailView(APIView):
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
         responses=OutputSerializer,
     )
-    def get(self, request: Request, project_id: int, distinct_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int, distinct_id: str) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         query = self.InputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

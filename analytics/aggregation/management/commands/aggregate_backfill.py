@@ -40,9 +40,12 @@ class Command(BaseCommand):
             raise CommandError("no such project" if options["project"] else "no projects yet")
         for project_id, granularity in streams:
             label = f"project {project_id} {granularity.value}"
+
+            def progress(done: int, total: int, label: str = label) -> None:
+                self._bar(label, done, total)
+
             totals = aggregation_backfill(
-                project_id=project_id, granularity=granularity, start=start, end=end,
-                progress=lambda done, total, label=label: self._bar(label, done, total),
+                project_id=project_id, granularity=granularity, start=start, end=end, progress=progress,
             )
             if totals["chunks"] == 0:
                 self.stdout.write(f"{label}: nothing final in range")
