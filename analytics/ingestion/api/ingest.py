@@ -55,6 +55,7 @@ def _guarded(endpoint: str) -> Callable[[Callable[..., Awaitable[HttpResponse]]]
     def decorate(handler: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
         async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method != "POST":
+                metrics.REQUESTS_REJECTED.labels(reason="method_not_allowed").inc()
                 response = _json(405, {"error": {"code": "method_not_allowed", "message": "use POST"}})
                 response["Allow"] = "POST, OPTIONS"
                 return response
