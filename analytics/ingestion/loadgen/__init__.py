@@ -1,0 +1,1 @@
+"""The load generator (manage.py loadgen): scenarios, sending, verification against the store."""

@@ -1,0 +1,93 @@
+"""Verification of a load run: is every accepted event in the store, once?
+
+Reads the store through :mod:`analytics.ingestion.loadgen.queries` (one project), joins
+the answer with the ledger of accepted event ids and send times, and reports sent,
+verified, lost, duplicates and the send-to-stored latency (each event's first insert
+time minus its client send time) at p50/p95/p99.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from analytics.ingestion.loadgen import queries
+from analytics.warehouse.errors import StoreError
+from analytics.warehouse.store import EventStore
+
+
+@dataclass
+class Verification:
+    sent: int
+    verified: int
+    lost: int
+    duplicates: int
+    physical_copies: int
+    latency_ms: dict[str, float | None] = field(default_factory=dict)
+    last_stored_ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {"p50": None, "p95": None, "p99": None}
+    p50, p95, p99 = np.percentile(values, [50, 95, 99])
+    return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1)}
+
+
+def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime) -> Verification:
+    """Compare the ledger with what the store holds now."""
+    result = store.query(queries.stored_events(project_id=project_id, since=since))
+    stored: dict[bytes, tuple[int, int]] = {}
+    if result.table.num_rows:
+        ids = result.table.column("event_id").to_pylist()
+        copies = result.table.column("copies").to_pylist()
+        inserted = result.table.column("inserted_ms").to_pylist()
+        stored = {uuid.UUID(event_id).bytes: (count, ms) for event_id, count, ms in zip(ids, copies, inserted,
+                                                                                        strict=True)}
+    latencies = []
+    verified = duplicates = 0
+    last_stored = 0
+    for event_id, sent_ms in zip(ledger["event_id"].tolist(), ledger["sent_ms"].tolist(), strict=True):
+        found = stored.get(event_id)
+        if found is None:
+            continue
+        verified += 1
+        if found[0] > 1:
+            duplicates += 1
+        latencies.append(found[1] - sent_ms)
+        last_stored = max(last_stored, found[1])
+    physical = store.query(queries.physical_copies(project_id=project_id, since=since)).scalar() or 0
+    return Verification(
+        sent=int(ledger.size),
+        verified=verified,
+        lost=int(ledger.size) - verified,
+        duplicates=duplicates,
+        physical_copies=int(physical),
+        latency_ms=_percentiles(np.asarray(latencies, dtype=np.float64)),
+        last_stored_ms=float(last_stored) if last_stored else None,
+    )
+
+
+def verify_until_complete(store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime,
+                          timeout: float, interval: float = 1.0) -> Verification:
+    """Poll until every ledger event is stored or ``timeout`` passes; the last check wins."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            verification = check_once(store, ledger, project_id=project_id, since=since)
+        except StoreError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(interval)
+            continue
+        if verification.lost == 0 or time.monotonic() >= deadline:
+            return verification
+        time.sleep(interval)
