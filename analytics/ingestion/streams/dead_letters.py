@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
@@ -114,7 +115,7 @@ def header_map(headers: Sequence[tuple[str, bytes | None]] | None) -> dict[str, 
 @dataclass
 class ReplayResult:
     replayed: int = 0
-    by_reason: dict[str, int] | None = None
+    by_reason: dict[str, int] = field(default_factory=dict)
 
 
 def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str, limit: int | None = None,
@@ -134,16 +135,25 @@ def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str
 
     consumer = Consumer(consumer_config(group, **(config or {})))
     producer = None if dry_run else Producer(producer_config(**{"client.id": "analytics-dead-letter-replay"}))
-    consumer.subscribe([dead_letter_topic])
-    result = ReplayResult(by_reason={})
-    by_reason: dict[str, int] = result.by_reason or {}
-    last_message = time.monotonic()
+    # The idle clock starts at the assignment: joining the group takes a few seconds.
+    assigned = {"at": 0.0}
+
+    def on_assign(_consumer: Any, _partitions: Any) -> None:
+        assigned["at"] = time.monotonic()
+
+    consumer.subscribe([dead_letter_topic], on_assign=on_assign)
+    result = ReplayResult()
+    by_reason = result.by_reason
+    started = time.monotonic()
+    last_message = 0.0
     try:
         while limit is None or result.replayed < limit:
             want = 500 if limit is None else min(500, limit - result.replayed)
             messages = [message for message in consumer.consume(want, 0.5) if message.error() is None]
             if not messages:
-                if time.monotonic() - last_message >= idle_timeout:
+                now = time.monotonic()
+                quiet_since = max(last_message, assigned["at"])
+                if (assigned["at"] and now - quiet_since >= idle_timeout) or now - started >= idle_timeout + 60:
                     break
                 continue
             last_message = time.monotonic()

@@ -36,5 +36,5 @@ class Command(BaseCommand):
             timeout=float(settings.KAFKA_PRODUCE_TIMEOUT),
         )
         verb = "found" if options["dry_run"] else "replayed"
-        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted((result.by_reason or {}).items()))
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(result.by_reason.items()))
         self.stdout.write(f"{verb} {result.replayed} dead letters ({reasons or 'none'})")

@@ -1,0 +1,121 @@
+"""The events stream in-process: batches land once, poison goes to the dead-letter topic."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from analytics.ingestion.kafka.config import consumer_config, producer_config
+from analytics.ingestion.kafka.wire import REASON_HEADER, encode_row, message_key
+from analytics.ingestion.streams.consumer import StreamConsumer
+from analytics.ingestion.streams.dead_letters import OFFSET_HEADER, TOPIC_HEADER, header_map, replay_dead_letters
+from analytics.ingestion.streams.drain import partition_ids, send_drain_markers, wait_until_drained
+from analytics.ingestion.streams.registry import get_stream
+from analytics.warehouse.guard import Query
+from tests.pipeline.conftest import Topics, event_rows, produce_rows
+
+pytestmark = [pytest.mark.kafka]
+
+
+@contextmanager
+def running_consumer() -> Iterator[StreamConsumer]:
+    stop = threading.Event()
+    consumer = StreamConsumer(get_stream("events"), stop=stop, config={"session.timeout.ms": 6000},
+                              max_wait_seconds=0.2)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            consumer.run()
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert errors == []
+
+
+def _count(store: Any, project_id: int) -> tuple[int, int]:
+    row = store.query(Query(
+        name="test.pipeline.count",
+        sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+        params={"project_id": project_id},
+    )).rows()[0]
+    return int(row[0]), int(row[1])
+
+
+def _read_all(topic: str) -> list[Any]:
+    reader = Consumer(consumer_config("test-reader"))
+    reader.assign([TopicPartition(topic, partition, 0) for partition in partition_ids(topic)])
+    messages: list[Any] = []
+    try:
+        while True:
+            batch = reader.consume(100, 2.0)
+            if not batch:
+                return messages
+            messages.extend(message for message in batch if message.error() is None)
+    finally:
+        reader.close()
+
+
+def test_batches_land_once_and_offsets_are_committed(topics: Topics, store: Any) -> None:
+    produce_rows(event_rows(9301, 1200))
+    targets = send_drain_markers(topics.topic)
+
+    with running_consumer() as consumer:
+        assert wait_until_drained(topics.group, topics.topic, targets, timeout=120)
+
+    assert _count(store, 9301) == (1200, 1200)
+    assert consumer.stats.rows == 1200
+
+
+def test_poison_message_goes_to_the_dead_letter_topic_and_later_events_flow(topics: Topics, store: Any) -> None:
+    rows = event_rows(9302, 20, users=1)  # one user: one partition, in order
+    key = message_key(rows[0])
+    producer = Producer(producer_config())
+    for row in rows[:10]:
+        producer.produce(topics.topic, encode_row(row), key)
+    producer.produce(topics.topic, b"{definitely not json", key)
+    missing_event_id = {name: value for name, value in rows[0].items() if name != "event_id"}
+    producer.produce(topics.topic, encode_row(missing_event_id), key)
+    for row in rows[10:]:
+        producer.produce(topics.topic, encode_row(row), key)
+    assert producer.flush(10) == 0
+    targets = send_drain_markers(topics.topic)
+
+    with running_consumer():
+        assert wait_until_drained(topics.group, topics.topic, targets, timeout=120)
+
+    assert _count(store, 9302) == (20, 20)
+    letters = [header_map(message.headers()) for message in _read_all(topics.dead_letter_topic)]
+    assert sorted(letter[REASON_HEADER] for letter in letters) == ["invalid_row", "undecodable"]
+    assert {letter[TOPIC_HEADER] for letter in letters} == {topics.topic}
+    assert sorted(int(letter[OFFSET_HEADER]) for letter in letters) == [10, 11]
+
+
+def test_replay_sends_dead_letters_back_once(topics: Topics) -> None:
+    producer = Producer(producer_config())
+    producer.produce(topics.dead_letter_topic, b"{broken", b"7:someone",
+                     headers=[(REASON_HEADER, b"undecodable"), (TOPIC_HEADER, topics.topic.encode())])
+    assert producer.flush(10) == 0
+
+    first = replay_dead_letters(dead_letter_topic=topics.dead_letter_topic, target_topic=topics.topic,
+                                group=f"{topics.group}-replay", idle_timeout=3, config={"session.timeout.ms": 6000})
+    second = replay_dead_letters(dead_letter_topic=topics.dead_letter_topic, target_topic=topics.topic,
+                                 group=f"{topics.group}-replay", idle_timeout=3, config={"session.timeout.ms": 6000})
+
+    assert first.replayed == 1 and first.by_reason == {"undecodable": 1}
+    assert second.replayed == 0
+    replayed = [message for message in _read_all(topics.topic) if message.value() == b"{broken"]
+    assert len(replayed) == 1 and replayed[0].key() == b"7:someone"

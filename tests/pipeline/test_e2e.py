@@ -1,0 +1,34 @@
+"""``manage.py e2e`` on a small load: the whole scale-mode path, nothing lost or doubled."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from tests.pipeline.conftest import ROOT
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+
+
+def test_e2e_runs_the_pipeline_and_verifies_every_event() -> None:
+    database = f"test_e2e_{os.getpid()}"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "e2e", "--events", "3000", "--workers", "1", "--threads", "2",
+         "--partitions", "3", "--database", database],
+        cwd=ROOT, capture_output=True, timeout=280, check=False,
+        env={key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"},
+    )
+    output = result.stdout.decode()
+    assert result.returncode == 0, output[-2000:] + result.stderr.decode(errors="replace")[-3000:]
+    summary = orjson.loads(output.strip().splitlines()[-1])
+
+    assert summary["sent"] == 3000 and summary["failed"] == 0
+    assert summary["verified"] == 3000
+    assert summary["lost"] == 0 and summary["duplicates"] == 0
+    assert summary["consumer_clean_exit"] is True
+    assert summary["web_processes"] == 2
+    assert summary["latency_ms"]["p50"] is not None
