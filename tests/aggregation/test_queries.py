@@ -1,0 +1,38 @@
+"""The aggregation's SQL: tenant-scoped, parameterised, identifiers checked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from analytics.aggregation.granularity import Granularity
+from analytics.aggregation.queries.rollups import late_buckets_query, rollup_query
+from analytics.aggregation.queries.users import user_events_query, user_totals_query
+from analytics.warehouse.errors import InvalidIdentifier
+from analytics.warehouse.guard import check_scoped
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("granularity", list(Granularity))
+def test_every_query_is_scoped_by_project_and_carries_values_as_parameters(granularity: Granularity) -> None:
+    queries = [
+        rollup_query(project_id=7, granularity=granularity, tz_name="Europe/Berlin", measures=["revenue", "a.b"],
+                     start=START, end=START + timedelta(days=1), dirty_buckets=[START - timedelta(days=1)],
+                     dirty_low=START - timedelta(days=1), dirty_high=START, event="x' OR 1=1 --"),
+        late_buckets_query(project_id=7, granularity=granularity, tz_name="UTC", inserted_after=START,
+                           inserted_until=START, before=START),
+        user_events_query(project_id=7, distinct_id="'; DROP TABLE events", limit=10, before=(START, "x")),
+        user_totals_query(project_id=7, distinct_id="u", tz_name="UTC", period="day", measures=["bytes_up"]),
+    ]
+    for query in queries:
+        check_scoped(query)
+        assert "DROP TABLE" not in query.sql and "OR 1=1" not in query.sql and "Europe/Berlin" not in query.sql
+
+
+@pytest.mark.parametrize("measure", ["x`) FROM system.users --", "a b", "", "1abc"])
+def test_a_measure_name_that_is_not_an_identifier_is_refused(measure: str) -> None:
+    with pytest.raises(InvalidIdentifier):
+        rollup_query(project_id=1, granularity=Granularity.HOUR, tz_name="UTC", measures=[measure],
+                     start=START, end=START + timedelta(hours=1))
