@@ -14,7 +14,7 @@ from django.conf import settings
 from analytics.bench.registry import Metric, at_least, at_most, load_stages
 from analytics.bench.runner import format_table
 
-EXPECTED_STAGES = {"http", "consumer", "insert", "e2e", "aggregation", "scan", "memory"}
+EXPECTED_STAGES = {"http", "consumer", "insert", "e2e", "aggregation", "watermark", "scan", "memory"}
 
 
 def test_stages_are_registered_in_suite_order():
