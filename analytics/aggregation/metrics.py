@@ -26,3 +26,9 @@ WATERMARK_LAG = Gauge(
     "Now minus the event-time watermark of a stream: how old the newest final bucket end is.",
     ["project", "granularity"],
 )
+AGGREGATION_BEHIND = Gauge(
+    "aggregation_behind_seconds",
+    "How far a stream's event-time watermark is behind the newest bucket it may finalise"
+    " (now minus the allowed lateness, floored to a bucket): 0 when caught up.",
+    ["project", "granularity"],
+)

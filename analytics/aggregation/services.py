@@ -100,21 +100,24 @@ def _store_now() -> datetime:
     return from_epoch_ms(int(get_store().query(store_clock_query()).scalar()))
 
 
-def _record_lag(watermark_project: int, granularity: Granularity, mark: datetime | None) -> None:
-    if mark is not None:
-        lag = max(0.0, (utc_now() - mark).total_seconds())
-        metrics.WATERMARK_LAG.labels(project=str(watermark_project), granularity=granularity.value).set(lag)
+def _record_lag(project: Project, granularity: Granularity, mark: datetime | None) -> None:
+    if mark is None:
+        return
+    now = utc_now()
+    labels = {"project": str(project.id), "granularity": granularity.value}
+    metrics.WATERMARK_LAG.labels(**labels).set(max(0.0, (now - mark).total_seconds()))
+    # The part of the lag the aggregation could remove: 0 when the stream is caught up.
+    allowed = bucket_floor(now - timedelta(seconds=project.aggregation_lateness_seconds), granularity, project.timezone)
+    metrics.AGGREGATION_BEHIND.labels(**labels).set(max(0.0, (allowed - mark).total_seconds()))
 
 
 def watermark_lag_export() -> int:
     """Set ``watermark_lag_seconds`` of every stream from the database (called by each
     dispatch, so the figure keeps growing while a stream is stuck). Returns streams seen."""
-    marks = Watermark.objects.filter(event_time_mark__isnull=False).values_list(
-        "project_id", "granularity", "event_time_mark"
-    )
+    watermarks = Watermark.objects.filter(event_time_mark__isnull=False).select_related("project")
     count = 0
-    for project_id, granularity, mark in marks:
-        _record_lag(project_id, Granularity(granularity), mark)
+    for watermark in watermarks:
+        _record_lag(watermark.project, Granularity(watermark.granularity), watermark.event_time_mark)
         count += 1
     return count
 
@@ -148,7 +151,7 @@ def aggregation_run(
     metrics.EVENTS_AGGREGATED.labels(granularity=granularity.value).inc(result.events)
     metrics.ROLLUP_ROWS_WRITTEN.labels(granularity=granularity.value).inc(result.rows_written)
     metrics.LATE_EVENTS.labels(granularity=granularity.value).inc(result.late_events)
-    _record_lag(project.id, granularity, result.end)
+    _record_lag(project, granularity, result.end)
     log.info("aggregation.run.finished", **{k: v for k, v in result.as_dict().items() if k != "dirty_buckets"})
     return result
 

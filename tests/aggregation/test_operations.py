@@ -112,3 +112,23 @@ def test_watermark_lag_is_exported_per_project_and_granularity(store: object) ->
 
     lag = REGISTRY.get_sample_value("watermark_lag_seconds", {"project": str(project.id), "granularity": "1m"})
     assert lag is not None and 600 <= lag < 900
+
+
+def test_aggregation_behind_drops_to_at_most_one_bucket_once_the_stream_caught_up(store: object) -> None:
+    from prometheus_client import REGISTRY
+
+    from analytics.aggregation.services import watermark_lag_export
+
+    _, project = member_with_project()
+    insert(random_events(project.id, utc_now() - timedelta(minutes=30), timedelta(minutes=10), 20, seed=44))
+    stale = (utc_now() - timedelta(minutes=20)).replace(second=0, microsecond=0)
+    Watermark.objects.create(project=project, granularity="1m", event_time_mark=stale, inserted_mark=utc_now())
+    labels = {"project": str(project.id), "granularity": "1m"}
+    watermark_lag_export()
+    assert (REGISTRY.get_sample_value("aggregation_behind_seconds", labels) or 0) >= 17 * 60
+
+    aggregation_run(project_id=project.id, granularity="1m")
+
+    # 0, or one minute if a minute boundary passed between the run and the measurement.
+    assert (REGISTRY.get_sample_value("aggregation_behind_seconds", labels) or 0) <= 60
+    assert (REGISTRY.get_sample_value("watermark_lag_seconds", labels) or 0) >= 60  # lateness at least
