@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import orjson
@@ -38,6 +39,19 @@ def normalise_rollup_table(table: pa.Table) -> pa.Table:
     return pa.table({name: table.column(name).cast(kind) for name, kind in _ARROW_TYPES.items()})
 
 
+@dataclass(frozen=True)
+class RollupReplacement:
+    """The rows of one stream's recomputed buckets: [start, end) plus each dirty bucket."""
+
+    project_id: int
+    granularity: str
+    table: pa.Table
+    start: datetime
+    end: datetime
+    dirty_buckets: Sequence[datetime]
+    computed_at: datetime
+
+
 def rollups_replace(
     *,
     project_id: int,
@@ -49,24 +63,18 @@ def rollups_replace(
     computed_at: datetime,
 ) -> int:
     """Replace the stream's rows in [start, end) and in each dirty bucket with ``table``."""
-    table = normalise_rollup_table(table)
+    replacement = RollupReplacement(project_id, granularity, normalise_rollup_table(table), start, end,
+                                    list(dirty_buckets), computed_at)
     if connection.vendor == "postgresql":
-        return _replace_postgresql(project_id, granularity, table, start, end, dirty_buckets, computed_at)
-    return _replace_bulk(project_id, granularity, table, start, end, dirty_buckets, computed_at)
+        return _replace_postgresql(replacement)
+    return _replace_bulk(replacement)
 
 
-def _replace_postgresql(
-    project_id: int,
-    granularity: str,
-    table: pa.Table,
-    start: datetime,
-    end: datetime,
-    dirty_buckets: Sequence[datetime],
-    computed_at: datetime,
-) -> int:
+def _replace_postgresql(batch: RollupReplacement) -> int:
     buffer = io.BytesIO()
     # Arrow writes the CSV in C; every string is quoted so an empty value stays '' not NULL.
-    pa_csv.write_csv(table, buffer, write_options=pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    pa_csv.write_csv(batch.table, buffer,
+                     write_options=pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS aggregation_rollup_staging ("
@@ -81,7 +89,7 @@ def _replace_postgresql(
         cursor.execute(
             "DELETE FROM aggregation_rollup WHERE project_id = %s AND granularity = %s"
             " AND ((bucket >= %s AND bucket < %s) OR bucket = ANY(%s))",
-            [project_id, granularity, start, end, list(dirty_buckets)],
+            [batch.project_id, batch.granularity, batch.start, batch.end, list(batch.dirty_buckets)],
         )
         cursor.execute(
             "INSERT INTO aggregation_rollup"
@@ -92,35 +100,27 @@ def _replace_postgresql(
             " count = EXCLUDED.count, unique_users = EXCLUDED.unique_users,"
             " unique_persons = EXCLUDED.unique_persons, measures = EXCLUDED.measures,"
             " computed_at = EXCLUDED.computed_at",
-            [project_id, granularity, computed_at],
+            [batch.project_id, batch.granularity, batch.computed_at],
         )
         return cursor.rowcount
 
 
-def _replace_bulk(
-    project_id: int,
-    granularity: str,
-    table: pa.Table,
-    start: datetime,
-    end: datetime,
-    dirty_buckets: Sequence[datetime],
-    computed_at: datetime,
-) -> int:
-    Rollup.objects.filter(project_id=project_id, granularity=granularity).filter(
-        Q(bucket__gte=start, bucket__lt=end) | Q(bucket__in=list(dirty_buckets))
+def _replace_bulk(batch: RollupReplacement) -> int:
+    Rollup.objects.filter(project_id=batch.project_id, granularity=batch.granularity).filter(
+        Q(bucket__gte=batch.start, bucket__lt=batch.end) | Q(bucket__in=list(batch.dirty_buckets))
     ).delete()
-    columns = {name: table.column(name).to_pylist() for name in ROLLUP_COLUMNS}
+    columns = {name: batch.table.column(name).to_pylist() for name in ROLLUP_COLUMNS}
     objects = [
         Rollup(
-            project_id=project_id,
-            granularity=granularity,
+            project_id=batch.project_id,
+            granularity=batch.granularity,
             bucket=datetime.fromtimestamp(bucket, tz=UTC),
             event=event,
             count=count,
             unique_users=unique_users,
             unique_persons=unique_persons,
             measures=orjson.loads(measures),
-            computed_at=computed_at,
+            computed_at=batch.computed_at,
         )
         for bucket, event, count, unique_users, unique_persons, measures in zip(
             *(columns[name] for name in ROLLUP_COLUMNS), strict=True

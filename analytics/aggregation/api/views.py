@@ -25,11 +25,42 @@ T = TypeVar("T")
 _MEASURE_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$]{0,99}$"
 
 
+def _validated(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest) -> dict[str, Any]:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
 def _from_store(read: Callable[[], T]) -> T:
     try:
         return read()
     except StoreUnavailable:
         raise ServiceUnavailable("the event store is unavailable; retry shortly", retry_after=5) from None
+
+
+class _RangeInputSerializer(serializers.Serializer):
+    """Query parameters with a time range; ``from`` is a Python keyword, so it is read as ``from_``."""
+
+    event = serializers.CharField(max_length=200, required=False)
+    from_ = serializers.DateTimeField(required=False)
+    to = serializers.DateTimeField(required=False)
+
+    def to_internal_value(self, data: Any) -> Any:
+        values: dict[str, Any] = {
+            str(key): data.get(key) for key in self.fields if key != "from_" and data.get(key)
+        }
+        if data.get("from"):
+            values["from_"] = data.get("from")
+        return super().to_internal_value(values)
+
+
+class _BucketResultSerializer(serializers.Serializer):
+    bucket = serializers.DateTimeField()
+    event = serializers.CharField()
+    count = serializers.IntegerField()
+    unique_users = serializers.IntegerField()
+    unique_persons = serializers.IntegerField()
+    final = serializers.BooleanField(help_text="False: past the watermark, computed live.")
 
 
 class MeasureStatsSerializer(serializers.Serializer):
@@ -46,30 +77,15 @@ class MeasureStatsSerializer(serializers.Serializer):
 
 
 class AggregatesView(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(_RangeInputSerializer):
         granularity = serializers.ChoiceField(choices=GRANULARITY_CHOICES, default=Granularity.HOUR.value)
-        event = serializers.CharField(max_length=200, required=False)
         measure = serializers.RegexField(_MEASURE_PATTERN, required=False)
-        from_ = serializers.DateTimeField(required=False)
-        to = serializers.DateTimeField(required=False)
-
-        def to_internal_value(self, data: Any) -> Any:
-            data = {key: data.get(key) for key in ("granularity", "event", "measure", "to") if data.get(key)} | (
-                {"from_": data.get("from")} if data.get("from") else {}
-            )
-            return super().to_internal_value(data)
 
     class OutputSerializer(serializers.Serializer):
-        class ResultSerializer(serializers.Serializer):
-            bucket = serializers.DateTimeField()
-            event = serializers.CharField()
-            count = serializers.IntegerField()
-            unique_users = serializers.IntegerField()
-            unique_persons = serializers.IntegerField()
+        class ResultSerializer(_BucketResultSerializer):
             measure = MeasureStatsSerializer(allow_null=True, help_text="Statistics of ?measure=.")
             measures = serializers.DictField(child=MeasureStatsSerializer(), required=False,
                                              help_text="Every measure's statistics (when no ?measure=).")
-            final = serializers.BooleanField(help_text="False: past the watermark, computed live.")
 
         granularity = serializers.CharField()
         timezone = serializers.CharField()
@@ -87,9 +103,7 @@ class AggregatesView(APIView):
     )
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
-        query = self.InputSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = _validated(self.InputSerializer, request)
         return Response(_from_store(lambda: selectors.aggregates_for(
             project=project, granularity=Granularity(data["granularity"]), start=data.get("from_"),
             end=data.get("to"), event=data.get("event"), measure=data.get("measure"),
@@ -97,27 +111,12 @@ class AggregatesView(APIView):
 
 
 class GlobalAggregatesView(APIView):
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(_RangeInputSerializer):
         period = serializers.ChoiceField(choices=["day", "month"], default="day")
-        event = serializers.CharField(max_length=200, required=False)
-        from_ = serializers.DateTimeField(required=False)
-        to = serializers.DateTimeField(required=False)
-
-        def to_internal_value(self, data: Any) -> Any:
-            data = {key: data.get(key) for key in ("period", "event", "to") if data.get(key)} | (
-                {"from_": data.get("from")} if data.get("from") else {}
-            )
-            return super().to_internal_value(data)
 
     class OutputSerializer(serializers.Serializer):
-        class ResultSerializer(serializers.Serializer):
-            bucket = serializers.DateTimeField()
-            event = serializers.CharField()
-            count = serializers.IntegerField()
-            unique_users = serializers.IntegerField()
-            unique_persons = serializers.IntegerField()
+        class ResultSerializer(_BucketResultSerializer):
             totals = serializers.DictField(child=serializers.FloatField(), help_text="Sum of each measure.")
-            final = serializers.BooleanField()
 
         period = serializers.CharField()
         timezone = serializers.CharField()
@@ -131,9 +130,7 @@ class GlobalAggregatesView(APIView):
     )
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
-        query = self.InputSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = _validated(self.InputSerializer, request)
         return Response(_from_store(lambda: selectors.global_totals_for(
             project=project, period=data["period"], start=data.get("from_"), end=data.get("to"),
             event=data.get("event"),
@@ -178,9 +175,7 @@ class UserDetailView(APIView):
     )
     def get(self, request: AuthenticatedRequest, project_id: int, distinct_id: str) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
-        query = self.InputSerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        data = query.validated_data
+        data = _validated(self.InputSerializer, request)
         return Response(_from_store(lambda: selectors.user_detail_for(
             project=project, distinct_id=distinct_id, limit=data["limit"], cursor=data.get("cursor"),
         )))
