@@ -17,21 +17,40 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
 from typing import Any
 
+import pyarrow as pa
+
 from analytics.core.logging import get_logger
 from analytics.ingestion import metrics
 
 log = get_logger(__name__)
 
 Rows = Sequence[Mapping[str, Any]]
-WriteFunction = Callable[[list[Mapping[str, Any]], str], Any]
+# A submission: row dicts, or an Arrow table of events (what DirectBus hands over).
+Batch = Rows | pa.Table
+WriteFunction = Callable[[Any, str], Any]
 
 
-def batch_token(rows: Rows, prefix: str) -> str:
-    """A dedup token naming exactly these rows (ids of events in order)."""
+def rows_digest(rows: Rows) -> str:
+    """A digest naming exactly these rows (project and event ids, in order)."""
     digest = hashlib.sha256()
     for row in rows:
         digest.update(f"{row['project_id']}:{row['event_id']};".encode())
-    return f"{prefix}:{digest.hexdigest()}"
+    return digest.hexdigest()
+
+
+def batch_token(rows: Rows, prefix: str) -> str:
+    """A dedup token naming exactly these rows."""
+    return f"{prefix}:{rows_digest(rows)}"
+
+
+def _combine(batches: list[Batch]) -> Any:
+    """One payload for the writer: tables are concatenated (no copy), row lists joined."""
+    if all(isinstance(batch, pa.Table) for batch in batches):
+        return batches[0] if len(batches) == 1 else pa.concat_tables(batches)
+    rows: list[Mapping[str, Any]] = []
+    for batch in batches:
+        rows.extend(batch.to_pylist() if isinstance(batch, pa.Table) else batch)
+    return rows
 
 
 def _settle(future: Future[int], *, result: int = 0, error: BaseException | None = None) -> None:
@@ -53,14 +72,17 @@ class BatchWriter:
         self.max_rows = max_rows
         self._name = name
         self._condition = threading.Condition()
-        self._queue: list[tuple[Rows, Future[int]]] = []
+        self._queue: list[tuple[Batch, str, Future[int]]] = []
         self._queued_rows = 0
         self._last_flush = 0.0
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def submit(self, rows: Rows) -> Future[int]:
-        """Queue rows; the future resolves when they are written (or fails with the error)."""
+    def submit(self, rows: Batch, *, digest: str | None = None) -> Future[int]:
+        """Queue rows (or an Arrow table with ``digest``, see :func:`rows_digest`); the future
+        resolves when they are written (or fails with the error)."""
+        if digest is None:
+            digest = rows_digest(rows.to_pylist() if isinstance(rows, pa.Table) else rows)
         future: Future[int] = Future()
         with self._condition:
             if self._closed:
@@ -68,12 +90,12 @@ class BatchWriter:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
                 self._thread.start()
-            self._queue.append((rows, future))
+            self._queue.append((rows, digest, future))
             self._queued_rows += len(rows)
             self._condition.notify()
         return future
 
-    def _take(self) -> list[tuple[Rows, Future[int]]] | None:
+    def _take(self) -> list[tuple[Batch, str, Future[int]]] | None:
         with self._condition:
             while True:
                 if not self._queue:
@@ -85,7 +107,7 @@ class BatchWriter:
                 if due <= 0 or self._queued_rows >= self.max_rows or self._closed:
                     break
                 self._condition.wait(due)
-            taken: list[tuple[Rows, Future[int]]] = []
+            taken: list[tuple[Batch, str, Future[int]]] = []
             count = 0
             while self._queue and (not taken or count + len(self._queue[0][0]) <= self.max_rows):
                 item = self._queue.pop(0)
@@ -101,26 +123,26 @@ class BatchWriter:
                 return
             self._flush(taken)
 
-    def _flush(self, taken: list[tuple[Rows, Future[int]]]) -> None:
-        rows: list[Mapping[str, Any]] = []
-        for part, _ in taken:
-            rows.extend(part)
+    def _flush(self, taken: list[tuple[Batch, str, Future[int]]]) -> None:
+        count = sum(len(part) for part, _, _ in taken)
+        token = "direct:" + (taken[0][1] if len(taken) == 1 else
+                             hashlib.sha256("".join(digest for _, digest, _ in taken).encode()).hexdigest())
         started = time.monotonic()
         # The interval caps how often flushes start; a slow flush is followed at once by the next.
         self._last_flush = started
         try:
-            self._write(rows, batch_token(rows, "direct"))
+            self._write(_combine([part for part, _, _ in taken]), token)
         except BaseException as error:  # every waiting request must hear about it
             metrics.BATCH_FLUSH_ERRORS.inc()
-            log.warning("ingest.batch_writer.flush_failed", rows=len(rows), error=type(error).__name__)
-            for _, future in taken:
+            log.warning("ingest.batch_writer.flush_failed", rows=count, error=type(error).__name__)
+            for _, _, future in taken:
                 _settle(future, error=error)
         else:
-            for part, future in taken:
+            for part, _, future in taken:
                 _settle(future, result=len(part))
         finally:
             metrics.BATCH_FLUSH_SECONDS.observe(time.monotonic() - started)
-            metrics.BATCH_FLUSH_ROWS.observe(len(rows))
+            metrics.BATCH_FLUSH_ROWS.observe(count)
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop the thread."""

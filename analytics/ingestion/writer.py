@@ -15,24 +15,25 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.ingestion.persons import MERGE_EVENTS, persons_apply
-from analytics.warehouse.schema import ARROW_SCHEMA, EVENT_COLUMNS
+from analytics.warehouse.schema import ARROW_SCHEMA, EVENT_COLUMNS, events_to_arrow
 from analytics.warehouse.store import get_store
 
 _COLUMN_COUNT = len(EVENT_COLUMNS)
 
 
-def _as_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table | Sequence[Mapping[str, Any]]:
-    """Complete rows (what the API pipeline builds) convert in one C++ pass, about half the
-    cost of the general column-by-column conversion; anything else takes the general path."""
+def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """The Arrow batch of event rows. Complete rows (what the API pipeline builds) convert in
+    one C++ pass, about half the cost of the general column-by-column conversion, which the
+    rest takes (and which raises KeyError for a row missing a required column)."""
     first = rows[0] if rows else None
-    if first is None or not all(name in first for name in EVENT_COLUMNS):
-        return rows
-    if any(len(row) != _COLUMN_COUNT for row in rows):
-        return rows
-    try:
-        return pa.Table.from_pylist(list(rows), schema=ARROW_SCHEMA)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
-        return rows
+    if first is not None and all(name in first for name in EVENT_COLUMNS) and all(
+        len(row) == _COLUMN_COUNT for row in rows
+    ):
+        try:
+            return pa.Table.from_pylist(list(rows), schema=ARROW_SCHEMA)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError):
+            pass
+    return events_to_arrow(rows)
 
 
 def _person_rows(table: pa.Table) -> list[dict[str, Any]]:
@@ -61,6 +62,10 @@ def store_event_batch(rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_tok
     after a failure writes nothing twice.
     """
     store = get_store()
-    inserted = store.insert_events(rows if isinstance(rows, pa.Table) else _as_arrow(rows), dedup_token=dedup_token)
-    persons_apply(store, _person_rows(rows) if isinstance(rows, pa.Table) else rows, dedup_token=dedup_token)
+    if isinstance(rows, pa.Table):
+        table, person_rows = rows, _person_rows(rows)
+    else:
+        table, person_rows = rows_to_arrow(rows), rows
+    inserted = store.insert_events(table, dedup_token=dedup_token)
+    persons_apply(store, person_rows, dedup_token=dedup_token)
     return inserted

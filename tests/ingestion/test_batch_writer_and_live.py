@@ -109,7 +109,7 @@ def test_a_cancelled_request_does_not_stop_the_writer(project, store):
 def test_fast_arrow_conversion_of_pipeline_rows_matches_the_general_one(project):
     from analytics.accounts.selectors import project_for_write_key
     from analytics.ingestion.pipeline import RequestContext, native_rows
-    from analytics.ingestion.writer import _as_arrow
+    from analytics.ingestion.writer import rows_to_arrow
     from analytics.warehouse.schema import events_to_arrow
 
     context = RequestContext(project=project_for_write_key(project.write_key), received_at_ms=1_763_900_000_000,
@@ -119,5 +119,6 @@ def test_fast_arrow_conversion_of_pipeline_rows_matches_the_general_one(project)
         {"event": "b", "distinct_id": "y", "timestamp": 1_900_000_000_000},
     ]).rows
 
-    assert _as_arrow(rows).equals(events_to_arrow(rows))
-    assert _as_arrow([{"project_id": 1}]) == [{"project_id": 1}]
+    assert rows_to_arrow(rows).equals(events_to_arrow(rows))
+    with pytest.raises(KeyError):
+        rows_to_arrow([{"project_id": 1}])

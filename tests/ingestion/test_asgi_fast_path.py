@@ -1,0 +1,93 @@
+"""Event POSTs through the real ASGI application take the fast path (no middleware stack)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from asgiref.sync import async_to_sync
+
+from tests.ingestion.conftest import event, stored
+
+
+def call(path: str, body: bytes | list[bytes], *, method: str = "POST",
+         headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, dict[bytes, bytes], bytes, int]:
+    """Drive config.asgi.application; returns status, headers, body and the chunks it read."""
+    from config.asgi import application
+
+    chunks = body if isinstance(body, list) else [body]
+    read = 0
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), *(headers or [])],
+        "client": ("198.51.100.7", 5000), "server": ("127.0.0.1", 8000),
+    }
+    answer: dict[str, Any] = {"body": b""}
+
+    async def receive() -> dict[str, Any]:
+        nonlocal read
+        if read < len(chunks):
+            read += 1
+            return {"type": "http.request", "body": chunks[read - 1], "more_body": read < len(chunks)}
+        await asyncio.sleep(3600)  # a client that stays connected until it has its answer
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            answer["status"] = message["status"]
+            answer["headers"] = {name.lower(): value for name, value in message["headers"]}
+        else:
+            answer["body"] += message.get("body", b"")
+
+    async_to_sync(application)(scope, receive, send)
+    return answer["status"], answer["headers"], answer["body"], read
+
+
+def test_event_post_is_accepted_with_request_id_and_cors(project, store):
+    status, headers, body, _ = call(
+        "/api/v1/events", orjson.dumps({"batch": [event(), event("b")]}),
+        headers=[(b"x-api-key", project.write_key.encode()), (b"origin", b"https://shop.example"),
+                 (b"x-request-id", b"req-123")],
+    )
+
+    assert (status, orjson.loads(body)) == (202, {"accepted": 2, "rejected": []})
+    assert headers[b"x-request-id"] == b"req-123"
+    assert headers[b"access-control-allow-origin"] == b"https://shop.example"
+    assert b"access-control-allow-credentials" not in headers
+    assert stored(store, project.id)[0]["ip"] == "198.51.100.0"
+
+
+def test_oversize_body_is_refused_while_it_streams_in(project):
+    chunk = b" " * (1024 * 1024)
+    status, _, body, read = call("/api/v1/events", [b'{"batch": ['] + [chunk] * 20 + [b"]}"],
+                                 headers=[(b"x-api-key", project.write_key.encode())])
+
+    assert status == 413
+    assert orjson.loads(body)["error"]["code"] == "payload_too_large"
+    assert read <= 7  # stopped reading after about 5 MB of the 20
+
+
+def test_segment_call_takes_the_fast_path(project, store):
+    import base64
+
+    auth = b"Basic " + base64.b64encode(project.write_key.encode() + b":")
+    status, _, body, _ = call("/v1/track", orjson.dumps({"userId": "u", "event": "Signed Up"}),
+                              headers=[(b"authorization", auth)])
+
+    assert status == 200
+    assert orjson.loads(body)["success"] is True
+
+
+def test_other_requests_still_go_through_django(project):
+    status, headers, _, _ = call("/healthz", b"", method="GET")
+    preflight, preflight_headers, _, _ = call(
+        "/api/v1/events", b"", method="OPTIONS",
+        headers=[(b"origin", b"https://shop.example"), (b"access-control-request-method", b"POST"),
+                 (b"access-control-request-headers", b"x-api-key")])
+
+    assert status == 200
+    assert b"x-frame-options" in headers  # set by Django's middleware
+    assert preflight == 200
+    assert b"access-control-allow-origin" in preflight_headers
