@@ -132,3 +132,18 @@ def test_aggregation_behind_drops_to_at_most_one_bucket_once_the_stream_caught_u
     # 0, or one minute if a minute boundary passed between the run and the measurement.
     assert (REGISTRY.get_sample_value("aggregation_behind_seconds", labels) or 0) <= 60
     assert (REGISTRY.get_sample_value("watermark_lag_seconds", labels) or 0) >= 60  # lateness at least
+
+
+def test_the_benchmark_hook_times_one_run_over_one_hour(store: object) -> None:
+    from analytics.aggregation.bench import measure_run
+
+    _, project = member_with_project()
+    hour = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    rows = random_events(project.id, hour, timedelta(hours=1), 300, seed=45)
+    insert(rows + random_events(project.id, hour + timedelta(hours=1), timedelta(minutes=5), 10, seed=46))
+
+    figures = measure_run(project.id, hour)
+
+    assert figures["status"] == "done" and figures["events"] == 300
+    assert figures["rows_written"] == len(expected_rollups(rows, "1m", "UTC", MEASURES))
+    assert figures["seconds"] >= figures["query_seconds"] > 0
