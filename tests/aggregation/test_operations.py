@@ -147,3 +147,17 @@ def test_the_benchmark_hook_times_one_run_over_one_hour(store: object) -> None:
     assert figures["status"] == "done" and figures["events"] == 300
     assert figures["rows_written"] == len(expected_rollups(rows, "1m", "UTC", MEASURES))
     assert figures["seconds"] >= figures["query_seconds"] > 0
+
+
+def test_the_benchmark_hook_creates_a_project_the_django_database_does_not_know(store: object) -> None:
+    from analytics.accounts.models import Project
+    from analytics.aggregation.bench import measure_run
+
+    unknown = (Project.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1000
+    hour = datetime(2026, 6, 2, 10, tzinfo=UTC)
+    insert(random_events(unknown, hour, timedelta(hours=1), 50, seed=47))
+
+    figures = measure_run(unknown, hour)
+
+    assert figures["events"] == 50
+    assert member_with_project()[1].id != unknown  # the id sequence moved past it
