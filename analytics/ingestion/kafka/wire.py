@@ -15,6 +15,7 @@ singled out (by splitting the batch) and reported with a reason, and the rest go
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,17 @@ class DecodedBatch:
     table: pa.Table
     indices: list[int]
     rejected: list[Rejected] = field(default_factory=list)
+
+    def part(self, start: int, end: int) -> DecodedBatch:
+        """The messages ``start <= index < end`` of this batch, renumbered from 0."""
+        low = bisect.bisect_left(self.indices, start)
+        high = bisect.bisect_left(self.indices, end)
+        return DecodedBatch(
+            self.table.slice(low, high - low),
+            [index - start for index in self.indices[low:high]],
+            [Rejected(item.index - start, item.reason, item.detail) for item in self.rejected
+             if start <= item.index < end],
+        )
 
 
 def _parse_ndjson(values: Sequence[bytes], data: bytes | None = None) -> pa.Table:

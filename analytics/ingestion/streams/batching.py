@@ -11,6 +11,7 @@ and offsets are read from the messages by the writer thread.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,6 +129,16 @@ class FlushGroup:
     batches: list[PartitionBatch]
     attempts: int = 0
     started_at: float = field(default_factory=time.monotonic)
+    # Decoding started ahead of the write (see StreamConsumer._flush).
+    prepared: Any = None
+
+    def wait_prepared(self) -> None:
+        """Let a decode that runs ahead finish before the batches are used (errors are redone later)."""
+        if self.prepared is not None:
+            # A failed decode is simply redone by the write, which reports the error.
+            with contextlib.suppress(Exception):
+                self.prepared.result()
+            self.prepared = None
 
     @property
     def messages(self) -> int:

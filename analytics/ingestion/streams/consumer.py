@@ -93,6 +93,8 @@ class StreamConsumer:
         self.committed: dict[int, int] = {}
         self.inflight: tuple[FlushGroup, Future[Any]] | None = None
         self.retry_group: FlushGroup | None = None
+        # The next group, cut and being decoded while the one in flight is written.
+        self.prepared: FlushGroup | None = None
         self.retry_at = 0.0
         self.pause_reasons: set[str] = set()
         self.unresolved_since: float | None = None
@@ -100,6 +102,7 @@ class StreamConsumer:
         self.resolve_attempts = 0
         self.stats = ConsumerStats()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stream-{self.name}-writer")
+        self._decoder = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stream-{self.name}-decoder")
         self._last_message_at = time.monotonic()
         self._assigned_once = False
         self._last_lag = 0.0
@@ -131,7 +134,7 @@ class StreamConsumer:
         return self.stats
 
     def _poll(self) -> None:
-        busy = self.inflight is not None or any(not buffer.empty for buffer in self.buffers.values())
+        busy = self.inflight is not None or self.prepared is not None or any(not buffer.empty for buffer in self.buffers.values())
         messages = self.consumer.consume(num_messages=10_000, timeout=0.05 if busy else 0.25)
         if not messages:
             return
@@ -166,17 +169,22 @@ class StreamConsumer:
 
     # ------------------------------------------------------------------ batching
     def _flush(self) -> None:
-        if self.inflight is not None:
-            return
+        """Cut the next group when due; decode it while the previous one is being written."""
         now = time.monotonic()
         if self.retry_group is not None:
-            if now >= self.retry_at:
+            if self.inflight is None and now >= self.retry_at:
                 self._submit(self.retry_group)
                 self.retry_group = None
             return
-        ready = self._ready_buffers(now)
-        if ready:
-            self._submit(FlushGroup([buffer.take() for buffer in ready]))
+        if self.prepared is None:
+            ready = self._ready_buffers(now)
+            if ready:
+                group = FlushGroup([buffer.take() for buffer in ready])
+                group.prepared = self._decoder.submit(self.processor.prepare, group)
+                self.prepared = group
+        if self.prepared is not None and self.inflight is None:
+            group, self.prepared = self.prepared, None
+            self._submit(group)
 
     def _ready_buffers(self, now: float) -> list[PartitionBuffer]:
         candidates: list[PartitionBuffer] = []
@@ -212,6 +220,7 @@ class StreamConsumer:
 
     def _timed_write(self, group: FlushGroup) -> Any:
         started = time.perf_counter()
+        group.wait_prepared()
         result = self.processor.write(group)
         metrics.BATCH_LATENCY.labels(self.name).observe(time.perf_counter() - started)
         return result
@@ -303,9 +312,12 @@ class StreamConsumer:
                 self._commit(group)
                 self._account(group, result)
             self.inflight = None
-        if self.retry_group is not None and reason == "stop":
-            log.info("stream.retry_abandoned", stream=self.name, messages=self.retry_group.messages)
+        if reason == "stop":
+            for pending in (self.retry_group, self.prepared):
+                if pending is not None:
+                    log.info("stream.group_abandoned", stream=self.name, messages=pending.messages)
             self.retry_group = None
+            self.prepared = None
 
     # ------------------------------------------------------------------ pause / resume
     def _set_paused(self, reason: str, paused: bool) -> None:
@@ -372,6 +384,10 @@ class StreamConsumer:
             self.retry_group.drop_partitions(partitions)
             if not self.retry_group.batches:
                 self.retry_group = None
+        if self.prepared is not None:
+            self.prepared.drop_partitions(partitions)
+            if not self.prepared.batches:
+                self.prepared = None
         for partition in partitions:
             self.buffers.pop(partition, None)
             self.committed.pop(partition, None)
@@ -425,6 +441,8 @@ class StreamConsumer:
     def _idle_done(self) -> bool:
         if self.exit_when_idle is None or self.inflight is not None or self.retry_group is not None:
             return False
+        if self.prepared is not None:
+            return False
         if not self._assigned_once:
             return False
         if any(not buffer.empty for buffer in self.buffers.values()):
@@ -437,6 +455,7 @@ class StreamConsumer:
         except (KafkaException, RuntimeError) as error:
             log.warning("stream.close_failed", stream=self.name, error=str(error)[:300])
         self._writer.shutdown(wait=True)
+        self._decoder.shutdown(wait=True)
         self.processor.close()
         elapsed = max(time.monotonic() - self.stats.started_at, 1e-9)
         log.info("stream.stopped", stream=self.name, messages=self.stats.messages, rows=self.stats.rows,

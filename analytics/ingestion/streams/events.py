@@ -68,12 +68,29 @@ class EventsProcessor:
         """The batches the previous owners were writing (raises StoreUnavailable)."""
         return self._intent_log().lookup(topic)
 
+    def prepare(self, group: FlushGroup) -> None:
+        """Decode every batch of the group (in the consumer's decoder thread, ahead of the write).
+
+        All batches are parsed in one call, so Arrow's reader has several blocks to spread
+        over its threads, and the result is split back per partition batch.
+        """
+        pending = [batch for batch in group.batches if batch.decoded is None]
+        if not pending:
+            return
+        values: list[bytes] = []
+        bounds: list[tuple[int, int]] = []
+        for batch in pending:
+            start = len(values)
+            values.extend(batch.values())
+            bounds.append((start, len(values)))
+        decoded = decode_batch(values)
+        for batch, (start, end) in zip(pending, bounds, strict=True):
+            batch.decoded = decoded.part(start, end)
+
     def write(self, group: FlushGroup) -> WriteResult:
         """Write every batch of ``group`` once; raise on a transient failure."""
         intents = self._intent_log()
-        for batch in group.batches:
-            if batch.decoded is None:
-                batch.decoded = decode_batch(batch.values())
+        self.prepare(group)
         to_store = [batch for batch in group.batches if batch.decoded.table.num_rows]
         intents.record((batch.topic, batch.partition, batch.first_offset, batch.last_offset) for batch in to_store)
         failpoint("sleep_before_insert")

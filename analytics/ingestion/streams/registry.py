@@ -21,6 +21,9 @@ class BatchProcessor(Protocol):
     def intents(self, topic: str) -> dict[int, Intent]:
         """Batches the previous owners of the topic's partitions were writing."""
 
+    def prepare(self, group: FlushGroup) -> None:
+        """Work that may run ahead of the write, in another thread (decoding)."""
+
     def write(self, group: FlushGroup) -> object:
         """Write a group once; raise to have it retried (nothing is committed meanwhile)."""
 

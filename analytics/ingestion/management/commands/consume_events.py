@@ -30,11 +30,22 @@ class Command(BaseCommand):
         parser.add_argument("--exit-when-idle", type=float, default=None,
                             help="Exit after this many seconds without messages (benchmarks, backfills).")
         parser.add_argument("--session-timeout-ms", type=int, default=None, help="Consumer group session timeout.")
+        parser.add_argument("--metrics-addr", default="127.0.0.1", help="Address of the metrics endpoint.")
+        parser.add_argument("--benchmark", type=int, default=None, metavar="EVENTS",
+                            help="Measure: produce EVENTS to a fresh topic, consume them here, compare with the raw "
+                                 "Arrow insert rate of the same rows; prints JSON.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from analytics.ingestion.streams.consumer import StreamConsumer
         from analytics.ingestion.streams.registry import get_stream
 
+        if options["benchmark"]:
+            import orjson
+
+            from analytics.ingestion.streams.benchmark import run_benchmark
+
+            self.stdout.write(orjson.dumps(run_benchmark(options["benchmark"])).decode())
+            return
         try:
             spec = get_stream(options["stream"])
         except KeyError as error:
@@ -50,7 +61,7 @@ class Command(BaseCommand):
         if options["metrics_port"]:
             from prometheus_client import start_http_server
 
-            start_http_server(options["metrics_port"], addr="127.0.0.1")
+            start_http_server(options["metrics_port"], addr=options["metrics_addr"])
         config: dict[str, Any] = {}
         if options["session_timeout_ms"]:
             config["session.timeout.ms"] = options["session_timeout_ms"]
