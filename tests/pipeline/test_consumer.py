@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -119,3 +120,26 @@ def test_replay_sends_dead_letters_back_once(topics: Topics) -> None:
     assert second.replayed == 0
     replayed = [message for message in _read_all(topics.topic) if message.value() == b"{broken"]
     assert len(replayed) == 1 and replayed[0].key() == b"7:someone"
+
+
+def test_a_rebalance_commits_what_was_written_and_the_new_member_loses_and_doubles_nothing(
+        topics: Topics, store: Any) -> None:
+    produce_rows(event_rows(9303, 3000, users=200))
+    with running_consumer() as first:
+        deadline = time.monotonic() + 120
+        while not first.stats.messages and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert first.stats.messages > 0
+        with running_consumer() as second:
+            produce_rows(event_rows(9303, 3000, users=200, start=3000))
+            targets = send_drain_markers(topics.topic)
+            assert wait_until_drained(topics.group, topics.topic, targets, timeout=180)
+        assert second.stats.messages > 0  # the second member did get partitions
+
+    row = store.query(Query(
+        name="test.pipeline.raw",
+        sql="SELECT count(), uniqExact(event_id) FROM events WHERE project_id = {project_id:UInt64}",
+        params={"project_id": 9303},
+    )).rows()[0]
+    assert _count(store, 9303) == (6000, 6000)
+    assert tuple(row) == (6000, 6000)  # no batch stored twice, even physically
