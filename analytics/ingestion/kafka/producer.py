@@ -81,6 +81,7 @@ class KafkaBus:
         self._producer = Producer(self._config)
         self._closed = threading.Event()
         self._fatal: KafkaError | None = None
+        self._last_unreachable_log = 0.0
         self._poller = threading.Thread(target=self._poll_loop, name="kafka-producer-poll", daemon=True)
         self._poller.start()
 
@@ -111,7 +112,11 @@ class KafkaBus:
             self._fatal = error
             log.error("kafka.producer.fatal", error=error.str())
         elif error.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
-            log.warning("kafka.producer.broker_unreachable", error=error.str())
+            # librdkafka reports every reconnect attempt; one line per 10 s is enough.
+            now = time.monotonic()
+            if now - self._last_unreachable_log >= 10:
+                self._last_unreachable_log = now
+                log.warning("kafka.producer.broker_unreachable", error=error.str())
 
     # ------------------------------------------------------------------ EventBus
     async def publish(self, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -111,7 +111,7 @@ class StreamConsumer:
     # ------------------------------------------------------------------ run
     def run(self) -> ConsumerStats:
         """Consume until stopped; returns the counters. Raises only on a fatal Kafka error."""
-        ensure_topics([self.topic, self.spec.dead_letter_topic])
+        self._ensure_topics()
         self.consumer.subscribe(
             [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
         )
@@ -132,6 +132,18 @@ class StreamConsumer:
         finally:
             self._close()
         return self.stats
+
+    def _ensure_topics(self) -> None:
+        """Create the topics if needed, waiting (with backoff) while the broker is unreachable."""
+        delay = 0.5
+        while not self.stop.is_set():
+            try:
+                ensure_topics([self.topic, self.spec.dead_letter_topic])
+                return
+            except KafkaException as error:
+                log.warning("stream.broker_unreachable", stream=self.name, retry_in=delay, error=str(error)[:300])
+                self.stop.wait(delay)
+                delay = min(delay * 2, 30.0)
 
     def _poll(self) -> None:
         busy = self.inflight is not None or self.prepared is not None or any(not buffer.empty for buffer in self.buffers.values())
