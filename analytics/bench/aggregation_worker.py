@@ -23,7 +23,7 @@ BUCKETS = {"1m": "toStartOfMinute", "5m": "toStartOfFiveMinutes", "1h": "toStart
 def fill(*, project_id: int, events: int, start: str) -> None:
     """One hour of ``events`` (3,000/s at scale 1) into ``events``, through the store."""
     spec = DataSpec(events=events, users=max(1, events // 10), project_id=project_id,
-                    events_per_second=events / 3600, start=datetime.fromisoformat(start))
+                    events_per_second=events / 3600, start=datetime.fromisoformat(start), confine=True)
     store = get_store()
     for index, batch in enumerate(iter_batches(spec)):
         store.insert_events(batch, dedup_token=f"bench-agg-{index}")

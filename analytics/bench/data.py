@@ -62,6 +62,9 @@ class DataSpec:
     events_per_second: float = 3000.0
     start: datetime = DEFAULT_START
     batch_rows: int = DEFAULT_BATCH_ROWS
+    # Wrap the events that sessions carry past the end of the range back to its start, so
+    # that exactly ``events`` fall in [start, end) (e.g. "one hour of 10.8M events").
+    confine: bool = False
 
     @classmethod
     def for_scale(cls, scale: float, **overrides: object) -> DataSpec:
@@ -165,6 +168,9 @@ def _batch(spec: DataSpec, sampler: _UserSampler, index: int, rows: int, first_r
     gaps[starts] = 0
     offset_in_session = np.cumsum(gaps) - np.repeat(np.cumsum(gaps)[starts], lengths)
     timestamp = session_start[session_of] + offset_in_session
+    if spec.confine:
+        span = spec.end_ms - spec.start_ms
+        timestamp = spec.start_ms + (timestamp - spec.start_ms) % max(1, span)
     received_at = timestamp + rng.integers(5, 400, size=rows)
 
     # Web funnel: depth 0 (browse), 1 (signup), 2 (signup then purchase) at the session's end.

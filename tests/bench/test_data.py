@@ -48,6 +48,13 @@ def test_timestamps_run_forward_at_the_configured_rate(table):
     assert pc.all(pc.greater(received, timestamps)).as_py()
 
 
+def test_confined_data_falls_inside_its_range():
+    spec = DataSpec(events=20_000, users=2_000, events_per_second=20_000 / 3600, confine=True)
+    timestamps = generate(spec).column("timestamp").cast("int64")
+    assert pc.min(timestamps).as_py() >= spec.start_ms
+    assert pc.max(timestamps).as_py() < spec.end_ms == spec.start_ms + 3600 * 1000
+
+
 def test_users_are_skewed(table):
     per_user = Counter(table.column("distinct_id").to_pylist())
     counts = sorted(per_user.values(), reverse=True)
