@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analytics.bench.helpers import manage_py, peak_rss_mb, run_python, stop_process
-from analytics.bench.kafka_raw import committed_total, create_topic, produce_raw
+from analytics.bench.kafka_raw import CommittedOffsets, create_topic, produce_raw
 from analytics.bench.registry import Unavailable
 
 PARTITIONS = 6
@@ -47,6 +47,7 @@ def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: 
     produce_seconds = produce_raw(bootstrap, topic, messages)
     total = len(messages)
     env = {**env, "KAFKA_EVENTS_TOPIC": topic, "KAFKA_CONSUMER_GROUP": GROUP, "KAFKA_PARTITIONS": str(PARTITIONS)}
+    offsets = CommittedOffsets(bootstrap, GROUP, topic, PARTITIONS)
     process = manage_py("consume_events", env=env, log_path=workdir / "consumer.log")
     started = time.monotonic()
     first_seen: tuple[float, int] | None = None
@@ -58,7 +59,7 @@ def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: 
             if process.poll() is not None:
                 tail = (workdir / "consumer.log").read_text(errors="replace")[-600:]
                 raise RuntimeError(f"consume_events exited with {process.returncode}: {tail}")
-            committed = committed_total(bootstrap, GROUP, topic, PARTITIONS)
+            committed = offsets.total()
             now = time.monotonic()
             if committed and first_seen is None:
                 first_seen = (now, committed)
@@ -72,6 +73,7 @@ def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: 
         peak = peak_rss_mb(process.pid)
     finally:
         code = stop_process(process, timeout=30)
+        offsets.close()
     if done_at is None or first_seen is None:
         raise RuntimeError(f"consume_events did not commit {total} events within {timeout:.0f}s")
     if done_at - first_seen[0] > 0 and total > first_seen[1]:

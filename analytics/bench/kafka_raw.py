@@ -79,13 +79,18 @@ def wire_messages(table: object) -> list[tuple[bytes, bytes]]:
     return [(message_key(row), encode_row(row)) for row in rows]
 
 
-def committed_total(bootstrap: str, group: str, topic: str, partitions: int) -> int:
-    """Sum of the group's committed offsets on ``topic`` (what the consumer has finished)."""
-    from confluent_kafka import Consumer, TopicPartition
+class CommittedOffsets:
+    """Reads a group's committed offsets on a topic (what its consumer has finished), one client reused."""
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        offsets = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    def __init__(self, bootstrap: str, group: str, topic: str, partitions: int) -> None:
+        from confluent_kafka import Consumer, TopicPartition
+
+        self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+        self._partitions = [TopicPartition(topic, partition) for partition in range(partitions)]
+
+    def total(self) -> int:
+        offsets = self._consumer.committed(self._partitions, timeout=10)
         return sum(max(0, tp.offset) for tp in offsets)
-    finally:
-        consumer.close()
+
+    def close(self) -> None:
+        self._consumer.close()

@@ -60,7 +60,8 @@ def run(ctx: StageContext) -> list[Metric]:
         return [metric]
     if "--rate" not in options or "--events" not in options:
         raise RuntimeError("manage.py e2e lacks --rate/--events; this stage needs both")
-    args = ["--rate", str(rate), "--events", str(events), "--database", f"bench_e2e_{os.getpid()}"]
+    args = ["--rate", str(rate), "--events", str(events), "--database", f"bench_e2e_{os.getpid()}",
+            "--drain-timeout", "300"]
     env = {"E2E_EVENTS": str(events)}
     ctx.log("manage.py e2e", args=" ".join(args))
     log_path = ctx.workdir / "e2e.log"
