@@ -83,6 +83,9 @@ def test_bench_only_scan_end_to_end(tmp_path):
     assert json.loads((tmp_path / "out" / "latest.json").read_text()) == report
     # The stage's scratch directory is gone.
     assert list((tmp_path / "tmp").glob("analytics-bench-*")) == []
+    # The table of a saved report prints again without running anything.
+    again = _bench(tmp_path, "--table-from", str(tmp_path / "out" / "latest.json"))
+    assert again.returncode == 0 and "| scan" in again.stdout and "machine: " in again.stdout
 
 
 def test_bench_rejects_an_unknown_stage(tmp_path):

@@ -17,6 +17,13 @@ from django.core.management.base import BaseCommand, CommandError
 from analytics.bench.registry import bench_scale, load_stages
 
 
+def machine_line(report: dict[str, Any]) -> str:
+    machine = report["machine"]
+    return (f"machine: {machine['nproc']} cores, {machine['cpu']}, {machine['ram_gb']} GB RAM, "
+            f"load {machine['load_avg_1m']} at start; scale {report['scale']}; {report['seconds']} s; "
+            f"started {report['started_at'][:19]}Z")
+
+
 class Command(BaseCommand):
     help = "Run the benchmark suite; every figure next to a baseline measured in the same run."
 
@@ -26,10 +33,19 @@ class Command(BaseCommand):
         parser.add_argument("--scale", type=float, default=None,
                             help="Data scale (default: BENCH_SCALE or 1.0; 1.0 = 10M events / 1M users).")
         parser.add_argument("--list", action="store_true", help="List the stages and exit.")
+        parser.add_argument("--table-from", metavar="JSON",
+                            help="Print the table of a saved report (e.g. var/bench/latest.json) and exit.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         from analytics.bench.runner import format_table, run_suite, write_latest
 
+        if options["table_from"]:
+            from pathlib import Path
+
+            report = json.loads(Path(options["table_from"]).read_text())
+            self.stdout.write(format_table(report))
+            self.stdout.write(machine_line(report))
+            return
         if options["list"]:
             for name, stage in load_stages().items():
                 self.stdout.write(f"{name:12} {stage.title}")
@@ -44,9 +60,7 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         path = write_latest(report)
         self.stdout.write(format_table(report))
-        self.stdout.write(f"machine: {report['machine']['nproc']} cores, {report['machine']['cpu']}, "
-                          f"{report['machine']['ram_gb']} GB RAM; scale {scale}; {report['seconds']} s; "
-                          f"written to {path}")
+        self.stdout.write(f"{machine_line(report)}; written to {path}")
         self.stdout.write(json.dumps(report, separators=(",", ":")))
         sys.stdout.flush()
         if report["summary"]["errors"]:
