@@ -161,3 +161,25 @@ def test_the_benchmark_hook_creates_a_project_the_django_database_does_not_know(
 
     assert figures["events"] == 50
     assert member_with_project()[1].id != unknown  # the id sequence moved past it
+
+
+def test_operators_see_watermarks_and_schedules_in_the_admin_and_can_reset_a_stream(store: object) -> None:
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    _, project = member_with_project()
+    watermark = Watermark.objects.create(project=project, granularity="1h", event_time_mark=utc_now(),
+                                         inserted_mark=utc_now())
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(admin)
+
+    assert client.get("/admin/aggregation/watermark/").status_code == 200
+    assert client.get("/admin/django_celery_beat/periodictask/").status_code == 200
+    response = client.post("/admin/aggregation/watermark/",
+                           {"action": "reset_watermark", "_selected_action": [watermark.pk]})
+
+    assert response.status_code == 302
+    watermark.refresh_from_db()
+    assert watermark.event_time_mark is None and watermark.inserted_mark is None
