@@ -12,7 +12,7 @@ import json
 import threading
 from datetime import datetime
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django_celery_beat.models import PeriodicTask
 
 from analytics.core.background import BackgroundService
@@ -82,14 +82,17 @@ def run_due_tasks(*, now: datetime | None = None) -> list[str]:
 
 def run_beat(stop_event: threading.Event) -> None:
     """BackgroundService body: tick until ``stop_event`` is set."""
-    while not stop_event.is_set():
-        try:
-            run_due_tasks()
-        except Exception:  # e.g. the database is briefly locked; try next tick
-            log.exception("beat.tick.failed")
-        finally:
-            close_old_connections()
-        stop_event.wait(TICK_SECONDS)
+    try:
+        while not stop_event.is_set():
+            try:
+                run_due_tasks()
+            except Exception:  # e.g. the database is briefly locked; try next tick
+                log.exception("beat.tick.failed")
+            finally:
+                close_old_connections()
+            stop_event.wait(TICK_SECONDS)
+    finally:
+        connections.close_all()  # this thread's connections only
 
 
 BEAT_SERVICE = BackgroundService(name="aggregation-beat", run=run_beat)
