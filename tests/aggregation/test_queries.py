@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +39,24 @@ def test_a_measure_name_that_is_not_an_identifier_is_refused(measure: str) -> No
     with pytest.raises(InvalidIdentifier):
         rollup_query(project_id=1, granularity=Granularity.HOUR, tz_name="UTC", measures=[measure],
                      start=START, end=START + timedelta(hours=1))
+
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.mark.parametrize("name", ["rollup_1d_dirty_event", "late_5m"])
+def test_generated_sql_matches_its_snapshot(name: str) -> None:
+    """Pins the SQL the aggregation sends; rewrite with UPDATE_SNAPSHOTS=1 after a deliberate change."""
+    if name == "rollup_1d_dirty_event":
+        query = rollup_query(project_id=7, granularity=Granularity.DAY, tz_name="Europe/Berlin",
+                             measures=["revenue", "duration_sec"], start=START, end=START + timedelta(days=2),
+                             dirty_buckets=[START - timedelta(days=3)], dirty_low=START - timedelta(days=3),
+                             dirty_high=START - timedelta(days=2), event="CALL_OUT")
+    else:
+        query = late_buckets_query(project_id=7, granularity=Granularity.FIVE_MINUTES, tz_name="UTC",
+                                   inserted_after=START, inserted_until=START, before=START)
+    text = f"{query.sql.strip()}\n-- params: {json.dumps(query.params, sort_keys=True)}\n-- settings: {dict(query.settings)}\n"
+    path = SNAPSHOTS / f"{name}.sql"
+    if os.environ.get("UPDATE_SNAPSHOTS") == "1":
+        path.write_text(text)
+    assert text == path.read_text()

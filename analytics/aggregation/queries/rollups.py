@@ -63,11 +63,22 @@ def _measure_values_sql(measures: Sequence[str]) -> tuple[list[str], dict[str, s
     return columns, params
 
 
-def _measure_stats_sql(index: int) -> str:
+def _measure_aggregates_sql(index: int) -> str:
+    """Aggregates of measure ``index`` as columns c{i}, s{i}, lo{i}, hi{i}, a{i}, q{i}
+    (q is the array of QUANTILE_LEVELS, computed once)."""
     levels = ", ".join(repr(level) for level in QUANTILE_LEVELS)
-    quantiles = f"quantilesExactInclusive({levels})(m{index})"
-    parts = [f"count(m{index})", f"sum(m{index})", f"min(m{index})", f"max(m{index})", f"avg(m{index})"]
-    parts += [f"arrayElement({quantiles}, {position})" for position in range(1, len(QUANTILE_LEVELS) + 1)]
+    value = f"m{index}"
+    return (
+        f"count({value}) AS c{index}, sum({value}) AS s{index}, min({value}) AS lo{index}, "
+        f"max({value}) AS hi{index}, avg({value}) AS a{index}, "
+        f"quantilesExactInclusive({levels})({value}) AS q{index}"
+    )
+
+
+def _measure_stats_sql(index: int) -> str:
+    """One map entry: measure name -> named tuple of its statistics (rendered as JSON)."""
+    parts = [f"c{index}", f"s{index}", f"lo{index}", f"hi{index}", f"a{index}"]
+    parts += [f"q{index}[{position}]" for position in range(1, len(QUANTILE_LEVELS) + 1)]
     return f"{{measure_{index}:String}}, CAST(tuple({', '.join(parts)}) AS {_STATS_TYPE})"
 
 
@@ -98,6 +109,7 @@ def rollup_query(
     bucket = clickhouse_bucket_expression(granularity)
     values, value_params = _measure_values_sql(measures)
     inner_columns = ", ".join(["timestamp", "event", "distinct_id", "person_id", *values])
+    aggregates = "".join(f",\n        {_measure_aggregates_sql(index)}" for index in range(len(measures)))
     if measures:
         stats = ", ".join(_measure_stats_sql(index) for index in range(len(measures)))
         measures_sql = f"toJSONString(mapFilter((name, stats) -> stats.1 > 0, map({stats})))"
@@ -126,20 +138,24 @@ def rollup_query(
     if event is not None:
         params["event"] = event
         event_filter = " AND event = {event:String}"
+    # Innermost: one row per event (FINAL), measures as Nullable(Float64). Middle: the
+    # GROUP BY. Outer: the JSON of each group's statistics (no aggregate is repeated).
     sql = f"""
-SELECT
-    {bucket} AS bucket,
-    event,
-    count() AS count,
-    uniqExact(distinct_id) AS unique_users,
-    uniqExact(person_id) AS unique_persons,
-    {measures_sql} AS measures
+SELECT bucket, event, count, unique_users, unique_persons, {measures_sql} AS measures
 FROM (
-    SELECT {inner_columns}
-    FROM events FINAL
-    WHERE project_id = {{project_id:UInt64}} AND {where}{event_filter}
+    SELECT
+        {bucket} AS bucket,
+        event,
+        count() AS count,
+        uniqExact(distinct_id) AS unique_users,
+        uniqExact(person_id) AS unique_persons{aggregates}
+    FROM (
+        SELECT {inner_columns}
+        FROM events FINAL
+        WHERE project_id = {{project_id:UInt64}} AND {where}{event_filter}
+    )
+    GROUP BY bucket, event
 )
-GROUP BY bucket, event
 ORDER BY bucket, event
 """
     # Partitions are months of ``timestamp`` and the sort key holds its day, so two rows
