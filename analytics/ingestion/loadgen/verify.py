@@ -30,6 +30,8 @@ class Verification:
     physical_copies: int
     latency_ms: dict[str, float | None] = field(default_factory=dict)
     last_stored_ms: float | None = None
+    # A few of the missing event ids, to look for in the logs, the topic and the dead letters.
+    lost_sample: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,11 +55,14 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         stored = {uuid.UUID(event_id).bytes: (count, ms) for event_id, count, ms in zip(ids, copies, inserted,
                                                                                         strict=True)}
     latencies = []
+    lost_sample: list[str] = []
     verified = duplicates = 0
     last_stored = 0
     for event_id, sent_ms in zip(ledger["event_id"].tolist(), ledger["sent_ms"].tolist(), strict=True):
         found = stored.get(event_id)
         if found is None:
+            if len(lost_sample) < 20:
+                lost_sample.append(str(uuid.UUID(bytes=event_id)))
             continue
         verified += 1
         if found[0] > 1:
@@ -73,6 +78,7 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         physical_copies=int(physical),
         latency_ms=_percentiles(np.asarray(latencies, dtype=np.float64)),
         last_stored_ms=float(last_stored) if last_stored else None,
+        lost_sample=lost_sample,
     )
 
 

