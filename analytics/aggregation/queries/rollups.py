@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from django.conf import settings
+
 from analytics.aggregation.granularity import Granularity, clickhouse_bucket_expression
 from analytics.core.timeutils import to_epoch_ms
 from analytics.warehouse.guard import Query, validate_identifier
@@ -160,7 +162,10 @@ ORDER BY bucket, event
 """
     # Partitions are months of ``timestamp`` and the sort key holds its day, so two rows
     # that FINAL must collapse are always in one partition: no merging across partitions.
-    return Query(name=f"aggregation.rollup.{granularity.value}", sql=sql, params=params, settings=FINAL_SETTINGS)
+    # A day or month bucket at thousands of events per second reads far more than an
+    # interactive query: it gets its own time limit instead of CLICKHOUSE_QUERY_TIMEOUT.
+    query_settings = {**FINAL_SETTINGS, "max_execution_time": int(settings.AGGREGATION_QUERY_TIMEOUT_SECONDS)}
+    return Query(name=f"aggregation.rollup.{granularity.value}", sql=sql, params=params, settings=query_settings)
 
 
 def late_buckets_query(

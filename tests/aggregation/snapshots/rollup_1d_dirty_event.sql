@@ -17,4 +17,4 @@ FROM (
 )
 ORDER BY bucket, event
 -- params: {"dirty": [1766966400], "dirty_high_ms": 1767052800000, "dirty_low_ms": 1766966400000, "end_ms": 1767398400000, "event": "CALL_OUT", "measure_0": "revenue", "measure_1": "duration_sec", "measures_type": "Tuple(`duration_sec` Nullable(Float64))", "project_id": 7, "start_ms": 1767225600000, "tz": "Europe/Berlin"}
--- settings: {'do_not_merge_across_partitions_select_final': 1}
+-- settings: {'do_not_merge_across_partitions_select_final': 1, 'max_execution_time': 600}
