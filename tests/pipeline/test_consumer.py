@@ -143,3 +143,32 @@ def test_a_rebalance_commits_what_was_written_and_the_new_member_loses_and_doubl
     )).rows()[0]
     assert _count(store, 9303) == (6000, 6000)
     assert tuple(row) == (6000, 6000)  # no batch stored twice, even physically
+
+
+def test_a_fetch_that_skips_offsets_is_read_again_and_nothing_is_lost(topics: Topics, store: Any) -> None:
+    """Issue 5's lost events: Tansu can answer a fetch at the log end past a record batch
+    another producer is still writing, so the client never returns those messages; a
+    commit after them would lose them for good. The consumer must see the hole in the
+    offsets and read the partition again from the first missing one."""
+    from prometheus_client import REGISTRY
+
+    from analytics.ingestion.streams import failpoints
+
+    def refetched() -> float:
+        labels = {"stream": "events", "result": "refetched"}
+        return REGISTRY.get_sample_value("stream_offset_gaps_total", labels) or 0.0
+
+    produce_rows(event_rows(9311, 1500))
+    targets = send_drain_markers(topics.topic)
+    before = refetched()
+    failpoints.enable("skip_fetched_offsets", "35")
+    try:
+        with running_consumer():
+            assert wait_until_drained(topics.group, topics.topic, targets, timeout=120)
+        fired = "skip_fetched_offsets" not in failpoints._ACTIVE
+    finally:
+        failpoints.disable("skip_fetched_offsets")
+
+    assert fired
+    assert _count(store, 9311) == (1500, 1500)
+    assert refetched() == before + 1

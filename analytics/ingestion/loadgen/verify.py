@@ -32,9 +32,13 @@ class Verification:
     last_stored_ms: float | None = None
     # A few of the missing event ids, to look for in the logs, the topic and the dead letters.
     lost_sample: list[str] = field(default_factory=list)
+    # Every missing id (for the post-mortem; not part of the summary).
+    lost_ids: list[str] = field(default_factory=list, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        summary = asdict(self)
+        summary.pop("lost_ids", None)
+        return summary
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:
@@ -55,14 +59,13 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         stored = {uuid.UUID(event_id).bytes: (count, ms) for event_id, count, ms in zip(ids, copies, inserted,
                                                                                         strict=True)}
     latencies = []
-    lost_sample: list[str] = []
+    lost_ids: list[str] = []
     verified = duplicates = 0
     last_stored = 0
     for event_id, sent_ms in zip(ledger["event_id"].tolist(), ledger["sent_ms"].tolist(), strict=True):
         found = stored.get(event_id)
         if found is None:
-            if len(lost_sample) < 20:
-                lost_sample.append(str(uuid.UUID(bytes=event_id)))
+            lost_ids.append(str(uuid.UUID(bytes=event_id)))
             continue
         verified += 1
         if found[0] > 1:
@@ -78,7 +81,8 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         physical_copies=int(physical),
         latency_ms=_percentiles(np.asarray(latencies, dtype=np.float64)),
         last_stored_ms=float(last_stored) if last_stored else None,
-        lost_sample=lost_sample,
+        lost_sample=lost_ids[:20],
+        lost_ids=lost_ids,
     )
 
 

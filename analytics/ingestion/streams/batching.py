@@ -63,6 +63,12 @@ class PartitionBuffer:
     resolved: bool = False
     _intent: tuple[int, int] | None = None
     _first_after_assign: int | None = None
+    # The offset the next message read must have (None until known): a fetch that skips
+    # offsets is refetched instead of being buffered (see StreamConsumer._take_contiguous).
+    expected_offset: int | None = None
+    # A skip being refetched: its first missing offset and when it was first seen.
+    gap_offset: int | None = None
+    gap_since: float = 0.0
 
     def __len__(self) -> int:
         return len(self.messages)
@@ -83,6 +89,14 @@ class PartitionBuffer:
                 self._check_intent()
         self.messages.extend(messages)
         self.nbytes += nbytes
+        self.expected_offset = int(messages[-1].offset()) + 1
+
+    def restart_at(self, offset: int) -> None:
+        """Forget what is buffered: reading starts again at ``offset`` (a skip at the start)."""
+        self.messages = []
+        self.nbytes = 0
+        self._first_after_assign = None
+        self.expected_offset = offset
 
     def apply_intent(self, first_offset: int, last_offset: int) -> None:
         """Cut the first batch at ``last_offset`` if this partition resumes at ``first_offset``."""

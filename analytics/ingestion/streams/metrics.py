@@ -28,3 +28,9 @@ BYTES_INSERTED = Counter(
 COMMITS = Counter("stream_commits_total", "Offset commits, by result.", ["stream", "result"])
 PAUSED = Gauge("stream_paused", "1 while the stream's partitions are paused (store down or backlog).", ["stream"])
 REBALANCES = Counter("stream_rebalances_total", "Partition assignments and revocations.", ["stream", "kind"])
+OFFSET_GAPS = Counter(
+    "stream_offset_gaps_total",
+    "Offsets a fetch skipped within a partition: refetched (seek back), or accepted as a real gap after "
+    "re-reads kept skipping them.",
+    ["stream", "result"],
+)

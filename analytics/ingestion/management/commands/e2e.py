@@ -59,6 +59,8 @@ class Command(BaseCommand):
         parser.add_argument("--drain-timeout", type=float, default=900.0)
         parser.add_argument("--database", default=E2E_DATABASE, help="Name of the PostgreSQL database it creates.")
         parser.add_argument("--keep", action="store_true", help="Keep the work directory and the e2e database.")
+        parser.add_argument("--session-timeout-ms", type=int, default=None,
+                            help="The consumer's group session timeout (default: the consumer's own, 10 s).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -173,7 +175,11 @@ class Command(BaseCommand):
 
         options = self.options
         # The default session timeout (10 s) rides out CPU starvation on a busy machine better than 6 s.
-        consumer = self._spawn("consumer", env, "consume_events")
+        consumer_args = ["consume_events"]
+        if options["session_timeout_ms"]:
+            consumer_args += ["--session-timeout-ms", str(options["session_timeout_ms"])]
+        # INFO: rebalances and the offset ranges of every group written, for a post-mortem.
+        consumer = self._spawn("consumer", {**env, "LOG_LEVEL": "INFO"}, *consumer_args)
         targets = []
         for index in range(options["web_processes"]):
             port = _free_port()
@@ -221,6 +227,10 @@ class Command(BaseCommand):
             verification = check_once(get_store(), sent.ledger, project_id=project_id, since=since)
         finally:
             close_store()
+        topic_report = None
+        if verification.lost:
+            # The broker keeps the topic in memory only: look for the missing ids while it runs.
+            topic_report = self._scan_topic(env["KAFKA_EVENTS_TOPIC"], sent.ledger, verification.lost_ids)
         first_send = float(sent.ledger["sent_ms"].min()) if sent.ledger.size else None
         stored_seconds = ((verification.last_stored_ms - first_send) / 1000
                           if verification.last_stored_ms and first_send else None)
@@ -241,9 +251,19 @@ class Command(BaseCommand):
             "drain_seconds": round(drain_seconds, 2),
             "consumer_clean_exit": consumer_exit == 0,
             "consumer": self._consumer_summary(),
+            "topic": topic_report,
             "web_processes": options["web_processes"],
             "partitions": options["partitions"],
         }
+
+    def _scan_topic(self, topic: str, ledger: Any, lost_ids: list[str]) -> dict[str, Any]:
+        """Where the missing events are: read the whole topic (assign from offset 0, no group)."""
+        from analytics.ingestion.streams.postmortem import scan_topic_for_ids
+
+        report = scan_topic_for_ids(topic, set(lost_ids))
+        (self.workdir / "topic-scan.json").write_bytes(orjson.dumps(report))
+        return {key: value for key, value in report.items() if key != "found"} | {
+            "found_sample": report["found"][:20]}
 
     def _consumer_summary(self) -> str:
         """The consumer's closing line (messages read, rows stored, dead letters, retries)."""
