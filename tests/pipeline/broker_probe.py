@@ -75,7 +75,8 @@ def produce(bootstrap: str, worker: int, count: int, rate: float, out_path: str)
 def tail(bootstrap: str, partitions: int, stop_after: float, out_path: str) -> None:
     """Read the topic while it is being written (as a consumer does); record offset jumps."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-tail-{os.getpid()}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100})
+                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100,
+                         **({"debug": "fetch"} if os.environ.get("PROBE_DEBUG") else {})})
     consumer.assign([TopicPartition(TOPIC, partition, 0) for partition in range(partitions)])
     last: dict[int, int] = {}
     jumps: list[tuple[int, int, int]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -172,3 +173,19 @@ def test_a_fetch_that_skips_offsets_is_read_again_and_nothing_is_lost(topics: To
     assert fired
     assert _count(store, 9311) == (1500, 1500)
     assert refetched() == before + 1
+
+
+def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
+    from analytics.ingestion.streams.postmortem import scan_topic_for_ids
+
+    rows = event_rows(9312, 300)
+    produce_rows(rows)
+    wanted = {rows[0]["event_id"], rows[299]["event_id"], str(uuid.uuid4())}
+
+    report = scan_topic_for_ids(topics.topic, wanted, idle_timeout=5.0)
+
+    assert report["in_topic"] == 2
+    assert report["not_in_topic"] == sorted(wanted - {rows[0]["event_id"], rows[299]["event_id"]})
+    assert sum(stats["messages"] for stats in report["partitions"].values()) == 300
+    assert all(stats["gaps"] == 0 for stats in report["partitions"].values())
+    assert {item["event_id"] for item in report["found"]} == {rows[0]["event_id"], rows[299]["event_id"]}
