@@ -39,6 +39,51 @@ def pytest_configure(config: pytest.Config) -> None:
         missing.append(f"Redis at {redis.hostname}:{redis.port} (start redis-server, or set REDIS_URL)")
     if missing:
         raise pytest.UsageError("The test suite needs real services that are not reachable:\n  - " + "\n  - ".join(missing))
+    _drop_databases_of_dead_runs(database)
+
+
+def _drop_databases_of_dead_runs(database: dict) -> None:
+    """Drop ``test_analytics_<pid>`` databases left by runs that died or could not tear down.
+
+    Each run names its test database after its process id (config/settings/test.py); a
+    database whose process is gone belongs to nobody, and without this they pile up.
+    """
+    import os
+    import re
+
+    import psycopg
+
+    pattern = re.compile(r"^test_analytics_(\d+)$")
+    try:
+        with psycopg.connect(
+            host=database.get("HOST") or "127.0.0.1",
+            port=int(database.get("PORT") or 5432),
+            user=database.get("USER") or "postgres",
+            password=database.get("PASSWORD") or None,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=5,
+        ) as connection:
+            names = [row[0] for row in connection.execute("SELECT datname FROM pg_database")]
+            for name in names:
+                match = pattern.match(name)
+                if not match or _process_alive(int(match.group(1))) or int(match.group(1)) == os.getpid():
+                    continue
+                connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except psycopg.Error:
+        return  # housekeeping only; the run itself reports real database problems
+
+
+def _process_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @pytest.fixture(scope="session")
