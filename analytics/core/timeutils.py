@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
 
 
 def utc_now() -> datetime:
@@ -11,8 +14,13 @@ def utc_now() -> datetime:
 
 
 def to_epoch_ms(moment: datetime) -> int:
-    """Epoch milliseconds of an aware datetime."""
-    return int(moment.timestamp() * 1000)
+    """Epoch milliseconds of a datetime (a naive one is taken as UTC).
+
+    Integer arithmetic: ``moment.timestamp() * 1000`` is a float and can lose the last
+    millisecond, which would move an event across a bucket or watermark boundary.
+    """
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return (aware - _EPOCH) // _ONE_MS
 
 
 def from_epoch_ms(milliseconds: int | float) -> datetime:

@@ -9,11 +9,13 @@ See ``docs/event-store.md`` for why each column exists.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
 import pyarrow as pa
+
+from analytics.core.timeutils import to_epoch_ms
 
 _MS = pa.timestamp("ms", tz="UTC")
 
@@ -51,17 +53,11 @@ REQUIRED_COLUMNS = ("project_id", "event_id", "event", "distinct_id", "person_id
 ARROW_SCHEMA = pa.schema([pa.field(name, arrow_type) for name, (_, arrow_type, _) in EVENT_COLUMNS.items()])
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
-
-
 def _epoch_ms(value: Any) -> int | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        # Integer arithmetic: value.timestamp() * 1000 is a float and can lose the last ms.
-        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return (moment - _EPOCH) // _ONE_MS
+        return to_epoch_ms(value)
     return int(value)
 
 
