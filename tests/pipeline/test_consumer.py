@@ -189,3 +189,37 @@ def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
     assert sum(stats["messages"] for stats in report["partitions"].values()) == 300
     assert all(stats["gaps"] == 0 for stats in report["partitions"].values())
     assert {item["event_id"] for item in report["found"]} == {rows[0]["event_id"], rows[299]["event_id"]}
+
+
+def test_replay_reads_a_skipped_fetch_again_and_replays_every_dead_letter(topics: Topics) -> None:
+    """The replay commits what it sent back, so a fetch that skips offsets (Tansu at the log
+    end) must be read again, or the skipped dead letters would never be replayed."""
+    from prometheus_client import REGISTRY
+
+    from analytics.ingestion.streams import failpoints
+
+    def refetched() -> float:
+        labels = {"stream": "dead-letter-replay", "result": "refetched"}
+        return REGISTRY.get_sample_value("stream_offset_gaps_total", labels) or 0.0
+
+    producer = Producer(producer_config())
+    values = [f"{{broken {index}".encode() for index in range(200)]
+    for value in values:
+        producer.produce(topics.dead_letter_topic, value, b"7:someone",
+                         headers=[(REASON_HEADER, b"undecodable"), (TOPIC_HEADER, topics.topic.encode())])
+    assert producer.flush(10) == 0
+    before = refetched()
+    failpoints.enable("skip_fetched_offsets", "25")
+    try:
+        result = replay_dead_letters(dead_letter_topic=topics.dead_letter_topic, target_topic=topics.topic,
+                                     group=f"{topics.group}-replay", idle_timeout=3,
+                                     config={"session.timeout.ms": 6000})
+        fired = "skip_fetched_offsets" not in failpoints._ACTIVE
+    finally:
+        failpoints.disable("skip_fetched_offsets")
+
+    assert fired
+    replayed = sorted(message.value() for message in _read_all(topics.topic))
+    assert replayed == sorted(values)
+    assert result.replayed == 200
+    assert refetched() == before + 1

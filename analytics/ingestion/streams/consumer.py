@@ -35,6 +35,7 @@ from analytics.core.logging import get_logger
 from analytics.ingestion.kafka.config import consumer_config, ensure_topics
 from analytics.ingestion.streams import failpoints, metrics
 from analytics.ingestion.streams.batching import FlushGroup, PartitionBuffer
+from analytics.ingestion.streams.continuity import contiguous
 from analytics.ingestion.streams.registry import BatchProcessor, StreamSpec
 from analytics.warehouse.errors import StoreUnavailable
 
@@ -203,18 +204,13 @@ class StreamConsumer:
         for ``gap_accept_seconds`` is taken as a real gap (a compacted topic, transaction
         markers) and passed, loudly.
         """
-        expected = buffer.expected_offset
-        kept: list[Any] = []
-        for message in bucket:
-            offset = message.offset()
-            if expected is not None and offset < expected:
-                continue  # read already (the overlap of a re-read)
-            if expected is not None and offset > expected and not self._gap_accepted(buffer, expected, offset):
-                self.consumer.seek(TopicPartition(self.topic, buffer.partition, expected))
-                break
-            kept.append(message)
-            expected = offset + 1
-        return kept
+        def passes(missing: int, found: int) -> bool:
+            if self._gap_accepted(buffer, missing, found):
+                return True
+            self.consumer.seek(TopicPartition(self.topic, buffer.partition, missing))
+            return False
+
+        return contiguous(bucket, buffer.expected_offset, passes)[0]
 
     def _gap_accepted(self, buffer: PartitionBuffer, missing: int, found: int) -> bool:
         """Whether to pass the offsets ``missing .. found-1`` (True only once re-reads kept skipping them)."""

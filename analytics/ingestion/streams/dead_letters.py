@@ -132,16 +132,24 @@ def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str
     from confluent_kafka import Consumer, TopicPartition
 
     from analytics.ingestion.kafka.config import consumer_config
+    from analytics.ingestion.streams.continuity import OffsetContinuity
 
     consumer = Consumer(consumer_config(group, **(config or {})))
     producer = None if dry_run else Producer(producer_config(**{"client.id": "analytics-dead-letter-replay"}))
+    # A fetch that skips offsets is read again (see OffsetContinuity): committing after it
+    # would pass dead letters that were never replayed.
+    continuity = OffsetContinuity(consumer, dead_letter_topic, stream="dead-letter-replay")
     # The idle clock starts at the assignment: joining the group takes a few seconds.
     assigned = {"at": 0.0}
 
-    def on_assign(_consumer: Any, _partitions: Any) -> None:
+    def on_assign(_consumer: Any, partitions: list[Any]) -> None:
         assigned["at"] = time.monotonic()
+        continuity.assigned([tp.partition for tp in partitions])
 
-    consumer.subscribe([dead_letter_topic], on_assign=on_assign)
+    def on_revoke(_consumer: Any, partitions: list[Any]) -> None:
+        continuity.forget([tp.partition for tp in partitions])
+
+    consumer.subscribe([dead_letter_topic], on_assign=on_assign, on_revoke=on_revoke, on_lost=on_revoke)
     result = ReplayResult()
     by_reason = result.by_reason
     started = time.monotonic()
@@ -149,7 +157,7 @@ def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str
     try:
         while limit is None or result.replayed < limit:
             want = 500 if limit is None else min(500, limit - result.replayed)
-            messages = [message for message in consumer.consume(want, 0.5) if message.error() is None]
+            messages = _contiguous(consumer.consume(want, 0.5), continuity)
             if not messages:
                 now = time.monotonic()
                 quiet_since = max(last_message, assigned["at"])
@@ -185,3 +193,15 @@ def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str
         consumer.close()
     log.info("stream.dead_letters_replayed", replayed=result.replayed, by_reason=by_reason, dry_run=dry_run)
     return result
+
+
+def _contiguous(messages: list[Any], continuity: Any) -> list[Any]:
+    """The fetched messages that continue their partitions without a hole, in fetch order per partition."""
+    from analytics.ingestion.streams import failpoints
+
+    by_partition: dict[int, list[Any]] = {}
+    for message in messages:
+        if message.error() is None:
+            by_partition.setdefault(message.partition(), []).append(message)
+    failpoints.skip_fetched_offsets(by_partition)
+    return [message for partition, bucket in by_partition.items() for message in continuity.take(partition, bucket)]
