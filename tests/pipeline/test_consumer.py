@@ -223,3 +223,27 @@ def test_replay_reads_a_skipped_fetch_again_and_replays_every_dead_letter(topics
     assert replayed == sorted(values)
     assert result.replayed == 200
     assert refetched() == before + 1
+
+
+def test_consume_events_refuses_an_unmigrated_store_and_names_the_fix(tmp_path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "ANALYTICS_PROFILE": "dev",
+        "DATA_DIR": str(tmp_path),
+        "CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}",
+        "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+    }
+    from django.conf import settings
+
+    result = subprocess.run(
+        [sys.executable, str(settings.BASE_DIR / "manage.py"), "consume_events"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "pending ClickHouse migrations" in result.stderr
+    assert "clickhouse_migrate" in result.stderr

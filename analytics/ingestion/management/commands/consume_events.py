@@ -39,6 +39,7 @@ class Command(BaseCommand):
         from analytics.ingestion.streams.consumer import StreamConsumer
         from analytics.ingestion.streams.registry import get_stream
 
+        self._require_migrated_store()
         if options["benchmark"]:
             import orjson
 
@@ -82,3 +83,25 @@ class Command(BaseCommand):
             f"stream {spec.name}: {stats.messages} messages, {stats.rows} rows stored, "
             f"{stats.dead_letters} dead letters, {stats.retries} retries"
         )
+
+    def _require_migrated_store(self) -> None:
+        """Refuse to start against a store without the events table, with the fix in the message.
+
+        Without it every insert fails permanently and the consumer would only fill the
+        dead-letter topic. A store that is down now is fine: the consumer waits for it.
+        """
+        from django.conf import settings
+
+        from analytics.warehouse.migrator import Migrator
+        from analytics.warehouse.store import get_store
+
+        try:
+            pending = Migrator(get_store(), cluster=settings.CLICKHOUSE_CLUSTER).plan()
+        except Exception as error:  # down, or a chDB directory still held by another process
+            log.warning("stream.store.unavailable_at_start", error=f"{type(error).__name__}: {str(error)[:300]}")
+            return
+        if pending:
+            names = ", ".join(f"{migration.version:04d}_{migration.name}" for migration in pending)
+            raise CommandError(
+                f"the event store has pending ClickHouse migrations ({names}); run `manage.py clickhouse_migrate` first"
+            )
