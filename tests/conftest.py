@@ -15,7 +15,7 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
-from tests.broker import Broker, start_broker
+from analytics.core.devbroker import Broker, start_broker
 
 
 def _reachable(host: str, port: int) -> bool:

@@ -117,7 +117,7 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 def kafka_broker() -> Iterator[Any]:
     """The Tansu Kafka-protocol broker of the dev requirements, stopped on exit."""
     try:
-        from tests.broker import start_broker
+        from analytics.core.devbroker import start_broker
     except ImportError as error:
         raise Unavailable(f"the Kafka-protocol broker needs the dev requirements ({error})") from error
     broker = start_broker()

@@ -138,7 +138,7 @@ def main() -> None:
     parser.add_argument("--workdir", default="/tmp")
     args = parser.parse_args()
     sys.path.insert(0, os.getcwd())
-    from tests.broker import start_broker
+    from analytics.core.devbroker import start_broker
 
     broker = start_broker()
     try:

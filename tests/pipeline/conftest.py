@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.broker import Broker, start_broker
+from analytics.core.devbroker import Broker, start_broker
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

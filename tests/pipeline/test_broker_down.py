@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from analytics.core.devbroker import Broker
 from analytics.ingestion.kafka.config import consumer_config
-from tests.broker import Broker
 from tests.pipeline.conftest import Topics, api_events, post_events
 
 pytestmark = [pytest.mark.kafka]

