@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 from typing import ClassVar
 
@@ -95,9 +96,15 @@ class Membership(models.Model):
         return f"{self.user} in {self.organisation} ({self.role})"
 
 
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    # available_timezones() walks the whole tz database on disk; read it once per process.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def validate_timezone(value: str) -> None:
     """Accept only IANA time zone names."""
-    if value not in zoneinfo.available_timezones():
+    if value not in _time_zone_names():
         raise ValidationError(f"{value!r} is not an IANA time zone such as 'Europe/Berlin'")
 
 

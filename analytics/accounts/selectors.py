@@ -55,6 +55,16 @@ class IngestionProject:
     ingest_rate_limit: int | None
     keep_full_ip: bool
 
+    @classmethod
+    def from_project(cls, project: Project) -> IngestionProject:
+        return cls(
+            id=project.id,
+            timezone=project.timezone,
+            retention_days=project.retention_days,
+            ingest_rate_limit=project.ingest_rate_limit,
+            keep_full_ip=project.keep_full_ip,
+        )
+
 
 def project_for_write_key(write_key: str, *, cache_seconds: int = 30) -> IngestionProject | None:
     """Resolve a write key (cached briefly; rotation clears the entry)."""
@@ -65,17 +75,7 @@ def project_for_write_key(write_key: str, *, cache_seconds: int = 30) -> Ingesti
     if cached is not None:
         return cached if isinstance(cached, IngestionProject) else None
     project = Project.objects.filter(write_key=write_key).first()
-    value = (
-        IngestionProject(
-            id=project.id,
-            timezone=project.timezone,
-            retention_days=project.retention_days,
-            ingest_rate_limit=project.ingest_rate_limit,
-            keep_full_ip=project.keep_full_ip,
-        )
-        if project
-        else False
-    )
+    value = IngestionProject.from_project(project) if project else False
     cache.set(cache_key, value, cache_seconds)
     return value if isinstance(value, IngestionProject) else None
 

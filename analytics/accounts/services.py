@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, display_prefix, hash_key, new_personal_key, new_write_key
 from analytics.accounts.models import (
+    EDITING_ROLES,
     MANAGING_ROLES,
     Membership,
     Organisation,
@@ -16,6 +17,7 @@ from analytics.accounts.models import (
     Role,
     User,
 )
+from analytics.accounts.selectors import role_for
 from analytics.core.errors import ApplicationError
 
 
@@ -39,14 +41,6 @@ def organisation_create(*, name: str, owner: User) -> Organisation:
     return organisation
 
 
-def membership_set(*, organisation: Organisation, user: User, role: str) -> Membership:
-    """Add the user to the organisation with ``role``, or change their role."""
-    membership, _ = Membership.objects.update_or_create(
-        organisation=organisation, user=user, defaults={"role": role}
-    )
-    return membership
-
-
 @transaction.atomic
 def project_create(
     *,
@@ -63,12 +57,12 @@ def project_create(
             organisation = organisation_create(name=f"{user.email.split('@')[0]}'s organisation", owner=user)
         else:
             organisation = membership.organisation
-            _require_role(membership.role, (Role.OWNER, Role.ADMIN, Role.MEMBER), "create projects")
+            _require_role(membership.role, EDITING_ROLES, "create projects")
     else:
         membership = Membership.objects.filter(user=user, organisation=organisation).first()
         if membership is None:
             raise PermissionDeniedError("you are not a member of that organisation")
-        _require_role(membership.role, (Role.OWNER, Role.ADMIN, Role.MEMBER), "create projects")
+        _require_role(membership.role, EDITING_ROLES, "create projects")
     project = Project(
         organisation=organisation,
         name=name,
@@ -88,7 +82,7 @@ def _require_role(role: str, allowed: tuple[str, ...], action: str) -> None:
 
 def project_require_manager(*, project: Project, user: User) -> None:
     """Raise PermissionDeniedError (403) unless the user is an owner or admin of the project."""
-    role = Membership.objects.filter(user=user, organisation_id=project.organisation_id).values_list("role", flat=True).first()
+    role = role_for(user=user, project=project)
     _require_role(role or "none", MANAGING_ROLES, "change this project")
 
 

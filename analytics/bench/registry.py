@@ -9,6 +9,7 @@ not exist yet raises :class:`Unavailable`; the table says so instead of inventin
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -84,8 +85,11 @@ class StageContext:
     previous: dict[str, Any] = field(default_factory=dict)
 
     def log(self, message: str, **context: Any) -> None:
-        " ".join(f"{key}={value}" for key, value in context.items())
-        time.monotonic() - self.started
+        """A progress line on stderr (stdout is kept for the table and the JSON line)."""
+        details = " ".join(f"{key}={value}" for key, value in context.items())
+        elapsed = time.monotonic() - self.started
+        sys.stderr.write(f"[{self.name} +{elapsed:.1f}s] {message} {details}".rstrip() + "\n")
+        sys.stderr.flush()
 
     def rows(self, at_scale_one: int, minimum: int = 1000) -> int:
         """A size that follows BENCH_SCALE, never below ``minimum``."""

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from analytics.core.logging import get_logger
+from analytics.core.timeutils import to_epoch_ms
 
 log = get_logger(__name__)
 
@@ -56,6 +57,7 @@ def demo_events(total: int, *, now: datetime, seed: int = DEMO_SEED) -> Iterator
     users = max(50, total // 60)
     produced = 0
     session = 0
+    latest = _iso(now - timedelta(seconds=1))
     while produced < total:
         session += 1
         user = int(users * rng.random() ** 1.6)  # a few heavy users, a long tail
@@ -63,7 +65,6 @@ def demo_events(total: int, *, now: datetime, seed: int = DEMO_SEED) -> Iterator
         # Later days are busier: the product grows.
         moment = start + timedelta(days=DEMO_DAYS * rng.random() ** 0.7, seconds=rng.randrange(86_400))
         moment = min(moment, now - timedelta(minutes=1))
-        latest = _iso(now - timedelta(seconds=1))
         for event in (_telecom_session if telecom else _web_session)(rng, user, session, moment):
             if produced >= total:
                 return
@@ -146,15 +147,9 @@ def demo_load(
     from analytics.ingestion.writer import store_event_batch
 
     project = Project.objects.get(pk=project_id)
-    ingestion_project = IngestionProject(
-        id=project.id,
-        timezone=project.timezone,
-        retention_days=project.retention_days,
-        ingest_rate_limit=project.ingest_rate_limit,
-        keep_full_ip=project.keep_full_ip,
-    )
+    ingestion_project = IngestionProject.from_project(project)
     now = datetime.now(UTC)
-    received_at_ms = int(now.timestamp() * 1000)
+    received_at_ms = to_epoch_ms(now)
     stored = 0
     chunk: list[dict[str, Any]] = []
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import metadata
 
 from django.conf import settings
-from prometheus_client import Counter, Gauge, Histogram, Info
+from prometheus_client import Gauge, Histogram, Info
 
 BUILD_INFO = Info("analytics_build", "Version, mode and profile of the running process.")
 DEPENDENCY_UP = Gauge(
@@ -22,7 +22,6 @@ DEPENDENCY_CHECK_SECONDS = Histogram(
     ["dependency"],
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
-AUTH_FAILURES = Counter("analytics_auth_failures_total", "Rejected credentials by kind.", ["kind"])
 
 
 def publish_build_info() -> None:

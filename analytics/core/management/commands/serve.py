@@ -76,20 +76,20 @@ class Command(BaseCommand):
         workers = 1 if embedded else max(1, options["workers"])  # chDB admits one process per data directory
         run_background = embedded and not options["no_beat"]
         host, port = options["host"], options["port"]
-        config = uvicorn.Config(
-            "config.asgi:application",
-            host=host,
-            port=port,
-            workers=workers,
-            lifespan="off",
-            log_config=None,
-            access_log=False,  # RequestIdMiddleware writes one JSON line per request instead
-            timeout_graceful_shutdown=15,
-            # Client addresses come from analytics.core.net / DRF, which honour TRUSTED_PROXY_COUNT;
-            # uvicorn would otherwise believe X-Forwarded-For from any local peer.
-            proxy_headers=False,
-            server_header=False,
-        )
+        server_options: dict[str, Any] = {
+            "host": host,
+            "port": port,
+            "workers": workers,
+            "lifespan": "off",
+            "log_config": None,
+            "access_log": False,  # RequestIdMiddleware writes one JSON line per request instead
+            "timeout_graceful_shutdown": 15,
+            # Client addresses come from DRF and ingestion's enrichment, which honour the trusted
+            # proxy settings; uvicorn would otherwise believe X-Forwarded-For from any local peer.
+            "proxy_headers": False,
+            "server_header": False,
+        }
+        config = uvicorn.Config("config.asgi:application", **server_options)
         if run_background:
             start_background_services()
         log.info("serve.start", host=host, port=port, mode=settings.ANALYTICS_MODE, workers=workers)
@@ -99,8 +99,7 @@ class Command(BaseCommand):
         try:
             if workers > 1:
                 # uvicorn's supervisor forks the workers and forwards the stop signals to them.
-                uvicorn.run(config.app, host=host, port=port, workers=workers, lifespan="off", log_config=None,
-                            access_log=False, timeout_graceful_shutdown=15, server_header=False)
+                uvicorn.run(config.app, **server_options)
             else:
                 server = _Server(config)
                 server.run()
