@@ -8,6 +8,7 @@ and runs the due ones in-process, recording last_run_at and total_run_count as b
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from datetime import datetime
@@ -24,7 +25,13 @@ log = get_logger(__name__)
 TICK_SECONDS = 1.0
 
 
+@functools.cache
 def _celery_app():  # type: ignore[no-untyped-def]
+    """The Celery app with its task modules imported, once per process.
+
+    import_default_modules() fires Celery's import signal, on which Django's fixup runs
+    every system check: far too much for a once-a-second tick.
+    """
     from config.celery_app import app
 
     app.loader.import_default_modules()

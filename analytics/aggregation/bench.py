@@ -24,10 +24,7 @@ from analytics.accounts.keys import new_write_key
 from analytics.accounts.models import Organisation, Project
 from analytics.aggregation.granularity import Granularity
 from analytics.aggregation.models import Watermark
-from analytics.aggregation.queries.rollups import store_clock_query
-from analytics.aggregation.services import aggregation_run
-from analytics.core.timeutils import from_epoch_ms
-from analytics.warehouse.store import get_store
+from analytics.aggregation.services import aggregation_run, store_now
 
 
 def _benchmark_project(project_id: int) -> Project:
@@ -59,11 +56,11 @@ def measure_run(project_id: int, hour_start: datetime, granularity: str = Granul
     hour_start = hour_start.astimezone(UTC)
     project = _benchmark_project(project_id)
     # Every event inserted so far is "seen": the run reads the hour, not late events.
-    store_now = from_epoch_ms(int(get_store().query(store_clock_query()).scalar()))
+    now_at_store = store_now()
     with transaction.atomic():
         Watermark.objects.update_or_create(
             project=project, granularity=granularity_value.value,
-            defaults={"event_time_mark": hour_start, "inserted_mark": store_now},
+            defaults={"event_time_mark": hour_start, "inserted_mark": now_at_store},
         )
     now = hour_start + timedelta(hours=1, seconds=project.aggregation_lateness_seconds)
     started = time.perf_counter()

@@ -42,15 +42,6 @@ MAX_BUCKETS_PER_RUN = {
 GRANULARITY_CHOICES = [(granularity.value, granularity.value) for granularity in Granularity]
 
 
-def parse_granularity(value: str) -> Granularity:
-    """The granularity named ``value``; ValueError with the allowed names otherwise."""
-    try:
-        return Granularity(value)
-    except ValueError:
-        allowed = ", ".join(granularity.value for granularity in Granularity)
-        raise ValueError(f"unknown granularity {value!r}; use one of {allowed}") from None
-
-
 def bucket_floor(moment: datetime, granularity: Granularity, tz_name: str) -> datetime:
     """Start (aware UTC) of the bucket that contains ``moment``."""
     moment = moment.astimezone(UTC)
@@ -94,16 +85,6 @@ def bucket_add(start: datetime, granularity: Granularity, tz_name: str, count: i
     for _ in range(count):
         start = bucket_next(start, granularity, tz_name)
     return start
-
-
-def buckets_between(start: datetime, end: datetime, granularity: Granularity, tz_name: str) -> list[datetime]:
-    """Every bucket start in [start, end); ``start`` must be a boundary."""
-    starts = []
-    current = start
-    while current < end:
-        starts.append(current)
-        current = bucket_next(current, granularity, tz_name)
-    return starts
 
 
 def _local_midnight(local_naive: datetime, tz_name: str) -> datetime:

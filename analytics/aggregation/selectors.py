@@ -50,10 +50,6 @@ def watermark_get(*, project_id: int, granularity: Granularity) -> Watermark | N
     return Watermark.objects.filter(project_id=project_id, granularity=granularity.value).first()
 
 
-def watermarks_for_project(*, project_id: int) -> list[Watermark]:
-    return list(Watermark.objects.filter(project_id=project_id).order_by("granularity"))
-
-
 def _result(bucket: datetime, event: str, count: int, unique_users: int, unique_persons: int,
             measures: dict[str, Any], measure: str | None, final: bool) -> dict[str, Any]:
     row: dict[str, Any] = {

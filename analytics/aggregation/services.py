@@ -96,7 +96,8 @@ def watermark_get_or_create(*, project_id: int, granularity: Granularity) -> Wat
     return watermark
 
 
-def _store_now() -> datetime:
+def store_now() -> datetime:
+    """The store's clock: watermarks compare with its inserted_at, never with ours."""
     return from_epoch_ms(int(get_store().query(store_clock_query()).scalar()))
 
 
@@ -161,9 +162,9 @@ def _run_locked(
 ) -> RunResult:
     store = get_store()
     tz_name = project.timezone
-    store_now = _store_now()
-    inserted_until = store_now - timedelta(seconds=settings.AGGREGATION_INSERT_VISIBILITY_SECONDS)
-    event_now = now or store_now
+    now_at_store = store_now()
+    inserted_until = now_at_store - timedelta(seconds=settings.AGGREGATION_INSERT_VISIBILITY_SECONDS)
+    event_now = now or now_at_store
     final_end = bucket_floor(event_now - timedelta(seconds=project.aggregation_lateness_seconds), granularity, tz_name)
 
     old_mark, old_inserted = watermark.event_time_mark, watermark.inserted_mark

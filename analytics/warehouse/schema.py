@@ -47,8 +47,8 @@ EVENT_COLUMNS: dict[str, tuple[str, pa.DataType, Any]] = {
     "flags": ("Array(LowCardinality(String))", pa.list_(pa.string()), ()),
     "retention_days": ("UInt16", pa.uint16(), 365),
 }
-# Set by ClickHouse at insert time (DEFAULT now64(3)); also the ReplacingMergeTree version.
-INSERTED_AT_COLUMN = "inserted_at"
+# `inserted_at` is not listed: ClickHouse sets it at insert time (DEFAULT now64(3)); it is
+# also the ReplacingMergeTree version.
 REQUIRED_COLUMNS = ("project_id", "event_id", "event", "distinct_id", "person_id", "timestamp", "received_at")
 ARROW_SCHEMA = pa.schema([pa.field(name, arrow_type) for name, (_, arrow_type, _) in EVENT_COLUMNS.items()])
 

@@ -7,7 +7,6 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from analytics.warehouse.guard import Query
 from analytics.warehouse.migrator import MigrationContext, Migrator, discover
 from analytics.warehouse.store import EventStore
 
@@ -102,7 +101,3 @@ def test_store_cluster_inserts_are_synchronous_through_the_distributed_table(sto
         "insert_deduplication_token": "t-1", "insert_deduplicate": 1, "insert_distributed_sync": 1,
     }
     assert store.insert_settings(None) == {}
-
-
-def test_query_helper_is_scoped() -> None:
-    assert Query(name="x", sql="SELECT 1").params == {}
