@@ -26,7 +26,8 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
-def _request_id(request: HttpRequest) -> str:
+def request_id_for(request: HttpRequest) -> str:
+    """The client's ``X-Request-ID`` when it is well formed, else a new one."""
     incoming = request.headers.get("X-Request-ID", "")
     return incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
@@ -57,7 +58,7 @@ class RequestIdMiddleware:
 
     @staticmethod
     def _start(request: HttpRequest) -> tuple[str, float]:
-        request_id = _request_id(request)
+        request_id = request_id_for(request)
         request.request_id = request_id  # type: ignore[attr-defined]
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

@@ -16,8 +16,6 @@ Install in ``config/asgi.py``: ``"http": IngestionFastPath(django_asgi_app)``.
 from __future__ import annotations
 
 import io
-import re
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -26,6 +24,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse
 
 from analytics.core.logging import get_logger
+from analytics.core.middleware import request_id_for
 
 log = get_logger(__name__)
 
@@ -33,7 +32,6 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 def _handlers() -> dict[str, Callable[[Any], Awaitable[HttpResponse]]]:
@@ -64,8 +62,7 @@ class IngestionFastPath:
         if body is None:
             return  # the client went away
         request = ASGIRequest(scope, io.BytesIO(body))
-        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
-        request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = request_id_for(request)
         request.request_id = request_id  # type: ignore[attr-defined]
         try:
             response = await handler(request)

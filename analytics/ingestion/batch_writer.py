@@ -38,11 +38,6 @@ def rows_digest(rows: Rows) -> str:
     return digest.hexdigest()
 
 
-def batch_token(rows: Rows, prefix: str) -> str:
-    """A dedup token naming exactly these rows."""
-    return f"{prefix}:{rows_digest(rows)}"
-
-
 def _combine(batches: list[Batch]) -> Any:
     """One payload for the writer: tables are concatenated (no copy), row lists joined."""
     if all(isinstance(batch, pa.Table) for batch in batches):

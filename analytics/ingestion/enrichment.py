@@ -132,7 +132,7 @@ def client_ip(remote_addr: str, forwarded_for: str) -> str:
     With ``settings.TRUSTED_PROXIES`` (IPs/CIDRs): ``X-Forwarded-For`` counts only when
     the peer is one of them, and the right-most address that is not itself a trusted
     proxy is the client. Without it, the house-wide ``TRUSTED_PROXY_COUNT`` applies
-    (the n-th address from the right, see analytics.core.net); by default the peer.
+    (the n-th address from the right); by default the peer.
     """
     peer = _parse_ip(remote_addr) if remote_addr else None
     if not forwarded_for:

@@ -73,7 +73,7 @@ def read_body(request: HttpRequest, *, limit: int, too_large_status: int = 413) 
     except zlib.error:
         raise IntakeError(400, "invalid_compression", f"the body is not valid {encoding} data") from None
     if len(body) > limit or decompressor.unconsumed_tail:
-        raise IntakeError(413 if too_large_status == 413 else too_large_status, "payload_too_large",
+        raise IntakeError(too_large_status, "payload_too_large",
                           f"the decompressed body is larger than {limit} bytes")
     if not decompressor.eof:
         raise IntakeError(400, "invalid_compression", f"the {encoding} body is truncated")

@@ -13,7 +13,6 @@ from channels.layers import get_channel_layer
 from analytics.core.consumers import live_group
 from analytics.ingestion import live
 from analytics.ingestion.batch_writer import BatchWriter
-from analytics.ingestion.bus import BusUnavailable, DirectBus
 from analytics.ingestion.identity import person_id_for
 from analytics.ingestion.writer import store_event_batch
 from tests.ingestion.conftest import stored
@@ -48,15 +47,24 @@ def test_concurrent_requests_are_written_in_few_inserts(project, store):
 
 
 def test_a_failed_flush_fails_every_waiting_request(project, store):
-    bus = DirectBus(interval=0.0, max_rows=100)
-    broken = [{"project_id": project.id}]  # no event id: the store cannot take it
+    def write(rows, token):
+        store_event_batch(rows, dedup_token=token)
 
-    with pytest.raises(BusUnavailable):
-        bus.publish_sync(broken)
-    bus.publish_sync(rows_for(project.id, "0a00", 2))
-    bus.close()
+    writer = BatchWriter(write, interval=1.0, max_rows=10_000)
+    writer.submit(rows_for(project.id, "0a00", 1)).result(10)  # an idle writer flushes at once
+    # These three gather into the next flush; one row has no event id, so the store refuses it.
+    waiting = [
+        writer.submit(rows_for(project.id, "0b00", 2)),
+        writer.submit([{"project_id": project.id}], digest="broken"),
+        writer.submit(rows_for(project.id, "0c00", 2)),
+    ]
+    for future in waiting:
+        with pytest.raises(KeyError):
+            future.result(10)
+    assert writer.submit(rows_for(project.id, "0d00", 3)).result(10) == 3  # the writer lives on
+    writer.close()
 
-    assert len(stored(store, project.id)) == 2
+    assert len(stored(store, project.id)) == 1 + 3
 
 
 def test_writer_close_flushes_what_is_queued(project, store):
