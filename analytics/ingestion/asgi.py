@@ -5,7 +5,7 @@ metrics, ...) runs its hooks through ``sync_to_async``: about a dozen thread han
 request, which cost more than validating and enriching 100 events. None of them does
 anything for a write-key-authenticated event POST, so :class:`IngestionFastPath` sends
 ``POST`` to the ingestion paths straight to the same views, with what those requests do
-need from the stack: a bounded body read (a body over the limit is cut off while it
+need from the stack: the ``ALLOWED_HOSTS`` check, a bounded body read (a body over the limit is cut off while it
 streams in, never buffered whole), ``X-Request-ID``, CORS headers for any origin (the
 tracker runs on any site; never with credentials), ``nosniff``. Everything else,
 preflight ``OPTIONS`` included, goes through Django unchanged.
@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import DisallowedHost
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpResponse
 
@@ -64,6 +65,13 @@ class IngestionFastPath:
         request = ASGIRequest(scope, io.BytesIO(body))
         request_id = request_id_for(request)
         request.request_id = request_id  # type: ignore[attr-defined]
+        try:
+            request.get_host()  # what CommonMiddleware would check: ALLOWED_HOSTS
+        except DisallowedHost:
+            log.warning("ingest.fast_path.disallowed_host", request_id=request_id)
+            response = HttpResponse(b'{"error": {"code": "disallowed_host", "message": "Host header not allowed"}}',
+                                    content_type="application/json", status=400)
+            return await self._send(send, response, request_id, None)
         try:
             response = await handler(request)
         except Exception:  # a bug, not bad input: answer like Django would, with a JSON body

@@ -14,6 +14,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 
 from analytics.accounts.selectors import IngestionProject, project_for_write_key
+from analytics.core.db import close_stale_connections
 from analytics.ingestion.models import EventSchema
 from analytics.ingestion.schema_checks import CompiledSchema
 
@@ -36,6 +37,7 @@ def project_for_key(write_key: str) -> IngestionProject | None:
     entry = _projects.get(write_key)
     if entry is not None and entry[0] > time.monotonic():
         return entry[1]
+    close_stale_connections()  # the fast path sends no request signals that would do it
     project = project_for_write_key(write_key)
     _remember(_projects, write_key, project, PROJECT_TTL_SECONDS)
     return project
@@ -54,6 +56,7 @@ def event_schemas_for_project(project_id: int) -> dict[str, CompiledSchema]:
     entry = _schemas.get(project_id)
     if entry is not None and entry[0] > time.monotonic():
         return entry[1]
+    close_stale_connections()
     compiled = {
         schema.event_name: CompiledSchema.from_spec(schema.event_name, schema.properties)
         for schema in EventSchema.objects.filter(project_id=project_id).only("event_name", "properties")

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import orjson
+import pytest
 from asgiref.sync import async_to_sync
 
 from tests.ingestion.conftest import event, stored
@@ -17,11 +18,14 @@ def call(path: str, body: bytes | list[bytes], *, method: str = "POST",
     from config.asgi import application
 
     chunks = body if isinstance(body, list) else [body]
+    headers = list(headers or [])
+    if not any(name == b"host" for name, _ in headers):
+        headers.insert(0, (b"host", b"127.0.0.1"))
     read = 0
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), *(headers or [])],
+        "headers": [(b"content-type", b"application/json"), *(headers or [])],
         "client": ("198.51.100.7", 5000), "server": ("127.0.0.1", 8000),
     }
     answer: dict[str, Any] = {"body": b""}
@@ -92,3 +96,39 @@ def test_other_requests_still_go_through_django(project):
     assert b"x-frame-options" in headers  # set by Django's middleware
     assert preflight == 200
     assert b"access-control-allow-origin" in preflight_headers
+
+
+def test_a_host_outside_allowed_hosts_is_refused(project, store):
+    status, _, body, _ = call("/api/v1/events", orjson.dumps(event()),
+                              headers=[(b"x-api-key", project.write_key.encode()), (b"host", b"evil.example")])
+
+    assert status == 400
+    assert orjson.loads(body)["error"]["code"] == "disallowed_host"
+    assert stored(store, project.id) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_the_database_dropped_is_replaced(store):
+    """The fast path sends no request signals; a key lookup must still survive a dropped connection."""
+    import psycopg
+    from django.core.cache import cache
+    from django.db import connection
+
+    from analytics.ingestion.selectors import forget_local
+    from tests.factories import member_with_project
+
+    _, project = member_with_project()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        backend = cursor.fetchone()[0]
+    params = connection.get_connection_params()
+    with psycopg.connect(**{**params, "autocommit": True}) as other:  # what a database restart does to it
+        other.execute("SELECT pg_terminate_backend(%s)", [backend])
+    forget_local(write_key=project.write_key)
+    cache.clear()
+
+    status, _, body, _ = call("/api/v1/events", orjson.dumps(event()),
+                              headers=[(b"x-api-key", project.write_key.encode())])
+
+    assert (status, orjson.loads(body)) == (202, {"accepted": 1, "rejected": []})
+    assert len(stored(store, project.id)) == 1
