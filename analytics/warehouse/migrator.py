@@ -162,18 +162,19 @@ class Migrator:
         )
         return {int(version): str(checksum) for version, checksum in result.rows()}
 
-    def plan(self) -> list[Migration]:
-        applied = self.applied()
+    def plan(self, applied: dict[int, str] | None = None) -> list[Migration]:
+        """Pending migrations; ``applied`` (from :meth:`applied`) saves reading the record again."""
+        applied = self.applied() if applied is None else applied
         return [migration for migration in discover() if migration.version not in applied]
 
-    def changed(self) -> list[Migration]:
+    def changed(self, applied: dict[int, str] | None = None) -> list[Migration]:
         """Applied migrations whose file changed since (a warning, never re-applied)."""
-        applied = self.applied()
+        applied = self.applied() if applied is None else applied
         return [m for m in discover() if m.version in applied and applied[m.version] != m.checksum]
 
-    def migrate(self) -> list[Migration]:
+    def migrate(self, applied: dict[int, str] | None = None) -> list[Migration]:
         done = []
-        for migration in self.plan():
+        for migration in self.plan(applied):
             for statement in self.statements(migration):
                 self.store.command(statement, retry_transient=True)
             self.store.command(

@@ -41,7 +41,7 @@ def events_retention_enforce(
 ) -> RetentionResult:
     """Delete a project's rows older than ``retention_days`` that their TTL would keep.
 
-    Cheap when there is nothing to do: one count on the sort key prefix (project, day).
+    Cheap when there is nothing to do: one count on the sort key prefix (project, hour).
     Otherwise one ``ALTER TABLE ... DELETE`` mutation filtered by project, with the cut-off
     and retention as parameters. ``wait`` blocks until the mutation finished (tests, CLI).
     A mutation still running from an earlier round is not piled on: that round is skipped.

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS wire_events (
     retention_days UInt16
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (project_id, toDate(timestamp), event, event_id)
+ORDER BY (project_id, toStartOfHour(timestamp), event, event_id)
 """
 
 

@@ -26,13 +26,15 @@ class Command(BaseCommand):
                 if not pending:
                     self.stdout.write("No pending ClickHouse migrations.")
                 for migration in pending:
-                    self.stdout.write(f"  {migration.version:04d}_{migration.name}")
+                    summary = (migration.module.__doc__ or "").strip().splitlines()
+                    self.stdout.write(f"  {migration.version:04d}_{migration.name}" + (f": {summary[0]}" if summary else ""))
                 return
-            for migration in migrator.changed():
+            recorded = migrator.applied()
+            for migration in migrator.changed(recorded):
                 self.stderr.write(
                     self.style.WARNING(f"  {migration.version:04d}_{migration.name} changed after it was applied")
                 )
-            applied = migrator.migrate()
+            applied = migrator.migrate(recorded)
             for migration in applied:
                 self.stdout.write(self.style.SUCCESS(f"  applied {migration.version:04d}_{migration.name}"))
             if not applied:
