@@ -18,6 +18,8 @@ from django.conf import settings
 from analytics.accounts.selectors import IngestionProject
 from analytics.ingestion import metrics
 from analytics.ingestion.enrichment import (
+    MAX_TIMESTAMP_MS,
+    MIN_TIMESTAMP_MS,
     InvalidTimestamp,
     corrected_timestamp,
     hot_number,
@@ -37,6 +39,7 @@ _HOT_KEYS = frozenset({
     "$revenue", "$country", "$geoip_country_code", "$lib", "$lib_version", "$ip", "$browser", "$os", "$device_type",
 })
 _NO_KEYS: frozenset[str] = frozenset()
+_NO_AGENT = ("", "", "", "", "")
 
 
 class EventRejected(Exception):
@@ -76,6 +79,8 @@ class BatchResult:
 def check_name(value: Any, field_name: str) -> str:
     """An event name or id: a non-empty string (numbers accepted), at most 200 characters,
     without control characters such as NUL."""
+    if type(value) is str and 0 < len(value) <= MAX_NAME_LENGTH and value.isprintable():
+        return value  # the common case, in three cheap tests
     if isinstance(value, str):
         text = value
     elif isinstance(value, int) and not isinstance(value, bool):
@@ -131,7 +136,9 @@ def build_row(
     properties_json = _dump_properties(properties, context.max_event_bytes - len(event) - len(distinct_id))
 
     raw_ms = None
-    if raw_timestamp is not None:
+    if type(raw_timestamp) is int and MIN_TIMESTAMP_MS <= raw_timestamp <= MAX_TIMESTAMP_MS:
+        raw_ms = raw_timestamp  # epoch milliseconds in range: what parse_timestamp_ms would return
+    elif raw_timestamp is not None:
         try:
             raw_ms = parse_timestamp_ms(raw_timestamp)
         except InvalidTimestamp as error:
@@ -151,8 +158,8 @@ def build_row(
             "" if raw_timestamp is None else str(raw_timestamp), properties_json,
         )
 
-    # Most events carry few of the hot keys: look only at those present (one C-level set operation).
-    present = _HOT_KEYS.intersection(properties) if properties else _NO_KEYS
+    # Most events carry none or few of the hot keys: look only at those present (C-level set operations).
+    present = _NO_KEYS if not properties or _HOT_KEYS.isdisjoint(properties) else _HOT_KEYS.intersection(properties)
     agent = user_agent or context.user_agent
     session_id = url = referrer = ""
     revenue = None
@@ -175,7 +182,7 @@ def build_row(
             lib_version = hot_string(properties, "$lib_version")
         if not ip and "$ip" in present:
             ip = hot_string(properties, "$ip")
-    browser, browser_version, os_name, os_version, device_type = parse_user_agent(agent)
+    browser, browser_version, os_name, os_version, device_type = parse_user_agent(agent) if agent else _NO_AGENT
     if not browser and present:
         browser = hot_string(properties, "$browser")
         os_name = os_name or hot_string(properties, "$os")
