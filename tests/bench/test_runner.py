@@ -72,12 +72,16 @@ def test_bench_only_scan_end_to_end(tmp_path):
     assert set(report["stages"]) == {"scan"}
     scan = report["stages"]["scan"]
     assert scan["status"] == "ok", scan
-    assert {metric["name"] for metric in scan["metrics"]} == {"scan count()", "scan group by event"}
-    for metric in scan["metrics"]:
+    metrics = {metric["name"]: metric for metric in scan["metrics"]}
+    assert set(metrics) == {"scan count()", "scan group by event", "scan last minute of a merged day"}
+    for metric in metrics.values():
         assert metric["figure"] > 0 and metric["baseline"] > 0 and metric["ratio"] > 0
-        assert metric["details"]["rows"] == 10_000
-        assert metric["details"]["events_without_final_seconds"] > 0
         assert {"unit", "target", "passed", "checks", "baseline_label"} <= metric.keys()
+    for name in ("scan count()", "scan group by event"):
+        assert metrics[name]["details"]["rows"] == 10_000
+        assert metrics[name]["details"]["events_without_final_seconds"] > 0
+    last_minute = metrics["scan last minute of a merged day"]
+    assert last_minute["unit"] == "s" and last_minute["details"]["rows_in_day"] == 10_000
     assert report["machine"]["nproc"] >= 1 and report["machine"]["cpu"]
     assert report["summary"]["errors"] == []
     assert json.loads((tmp_path / "out" / "latest.json").read_text()) == report
