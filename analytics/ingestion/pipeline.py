@@ -64,10 +64,22 @@ class RequestContext:
     lib_version: str = ""
     schemas: dict[str, CompiledSchema] = field(default_factory=dict)
     max_event_bytes: int = 0
+    # A row with what the request's events share, in column order; each row starts as a copy.
+    # Copying it and setting a few keys is several times cheaper than a 26-key dict literal,
+    # which grows its table step by step (~1 us of the ~4 us an event costs).
+    row_template: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.max_event_bytes:
             self.max_event_bytes = settings.INGEST_MAX_EVENT_BYTES
+        self.row_template = {
+            "project_id": self.project.id, "event_id": "", "event": "", "distinct_id": "", "person_id": "",
+            "session_id": "", "timestamp": 0, "received_at": self.received_at_ms, "sent_at": self.sent_at_ms,
+            "source_id": "", "lib": self.lib[:MAX_NAME_LENGTH], "lib_version": self.lib_version[:MAX_NAME_LENGTH],
+            "properties": "", "url": "", "referrer": "", "browser": "", "browser_version": "", "os": "",
+            "os_version": "", "device_type": "", "country": "", "ip": self.ip, "revenue": None, "flags": [],
+            "retention_days": self.project.retention_days,
+        }
 
 
 @dataclass(slots=True)
@@ -188,33 +200,33 @@ def build_row(
         os_name = os_name or hot_string(properties, "$os")
         device_type = device_type or hot_string(properties, "$device_type")
 
-    return {
-        "project_id": project.id,
-        "event_id": event_id,
-        "event": event,
-        "distinct_id": distinct_id,
-        "person_id": person_id_for(project.id, distinct_id),
-        "session_id": session_id,
-        "timestamp": timestamp_ms,
-        "received_at": context.received_at_ms,
-        "sent_at": sent_at_ms,
-        "source_id": source_id,
-        "lib": (lib or context.lib)[:MAX_NAME_LENGTH],
-        "lib_version": (lib_version or context.lib_version)[:MAX_NAME_LENGTH],
-        "properties": properties_json.decode(),
-        "url": url,
-        "referrer": referrer,
-        "browser": browser,
-        "browser_version": browser_version,
-        "os": os_name,
-        "os_version": os_version,
-        "device_type": device_type,
-        "country": country[:64],
-        "ip": stored_ip(ip, keep_full_ip=project.keep_full_ip) if ip else context.ip,
-        "revenue": revenue,
-        "flags": ["future_clamped"] if clamped else [],
-        "retention_days": project.retention_days,
-    }
+    row = context.row_template.copy()
+    row["event_id"] = event_id
+    row["event"] = event
+    row["distinct_id"] = distinct_id
+    row["person_id"] = person_id_for(project.id, distinct_id)
+    row["timestamp"] = timestamp_ms
+    row["sent_at"] = sent_at_ms
+    row["source_id"] = source_id
+    row["properties"] = properties_json.decode()
+    row["flags"] = ["future_clamped"] if clamped else []  # a list of its own: never the template's
+    if present or agent or lib or lib_version or country or ip:  # anything else differs from the template
+        row.update({
+            "session_id": session_id,
+            "lib": (lib or context.lib)[:MAX_NAME_LENGTH],
+            "lib_version": (lib_version or context.lib_version)[:MAX_NAME_LENGTH],
+            "url": url,
+            "referrer": referrer,
+            "browser": browser,
+            "browser_version": browser_version,
+            "os": os_name,
+            "os_version": os_version,
+            "device_type": device_type,
+            "country": country[:64],
+            "ip": stored_ip(ip, keep_full_ip=project.keep_full_ip) if ip else context.ip,
+            "revenue": revenue,
+        })
+    return row
 
 
 # ------------------------------------------------------------------ native format
