@@ -408,9 +408,11 @@ class StreamConsumer:
         log.info("stream.paused" if after else "stream.resumed", stream=self.name, reason=reason)
 
     def _backpressure(self) -> None:
+        # Two groups' worth buffered (besides the group being written and the one being
+        # decoded) keeps the writer busy; more would only cost memory.
         buffered = sum(len(buffer) for buffer in self.buffers.values())
         nbytes = sum(buffer.nbytes for buffer in self.buffers.values())
-        full = buffered >= 4 * self.max_messages or nbytes >= 4 * self.max_bytes
+        full = buffered >= 2 * self.max_messages or nbytes >= 2 * self.max_bytes
         if full != ("backlog" in self.pause_reasons):
             self._set_paused("backlog", full)
 
