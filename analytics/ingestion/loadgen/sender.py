@@ -6,6 +6,10 @@ batch is retried (same event ids, so a retry can never double-count) on 429, 503
 connection errors, honouring ``Retry-After``, up to ``MAX_ATTEMPTS``. For every accepted
 event the worker records its id and the wall-clock time of the first attempt (the
 "send time") in a ledger file, which the verification compares with the store.
+
+The events come already encoded from the scenario (:class:`EventChunk`): a request body
+is one ``join`` of encoded events, and the ledger takes the ids as raw bytes, so the
+sender does no Python work per event (see :mod:`analytics.ingestion.loadgen.scenarios`).
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ import multiprocessing
 import random
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ import numpy as np
 import orjson
 import urllib3
 
-from analytics.ingestion.loadgen.scenarios import SCENARIOS
+from analytics.ingestion.loadgen.scenarios import EventChunk, event_chunks
 
 MAX_ATTEMPTS = 8
 # V16, not S16: a bytes dtype would drop the trailing zero bytes of a UUID.
@@ -50,10 +53,16 @@ class SendPlan:
 
 
 class _Bucket:
-    """Token bucket shared by the threads of one worker (rate in events per second)."""
+    """Send schedule shared by the threads of one worker (rate in events per second).
 
-    def __init__(self, rate: float) -> None:
+    Open loop: a batch that left late (a slow answer held every thread) does not push
+    the schedule back, the next ones catch up, for at most ``catch_up`` seconds of
+    backlog. So the rate asked is the rate sent whenever the server keeps up on average.
+    """
+
+    def __init__(self, rate: float, catch_up: float = 1.0) -> None:
         self.rate = rate
+        self.catch_up = catch_up
         self.lock = threading.Lock()
         self.next_at = time.monotonic()
 
@@ -62,7 +71,7 @@ class _Bucket:
             return
         with self.lock:
             now = time.monotonic()
-            start = max(self.next_at, now)
+            start = max(self.next_at, now - self.catch_up)
             self.next_at = start + events / self.rate
         delay = start - now
         if delay > 0:
@@ -75,15 +84,45 @@ def _quota(total: int | None, worker: int, workers: int) -> int | None:
     return total // workers + (1 if worker < total % workers else 0)
 
 
+class _Feed:
+    """Hands out batches (encoded events and their ids) from the scenario's chunks, under a lock."""
+
+    def __init__(self, plan: SendPlan, worker: int) -> None:
+        self.chunks = event_chunks(plan.scenario, plan.seed * 1000 + worker, max(1, plan.users // plan.workers))
+        self.remaining = _quota(plan.events, worker, plan.workers)
+        self.deadline = time.monotonic() + plan.duration if plan.duration else None
+        self.batch_size = plan.batch_size
+        self.lock = threading.Lock()
+        self.current: EventChunk | None = None
+        self.position = 0
+
+    def next(self) -> tuple[list[bytes], np.ndarray]:
+        with self.lock:
+            if self.deadline is not None and time.monotonic() >= self.deadline:
+                return [], np.empty((0, 16), np.uint8)
+            size = self.batch_size if self.remaining is None else min(self.batch_size, self.remaining)
+            events: list[bytes] = []
+            ids: list[np.ndarray] = []
+            while len(events) < size:
+                if self.current is None or self.position >= len(self.current):
+                    self.current, self.position = next(self.chunks), 0
+                end = min(len(self.current), self.position + size - len(events))
+                events.extend(self.current.json[self.position:end])
+                ids.append(self.current.ids[self.position:end])
+                self.position = end
+            if self.remaining is not None:
+                self.remaining -= size
+            if not ids:
+                return [], np.empty((0, 16), np.uint8)
+            return events, ids[0] if len(ids) == 1 else np.concatenate(ids)
+
+
 def run_worker(plan: SendPlan, worker: int, counters: Any) -> None:
     """Entry point of one worker process (also callable in-process for one worker)."""
-    quota = _quota(plan.events, worker, plan.workers)
-    deadline = time.monotonic() + plan.duration if plan.duration else None
     bucket = _Bucket(plan.rate / plan.workers if plan.rate else 0)
-    generator = SCENARIOS[plan.scenario](plan.seed * 1000 + worker, max(1, plan.users // plan.workers))
+    feed = _Feed(plan, worker)
     lock = threading.Lock()
     counter_lock = threading.Lock()
-    state = {"remaining": quota}
     ledgers: list[np.ndarray] = []
     # Several comma-separated targets (web processes) are shared out over the threads.
     urls = [target.strip().rstrip("/") + "/api/v1/events" for target in plan.target.split(",") if target.strip()]
@@ -93,26 +132,17 @@ def run_worker(plan: SendPlan, worker: int, counters: Any) -> None:
     )
     headers = {"Content-Type": "application/json", "X-Api-Key": plan.write_key, "Connection": "keep-alive"}
 
-    def next_batch() -> list[dict[str, Any]]:
-        with lock:
-            if deadline is not None and time.monotonic() >= deadline:
-                return []
-            size = plan.batch_size
-            if state["remaining"] is not None:
-                size = min(size, state["remaining"])
-                state["remaining"] -= size
-            return [next(generator) for _ in range(size)]
-
     def thread_main(url: str) -> None:
+        counters_view = _Counters(counters, worker, counter_lock)
         while True:
-            batch = next_batch()
-            if not batch:
+            events, ids = feed.next()
+            if not events:
                 return
-            bucket.take(len(batch))
-            accepted, sent_ms = _send(pool, url, headers, batch, _Counters(counters, worker, counter_lock))
-            if accepted:
-                ledger = np.empty(len(accepted), dtype=LEDGER_DTYPE)
-                ledger["event_id"] = [uuid.UUID(event_id).bytes for event_id in accepted]
+            bucket.take(len(events))
+            accepted, sent_ms = _send(pool, url, headers, events, counters_view)
+            if accepted is not None:
+                ledger = np.empty(int(accepted.sum()), dtype=LEDGER_DTYPE)
+                ledger["event_id"] = ids[accepted].view("V16").ravel()
                 ledger["sent_ms"] = sent_ms
                 with lock:
                     ledgers.append(ledger)
@@ -140,11 +170,11 @@ class _Counters:
             self.shared[self.base + index] += value
 
 
-def _send(pool: urllib3.PoolManager, url: str, headers: dict[str, str], batch: list[dict[str, Any]],
-          counters: _Counters) -> tuple[list[str], float]:
-    """Post one batch until accepted or out of attempts; returns (accepted ids, send time ms)."""
+def _send(pool: urllib3.PoolManager, url: str, headers: dict[str, str], events: list[bytes],
+          counters: _Counters) -> tuple[np.ndarray | None, float]:
+    """Post one batch until accepted or out of attempts; returns (mask of accepted events, send time ms)."""
     sent_ms = time.time() * 1000
-    body = orjson.dumps({"batch": batch, "sent_at": _iso_now()})
+    body = b'{"batch":[' + b",".join(events) + b'],"sent_at":"' + _iso_now().encode() + b'"}'
     for attempt in range(1, MAX_ATTEMPTS + 1):
         counters.add(2, 1)
         retry_after = min(0.1 * 2 ** attempt, 5.0) * (0.5 + random.random())
@@ -154,10 +184,12 @@ def _send(pool: urllib3.PoolManager, url: str, headers: dict[str, str], batch: l
             response = None
         if response is not None and response.status in (200, 202):
             answer = orjson.loads(response.data)
-            rejected = {item["index"] for item in answer.get("rejected", [])}
-            accepted = [event["event_id"] for index, event in enumerate(batch) if index not in rejected]
-            counters.add(0, len(accepted))
-            counters.add(1, len(rejected))
+            accepted = np.ones(len(events), dtype=bool)
+            for item in answer.get("rejected", []):
+                accepted[item["index"]] = False
+            kept = int(accepted.sum())
+            counters.add(0, kept)
+            counters.add(1, len(events) - kept)
             return accepted, sent_ms
         if response is not None and response.status not in (429, 503, 502, 504):
             break  # a 4xx other than 429 will not change on a retry
@@ -165,8 +197,8 @@ def _send(pool: urllib3.PoolManager, url: str, headers: dict[str, str], batch: l
             retry_after = min(float(response.headers["Retry-After"]), 5.0) * (0.5 + random.random())
         counters.add(3, 1)
         time.sleep(retry_after)
-    counters.add(1, len(batch))
-    return [], sent_ms
+    counters.add(1, len(events))
+    return None, sent_ms
 
 
 def _iso_now() -> str:
