@@ -87,7 +87,11 @@ def percentile_inclusive(sorted_values: list[float], level: float) -> float:
 def measure_value(row: dict[str, Any], measure: str) -> float | None:
     if measure == "revenue":
         return row.get("revenue")
-    value = json.loads(row["properties"]).get(measure)
+    try:
+        properties = json.loads(row["properties"])
+    except ValueError:  # text that is not JSON holds no measure
+        return None
+    value = properties.get(measure) if isinstance(properties, dict) else None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 

@@ -8,7 +8,14 @@ import pytest
 
 from analytics.aggregation.models import Rollup, Watermark
 from analytics.aggregation.services import aggregation_run
-from tests.aggregation.helpers import assert_rollups_equal, expected_rollups, insert, random_events, stored_rollups
+from tests.aggregation.helpers import (
+    assert_rollups_equal,
+    expected_rollups,
+    insert,
+    make_event,
+    random_events,
+    stored_rollups,
+)
 from tests.factories import member_with_project
 
 pytestmark = pytest.mark.django_db
@@ -61,3 +68,35 @@ def test_only_buckets_older_than_the_allowed_lateness_are_final(store: object) -
     latest = Rollup.objects.filter(project_id=project.id, granularity="1m").order_by("-bucket").first()
     assert latest is not None and latest.bucket == START + timedelta(minutes=39)
     assert Watermark.objects.get(project=project, granularity="1m").event_time_mark == START + timedelta(minutes=40)
+
+
+def test_measures_are_exact_whatever_the_json_text_looks_like(store: object) -> None:
+    """The JSON parse is skipped for rows whose text cannot hold a measure key; these rows
+    are built to trip a careless test: an escaped key, keys nested or inside strings,
+    invalid JSON, a measure next to a look-alike name."""
+    _, project = member_with_project()
+    texts = [
+        '{"duration\\u005fsec": 7}',  # escaped key: only the backslash shows it
+        '{"nested": {"duration_sec": 99}}',  # not a top-level key: no value
+        '{"note": "\\"duration_sec\\": 5"}',  # the name inside a string value
+        '{"duration_sec": 12, "bytes_down": 3',  # invalid JSON: no value at all
+        '{"duration_seconds": 4, "xbytes_up": 8}',  # look-alike names
+        '{"plan": "a", "bytes_up": 1.5}',
+        '{"bytes_down": 250, "duration_sec": 3.25}',
+        '{ "duration_sec" : 40 }',
+    ]
+    rows = []
+    for index, text in enumerate(texts):
+        row = make_event(project.id, START + timedelta(seconds=index), event="DATA", distinct_id=f"u{index % 3}")
+        row["properties"] = text
+        rows.append(row)
+    insert(rows)
+
+    aggregation_run(project_id=project.id, granularity="1m", now=START + timedelta(hours=1))
+
+    expected = expected_rollups(rows, "1m", "UTC", MEASURES)
+    actual = stored_rollups(project.id, "1m")
+    assert_rollups_equal(actual, expected)
+    measures = actual[(START, "DATA")]["measures"]
+    assert measures["duration_sec"]["count"] == 3 and measures["duration_sec"]["sum"] == 7 + 3.25 + 40
+    assert measures["bytes_up"]["count"] == 1 and measures["bytes_down"]["count"] == 1
