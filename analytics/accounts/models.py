@@ -125,7 +125,7 @@ class Project(models.Model):
     )
     keep_full_ip = models.BooleanField(default=False, help_text="Store whole IP addresses instead of anonymised ones.")
     aggregation_lateness_seconds = models.PositiveIntegerField(
-        default=60, help_text="How long after a bucket ends it is aggregated as final."
+        default=15, help_text="How long after a bucket ends it is aggregated as final."
     )
     measures = models.JSONField(default=list, blank=True, help_text="Numeric properties aggregated per bucket.")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -298,7 +298,7 @@ CELERY_TIMEZONE = "UTC"
 # ClickHouse; the inserted-at watermark stays this far behind ClickHouse's clock.
 AGGREGATION_INSERT_VISIBILITY_SECONDS = env_int("AGGREGATION_INSERT_VISIBILITY_SECONDS", 5, minimum=0)
 # Seconds between scheduled aggregation dispatches (the PeriodicTask's initial interval).
-AGGREGATION_INTERVAL_SECONDS = env_int("AGGREGATION_INTERVAL_SECONDS", 15, minimum=1)
+AGGREGATION_INTERVAL_SECONDS = env_int("AGGREGATION_INTERVAL_SECONDS", 5, minimum=1)
 # Time limit of one rollup query in ClickHouse (a 1d/1mo bucket reads a whole day/month).
 AGGREGATION_QUERY_TIMEOUT_SECONDS = env_int("AGGREGATION_QUERY_TIMEOUT_SECONDS", 600, minimum=1)
 
