@@ -13,6 +13,7 @@ is lost or counted twice.
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -36,6 +37,20 @@ log = get_logger(__name__)
 
 E2E_DATABASE = "analytics_e2e"
 E2E_REDIS_DB = 2
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _free_port() -> int:
@@ -75,6 +90,7 @@ class Command(BaseCommand):
             from analytics.core.devbroker import start_broker
 
             broker = start_broker()
+            self.broker_pid = broker.process.pid
             env = self._environment(broker.bootstrap_servers)
             self._prepare_database(env)
             self._manage(env, "migrate", "--noinput", "-v0")
@@ -169,6 +185,16 @@ class Command(BaseCommand):
                 time.sleep(0.3)
         raise CommandError(f"{url} did not answer within {timeout}s")
 
+    def _wait_for_line(self, path: Path, text: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise CommandError(f"the consumer exited with {process.returncode} before {text!r}")
+            if text in path.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise CommandError(f"the consumer did not log {text!r} within {timeout}s")
+
     # ------------------------------------------------------------------ the run
     def _run(self, env: dict[str, str], project_id: int, write_key: str) -> dict[str, Any]:
         from analytics.ingestion.loadgen.runner import run_load
@@ -190,6 +216,11 @@ class Command(BaseCommand):
             targets.append((f"http://127.0.0.1:{port}", web))
         for url, web in targets:
             self._wait_http(url + "/healthz", web)
+        # The load starts once every part is up, the consumer included: its group join takes
+        # a few seconds (the broker's initial rebalance delay), and events sent meanwhile
+        # would measure the start-up rather than the pipeline (they were 10 % of a 60 s run,
+        # all at 5 to 8 s send-to-stored).
+        self._wait_for_line(self.workdir / "consumer.log", "stream.assigned", consumer)
 
         since = datetime.now(UTC) - timedelta(minutes=1)
         plan = SendPlan(
@@ -199,6 +230,10 @@ class Command(BaseCommand):
             ledger_dir=str(self.workdir), seed=int(time.time()),
         )
         self.stderr.write(f"e2e: sending {plan.events} {plan.scenario} events to {plan.target}")
+        processes = {"consumer": consumer.pid, "broker": self.broker_pid,
+                     **{f"web{index}": web.pid for index, (_, web) in enumerate(targets)}}
+        cpu_before = {name: _cpu_seconds(pid) for name, pid in processes.items()}
+        load_cpu_before = _children_cpu_seconds()
         sent = run_load(plan, progress=self.stderr)
 
         # Kafka and the API are out of the way: point this process at the producer side.
@@ -208,6 +243,10 @@ class Command(BaseCommand):
         drained = wait_until_drained(env["KAFKA_CONSUMER_GROUP"], env["KAFKA_EVENTS_TOPIC"], markers,
                                      timeout=options["drain_timeout"])
         drain_seconds = time.monotonic() - drain_started
+        # Where the machine's CPU went while sending and draining (the loadgen workers are
+        # this process's reaped children; nothing else has been reaped yet).
+        cpu_seconds = {name: round(_cpu_seconds(pid) - cpu_before[name], 1) for name, pid in processes.items()}
+        cpu_seconds["loadgen"] = round(_children_cpu_seconds() - load_cpu_before, 1)
         for _, web in targets:
             web.send_signal(signal.SIGTERM)
         consumer.send_signal(signal.SIGTERM)
@@ -254,6 +293,9 @@ class Command(BaseCommand):
             "drain_seconds": round(drain_seconds, 2),
             "consumer_clean_exit": consumer_exit == 0,
             "consumer": self._consumer_summary(),
+            "cpu_seconds": cpu_seconds,
+            "cpu_us_per_event": {name: round(seconds * 1e6 / sent.sent, 1) for name, seconds in cpu_seconds.items()}
+            if sent.sent else None,
             "topic": topic_report,
             "web_processes": options["web_processes"],
             "partitions": options["partitions"],
