@@ -163,12 +163,12 @@ class RedisRateLimiter:
         try:
             answers = await state.script(keys=[f"{base}{second}", f"{base}{second - 1}"], args=args)
         except Exception as error:  # Redis down: fail open (the bus still protects the store)
-            metrics.RATE_LIMIT_ERRORS.inc()
+            metrics.RATE_LIMIT_ERRORS.inc(len(checks))  # one per request let through, as before
             log.warning("ingest.rate_limit.backend_error", error=type(error).__name__)
             return [True] * len(checks)
         if not isinstance(answers, list) or len(answers) != len(checks):
             # Not expected from our script; fail open like for an error rather than leave a request unanswered.
-            metrics.RATE_LIMIT_ERRORS.inc()
+            metrics.RATE_LIMIT_ERRORS.inc(len(checks))
             log.warning("ingest.rate_limit.unexpected_answer", answer=str(answers)[:100])
             return [True] * len(checks)
         return [bool(answer) for answer in answers]
