@@ -86,6 +86,7 @@ def run(ctx: StageContext) -> list[Metric]:
         verified=summary.get("verified"), lost=lost, duplicates=doubled,
         latency_seconds={key: (value / 1000 if value is not None else None) for key, value in latency.items()},
         drain_seconds=summary.get("drain_seconds"), consumer_clean_exit=summary.get("consumer_clean_exit"),
+        cpu_us_per_event=summary.get("cpu_us_per_event"),
         web_processes=summary.get("web_processes"), exit_code=completed.returncode,
     )
     metric.checks += [
