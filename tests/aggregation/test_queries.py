@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from analytics.aggregation.granularity import Granularity
-from analytics.aggregation.queries.rollups import late_buckets_query, rollup_query
+from analytics.aggregation.queries.rollups import MAX_SEARCH_NEEDLES, late_buckets_query, rollup_query
 from analytics.aggregation.queries.users import user_events_query, user_totals_query
 from analytics.warehouse.errors import InvalidIdentifier
 from analytics.warehouse.guard import check_scoped
@@ -60,3 +60,15 @@ def test_generated_sql_matches_its_snapshot(name: str) -> None:
     if os.environ.get("UPDATE_SNAPSHOTS") == "1":
         path.write_text(text)
     assert text == path.read_text()
+
+
+def test_the_json_guard_is_left_out_when_multisearch_cannot_take_every_key() -> None:
+    """multiSearchAny takes at most 255 needles (the keys plus a backslash)."""
+    def query_for(count: int) -> str:
+        measures = [f"m{index}" for index in range(count)]
+        return rollup_query(project_id=1, granularity=Granularity.HOUR, tz_name="UTC", measures=measures,
+                            start=START, end=START + timedelta(hours=1)).sql
+
+    assert "multiSearchAny" in query_for(MAX_SEARCH_NEEDLES - 1)
+    assert "multiSearchAny" not in query_for(MAX_SEARCH_NEEDLES)
+    assert "JSONExtract(properties, {measures_type:String}) AS measure_values" in query_for(MAX_SEARCH_NEEDLES)
