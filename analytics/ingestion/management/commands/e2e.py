@@ -76,6 +76,8 @@ class Command(BaseCommand):
         parser.add_argument("--drain-timeout", type=float, default=900.0)
         parser.add_argument("--database", default=E2E_DATABASE, help="Name of the PostgreSQL database it creates.")
         parser.add_argument("--keep", action="store_true", help="Keep the work directory and the e2e database.")
+        parser.add_argument("--consumer-max-wait", type=float, default=None,
+                            help="Seconds a message may wait in the consumer's buffers (default: the stream's, 1 s).")
         parser.add_argument("--session-timeout-ms", type=int, default=None,
                             help="The consumer's group session timeout (default: the consumer's own, 10 s).")
 
@@ -207,6 +209,8 @@ class Command(BaseCommand):
         consumer_args = ["consume_events"]
         if options["session_timeout_ms"]:
             consumer_args += ["--session-timeout-ms", str(options["session_timeout_ms"])]
+        if options["consumer_max_wait"] is not None:
+            consumer_args += ["--max-wait", str(options["consumer_max_wait"])]
         # INFO: rebalances and the offset ranges of every group written, for a post-mortem.
         consumer = self._spawn("consumer", {**env, "LOG_LEVEL": "INFO"}, *consumer_args)
         targets = []
