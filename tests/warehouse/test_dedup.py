@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyarrow as pa
+
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
 from tests.warehouse.helpers import count_events, event_row, new_project_id
@@ -77,3 +79,40 @@ def test_the_same_event_id_in_two_projects_is_two_events(store: EventStore) -> N
     store.insert_events([dict(row, project_id=second)], dedup_token=f"p2-{second}")
     assert count_events(store, first) == 1
     assert count_events(store, second) == 1
+
+
+def test_small_and_large_batches_take_both_chdb_insert_paths_and_dedupe(store: EventStore) -> None:
+    """Below STREAMING_INSERT_MAX_ROWS a chDB insert streams Arrow IPC, above it it reads
+    the Arrow table in place; both store every row and honour the token."""
+    from analytics.warehouse.schema import events_to_arrow
+    from analytics.warehouse.transports.chdb_transport import STREAMING_INSERT_MAX_ROWS
+
+    project_id = new_project_id()
+    for size in (3, STREAMING_INSERT_MAX_ROWS + 1):
+        table = events_to_arrow(_batch(project_id, size))
+        for _ in range(2):
+            store.insert_events(table, dedup_token=f"paths-{size}-{project_id}")
+    stored = store.query(Query(
+        name="test.paths",
+        sql="SELECT count(), uniqExact(event_id), countIf(distinct_id = 'user-6') FROM events"
+            " WHERE project_id = {project_id:UInt64}",
+        params={"project_id": project_id},
+    )).rows()
+    expected = 3 + STREAMING_INSERT_MAX_ROWS + 1
+    assert stored == [(expected, expected, sum(index % 7 == 6 for index in range(STREAMING_INSERT_MAX_ROWS + 1)))]
+
+
+def test_a_refused_streaming_insert_leaves_the_session_usable(store: EventStore) -> None:
+    import pytest
+
+    from analytics.warehouse.errors import StoreQueryError
+    from analytics.warehouse.schema import events_to_arrow
+
+    project_id = new_project_id()
+    table = events_to_arrow(_batch(project_id, 2))
+    broken = table.set_column(table.schema.get_field_index("event_id"), "event_id",
+                              pa.array(["not-a-uuid", "also-not"], pa.string()))
+    with pytest.raises(StoreQueryError):
+        store.insert_arrow("events", broken)
+    store.insert_events(table, dedup_token=f"after-refusal-{project_id}")
+    assert count_events(store, project_id) == 2
