@@ -39,10 +39,11 @@ def producer_config(**overrides: Any) -> dict[str, Any]:
         "acks": "all",
         "enable.idempotence": True,
         "compression.type": COMPRESSION,
-        # Throughput: wait up to 20 ms to fill batches of up to 1 MiB (many requests share one).
-        # With 5 ms the broker (Tansu) spent 11.5 us of CPU per event at 20,000 events/s on
-        # small produce requests, 6.5 to 8.8 us with 20 ms (docs/pipeline.md).
-        "linger.ms": 20,
+        # Throughput: wait up to 5 ms to fill batches of up to 1 MiB (many requests share one).
+        # A request is answered after the acknowledgement, so a longer linger costs every
+        # request that much latency: 20 ms saved the broker (Tansu) 3 to 5 us of CPU per event
+        # in e2e, but halved one web process's rate at 8 connections (docs/pipeline.md).
+        "linger.ms": 5,
         "batch.size": 1024 * 1024,
         "batch.num.messages": 10_000,
         "queue.buffering.max.messages": 500_000,
