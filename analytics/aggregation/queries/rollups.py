@@ -186,7 +186,7 @@ FROM (
 )
 ORDER BY bucket, event
 """
-    # Partitions are months of ``timestamp`` and the sort key holds its day, so two rows
+    # Partitions are months of ``timestamp`` and the sort key holds its hour, so two rows
     # that FINAL must collapse are always in one partition: no merging across partitions.
     # A day or month bucket at thousands of events per second reads far more than an
     # interactive query: it gets its own time limit instead of CLICKHOUSE_QUERY_TIMEOUT.
