@@ -36,6 +36,21 @@ T = TypeVar("T")
 EVENTS_TABLE = "events"
 
 
+class ConcurrentCircuitBreaker(pybreaker.CircuitBreaker):
+    """pybreaker's breaker, minus its lock around the guarded call.
+
+    ``pybreaker.CircuitBreaker.call`` holds the breaker's lock while the call runs, so every
+    store call of a process waited for the one before it: a rollup query of several seconds
+    held up every insert (in embedded mode, every event POST) and every API read behind
+    it. State changes still take the lock (pybreaker's ``open``/``half_open``/``close``);
+    without it around the call, a half-open breaker may let a few concurrent trial calls
+    through instead of exactly one, which is harmless here.
+    """
+
+    def call(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return self.state.call(func, *args, **kwargs)
+
+
 class EventStore:
     """Guard + retries + circuit breaker + metrics around one transport.
 
@@ -50,7 +65,7 @@ class EventStore:
         self.retries = retries
         self.cluster = cluster or None
         # Only StoreUnavailable trips the breaker: a bad statement says nothing about health.
-        self.breaker = pybreaker.CircuitBreaker(
+        self.breaker = ConcurrentCircuitBreaker(
             fail_max=breaker_fail_max,
             reset_timeout=breaker_reset_timeout,
             exclude=[lambda error: not isinstance(error, StoreUnavailable)],

@@ -116,3 +116,27 @@ def test_a_refused_streaming_insert_leaves_the_session_usable(store: EventStore)
         store.insert_arrow("events", broken)
     store.insert_events(table, dedup_token=f"after-refusal-{project_id}")
     assert count_events(store, project_id) == 2
+
+
+def test_an_insert_does_not_wait_behind_a_long_query(store: EventStore) -> None:
+    """Queries and inserts use separate chDB sessions: a rollup query running for seconds
+    no longer holds up the inserts (in embedded mode, every event POST) behind it."""
+    import threading
+    import time
+
+    finished: list[str] = []
+
+    def long_query() -> None:
+        store.query(Query(name="test.slow", sql="SELECT sum(sleepEachRow(0.001)) FROM numbers(3000)",
+                          settings={"max_block_size": 10}))
+        finished.append("query")
+
+    thread = threading.Thread(target=long_query)
+    thread.start()
+    time.sleep(0.5)  # the query is under way (it sleeps about 3 s in all)
+    project_id = new_project_id()
+    store.insert_events(_batch(project_id, 10), dedup_token=f"beside-a-query-{project_id}")
+    finished.append("insert")
+    thread.join()
+    assert finished == ["insert", "query"]
+    assert count_events(store, project_id) == 10
