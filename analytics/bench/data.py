@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.ingestion.loadgen.scenarios import uuid_text_matrix
 from analytics.warehouse.schema import ARROW_SCHEMA
 
 EVENTS_PER_SCALE = 10_000_000
@@ -48,7 +49,6 @@ _OSES = ("Windows", "macOS", "iOS", "Android", "Linux")
 _DEVICES = ("desktop", "mobile", "tablet")
 _COUNTRIES = ("US", "DE", "FR", "GB", "IN", "BR", "JP", "NG", "ES", "CA")
 _PAGES = ("/", "/pricing", "/docs", "/blog", "/product", "/cart", "/checkout", "/about")
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 @dataclass(frozen=True)
@@ -86,17 +86,8 @@ class DataSpec:
 def _uuid_strings(raw: np.ndarray) -> pa.StringArray:
     """Canonical UUID strings from an (n, 16) uint8 array, built without a Python loop."""
     n = raw.shape[0]
-    hexed = np.empty((n, 32), dtype=np.uint8)
-    hexed[:, 0::2] = _HEX[raw >> 4]
-    hexed[:, 1::2] = _HEX[raw & 0x0F]
-    out = np.full((n, 36), ord("-"), dtype=np.uint8)
-    out[:, 0:8] = hexed[:, 0:8]
-    out[:, 9:13] = hexed[:, 8:12]
-    out[:, 14:18] = hexed[:, 12:16]
-    out[:, 19:23] = hexed[:, 16:20]
-    out[:, 24:36] = hexed[:, 20:32]
     offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out.tobytes()))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(uuid_text_matrix(raw).tobytes()))
 
 
 def _random_uuids(rng: np.random.Generator, n: int) -> pa.StringArray:

@@ -69,8 +69,9 @@ def random_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     return raw
 
 
-def uuid_strings(raw: np.ndarray) -> list[bytes]:
-    """Canonical UUID text of each row of an (n, 16) uint8 array, without a Python loop per id."""
+def uuid_text_matrix(raw: np.ndarray) -> np.ndarray:
+    """Canonical UUID text of each row of an (n, 16) uint8 array, as an (n, 36) uint8 array
+    of ASCII (no Python loop per id)."""
     n = raw.shape[0]
     hexed = np.empty((n, 32), dtype=np.uint8)
     hexed[:, 0::2] = _HEX[raw >> 4]
@@ -81,7 +82,12 @@ def uuid_strings(raw: np.ndarray) -> list[bytes]:
     out[:, 14:18] = hexed[:, 12:16]
     out[:, 19:23] = hexed[:, 16:20]
     out[:, 24:36] = hexed[:, 20:32]
-    return out.view("S36").ravel().tolist()
+    return out
+
+
+def uuid_strings(raw: np.ndarray) -> list[bytes]:
+    """Canonical UUID text of each row of an (n, 16) uint8 array."""
+    return uuid_text_matrix(raw).view("S36").ravel().tolist()
 
 
 def iso_strings(ms: np.ndarray) -> list[bytes]:
