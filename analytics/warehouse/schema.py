@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 import pyarrow as pa
 
 from analytics.core.timeutils import to_epoch_ms
-
-if TYPE_CHECKING:
-    from analytics.warehouse.migrator import MigrationContext
 
 _MS = pa.timestamp("ms", tz="UTC")
 
@@ -55,32 +52,6 @@ EVENT_COLUMNS: dict[str, tuple[str, pa.DataType, Any]] = {
 REQUIRED_COLUMNS = ("project_id", "event_id", "event", "distinct_id", "person_id", "timestamp", "received_at")
 ARROW_SCHEMA = pa.schema([pa.field(name, arrow_type) for name, (_, arrow_type, _) in EVENT_COLUMNS.items()])
 
-# The events table's sort key, which is also its de-duplication key (ReplacingMergeTree):
-# one project's hour is a contiguous range (reads under FINAL touch only the hours they
-# ask for), then the event name (funnels and trends skip other events), then the id.
-EVENTS_ORDER_BY = "(project_id, toStartOfHour(timestamp), event, event_id)"
-
-
-def events_table(ctx: MigrationContext, name: str = "events", *, order_by: str = EVENTS_ORDER_BY,
-                 replicated_path: str | None = None) -> list[str]:
-    """CREATE TABLE statement(s) of the events table as it is now (see clickhouse_migrations)."""
-    columns = [f"`{column}` {ch_type}" for column, (ch_type, _, _) in EVENT_COLUMNS.items()]
-    columns.append("`inserted_at` DateTime64(3, 'UTC') DEFAULT now64(3)")
-    return ctx.create_table(
-        name,
-        columns=columns,
-        engine="ReplacingMergeTree(inserted_at)",
-        partition_by="toYYYYMM(timestamp)",
-        order_by=order_by,
-        ttl="toDateTime(timestamp) + toIntervalDay(retention_days)",
-        indexes=[
-            "INDEX idx_distinct_id distinct_id TYPE bloom_filter(0.01) GRANULARITY 4",
-            "INDEX idx_event_id event_id TYPE bloom_filter(0.01) GRANULARITY 4",
-        ],
-        settings={"non_replicated_deduplication_window": 10000, "ttl_only_drop_parts": 0},
-        sharding_key="cityHash64(project_id, distinct_id)",
-        replicated_path=replicated_path,
-    )
 
 
 def _epoch_ms(value: Any) -> int | None:

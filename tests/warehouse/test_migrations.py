@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from analytics.warehouse.errors import StoreError
 from analytics.warehouse.migrator import MigrationContext, Migrator, discover
 from analytics.warehouse.store import EventStore
 
@@ -83,6 +84,8 @@ def test_cluster_ddl_is_valid_clickhouse_sql(store: EventStore) -> None:
         ).scalar()
         if formatted.startswith("INSERT"):  # data moves through the Distributed tables, never a node's local one
             assert "_local" not in formatted and "insert_distributed_sync = 1" in formatted
+        elif formatted.startswith("SELECT"):  # a check reads the Distributed tables, on any node
+            assert "_local" not in formatted
         else:
             assert "ON CLUSTER main_cluster" in formatted
 
@@ -156,4 +159,29 @@ def test_hourly_sort_key_migration_keeps_every_row_and_finishes_when_rerun(
     # already collapse the redelivered copies (ClickHouse merges a block as it inserts it).
     assert _snapshot(store, database) == before
     assert len(before) == 50 + 51 + 52 - 2  # the id inserted by all three batches is there once
+    store.command(f"DROP DATABASE `{database}` SYNC")
+
+
+def test_hourly_sort_key_migration_refuses_to_swap_when_events_arrived_during_the_copy(store: EventStore) -> None:
+    database = "rekey_writer_running"
+    store.command(f"DROP DATABASE IF EXISTS `{database}` SYNC")
+    store.command(f"CREATE DATABASE `{database}`")
+    context = MigrationContext(database, None)
+    for sql in _migration(1).statements(context):
+        store.command(sql)
+    insert = (f"INSERT INTO `{database}`.events (project_id, event_id, event, distinct_id, person_id, timestamp,"
+              " received_at, retention_days) SELECT 1, generateUUIDv4(), 'e', 'u', generateUUIDv4(),"
+              " toDateTime64('2026-06-01 00:00:00', 3, 'UTC'), now64(3), 3650 FROM numbers({rows})")
+    store.command(insert.format(rows=20))
+    steps = _migration(3).statements(context)
+    check = next(index for index, sql in enumerate(steps) if sql.startswith("SELECT throwIf"))
+    for sql in steps[:check]:
+        store.command(sql)
+    store.command(insert.format(rows=1))  # a writer that was not stopped
+
+    with pytest.raises(StoreError, match="events arrived during the copy"):
+        store.command(steps[check])
+    for sql in steps:  # run again, writers stopped: completes with every event
+        store.command(sql)
+    assert len(_snapshot(store, database)) == 21
     store.command(f"DROP DATABASE `{database}` SYNC")
