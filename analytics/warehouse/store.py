@@ -64,19 +64,27 @@ class EventStore:
         self.transport = transport
         self.retries = retries
         self.cluster = cluster or None
-        # Only StoreUnavailable trips the breaker: a bad statement says nothing about health.
-        self.breaker = ConcurrentCircuitBreaker(
-            fail_max=breaker_fail_max,
-            reset_timeout=breaker_reset_timeout,
-            exclude=[lambda error: not isinstance(error, StoreUnavailable)],
-            name=f"clickhouse-{transport.name}",
+        # Only StoreUnavailable trips a breaker: a bad statement says nothing about health.
+        # Reads and writes have a breaker each: a few heavy queries timing out (a rollup,
+        # a report) must not fail every insert, which in embedded mode is every event POST.
+        self.breaker = self._breaker(f"clickhouse-{transport.name}", breaker_fail_max, breaker_reset_timeout)
+        self.insert_breaker = self._breaker(
+            f"clickhouse-{transport.name}-inserts", breaker_fail_max, breaker_reset_timeout)
+
+    @staticmethod
+    def _breaker(name: str, fail_max: int, reset_timeout: float) -> ConcurrentCircuitBreaker:
+        return ConcurrentCircuitBreaker(
+            fail_max=fail_max, reset_timeout=reset_timeout,
+            exclude=[lambda error: not isinstance(error, StoreUnavailable)], name=name,
         )
 
     # ------------------------------------------------------------------ plumbing
     def _run(self, operation: str, function: Callable[[], T], *, retry_transient: bool = True) -> T:
+        breaker = self.insert_breaker if operation.startswith("insert") else self.breaker
+
         def guarded() -> T:
             try:
-                return self.breaker.call(function)
+                return breaker.call(function)
             except pybreaker.CircuitBreakerError as error:
                 metrics.STORE_ERRORS.labels(kind="circuit_open", operation=operation).inc()
                 raise StoreCircuitOpen(f"event store circuit is open after repeated failures: {error}") from error

@@ -87,9 +87,27 @@ def test_the_circuit_opens_after_repeated_unavailability_and_then_fails_fast() -
     assert store.breaker.current_state == "open"
     with pytest.raises(StoreCircuitOpen):
         store.ping()
+    assert _metric("store_errors_total", kind="circuit_open", operation="ping") >= open_before + 1
+    # Inserts have a breaker of their own, which trips the same way.
+    for _ in range(3):
+        with pytest.raises(StoreUnavailable):
+            store.insert_events([event_row(1)], dedup_token="never-sent")
+    assert store.insert_breaker.current_state == "open"
     with pytest.raises(StoreCircuitOpen):
         store.insert_events([event_row(1)], dedup_token="never-sent")
-    assert _metric("store_errors_total", kind="circuit_open", operation="ping") >= open_before + 2
+
+
+def test_an_open_query_circuit_does_not_stop_inserts(store: EventStore) -> None:
+    """Heavy queries timing out (rollups, reports) must not fail every insert."""
+    from tests.warehouse.helpers import count_events, new_project_id
+
+    fragile = EventStore(store.transport, retries=0, breaker_fail_max=1)
+    fragile.breaker.open()
+    with pytest.raises(StoreCircuitOpen):
+        fragile.query(Query(name="test.open", sql="SELECT 1"))
+    project_id = new_project_id()
+    fragile.insert_events([event_row(project_id)], dedup_token=f"beside-open-circuit-{project_id}")
+    assert count_events(store, project_id) == 1
 
 
 def test_an_open_circuit_is_not_retried() -> None:

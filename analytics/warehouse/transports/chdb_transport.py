@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import pyarrow as pa
 
 from analytics.core.logging import get_logger
-from analytics.warehouse.errors import StoreUnavailable
+from analytics.warehouse.errors import StoreQueryError, StoreUnavailable
 from analytics.warehouse.params import chdb_params
 from analytics.warehouse.transports.base import QueryResult
 from analytics.warehouse.transports.common import (
@@ -124,6 +124,9 @@ class ChdbTransport:
             except RuntimeError as error:
                 self._drain(self._insert_session)
                 raise classify_clickhouse_error(error) from error
+            except (OSError, pa.ArrowException) as error:  # the table could not be serialised
+                self._drain(self._insert_session)
+                raise StoreQueryError(f"chDB insert failed before reaching ClickHouse: {error}") from error
 
     def _insert_streaming(self, head: str, data: pa.Table) -> None:
         """A streaming insert of the table as Arrow IPC bytes (caller holds the insert lock)."""
@@ -132,14 +135,19 @@ class ChdbTransport:
             writer.write_table(data)
         inserter = self._insert_session.send_insert(head, "ArrowStream")
         try:
-            inserter.append(memoryview(sink.getvalue()))  # no copy of the bytes
+            inserter.append(memoryview(sink.getvalue()))
             inserter.finish()
         except BaseException:
-            inserter.cancel()  # else the session refuses every later query
+            try:
+                inserter.cancel()  # else the session refuses every later query
+            except Exception:  # the original error is the one to report
+                log.warning("store.chdb.insert_cancel_failed")
             raise
 
     def close(self) -> None:
-        with self._insert_lock:
-            self._insert_session.close()
-        with self._lock:
-            self._session.close()
+        try:
+            with self._insert_lock:
+                self._insert_session.close()
+        finally:
+            with self._lock:
+                self._session.close()
