@@ -4,13 +4,12 @@ Runs the project's own ``manage.py e2e`` (issue 5: broker, two web processes pro
 Kafka, ``consume_events`` writing to chDB, the load generator, verification after the
 drain) with ``--rate 20400 --events 1224000`` (60 s; the rate times BENCH_SCALE) and reads
 its JSON summary (the last line it prints). The figure is the sustained end-to-end rate:
-events sent and verified in the store (each once) per second of the 60 s load. It counts
-only when the pipeline kept up, which the checks hold it to: every event verified, none
-twice, p95 send-to-stored under 5 s (a consumer falling behind shows there, as latency
-that grows through the run). The time from the last send to the last insert is latency,
-not rate, and is reported as ``drain_seconds``/``stored_events_per_second`` in the details.
-The stage asks 2 % more than the target so that the load generator's pacing on a shared
-2-core machine (it lands 0.5-1 % under the rate asked) does not decide the result. Baseline:
+events verified in the store per second from the first send to the last insert, so a
+consumer that falls behind and catches up after the load shows in the figure, not only in
+the latency. The send rate is in the details. The stage asks 2 % more than the target: the
+load generator lands 0.5-1 % under the rate asked on a shared 2-core machine, and the
+figure includes the last events' time to the store (about 1.5 s), so asking exactly the
+target could never show it. Baseline:
 the raw confluent-kafka produce rate of the same number of events in the product's wire
 format, measured in this stage. Targets (issue 5): at least 20,000 events/s sustained,
 p95 send-to-stored under 5 s, nothing lost, nothing doubled.
@@ -81,16 +80,15 @@ def run(ctx: StageContext) -> list[Metric]:
     except (IndexError, json.JSONDecodeError) as error:
         tail = log_path.read_text(errors="replace")[-600:]
         raise RuntimeError(f"manage.py e2e exited {completed.returncode} without a JSON summary: {tail}") from error
-    # Sustained end-to-end rate: events verified in the store per second of the load (see
-    # the module docstring; lost, doubled and p95 are checked below).
+    # Sustained end-to-end rate: events verified in the store per second from the first send
+    # to the last insert (the send rate alone would flatter a consumer that falls behind).
     sent, verified, send_rate = summary.get("sent"), summary.get("verified"), summary.get("events_per_second")
-    metric.figure = send_rate * verified / sent if sent and verified is not None and send_rate else None
+    metric.figure = summary.get("stored_events_per_second")
     latency = summary.get("latency_ms") or {}
     p95 = latency["p95"] / 1000 if latency.get("p95") is not None else None
     lost, doubled = summary.get("lost"), summary.get("duplicates")
     metric.details.update(
-        send_events_per_second=send_rate, sent=sent, stored_events_per_second=summary.get("stored_events_per_second"),
-        verified=verified, lost=lost, duplicates=doubled,
+        send_events_per_second=send_rate, sent=sent, verified=verified, lost=lost, duplicates=doubled,
         latency_seconds={key: (value / 1000 if value is not None else None) for key, value in latency.items()},
         drain_seconds=summary.get("drain_seconds"), consumer_clean_exit=summary.get("consumer_clean_exit"),
         cpu_us_per_event=summary.get("cpu_us_per_event"),

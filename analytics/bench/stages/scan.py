@@ -36,8 +36,7 @@ DAY_SECONDS = 86_400
 
 @stage("scan", "Plain scan: count() and group-by event over the stored events vs a plain chDB table", order=60)
 def run(ctx: StageContext) -> list[Metric]:
-    spec = ctx.spec(EVENTS_AT_SCALE_ONE)
-    spec = ctx.spec(EVENTS_AT_SCALE_ONE, events_per_second=spec.events / DAY_SECONDS, confine=True)
+    spec = ctx.spec(EVENTS_AT_SCALE_ONE, events_per_second=ctx.rows(EVENTS_AT_SCALE_ONE) / DAY_SECONDS, confine=True)
     store = migrated_store()
     session = chdb_session(store)
     create_like(session, "bench_scan_plain", engine="MergeTree ORDER BY tuple()")
