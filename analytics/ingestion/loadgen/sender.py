@@ -207,8 +207,11 @@ def _send(connection: _Connection, headers: dict[str, str], events: list[bytes],
           counters: _Counters) -> tuple[np.ndarray | None, float]:
     """Post one batch until accepted or out of attempts; returns (mask of accepted events, send time ms)."""
     sent_ms = time.time() * 1000
-    body = b'{"batch":[' + b",".join(events) + b'],"sent_at":"' + _iso_now().encode() + b'"}'
+    events_json = b",".join(events)
     for attempt in range(1, MAX_ATTEMPTS + 1):
+        # sent_at is the time of THIS attempt, as SDKs do: the server corrects clock skew
+        # with it, and a stale one would move a retried event's time by the retry delay.
+        body = b'{"batch":[' + events_json + b'],"sent_at":"' + _iso_now().encode() + b'"}'
         counters.add(2, 1)
         retry_after = min(0.1 * 2 ** attempt, 5.0) * (0.5 + random.random())
         try:
