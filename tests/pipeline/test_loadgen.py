@@ -71,3 +71,13 @@ def test_a_worker_feed_hands_out_exactly_its_quota_in_batches() -> None:
         ids.extend(bytes(row) for row in batch_ids)
     assert sum(sizes) == 1_251 and max(sizes) == 100
     assert len(set(ids)) == 1_251
+
+
+def test_chunks_last_about_two_seconds_of_sending_so_events_are_not_stamped_minutes_early() -> None:
+    from analytics.ingestion.loadgen.scenarios import event_chunks, sessions_per_chunk
+
+    slow = next(event_chunks("web", seed=1, users=100, rate=50))
+    fast = next(event_chunks("web", seed=1, users=100, rate=None))
+    assert len(slow) <= 4 * 50  # at 50 events/s: a few seconds' worth, not thousands
+    assert len(fast) > 5_000
+    assert sessions_per_chunk(1) >= 1 and sessions_per_chunk(1e9) == sessions_per_chunk(None)

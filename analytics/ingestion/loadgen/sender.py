@@ -89,7 +89,8 @@ class _Feed:
     """Hands out batches (encoded events and their ids) from the scenario's chunks, under a lock."""
 
     def __init__(self, plan: SendPlan, worker: int) -> None:
-        self.chunks = event_chunks(plan.scenario, plan.seed * 1000 + worker, max(1, plan.users // plan.workers))
+        self.chunks = event_chunks(plan.scenario, plan.seed * 1000 + worker, max(1, plan.users // plan.workers),
+                                   plan.rate / plan.workers if plan.rate else None)
         self.remaining = _quota(plan.events, worker, plan.workers)
         self.deadline = time.monotonic() + plan.duration if plan.duration else None
         self.batch_size = plan.batch_size
