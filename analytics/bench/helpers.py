@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -62,12 +61,6 @@ def best_of(function: Callable[[], Any], runs: int = 3) -> float:
     return min(timed(function) for _ in range(runs))
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def peak_rss_mb(pid: int) -> float | None:
     """High-water resident memory of a live process (VmHWM), in MB."""
     try:
@@ -98,19 +91,6 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int
             process.kill()
             process.wait(timeout=10)
     return process.returncode
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening on {port}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"nothing listened on {port} within {timeout:.0f}s")
 
 
 @contextmanager

@@ -10,14 +10,13 @@ import orjson
 
 from analytics.bench.helpers import (
     current_rss_mb,
-    free_port,
     manage_py,
     peak_rss_mb,
     stop_process,
-    wait_for_port,
 )
 from analytics.bench.httpload import LoadResult, build_request, post_all, post_one
 from analytics.bench.registry import Unavailable
+from analytics.core.ports import free_port, wait_for_port
 
 EVENTS_PATH = "/api/v1/events"
 

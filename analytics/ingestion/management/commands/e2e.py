@@ -16,7 +16,6 @@ import os
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.core.logging import get_logger
+from analytics.core.ports import free_port
 
 log = get_logger(__name__)
 
@@ -51,12 +51,6 @@ def _cpu_seconds(pid: int) -> float:
 def _children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Command(BaseCommand):
@@ -215,7 +209,7 @@ class Command(BaseCommand):
         consumer = self._spawn("consumer", {**env, "LOG_LEVEL": "INFO"}, *consumer_args)
         targets = []
         for index in range(options["web_processes"]):
-            port = _free_port()
+            port = free_port()
             web = self._spawn(f"web{index}", env, "serve", "--host", "127.0.0.1", "--port", str(port))
             targets.append((f"http://127.0.0.1:{port}", web))
         for url, web in targets:
