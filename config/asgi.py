@@ -18,6 +18,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 
+from analytics.core.gctuning import tune_gc
 from analytics.ingestion.asgi import IngestionFastPath
 from config.websocket_urls import websocket_urlpatterns
 
@@ -28,3 +29,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# The entry point of every web process (manage.py serve, any ASGI server): the app is built,
+# so what exists now lives as long as the process. See analytics/core/gctuning.py.
+tune_gc()

@@ -276,7 +276,7 @@ INGEST_RATE_LIMIT_BACKEND = env_choice("INGEST_RATE_LIMIT_BACKEND", ("auto", "re
 # Proxies (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP of events.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 # Embedded batch writer: concurrent requests are coalesced into one insert (one part).
-INGEST_FLUSH_INTERVAL_MS = env_int("INGEST_FLUSH_INTERVAL_MS", 25, minimum=0, maximum=5000)
+INGEST_FLUSH_INTERVAL_MS = env_int("INGEST_FLUSH_INTERVAL_MS", 50, minimum=0, maximum=5000)
 INGEST_FLUSH_MAX_ROWS = env_int("INGEST_FLUSH_MAX_ROWS", 20_000, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES + 1024
 

@@ -34,7 +34,7 @@ def test_concurrent_requests_are_written_in_few_inserts(project, store):
         writes.append(len(rows))
         store_event_batch(rows, dedup_token=token)
 
-    writer = BatchWriter(write, interval=0.5, max_rows=10_000)
+    writer = BatchWriter(write, interval=0.5, max_rows=10_000, quiet=10.0)
     first = writer.submit(rows_for(project.id, "0000", 10))
     first.result(10)  # the first flush of an idle writer goes at once
     futures = [writer.submit(rows_for(project.id, f"{n + 1:04d}", 10)) for n in range(20)]
@@ -46,11 +46,31 @@ def test_concurrent_requests_are_written_in_few_inserts(project, store):
     assert len(stored(store, project.id)) == 210
 
 
+def test_a_quiet_gap_flushes_before_the_interval(project, store):
+    """When no more rows arrive, the waiting ones are written without waiting out the interval:
+    a client with one request in flight gets its answer in milliseconds, not ``interval``."""
+    flushed: list[int] = []
+
+    def write(rows, token):
+        flushed.append(len(rows))
+        store_event_batch(rows, dedup_token=token)
+
+    writer = BatchWriter(write, interval=120.0, max_rows=10_000, quiet=0.01)
+    writer.submit(rows_for(project.id, "0e00", 1)).result(10)  # an idle writer flushes at once
+    # Within the interval of that flush: only the quiet gap can write these before the timeout.
+    assert writer.submit(rows_for(project.id, "0e01", 2)).result(30) == 2
+    assert writer.submit(rows_for(project.id, "0e02", 3)).result(30) == 3
+    writer.close()
+
+    assert flushed == [1, 2, 3]
+    assert len(stored(store, project.id)) == 6
+
+
 def test_a_failed_flush_fails_every_waiting_request(project, store):
     def write(rows, token):
         store_event_batch(rows, dedup_token=token)
 
-    writer = BatchWriter(write, interval=1.0, max_rows=10_000)
+    writer = BatchWriter(write, interval=1.0, max_rows=10_000, quiet=10.0)
     writer.submit(rows_for(project.id, "0a00", 1)).result(10)  # an idle writer flushes at once
     # These three gather into the next flush; one row has no event id, so the store refuses it.
     waiting = [
@@ -74,7 +94,7 @@ def test_writer_close_flushes_what_is_queued(project, store):
         started.set()
         store_event_batch(rows, dedup_token=token)
 
-    writer = BatchWriter(write, interval=5.0, max_rows=10_000)
+    writer = BatchWriter(write, interval=5.0, max_rows=10_000, quiet=10.0)
     writer.submit(rows_for(project.id, "c000", 1)).result(10)
     pending = writer.submit(rows_for(project.id, "c001", 3))
     writer.close()

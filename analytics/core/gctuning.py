@@ -1,0 +1,28 @@
+"""Garbage-collector settings for the long-running hot processes (web server, consumer).
+
+Both allocate a few container objects per event (parsed JSON, row dicts, Kafka
+messages) and free them again by reference counting: nothing on their hot paths makes
+reference cycles. With CPython's default threshold (a young collection every 700 net
+allocations) the cyclic collector still ran every couple of requests and walked every
+object that was alive at that moment: the rows of all requests in flight, the buffered
+Kafka messages. Measured: 10-12 % of the consumer's CPU; in the embedded web process the
+per-event validation cost 9.6 us with the default and 4.3 us with these settings
+(micro-benchmark of ``native_rows`` over 100-event requests), and the event loop's CPU
+per event fell by about a quarter under the HTTP benchmark's load.
+"""
+
+from __future__ import annotations
+
+import gc
+
+# A young collection every 200,000 net allocations instead of 700; the older generations
+# keep their default ratios. Cyclic garbage (rare here) is still collected, just later.
+GC_THRESHOLDS = (200_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Move the start-up objects (modules, settings, URLconf) out of the collector's reach
+    for good, and make collections rare."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
