@@ -59,10 +59,10 @@ class IngestionFastPath:
         handler = self._routes.get(scope.get("path", ""))
         if handler is None:
             return await self.app(scope, receive, send)
-        body = await self._read_body(receive, settings.INGEST_MAX_BODY_BYTES + 1)
-        if body is None:
-            return  # the client went away
-        request = ASGIRequest(scope, io.BytesIO(body))
+        # The request reads its body from this buffer, filled below: the host is checked
+        # before a byte of the body is read, so a disallowed host costs no body read.
+        body_file = io.BytesIO()
+        request = ASGIRequest(scope, body_file)
         request_id = request_id_for(request)
         request.request_id = request_id  # type: ignore[attr-defined]
         try:
@@ -72,6 +72,11 @@ class IngestionFastPath:
             response = HttpResponse(b'{"error": {"code": "disallowed_host", "message": "Host header not allowed"}}',
                                     content_type="application/json", status=400)
             return await self._send(send, response, request_id, None)
+        body = await self._read_body(receive, settings.INGEST_MAX_BODY_BYTES + 1)
+        if body is None:
+            return  # the client went away
+        body_file.write(body)
+        body_file.seek(0)
         try:
             response = await handler(request)
         except Exception:  # a bug, not bad input: answer like Django would, with a JSON body

@@ -99,11 +99,12 @@ def test_other_requests_still_go_through_django(project):
 
 
 def test_a_host_outside_allowed_hosts_is_refused(project, store):
-    status, _, body, _ = call("/api/v1/events", orjson.dumps(event()),
-                              headers=[(b"x-api-key", project.write_key.encode()), (b"host", b"evil.example")])
+    status, _, body, chunks_read = call("/api/v1/events", orjson.dumps(event()),
+                                        headers=[(b"x-api-key", project.write_key.encode()), (b"host", b"evil.example")])
 
     assert status == 400
     assert orjson.loads(body)["error"]["code"] == "disallowed_host"
+    assert chunks_read == 0  # refused before the body was read
     assert stored(store, project.id) == []
 
 
