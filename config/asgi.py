@@ -30,6 +30,11 @@ application = ProtocolTypeRouter(
     }
 )
 
-# The entry point of every web process (manage.py serve, any ASGI server): the app is built,
-# so what exists now lives as long as the process. See analytics/core/gctuning.py.
-tune_gc()
+
+def web_application() -> ProtocolTypeRouter:
+    """The application for a server process (``manage.py serve`` loads it as a uvicorn factory;
+    elsewhere: ``uvicorn --factory config.asgi:web_application``). Unlike importing the module
+    (which tests and tools do), it also tunes the process's garbage collector for serving:
+    see analytics/core/gctuning.py."""
+    tune_gc()
+    return application

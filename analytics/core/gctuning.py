@@ -9,6 +9,9 @@ Kafka messages. Measured: 10-12 % of the consumer's CPU; in the embedded web pro
 per-event validation cost 9.6 us with the default and 4.3 us with these settings
 (micro-benchmark of ``native_rows`` over 100-event requests), and the event loop's CPU
 per event fell by about a quarter under the HTTP benchmark's load.
+
+Applied by ``config.asgi.web_application`` (the factory ``manage.py serve`` runs) and by
+``manage.py consume_events``.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ GC_THRESHOLDS = (200_000, 50, 100)
 
 
 def tune_gc() -> None:
-    """Move the start-up objects (modules, settings, URLconf) out of the collector's reach
-    for good, and make collections rare."""
+    """Move what exists at start-up (modules, settings, the application) out of the
+    collector's reach for good, and make collections rare.
+
+    Cyclic garbage then waits longer: code on these processes' paths must not leave a
+    reference cycle per request or per batch (see BatchWriter._flush for one that did)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)

@@ -3,18 +3,21 @@
 Every insert into ClickHouse creates a part, so writing each request on its own would
 flood chDB with tiny parts. Requests hand their rows to :class:`BatchWriter`, whose
 thread writes whatever has gathered as one batch (group commit): at once when the
-writer is idle, otherwise when the previous flush started at least ``interval`` ago,
-when ``max_rows`` are waiting, or when no rows arrived for ``quiet`` seconds. Each
-request waits for the flush that contains its rows, so a 202 still means "written to
-the store".
+writer is idle and the previous flush started ``interval`` ago or more; otherwise when
+the previous flush started at least ``interval`` ago, or when ``max_rows`` are waiting;
+and, while flushes are small, when no rows arrived for ``quiet`` seconds. Each request
+waits for the flush that contains its rows, so a 202 still means "written to the store".
 
-Why the quiet gap: the interval makes flushes large under load (each insert costs
-chDB ~7 ms of CPU whatever its size, and every part it creates is merged later), but
-when all the clients that have requests in flight are already waiting, nothing more
-will come before their rows are written, and waiting out the interval would only add
-latency. Under a steady load rows arrive every couple of milliseconds and the interval
-decides; a few clients (or one) get their flush a few milliseconds after their last
-request instead of up to ``interval`` later.
+Why the interval: each insert costs chDB ~7 ms of CPU whatever its size, and every part
+it creates is merged later, so under load few large flushes are much cheaper than many
+small ones. Why the quiet gap, and only after a small flush: a few clients that each
+wait for their answer before sending again (a backfill script, a handful of servers)
+are all waiting after a few milliseconds without rows, and would otherwise wait out the
+interval on every request. The gap does not tell such clients apart from independent
+senders at a moderate rate, for whom it only means more, smaller flushes; so it applies
+only while the last flush was under ``SMALL_FLUSH_ROWS``: under a light load the spare
+CPU buys latency, and near saturation flushes are large and the interval caps the
+insert rate as before.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from analytics.ingestion import metrics
 log = get_logger(__name__)
 
 DEFAULT_QUIET_SECONDS = 0.004
+# Below this many rows in the last flush the quiet gap applies (see the module docstring).
+SMALL_FLUSH_ROWS = 1_000
 
 Rows = Sequence[Mapping[str, Any]]
 # A submission: row dicts, or an Arrow table of events (what DirectBus hands over).
@@ -71,6 +76,15 @@ def _settle(future: Future[int], *, result: int = 0, error: BaseException | None
         pass
 
 
+def _settle_all(taken: list[tuple[Batch, str, Future[int]]], *, error: BaseException | None = None) -> None:
+    # A function of its own: its frame (and its loop variable) is not on the error's traceback.
+    for part, _, future in taken:
+        if error is None:
+            _settle(future, result=len(part))
+        else:
+            _settle(future, error=error)
+
+
 class BatchWriter:
     def __init__(self, write: WriteFunction, *, interval: float, max_rows: int,
                  quiet: float = DEFAULT_QUIET_SECONDS, name: str = "ingest-batch-writer"):
@@ -83,6 +97,7 @@ class BatchWriter:
         self._queue: list[tuple[Batch, str, Future[int]]] = []
         self._queued_rows = 0
         self._last_flush = 0.0
+        self._last_flush_rows = 0
         self._last_submit = 0.0
         self._closed = False
         self._thread: threading.Thread | None = None
@@ -114,7 +129,9 @@ class BatchWriter:
                     self._condition.wait()
                     continue
                 now = time.monotonic()
-                due = min(self._last_flush + self.interval, self._last_submit + self.quiet) - now
+                due = self._last_flush + self.interval - now
+                if self._last_flush_rows < SMALL_FLUSH_ROWS:
+                    due = min(due, self._last_submit + self.quiet - now)
                 if due <= 0 or self._queued_rows >= self.max_rows or self._closed:
                     break
                 self._condition.wait(due)
@@ -141,19 +158,22 @@ class BatchWriter:
         started = time.monotonic()
         # The interval caps how often flushes start; a slow flush is followed at once by the next.
         self._last_flush = started
+        self._last_flush_rows = count
         try:
             self._write(_combine([part for part, _, _ in taken]), token)
         except BaseException as error:  # every waiting request must hear about it
             metrics.BATCH_FLUSH_ERRORS.inc()
             log.warning("ingest.batch_writer.flush_failed", rows=count, error=type(error).__name__)
-            for _, _, future in taken:
-                _settle(future, error=error)
+            _settle_all(taken, error=error)
         else:
-            for part, _, future in taken:
-                _settle(future, result=len(part))
+            _settle_all(taken)
         finally:
             metrics.BATCH_FLUSH_SECONDS.observe(time.monotonic() - started)
             metrics.BATCH_FLUSH_ROWS.observe(count)
+            # The error's traceback holds this frame, whose `taken` holds the futures, which
+            # hold the error: a reference cycle that kept every failed batch in memory until
+            # a (rare, see analytics/core/gctuning.py) full collection. Emptied, it holds nothing.
+            taken.clear()
 
     def close(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop the thread."""

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import weakref
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +15,7 @@ from channels.layers import get_channel_layer
 
 from analytics.core.consumers import live_group
 from analytics.ingestion import live
-from analytics.ingestion.batch_writer import BatchWriter
+from analytics.ingestion.batch_writer import SMALL_FLUSH_ROWS, BatchWriter
 from analytics.ingestion.identity import person_id_for
 from analytics.ingestion.writer import store_event_batch
 from tests.ingestion.conftest import stored
@@ -64,6 +67,50 @@ def test_a_quiet_gap_flushes_before_the_interval(project, store):
 
     assert flushed == [1, 2, 3]
     assert len(stored(store, project.id)) == 6
+
+
+def test_a_large_flush_turns_the_quiet_gap_off(project, store):
+    """After a flush of SMALL_FLUSH_ROWS or more the load is high: the interval decides again,
+    so rows that trickle in are not written as many small parts."""
+    flushed: list[int] = []
+
+    def write(rows, token):
+        flushed.append(len(rows))
+        store_event_batch(rows, dedup_token=token)
+
+    writer = BatchWriter(write, interval=120.0, max_rows=10_000, quiet=0.01)
+    writer.submit(rows_for(project.id, "0f00", SMALL_FLUSH_ROWS)).result(10)  # idle: at once
+    waiting = writer.submit(rows_for(project.id, "0f01", 2))
+    with pytest.raises(FutureTimeout):
+        waiting.result(1.0)  # 100 quiet gaps long, yet not written: the interval decides
+    writer.close()  # writes what is queued
+
+    assert waiting.result(10) == 2
+    assert flushed == [SMALL_FLUSH_ROWS, 2]
+
+
+class Boom(Exception):
+    """An exception that can be weakly referenced (Exception itself cannot)."""
+
+
+def test_a_failed_flush_leaves_no_reference_cycle(project, store):
+    """Once the requests let go of their futures, the failed batch and its error are freed by
+    reference counting: web processes collect cycles rarely (analytics/core/gctuning.py)."""
+    def write(rows, token):
+        raise Boom("store down")
+
+    writer = BatchWriter(write, interval=0.0, max_rows=10_000)
+    gc.disable()
+    try:
+        future = writer.submit(rows_for(project.id, "1a00", 5))
+        with pytest.raises(Boom):
+            future.result(10)
+        error = weakref.ref(future.exception())
+        writer.close()
+        del future
+        assert error() is None
+    finally:
+        gc.enable()
 
 
 def test_a_failed_flush_fails_every_waiting_request(project, store):

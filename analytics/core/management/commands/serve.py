@@ -81,6 +81,8 @@ class Command(BaseCommand):
             "port": port,
             "workers": workers,
             "lifespan": "off",
+            # A factory, so that every worker process tunes its garbage collector for serving.
+            "factory": True,
             "log_config": None,
             "access_log": False,  # RequestIdMiddleware writes one JSON line per request instead
             "timeout_graceful_shutdown": 15,
@@ -89,7 +91,7 @@ class Command(BaseCommand):
             "proxy_headers": False,
             "server_header": False,
         }
-        config = uvicorn.Config("config.asgi:application", **server_options)
+        config = uvicorn.Config("config.asgi:web_application", **server_options)
         if run_background:
             start_background_services()
         log.info("serve.start", host=host, port=port, mode=settings.ANALYTICS_MODE, workers=workers)
