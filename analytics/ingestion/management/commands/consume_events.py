@@ -7,30 +7,20 @@ status is 0. Exposes Prometheus metrics on ``--metrics-port`` when given.
 
 from __future__ import annotations
 
-import gc
 import signal
 import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from analytics.core.gctuning import tune_gc
 from analytics.core.logging import get_logger
 
 log = get_logger(__name__)
 
 # The consumer holds hundreds of thousands of Kafka Message objects (GC-tracked containers)
-# between the poll and the write. With the default threshold (700 allocations) the cyclic
-# collector ran all the time and walked every buffered message: 10 to 12 % of the
-# process's CPU in a profile of the consumer stage. Everything the loop allocates is
-# freed by reference counting (no cycles per message), so collections can be rare.
-GC_THRESHOLDS = (200_000, 50, 100)
-
-
-def tune_gc() -> None:
-    """Move the start-up objects out of the collector's reach and make collections rare."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+# between the poll and the write; with the default threshold the cyclic collector walked
+# them all the time (10-12 % of the CPU). See analytics/core/gctuning.py.
 
 
 class Command(BaseCommand):
