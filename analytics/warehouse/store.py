@@ -79,8 +79,11 @@ class EventStore:
         )
 
     # ------------------------------------------------------------------ plumbing
-    def _run(self, operation: str, function: Callable[[], T], *, retry_transient: bool = True) -> T:
-        breaker = self.insert_breaker if operation.startswith("insert") else self.breaker
+    def _run(self, operation: str, function: Callable[[], T], *, retry_transient: bool = True,
+             breaker: ConcurrentCircuitBreaker | None = None) -> T:
+        """Call ``function`` through a circuit breaker (the query breaker unless another is
+        given), counting failures by ``operation`` and retrying transient ones."""
+        breaker = breaker or self.breaker
 
         def guarded() -> T:
             try:
@@ -170,7 +173,7 @@ class EventStore:
         started = time.perf_counter()
         # Retrying is safe: the token makes a repeated insert of this batch a no-op.
         settings = self.insert_settings(dedup_token)
-        self._run("insert", lambda: self.transport.insert_arrow(into, table, settings))
+        self._run("insert", lambda: self.transport.insert_arrow(into, table, settings), breaker=self.insert_breaker)
         transport = self.transport.name
         metrics.STORE_INSERT_SECONDS.labels(transport=transport).observe(time.perf_counter() - started)
         metrics.STORE_ROWS_INSERTED.labels(transport=transport).inc(table.num_rows)
@@ -184,6 +187,7 @@ class EventStore:
             f"insert:{table_name}",
             lambda: self.transport.insert_arrow(table_name, data, settings),
             retry_transient=bool(dedup_token),
+            breaker=self.insert_breaker,
         )
 
     def insert_settings(self, dedup_token: str | None) -> dict[str, Any]:
