@@ -138,3 +138,14 @@ def test_an_insert_does_not_wait_behind_a_long_query(store: EventStore) -> None:
     thread.join()
     assert finished == ["insert", "query"]
     assert count_events(store, project_id) == 10
+
+
+def test_a_duplicate_inside_one_batch_stays_until_merged_and_is_counted_once(store: EventStore) -> None:
+    # Event inserts skip ClickHouse's insert-time collapse (optimize_on_insert=0, see
+    # EventStore.event_insert_settings): the copy is in the part, and FINAL hides it.
+    assert store.event_insert_settings() == {"optimize_on_insert": 0}
+    project_id = new_project_id()
+    rows = _batch(project_id, 10)
+    store.insert_events([*rows, dict(rows[3])], dedup_token=f"dup-inside-{project_id}")
+    assert count_events(store, project_id, final=False) == 11
+    assert count_events(store, project_id) == 10

@@ -81,6 +81,10 @@ def test_connects_over_lz4_to_an_old_server_without_query_parameters(wire_store:
     assert transport.server_version().startswith("18.")
     assert transport._client_kwargs["compression"] == "lz4"
     assert transport.server_side_params() is False  # so placeholders are rendered client-side
+    # 18.16 predates optimize_on_insert: event inserts must not send it (the server would refuse them).
+    assert transport.supports_setting("optimize_on_insert") is False
+    assert transport.supports_setting("max_threads") is True
+    assert wire_store.event_insert_settings() == {}
 
 
 def test_columnar_insert_and_select_round_trip(wire_store: EventStore) -> None:

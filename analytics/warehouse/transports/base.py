@@ -50,4 +50,7 @@ class Transport(Protocol):
     def insert_arrow(self, table: str, data: pa.Table, settings: Mapping[str, Any]) -> None:
         """Insert an Arrow table; column names must match the target's."""
 
+    def supports_setting(self, name: str) -> bool:
+        """Whether the server knows the query-level setting ``name`` (old servers refuse unknown ones)."""
+
     def close(self) -> None: ...

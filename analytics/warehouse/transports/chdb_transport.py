@@ -128,6 +128,9 @@ class ChdbTransport:
                 self._drain(self._insert_session)
                 raise StoreQueryError(f"chDB insert failed before reaching ClickHouse: {error}") from error
 
+    def supports_setting(self, name: str) -> bool:
+        return True  # chDB is a current ClickHouse
+
     def _insert_streaming(self, head: str, data: pa.Table) -> None:
         """A streaming insert of the table as Arrow IPC bytes (caller holds the insert lock)."""
         sink = pa.BufferOutputStream()

@@ -77,6 +77,7 @@ class NativeTransport:
         }
         self._local = threading.local()
         self._column_type_cache: dict[str, dict[str, str]] = {}
+        self._known_settings: dict[str, bool] = {}
 
     @classmethod
     def from_url(cls, url: str, *, query_timeout: int, connect_timeout: int) -> NativeTransport:
@@ -167,6 +168,13 @@ class NativeTransport:
         except StoreQueryError:
             self._column_type_cache.pop(table, None)  # the table may have changed under us
             raise
+
+    def supports_setting(self, name: str) -> bool:
+        known = self._known_settings.get(name)
+        if known is None:
+            result = self.query("SELECT count() FROM system.settings WHERE name = {name:String}", {"name": name}, {})
+            known = self._known_settings[name] = bool(result.scalar())
+        return known
 
     def _column_types(self, table: str) -> dict[str, str]:
         """ClickHouse types of a table's columns (cached): a timestamp is sent as an integer
