@@ -4,7 +4,9 @@ Stable entry point: :func:`measure_insert`. Not used by tests (no timing in test
 
 Both sides insert the SAME Arrow batches into two scratch tables created ``AS events``
 (same columns, engine, sort key, TTL and settings), alternating batch by batch so both
-see the same machine load; the scratch tables are dropped afterwards.
+see the same machine load; the scratch tables are dropped afterwards. Both sides insert
+with the store's event insert settings (``EventStore.event_insert_settings``), so the
+ratio is the cost of our path, not of a setting.
 
 - store side: ``EventStore.insert_events`` (dedup token, retries, circuit breaker,
   metrics, the transport's insert) with ``into=`` the scratch table;
@@ -26,7 +28,7 @@ from uuid import uuid4
 import pyarrow as pa
 
 from analytics.warehouse.store import EventStore, get_store
-from analytics.warehouse.transports.common import column_list
+from analytics.warehouse.transports.common import column_list, settings_clause
 
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -56,6 +58,7 @@ class _RawChdb:
         transport: Any = store.transport
         self._session = transport._session
         self._lock = transport._lock
+        self._settings = settings_clause(store.event_insert_settings())
 
     def run_sql(self, sql: str) -> None:
         with self._lock:
@@ -67,7 +70,7 @@ class _RawChdb:
     def insert(self, name: str, batch: pa.Table, prepared: Any) -> None:
         arrow_batch = prepared  # noqa: F841 - found by name by the Python() table function
         columns = column_list(batch.column_names)
-        self.run_sql(f"INSERT INTO {name} ({columns}) SELECT {columns} FROM Python(arrow_batch)")
+        self.run_sql(f"INSERT INTO {name} ({columns}) {self._settings} SELECT {columns} FROM Python(arrow_batch)")
 
     def close(self) -> None:
         """The session belongs to the store."""
@@ -84,6 +87,7 @@ class _RawNative:
         transport: Any = store.transport
         self._transport = transport
         self._client = Client(**transport._client_kwargs)
+        self._settings = store.event_insert_settings()
         self.target = ""
 
     def run_sql(self, sql: str) -> None:
@@ -98,7 +102,8 @@ class _RawNative:
             batch.column_names, batch.columns, strict=True)]
 
     def insert(self, name: str, batch: pa.Table, prepared: Any) -> None:
-        self._client.execute(f"INSERT INTO {name} ({column_list(batch.column_names)}) VALUES", prepared, columnar=True)
+        self._client.execute(f"INSERT INTO {name} ({column_list(batch.column_names)}) VALUES", prepared, columnar=True,
+                             settings=self._settings)
 
     def close(self) -> None:
         self._client.disconnect()

@@ -18,7 +18,7 @@ def test_e2e_runs_the_pipeline_and_verifies_every_event() -> None:
     database = f"test_e2e_{os.getpid()}"
     result = subprocess.run(
         [sys.executable, "manage.py", "e2e", "--events", "3000", "--workers", "1", "--threads", "2",
-         "--partitions", "3", "--database", database],
+         "--partitions", "3", "--database", database, "--rate", "1500", "--window-seconds", "1"],
         cwd=ROOT, capture_output=True, timeout=280, check=False,
         env={key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"},
     )
@@ -32,3 +32,11 @@ def test_e2e_runs_the_pipeline_and_verifies_every_event() -> None:
     assert summary["consumer_clean_exit"] is True
     assert summary["web_processes"] == 2
     assert summary["latency_ms"]["p50"] is not None
+    # About 2 s of load in 1 s windows: every event in one window, each window with its
+    # percentiles, and the memory of the pipeline's processes sampled from the first one.
+    windows = summary["windows"]
+    assert len(windows) >= 2
+    assert sum(window["events"] for window in windows) == 3000
+    assert [window["from_s"] for window in windows] == list(range(len(windows)))
+    assert all(window["latency_ms"]["p95"] is not None for window in windows)
+    assert {"consumer", "web0", "web1", "broker"} <= set(windows[0]["rss_mb"])

@@ -29,6 +29,8 @@ class Verification:
     duplicates: int
     physical_copies: int
     latency_ms: dict[str, float | None] = field(default_factory=dict)
+    # The same percentiles per window of send time (a long run shows whether they stay flat).
+    latency_windows: list[dict[str, Any]] = field(default_factory=list)
     last_stored_ms: float | None = None
     # A few of the missing event ids, to look for in the logs, the topic and the dead letters.
     lost_sample: list[str] = field(default_factory=list)
@@ -38,6 +40,8 @@ class Verification:
     def as_dict(self) -> dict[str, Any]:
         summary = asdict(self)
         summary.pop("lost_ids", None)
+        if not summary["latency_windows"]:
+            summary.pop("latency_windows")
         return summary
 
 
@@ -48,8 +52,22 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1)}
 
 
-def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime) -> Verification:
-    """Compare the ledger with what the store holds now."""
+def _windows(sent_ms: np.ndarray, latencies: np.ndarray, window_seconds: float) -> list[dict[str, Any]]:
+    """Latency percentiles per ``window_seconds`` of send time, from the first send."""
+    if sent_ms.size == 0:
+        return []
+    index = ((sent_ms - sent_ms.min()) // (window_seconds * 1000)).astype(np.int64)
+    return [
+        {"from_s": int(window * window_seconds), "events": int((index == window).sum()),
+         "latency_ms": _percentiles(latencies[index == window])}
+        for window in range(int(index.max()) + 1)
+    ]
+
+
+def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime,
+               window_seconds: float | None = None) -> Verification:
+    """Compare the ledger with what the store holds now (with ``window_seconds``, also the
+    latency percentiles per window of send time)."""
     result = store.query(queries.stored_events(project_id=project_id, since=since))
     stored: dict[bytes, tuple[int, int]] = {}
     if result.table.num_rows:
@@ -59,6 +77,7 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         stored = {uuid.UUID(event_id).bytes: (count, ms) for event_id, count, ms in zip(ids, copies, inserted,
                                                                                         strict=True)}
     latencies = []
+    verified_sent: list[int] = []
     lost_ids: list[str] = []
     verified = duplicates = 0
     last_stored = 0
@@ -71,15 +90,19 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         if found[0] > 1:
             duplicates += 1
         latencies.append(found[1] - sent_ms)
+        verified_sent.append(sent_ms)
         last_stored = max(last_stored, found[1])
     physical = store.query(queries.physical_copies(project_id=project_id, since=since)).scalar() or 0
+    latency_array = np.asarray(latencies, dtype=np.float64)
+    windows = _windows(np.asarray(verified_sent, dtype=np.int64), latency_array, window_seconds) if window_seconds else []
     return Verification(
         sent=int(ledger.size),
         verified=verified,
         lost=int(ledger.size) - verified,
         duplicates=duplicates,
         physical_copies=int(physical),
-        latency_ms=_percentiles(np.asarray(latencies, dtype=np.float64)),
+        latency_ms=_percentiles(latency_array),
+        latency_windows=windows,
         last_stored_ms=float(last_stored) if last_stored else None,
         lost_sample=lost_ids[:20],
         lost_ids=lost_ids,

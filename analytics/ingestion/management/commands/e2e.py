@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -48,6 +49,48 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _rss_mb(pid: int) -> float | None:
+    """Resident memory of a live process in MB (None if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class _MemorySampler(threading.Thread):
+    """Samples the RSS of the pipeline's processes every few seconds while the load runs."""
+
+    def __init__(self, processes: dict[str, int], interval: float = 5.0) -> None:
+        super().__init__(name="e2e-rss", daemon=True)
+        self.processes = processes
+        self.interval = interval
+        self.samples: list[tuple[float, dict[str, float]]] = []
+        self.started_at = time.monotonic()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            sample = {name: rss for name, pid in self.processes.items() if (rss := _rss_mb(pid)) is not None}
+            self.samples.append((time.monotonic() - self.started_at, sample))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=self.interval + 1)
+
+    def peaks_by_window(self, window_seconds: float) -> list[dict[str, float]]:
+        """Peak RSS (MB) of each process per window of the run."""
+        windows: dict[int, dict[str, float]] = {}
+        for offset, sample in self.samples:
+            peaks = windows.setdefault(int(offset // window_seconds), {})
+            for name, rss in sample.items():
+                peaks[name] = round(max(peaks.get(name, 0.0), rss), 1)
+        return [windows.get(index, {}) for index in range(max(windows, default=-1) + 1)]
+
+
 def _children_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -74,6 +117,9 @@ class Command(BaseCommand):
                             help="Seconds a message may wait in the consumer's buffers (default: the stream's, 1 s).")
         parser.add_argument("--session-timeout-ms", type=int, default=None,
                             help="The consumer's group session timeout (default: the consumer's own, 10 s).")
+        parser.add_argument("--window-seconds", type=float, default=300.0,
+                            help="Report latency percentiles and peak memory per window of this many seconds "
+                                 "(a long run shows whether they stay flat).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -232,7 +278,12 @@ class Command(BaseCommand):
                      **{f"web{index}": web.pid for index, (_, web) in enumerate(targets)}}
         cpu_before = {name: _cpu_seconds(pid) for name, pid in processes.items()}
         load_cpu_before = _children_cpu_seconds()
-        sent = run_load(plan, progress=self.stderr)
+        memory = _MemorySampler(processes, interval=min(5.0, options["window_seconds"] / 2))
+        memory.start()
+        try:
+            sent = run_load(plan, progress=self.stderr)
+        finally:
+            memory.stop()
 
         # Kafka and the API are out of the way: point this process at the producer side.
         settings.KAFKA_BOOTSTRAP_SERVERS = env["KAFKA_BOOTSTRAP_SERVERS"]
@@ -264,9 +315,12 @@ class Command(BaseCommand):
         close_store()
         settings.CLICKHOUSE_URL = env["CLICKHOUSE_URL"]
         try:
-            verification = check_once(get_store(), sent.ledger, project_id=project_id, since=since)
+            verification = check_once(get_store(), sent.ledger, project_id=project_id, since=since,
+                                      window_seconds=options["window_seconds"])
         finally:
             close_store()
+        # The sampler started with the load, so its windows line up with those of the send times.
+        peaks = memory.peaks_by_window(options["window_seconds"])
         topic_report = None
         if verification.lost:
             # The broker keeps the topic in memory only: look for the missing ids while it runs.
@@ -286,6 +340,11 @@ class Command(BaseCommand):
             "events_per_second": round(sent.events_per_second, 1),
             "stored_events_per_second": round(verification.verified / stored_seconds, 1) if stored_seconds else None,
             "latency_ms": verification.latency_ms,
+            # Per window of the run: send-to-stored percentiles (by send time) and peak RSS in MB.
+            "windows": [
+                {**window, "rss_mb": peaks[index] if index < len(peaks) else {}}
+                for index, window in enumerate(verification.latency_windows)
+            ],
             "lost_sample": verification.lost_sample,
             "drained": drained,
             "drain_seconds": round(drain_seconds, 2),
