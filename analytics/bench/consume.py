@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from analytics.bench.helpers import manage_py, peak_rss_mb, run_python, stop_process
+from analytics.bench.helpers import manage_py, run_python, stop_process
 from analytics.bench.kafka_raw import CommittedOffsets, create_topic, produce_raw
 from analytics.bench.registry import Unavailable
+from analytics.core.procstat import peak_rss_mb
 
 PARTITIONS = 6
 GROUP = "bench-consumer"

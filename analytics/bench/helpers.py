@@ -61,17 +61,6 @@ def best_of(function: Callable[[], Any], runs: int = 3) -> float:
     return min(timed(function) for _ in range(runs))
 
 
-def peak_rss_mb(pid: int) -> float | None:
-    """High-water resident memory of a live process (VmHWM), in MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None
-
-
 def manage_py(*args: str, env: dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``manage.py <args>`` with this stage's environment (plus ``env``)."""
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
@@ -178,12 +167,3 @@ def run_python(code: str, env: dict[str, str], timeout: float = 600) -> str:
     return completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
 
 
-def current_rss_mb(pid: int) -> float | None:
-    """Resident memory of a live process now (VmRSS), in MB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        return None
-    return None

@@ -9,14 +9,13 @@ from typing import Any
 import orjson
 
 from analytics.bench.helpers import (
-    current_rss_mb,
     manage_py,
-    peak_rss_mb,
     stop_process,
 )
 from analytics.bench.httpload import LoadResult, build_request, post_all, post_one
 from analytics.bench.registry import Unavailable
 from analytics.core.ports import free_port, wait_for_port
+from analytics.core.procstat import peak_rss_mb, rss_mb
 
 EVENTS_PATH = "/api/v1/events"
 
@@ -57,7 +56,7 @@ def serve_and_post(env: dict[str, str], workdir: Path, write_key: str, bodies: l
             raise Unavailable(f"POST {EVENTS_PATH} answers {probe_status}: the ingestion API has not landed")
         if probe_status >= 300:
             raise RuntimeError(f"POST {EVENTS_PATH} probe answered {probe_status}: {probe_body[:300]!r}")
-        idle = current_rss_mb(process.pid)
+        idle = rss_mb(process.pid)
         requests = [(build_request("127.0.0.1", port, EVENTS_PATH, body, headers), count) for body, count in bodies[1:]]
         load = post_all("127.0.0.1", port, requests, connections=connections)
         peak = peak_rss_mb(process.pid)

@@ -33,31 +33,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from analytics.core.logging import get_logger
 from analytics.core.ports import free_port
+from analytics.core.procstat import cpu_seconds, rss_mb
 
 log = get_logger(__name__)
 
 E2E_DATABASE = "analytics_e2e"
 E2E_REDIS_DB = 2
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a live process so far (0 if it is gone)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _rss_mb(pid: int) -> float | None:
-    """Resident memory of a live process in MB (None if it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 class _MemorySampler(threading.Thread):
@@ -73,7 +54,7 @@ class _MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self._halt.is_set():
-            sample = {name: rss for name, pid in self.processes.items() if (rss := _rss_mb(pid)) is not None}
+            sample = {name: rss for name, pid in self.processes.items() if (rss := rss_mb(pid)) is not None}
             self.samples.append((time.monotonic() - self.started_at, sample))
             self._halt.wait(self.interval)
 
@@ -276,7 +257,7 @@ class Command(BaseCommand):
         self.stderr.write(f"e2e: sending {plan.events} {plan.scenario} events to {plan.target}")
         processes = {"consumer": consumer.pid, "broker": self.broker_pid,
                      **{f"web{index}": web.pid for index, (_, web) in enumerate(targets)}}
-        cpu_before = {name: _cpu_seconds(pid) for name, pid in processes.items()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         load_cpu_before = _children_cpu_seconds()
         memory = _MemorySampler(processes, interval=min(5.0, options["window_seconds"] / 2))
         memory.start()
@@ -294,8 +275,8 @@ class Command(BaseCommand):
         drain_seconds = time.monotonic() - drain_started
         # Where the machine's CPU went while sending and draining (the loadgen workers are
         # this process's reaped children; nothing else has been reaped yet).
-        cpu_seconds = {name: round(_cpu_seconds(pid) - cpu_before[name], 1) for name, pid in processes.items()}
-        cpu_seconds["loadgen"] = round(_children_cpu_seconds() - load_cpu_before, 1)
+        cpu_spent = {name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in processes.items()}
+        cpu_spent["loadgen"] = round(_children_cpu_seconds() - load_cpu_before, 1)
         for _, web in targets:
             web.send_signal(signal.SIGTERM)
         consumer.send_signal(signal.SIGTERM)
@@ -350,8 +331,8 @@ class Command(BaseCommand):
             "drain_seconds": round(drain_seconds, 2),
             "consumer_clean_exit": consumer_exit == 0,
             "consumer": self._consumer_summary(),
-            "cpu_seconds": cpu_seconds,
-            "cpu_us_per_event": {name: round(seconds * 1e6 / sent.sent, 1) for name, seconds in cpu_seconds.items()}
+            "cpu_seconds": cpu_spent,
+            "cpu_us_per_event": {name: round(seconds * 1e6 / sent.sent, 1) for name, seconds in cpu_spent.items()}
             if sent.sent else None,
             "topic": topic_report,
             "web_processes": options["web_processes"],
