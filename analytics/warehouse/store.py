@@ -217,7 +217,13 @@ class EventStore:
         pass"). A server that predates the setting (18.16 in the tests) gets none.
         """
         if self._event_insert_settings is None:
-            known = self.transport.supports_setting("optimize_on_insert")
+            try:
+                known = self.transport.supports_setting("optimize_on_insert")
+            except StoreQueryError as error:
+                # The server answered but would not tell (no rights on system.settings, say):
+                # insert without the setting rather than fail every insert on the lookup.
+                log.warning("store.setting_lookup_failed", setting="optimize_on_insert", error=str(error)[:300])
+                known = False
             self._event_insert_settings = {"optimize_on_insert": 0} if known else {}
         return self._event_insert_settings
 

@@ -52,22 +52,29 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1)}
 
 
-def _windows(sent_ms: np.ndarray, latencies: np.ndarray, window_seconds: float) -> list[dict[str, Any]]:
-    """Latency percentiles per ``window_seconds`` of send time, from the first send."""
+def latency_windows(sent_ms: np.ndarray, latencies: np.ndarray, *, origin_ms: float,
+                    window_seconds: float) -> list[dict[str, Any]]:
+    """Latency percentiles per ``window_seconds`` of send time, counted from ``origin_ms``.
+
+    One sort, not one pass per window: an hour in 1 s windows over 10M events stays cheap.
+    """
     if sent_ms.size == 0:
         return []
-    index = ((sent_ms - sent_ms.min()) // (window_seconds * 1000)).astype(np.int64)
+    index = ((sent_ms - origin_ms) // (window_seconds * 1000)).astype(np.int64)
+    order = np.argsort(index, kind="stable")
+    counts = np.bincount(index, minlength=int(index.max()) + 1)
+    groups = np.split(latencies[order], np.cumsum(counts)[:-1])
     return [
-        {"from_s": int(window * window_seconds), "events": int((index == window).sum()),
-         "latency_ms": _percentiles(latencies[index == window])}
-        for window in range(int(index.max()) + 1)
+        {"from_s": round(window * window_seconds, 3), "events": int(counts[window]),
+         "latency_ms": _percentiles(group)}
+        for window, group in enumerate(groups)
     ]
 
 
 def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime,
                window_seconds: float | None = None) -> Verification:
     """Compare the ledger with what the store holds now (with ``window_seconds``, also the
-    latency percentiles per window of send time)."""
+    latency percentiles per window of send time, from the ledger's first send)."""
     result = store.query(queries.stored_events(project_id=project_id, since=since))
     stored: dict[bytes, tuple[int, int]] = {}
     if result.table.num_rows:
@@ -77,7 +84,7 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         stored = {uuid.UUID(event_id).bytes: (count, ms) for event_id, count, ms in zip(ids, copies, inserted,
                                                                                         strict=True)}
     latencies = []
-    verified_sent: list[int] = []
+    verified_sent: list[float] = []
     lost_ids: list[str] = []
     verified = duplicates = 0
     last_stored = 0
@@ -94,7 +101,10 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         last_stored = max(last_stored, found[1])
     physical = store.query(queries.physical_copies(project_id=project_id, since=since)).scalar() or 0
     latency_array = np.asarray(latencies, dtype=np.float64)
-    windows = _windows(np.asarray(verified_sent, dtype=np.int64), latency_array, window_seconds) if window_seconds else []
+    windows = latency_windows(
+        np.asarray(verified_sent, dtype=np.float64), latency_array,
+        origin_ms=float(ledger["sent_ms"].min()), window_seconds=window_seconds,
+    ) if window_seconds and ledger.size else []
     return Verification(
         sent=int(ledger.size),
         verified=verified,

@@ -77,7 +77,6 @@ class NativeTransport:
         }
         self._local = threading.local()
         self._column_type_cache: dict[str, dict[str, str]] = {}
-        self._known_settings: dict[str, bool] = {}
 
     @classmethod
     def from_url(cls, url: str, *, query_timeout: int, connect_timeout: int) -> NativeTransport:
@@ -170,11 +169,8 @@ class NativeTransport:
             raise
 
     def supports_setting(self, name: str) -> bool:
-        known = self._known_settings.get(name)
-        if known is None:
-            result = self.query("SELECT count() FROM system.settings WHERE name = {name:String}", {"name": name}, {})
-            known = self._known_settings[name] = bool(result.scalar())
-        return known
+        result = self.query("SELECT count() FROM system.settings WHERE name = {name:String}", {"name": name}, {})
+        return bool(result.scalar())
 
     def _column_types(self, table: str) -> dict[str, str]:
         """ClickHouse types of a table's columns (cached): a timestamp is sent as an integer

@@ -12,6 +12,7 @@ is lost or counted twice.
 
 from __future__ import annotations
 
+import argparse
 import os
 import resource
 import shutil
@@ -42,34 +43,46 @@ E2E_REDIS_DB = 2
 
 
 class _MemorySampler(threading.Thread):
-    """Samples the RSS of the pipeline's processes every few seconds while the load runs."""
+    """Samples the RSS of the pipeline's processes every few seconds, on the wall clock (the
+    clock of the ledger's send times, so its windows line up with the latency windows)."""
 
     def __init__(self, processes: dict[str, int], interval: float = 5.0) -> None:
         super().__init__(name="e2e-rss", daemon=True)
         self.processes = processes
         self.interval = interval
-        self.samples: list[tuple[float, dict[str, float]]] = []
-        self.started_at = time.monotonic()
+        self.samples: list[tuple[float, dict[str, float]]] = []  # (epoch ms, RSS in MB by process)
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.is_set():
             sample = {name: rss for name, pid in self.processes.items() if (rss := rss_mb(pid)) is not None}
-            self.samples.append((time.monotonic() - self.started_at, sample))
+            self.samples.append((time.time() * 1000, sample))
             self._halt.wait(self.interval)
 
     def stop(self) -> None:
         self._halt.set()
         self.join(timeout=self.interval + 1)
 
-    def peaks_by_window(self, window_seconds: float) -> list[dict[str, float]]:
-        """Peak RSS (MB) of each process per window of the run."""
+    def peaks_by_window(self, origin_ms: float, window_seconds: float) -> list[dict[str, float]]:
+        """Peak RSS (MB) of each process per window from ``origin_ms`` (samples before it are left out)."""
         windows: dict[int, dict[str, float]] = {}
-        for offset, sample in self.samples:
-            peaks = windows.setdefault(int(offset // window_seconds), {})
+        for at_ms, sample in self.samples:
+            if at_ms < origin_ms:
+                continue
+            peaks = windows.setdefault(int((at_ms - origin_ms) // (window_seconds * 1000)), {})
             for name, rss in sample.items():
                 peaks[name] = round(max(peaks.get(name, 0.0), rss), 1)
         return [windows.get(index, {}) for index in range(max(windows, default=-1) + 1)]
+
+
+def _window_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 1:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be at least 1 second, not {text}")
+    return value
 
 
 def _children_cpu_seconds() -> float:
@@ -98,7 +111,7 @@ class Command(BaseCommand):
                             help="Seconds a message may wait in the consumer's buffers (default: the stream's, 1 s).")
         parser.add_argument("--session-timeout-ms", type=int, default=None,
                             help="The consumer's group session timeout (default: the consumer's own, 10 s).")
-        parser.add_argument("--window-seconds", type=float, default=300.0,
+        parser.add_argument("--window-seconds", type=_window_seconds, default=300.0,
                             help="Report latency percentiles and peak memory per window of this many seconds "
                                  "(a long run shows whether they stay flat).")
 
@@ -260,11 +273,12 @@ class Command(BaseCommand):
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         load_cpu_before = _children_cpu_seconds()
         memory = _MemorySampler(processes, interval=min(5.0, options["window_seconds"] / 2))
-        memory.start()
+        memory.start()  # stopped after the drain: the consumer's catching up is part of the run
         try:
             sent = run_load(plan, progress=self.stderr)
-        finally:
+        except BaseException:
             memory.stop()
+            raise
 
         # Kafka and the API are out of the way: point this process at the producer side.
         settings.KAFKA_BOOTSTRAP_SERVERS = env["KAFKA_BOOTSTRAP_SERVERS"]
@@ -273,6 +287,7 @@ class Command(BaseCommand):
         drained = wait_until_drained(env["KAFKA_CONSUMER_GROUP"], env["KAFKA_EVENTS_TOPIC"], markers,
                                      timeout=options["drain_timeout"])
         drain_seconds = time.monotonic() - drain_started
+        memory.stop()
         # Where the machine's CPU went while sending and draining (the loadgen workers are
         # this process's reaped children; nothing else has been reaped yet).
         cpu_spent = {name: round(cpu_seconds(pid) - cpu_before[name], 1) for name, pid in processes.items()}
@@ -300,8 +315,8 @@ class Command(BaseCommand):
                                       window_seconds=options["window_seconds"])
         finally:
             close_store()
-        # The sampler started with the load, so its windows line up with those of the send times.
-        peaks = memory.peaks_by_window(options["window_seconds"])
+        origin_ms = float(sent.ledger["sent_ms"].min()) if sent.ledger.size else 0.0
+        peaks = memory.peaks_by_window(origin_ms, options["window_seconds"])
         topic_report = None
         if verification.lost:
             # The broker keeps the topic in memory only: look for the missing ids while it runs.
@@ -322,9 +337,12 @@ class Command(BaseCommand):
             "stored_events_per_second": round(verification.verified / stored_seconds, 1) if stored_seconds else None,
             "latency_ms": verification.latency_ms,
             # Per window of the run: send-to-stored percentiles (by send time) and peak RSS in MB.
+            # Memory windows past the last send cover the drain.
             "windows": [
-                {**window, "rss_mb": peaks[index] if index < len(peaks) else {}}
-                for index, window in enumerate(verification.latency_windows)
+                {**(verification.latency_windows[index] if index < len(verification.latency_windows)
+                    else {"from_s": round(index * options["window_seconds"], 3), "events": 0, "latency_ms": None}),
+                 "rss_mb": peaks[index] if index < len(peaks) else {}}
+                for index in range(max(len(verification.latency_windows), len(peaks)))
             ],
             "lost_sample": verification.lost_sample,
             "drained": drained,
