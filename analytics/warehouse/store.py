@@ -16,7 +16,7 @@ import pyarrow as pa
 import pybreaker
 from django.conf import settings
 from tenacity import (
-    retry,
+    Retrying,
     retry_if_exception_type,
     retry_if_not_exception_type,
     stop_after_attempt,
@@ -105,14 +105,19 @@ class EventStore:
                         error=str(state.outcome.exception())[:300])
 
         # An open circuit is not retried: failing fast is its whole point.
-        retrying = retry(
+        # Retrying is called directly, not as a decorator: tenacity's decorated wrapper refers
+        # to itself (a reference cycle) and keeps the wrapped function, whose closure holds
+        # the insert's Arrow batch. Freed only by a full collection, which the tuned
+        # collector (analytics/core/gctuning.py) runs rarely, such cycles kept hundreds of
+        # MB of inserted batches alive in the consumer (tests/warehouse/test_reliability.py).
+        retrying = Retrying(
             retry=retry_if_exception_type(StoreUnavailable) & retry_if_not_exception_type(StoreCircuitOpen),
             stop=stop_after_attempt(self.retries + 1),
             wait=wait_exponential_jitter(multiplier=0.1, max=2.0, jitter=0.1),
             before_sleep=before_sleep,
             reraise=True,
         )
-        return retrying(guarded)()
+        return retrying(guarded)
 
     # ------------------------------------------------------------------ reads
     def query(self, query: Query) -> QueryResult:

@@ -6,13 +6,16 @@ pointing at a closed local port for connection errors.
 
 from __future__ import annotations
 
+import gc
 import socket
+import sys
 
 import pytest
 from prometheus_client import REGISTRY
 
 from analytics.warehouse.errors import StoreCircuitOpen, StoreQueryError, StoreUnavailable
 from analytics.warehouse.guard import Query
+from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.store import EventStore
 from analytics.warehouse.transports.common import classify_error_code
 from analytics.warehouse.transports.native import NativeTransport
@@ -160,3 +163,22 @@ def test_the_session_answers_correctly_after_a_query_failed_half_way(store: Even
             "SELECT count() FROM system.numbers WHERE sipHash64(number) = 0", {}, {"max_execution_time": 0.2}
         )
     assert store.query(Query(name="test.after_timeout", sql="SELECT 7")).scalar() == 7
+
+
+def test_an_insert_keeps_no_reference_to_its_batch(store: EventStore) -> None:
+    """Freed by reference counting alone: the web and consumer processes run a collector
+    tuned to rare full collections (analytics/core/gctuning.py), so a batch caught in a
+    reference cycle (tenacity's decorator made one per call) stayed in memory for minutes."""
+    project_id = new_project_id()
+    table = events_to_arrow([event_row(project_id) for _ in range(50)])
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        before = sys.getrefcount(table)
+        store.insert_events(table, dedup_token=f"no-cycle-{project_id}")
+        store.query(Query(name="test.after_insert", sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}",
+                          params={"project_id": project_id}))
+        assert sys.getrefcount(table) == before
+    finally:
+        if was_enabled:
+            gc.enable()
