@@ -340,7 +340,8 @@ class Command(BaseCommand):
             # Memory windows past the last send cover the drain.
             "windows": [
                 {**(verification.latency_windows[index] if index < len(verification.latency_windows)
-                    else {"from_s": round(index * options["window_seconds"], 3), "events": 0, "latency_ms": None}),
+                    else {"from_s": round(index * options["window_seconds"], 3), "events": 0,
+                          "latency_ms": {"p50": None, "p95": None, "p99": None}}),
                  "rss_mb": peaks[index] if index < len(peaks) else {}}
                 for index in range(max(len(verification.latency_windows), len(peaks)))
             ],
