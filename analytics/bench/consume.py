@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analytics.bench.helpers import manage_py, run_python, stop_process
-from analytics.bench.kafka_raw import CommittedOffsets, create_topic, produce_raw
+from analytics.bench.kafka_raw import CommittedOffsets, create_topic, event_count, produce_raw
 from analytics.bench.registry import Unavailable
 from analytics.core.procstat import peak_rss_mb
 
@@ -42,11 +42,11 @@ def consumer_available() -> None:
 
 
 def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: str,
-                     messages: list[tuple[bytes, bytes]], project_id: int, timeout: float = 600) -> ConsumeRun:
+                     messages: list[tuple[bytes, bytes, int]], project_id: int, timeout: float = 600) -> ConsumeRun:
     """Produce ``messages`` to a new topic, then let one consumer process drain it into its store."""
     create_topic(bootstrap, topic, PARTITIONS)
     produce_seconds = produce_raw(bootstrap, topic, messages)
-    total = len(messages)
+    total = len(messages)  # committed offsets count messages; a message may carry several events
     env = {**env, "KAFKA_EVENTS_TOPIC": topic, "KAFKA_CONSUMER_GROUP": GROUP, "KAFKA_PARTITIONS": str(PARTITIONS)}
     offsets = CommittedOffsets(bootstrap, GROUP, topic, PARTITIONS)
     process = manage_py("consume_events", env=env, log_path=workdir / "consumer.log")
@@ -76,11 +76,11 @@ def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: 
         code = stop_process(process, timeout=30)
         offsets.close()
     if done_at is None or first_seen is None:
-        raise RuntimeError(f"consume_events did not commit {total} events within {timeout:.0f}s")
+        raise RuntimeError(f"consume_events did not commit {total} messages within {timeout:.0f}s")
     if done_at - first_seen[0] > 0 and total > first_seen[1]:
         seconds = (done_at - first_seen[0]) * total / (total - first_seen[1])
     else:
         seconds = done_at - started
     stored = int(run_python(COUNT_CODE % project_id, env))
-    return ConsumeRun(events=total, produce_seconds=produce_seconds, seconds=seconds, wall_seconds=done_at - started,
+    return ConsumeRun(events=event_count(messages), produce_seconds=produce_seconds, seconds=seconds, wall_seconds=done_at - started,
                       stored=stored, peak_rss_mb=peak, exit_code=code)

@@ -31,8 +31,13 @@ def create_topic(bootstrap: str, topic: str, partitions: int = 6) -> None:
                 raise
 
 
-def produce_raw(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes]]) -> float:
-    """Produce (key, value) messages, wait for every delivery report; returns seconds taken."""
+def event_count(messages: Sequence[tuple[bytes, bytes, int]]) -> int:
+    """How many events the messages carry (a message may carry several)."""
+    return sum(message[2] for message in messages)
+
+
+def produce_raw(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes, int]]) -> float:
+    """Produce (key, value, events) messages, wait for every delivery report; returns seconds taken."""
     from confluent_kafka import Producer
 
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
@@ -43,7 +48,7 @@ def produce_raw(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, byte
             failures.append(str(error))
 
     started = time.perf_counter()
-    for key, value in messages:
+    for key, value, _events in messages:
         while True:
             try:
                 producer.produce(topic, value=value, key=key, on_delivery=delivered)
@@ -58,15 +63,20 @@ def produce_raw(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, byte
     return seconds
 
 
-def wire_messages(table: object) -> list[tuple[bytes, bytes]]:
-    """The events of an Arrow batch as the product's Kafka messages (key, value).
+REQUEST_EVENTS = 100  # the batch size of the http stage's requests
 
-    Uses the product's wire format (:mod:`analytics.ingestion.kafka.wire`): the value is the
-    JSON of the enriched row (times in epoch ms), the key ``"{project_id}:{distinct_id}"``.
+
+def wire_messages(table: object) -> list[tuple[bytes, bytes, int]]:
+    """The events of an Arrow batch as the product's Kafka messages (key, value, events).
+
+    Uses the product's wire format (:mod:`analytics.ingestion.kafka.wire`): the rows are cut
+    into requests of :data:`REQUEST_EVENTS`, as the web process would receive them, and each
+    request's rows of one user share a message (the JSON lines of the enriched rows, times
+    in epoch ms), keyed ``"{project_id}:{distinct_id}"``.
     """
     import pyarrow as pa
 
-    from analytics.ingestion.kafka.wire import encode_row, message_key
+    from analytics.ingestion.kafka.wire import encode_messages
 
     assert isinstance(table, pa.Table)
     columns = []
@@ -76,7 +86,8 @@ def wire_messages(table: object) -> list[tuple[bytes, bytes]]:
             column = column.cast(pa.int64())
         columns.append(column)
     rows = pa.Table.from_arrays(columns, names=table.column_names).to_pylist()
-    return [(message_key(row), encode_row(row)) for row in rows]
+    return [message for start in range(0, len(rows), REQUEST_EVENTS)
+            for message in encode_messages(rows[start:start + REQUEST_EVENTS])]
 
 
 class CommittedOffsets:

@@ -9,13 +9,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from analytics.ingestion.kafka.config import consumer_config, producer_config
 from analytics.ingestion.kafka.wire import REASON_HEADER, encode_row, message_key
 from analytics.ingestion.streams.consumer import StreamConsumer
-from analytics.ingestion.streams.dead_letters import OFFSET_HEADER, TOPIC_HEADER, header_map, replay_dead_letters
+from analytics.ingestion.streams.dead_letters import (
+    LINE_HEADER,
+    OFFSET_HEADER,
+    TOPIC_HEADER,
+    header_map,
+    replay_dead_letters,
+)
 from analytics.ingestion.streams.drain import partition_ids, send_drain_markers, wait_until_drained
 from analytics.ingestion.streams.registry import get_stream
 from analytics.warehouse.guard import Query
@@ -106,6 +113,28 @@ def test_poison_message_goes_to_the_dead_letter_topic_and_later_events_flow(topi
     assert sorted(int(letter[OFFSET_HEADER]) for letter in letters) == [10, 11]
 
 
+def test_a_bad_event_in_a_multi_event_message_is_dead_lettered_alone(topics: Topics, store: Any) -> None:
+    rows = event_rows(9306, 6, users=1)
+    bad_line = orjson.dumps({**rows[0], "event_id": "not-a-uuid"})
+    lines = [encode_row(row) for row in rows[:3]] + [bad_line] + [encode_row(row) for row in rows[3:]]
+    producer = Producer(producer_config())
+    producer.produce(topics.topic, b"\n".join(lines), message_key(rows[0]))
+    assert producer.flush(10) == 0
+    targets = send_drain_markers(topics.topic)
+
+    with running_consumer() as consumer:
+        assert wait_until_drained(topics.group, topics.topic, targets, timeout=120)
+
+    assert _count(store, 9306) == (6, 6)
+    assert consumer.stats.rows == 6
+    letters = _read_all(topics.dead_letter_topic)
+    assert len(letters) == 1
+    headers = header_map(letters[0].headers())
+    assert (headers[REASON_HEADER], headers[LINE_HEADER], headers[OFFSET_HEADER]) == ("invalid_row", "3", "0")
+    assert letters[0].value() == bad_line  # the stored events are not sent back on replay
+    assert letters[0].key() == message_key(rows[0])
+
+
 def test_replay_sends_dead_letters_back_once(topics: Topics) -> None:
     producer = Producer(producer_config())
     producer.produce(topics.dead_letter_topic, b"{broken", b"7:someone",
@@ -186,7 +215,9 @@ def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
 
     assert report["in_topic"] == 2
     assert report["not_in_topic"] == sorted(wanted - {rows[0]["event_id"], rows[299]["event_id"]})
-    assert sum(stats["messages"] for stats in report["partitions"].values()) == 300
+    assert sum(stats["events"] for stats in report["partitions"].values()) == 300
+    # One message per user and request: 300 rows of 50 users in one request of 500 rows.
+    assert sum(stats["messages"] for stats in report["partitions"].values()) == 50
     assert all(stats["gaps"] == 0 for stats in report["partitions"].values())
     assert {item["event_id"] for item in report["found"]} == {rows[0]["event_id"], rows[299]["event_id"]}
 

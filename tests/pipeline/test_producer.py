@@ -36,12 +36,17 @@ def test_publish_returns_after_acknowledgement_and_keeps_a_users_events_in_order
     try:
         while received < 300:
             batch = reader.consume(500, 5.0)
-            assert batch, f"only {received} of 300 messages arrived"
+            assert batch, f"only {received} of 300 events arrived"
             for message in batch:
-                row = orjson.loads(message.value())
-                assert message.key() == f"9401:{row['distinct_id']}".encode()
-                seen.setdefault(row["distinct_id"], []).append((message.partition(), orjson.loads(row["properties"])["n"]))
-                received += 1
+                lines = message.value().split(b"\n")
+                # One message per user and request: 100 rows of 3 users.
+                assert 1 <= len(lines) <= 34
+                for line in lines:
+                    row = orjson.loads(line)
+                    assert message.key() == f"9401:{row['distinct_id']}".encode()
+                    seen.setdefault(row["distinct_id"], []).append(
+                        (message.partition(), orjson.loads(row["properties"])["n"]))
+                    received += 1
     finally:
         reader.close()
 

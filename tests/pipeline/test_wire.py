@@ -6,7 +6,14 @@ import uuid
 
 import orjson
 
-from analytics.ingestion.kafka.wire import control_message, decode_batch, encode_row, message_key
+from analytics.ingestion.kafka.wire import (
+    MAX_MESSAGE_BYTES,
+    control_message,
+    decode_batch,
+    encode_messages,
+    encode_row,
+    message_key,
+)
 from analytics.warehouse.schema import events_to_arrow
 from tests.pipeline.conftest import event_rows
 
@@ -20,7 +27,7 @@ def test_decoded_batch_equals_the_arrow_batch_of_the_same_rows() -> None:
     decoded = decode_batch([encode_row(row) for row in rows])
 
     assert decoded.rejected == []
-    assert decoded.indices == list(range(200))
+    assert decoded.indices.tolist() == list(range(200))
     assert decoded.table.equals(events_to_arrow(rows))
 
 
@@ -45,7 +52,7 @@ def test_poison_messages_are_singled_out_with_a_reason_and_the_rest_is_kept() ->
     reasons = {item.index: item.reason for item in decoded.rejected}
     assert reasons == {1: "undecodable", 2: "undecodable", 3: "invalid_row", 4: "undecodable", 5: "invalid_row",
                        7: "undecodable"}
-    assert decoded.indices == [0, 6, 8]
+    assert decoded.indices.tolist() == [0, 6, 8]
     assert decoded.table.column("event_id").to_pylist() == [good[0]["event_id"], good[1]["event_id"],
                                                             good[3]["event_id"]]
 
@@ -60,3 +67,61 @@ def test_control_messages_are_recognised_and_not_stored() -> None:
 def test_key_keeps_one_users_events_together() -> None:
     row = {"project_id": 3, "distinct_id": "alice", "event_id": str(uuid.uuid4())}
     assert message_key(row) == b"3:alice"
+
+
+def test_a_requests_rows_of_one_user_share_a_message_in_order() -> None:
+    rows = event_rows(5, 30, users=4)
+
+    messages = encode_messages(rows)
+
+    assert [key for key, _, _ in messages] == [b"5:user-0", b"5:user-1", b"5:user-2", b"5:user-3"]
+    assert sum(events for _, _, events in messages) == 30
+    for key, value, events in messages:
+        lines = value.split(b"\n")
+        assert len(lines) == events
+        assert [orjson.loads(line) for line in lines] == [row for row in rows if message_key(row) == key]
+
+
+def test_a_message_is_cut_before_it_passes_the_size_limit() -> None:
+    rows = event_rows(5, 40, users=1)
+    for row in rows:
+        row["properties"] = orjson.dumps({"padding": "x" * 20_000}).decode()
+
+    messages = encode_messages(rows)
+
+    assert len(messages) > 1
+    assert all(len(value) <= MAX_MESSAGE_BYTES for _, value, _ in messages)
+    decoded = decode_batch([value for _, value, _ in messages])
+    assert decoded.table.column("event_id").to_pylist() == [row["event_id"] for row in rows]
+
+
+def test_multi_event_messages_decode_with_each_rows_message_and_line() -> None:
+    rows = event_rows(5, 12, users=3)
+    messages = encode_messages(rows)
+
+    decoded = decode_batch([value for _, value, _ in messages])
+
+    assert decoded.rejected == []
+    assert decoded.indices.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert decoded.lines.tolist() == [0, 1, 2, 3] * 3
+    ordered = [row for key, _, _ in messages for row in rows if message_key(row) == key]
+    assert decoded.table.equals(events_to_arrow(ordered))
+    second = decoded.part(1, 3)
+    assert second.indices.tolist() == [0] * 4 + [1] * 4
+    assert second.table.column("event_id").to_pylist() == [row["event_id"] for row in ordered[4:]]
+
+
+def test_a_bad_line_is_rejected_alone_and_the_rest_of_its_message_is_kept() -> None:
+    good = event_rows(5, 6, users=1)
+    missing_id = orjson.dumps({key: value for key, value in good[0].items() if key != "event_id"})
+    first = b"\n".join([encode_row(good[0]), b"{not json", encode_row(good[1]), missing_id, encode_row(good[2])])
+    windows_endings = encode_row(good[3]) + b"\r\n" + encode_row(good[4]) + b"\r\n\r\n"
+    pretty = orjson.dumps(good[5], option=orjson.OPT_INDENT_2)  # one object across lines: one event
+
+    decoded = decode_batch([first, windows_endings, pretty])
+
+    assert [(item.index, item.line, item.reason) for item in decoded.rejected] == [
+        (0, 1, "undecodable"), (0, 3, "invalid_row")]
+    assert decoded.indices.tolist() == [0, 0, 0, 1, 1, 2]
+    assert decoded.lines.tolist() == [0, 2, 4, 0, 1, -1]
+    assert decoded.table.column("event_id").to_pylist() == [row["event_id"] for row in good]

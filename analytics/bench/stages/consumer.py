@@ -55,7 +55,7 @@ def run(ctx: StageContext) -> list[Metric]:
             project = prepare_product(env)
             if project["project_id"] != spec.project_id:
                 raise RuntimeError(f"expected project {spec.project_id}, got {project['project_id']}")
-            ctx.log("consuming", events=len(messages))
+            ctx.log("consuming", messages=len(messages))
             consumed = fill_and_consume(env, ctx.workdir / "consumer", broker.bootstrap_servers, "bench_events",
                                         messages, spec.project_id)
         metric.figure = consumed.events / consumed.seconds

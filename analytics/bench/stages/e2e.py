@@ -27,7 +27,7 @@ from django.conf import settings
 
 from analytics.bench.data import DataSpec, iter_batches
 from analytics.bench.helpers import kafka_broker
-from analytics.bench.kafka_raw import create_topic, produce_raw, wire_messages
+from analytics.bench.kafka_raw import create_topic, event_count, produce_raw, wire_messages
 from analytics.bench.registry import Metric, StageContext, Unavailable, at_least, at_most, stage
 
 RATE_AT_SCALE_ONE = 20_400
@@ -57,7 +57,7 @@ def run(ctx: StageContext) -> list[Metric]:
     messages = [message for batch in iter_batches(spec) for message in wire_messages(batch)]
     with kafka_broker() as broker:
         create_topic(broker.bootstrap_servers, "bench_raw")
-        metric.baseline = len(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
+        metric.baseline = event_count(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
     try:
         options = _e2e_options()
     except Unavailable as error:

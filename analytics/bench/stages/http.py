@@ -23,7 +23,7 @@ import orjson
 from analytics.bench.data import api_events, generate
 from analytics.bench.helpers import kafka_broker, postgres_database, prepare_product, product_env, run_python
 from analytics.bench.ingest import ServeRun, batch_bodies, serve_and_post
-from analytics.bench.kafka_raw import create_topic, produce_raw, wire_messages
+from analytics.bench.kafka_raw import create_topic, event_count, produce_raw, wire_messages
 from analytics.bench.registry import Metric, StageContext, Unavailable, at_least, stage
 
 EVENTS_AT_SCALE_ONE = 200_000
@@ -73,13 +73,13 @@ def run(ctx: StageContext) -> list[Metric]:
         messages = wire_messages(table)
         message_format = "product wire format (enriched rows)"
     except ImportError:
-        messages = [(event["distinct_id"].encode(), orjson.dumps(event)) for event in events]
+        messages = [(event["distinct_id"].encode(), orjson.dumps(event), 1) for event in events]
         message_format = "API event JSON"
     metrics = []
     with kafka_broker() as broker:
         create_topic(broker.bootstrap_servers, "bench_raw")
-        ctx.log("raw produce", events=len(messages))
-        raw_rate = len(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
+        ctx.log("raw produce", events=event_count(messages), messages=len(messages))
+        raw_rate = event_count(messages) / produce_raw(broker.bootstrap_servers, "bench_raw", messages)
 
         ctx.log("embedded mode", connections=CONNECTIONS)
         try:

@@ -1,7 +1,8 @@
 """The Kafka event bus: the scale-mode implementation of ``EventBus``.
 
 ``publish`` produces a request's rows and returns only when the broker has acknowledged
-every one of them (``acks=all``, idempotent producer). The wait is an asyncio future that
+every one of them (``acks=all``, idempotent producer). The rows of one user (project and
+distinct id, the message key) travel in one message (``wire.encode_messages``). The wait is an asyncio future that
 a delivery callback resolves: a single background thread calls ``producer.poll`` (which
 runs the callbacks), so no worker thread is held per request. Any failure (local queue
 full, broker down, message timed out, fatal producer error) raises ``BusUnavailable``:
@@ -23,7 +24,7 @@ from analytics.core.logging import get_logger
 from analytics.ingestion.bus import BusUnavailable
 from analytics.ingestion.kafka import metrics
 from analytics.ingestion.kafka.config import ensure_topics, producer_config
-from analytics.ingestion.kafka.wire import encode_row, message_key
+from analytics.ingestion.kafka.wire import encode_messages
 
 log = get_logger(__name__)
 
@@ -130,9 +131,10 @@ class KafkaBus:
             raise _unavailable(self._fatal)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        delivery = _Delivery(loop, future, len(rows))
+        messages = encode_messages(rows)
+        delivery = _Delivery(loop, future, len(messages))
         started = time.perf_counter()
-        queued = self._produce(rows, delivery)
+        queued = self._produce(messages, delivery)
         if queued < len(rows):
             # Queue full: the messages already queued are delivered or fail on their own,
             # but this request is answered 503 and the client sends the whole batch again
@@ -157,19 +159,21 @@ class KafkaBus:
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         metrics.PRODUCED_EVENTS.labels(topic=self.topic, result="ok").inc(len(rows))
 
-    def _produce(self, rows: Sequence[Mapping[str, Any]], delivery: _Delivery) -> int:
-        """Hand the rows to librdkafka; returns how many were queued before the queue filled."""
+    def _produce(self, messages: Sequence[tuple[bytes, bytes, int]], delivery: _Delivery) -> int:
+        """Hand the messages to librdkafka; returns how many events were queued before the queue filled."""
         produce = self._producer.produce
         topic = self.topic
-        for queued, row in enumerate(rows):
+        queued = 0
+        for key, value, events in messages:
             try:
-                produce(topic, encode_row(row), message_key(row), on_delivery=delivery)
+                produce(topic, value, key, on_delivery=delivery)
             except BufferError:
                 return queued
             except KafkaException as error:
                 log.warning("kafka.produce.refused", error=str(error)[:300])
                 return queued
-        return len(rows)
+            queued += events
+        return queued
 
     def produce_sync(self, rows: Sequence[Mapping[str, Any]], *, timeout: float | None = None) -> None:
         """Blocking publish for code outside an event loop (management commands, tests)."""

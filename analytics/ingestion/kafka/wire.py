@@ -1,7 +1,10 @@
-"""The wire format of the events topic: one enriched event row per Kafka message.
+"""The wire format of the events topic: one user's enriched event rows per Kafka message.
 
-- value: ``orjson`` of the row dict (the keys of :data:`analytics.warehouse.schema.EVENT_COLUMNS`,
-  times as epoch milliseconds, UUIDs as strings, ``properties`` a JSON string).
+- value: one line per event, each the ``orjson`` of the row dict (the keys of
+  :data:`analytics.warehouse.schema.EVENT_COLUMNS`, times as epoch milliseconds, UUIDs as
+  strings, ``properties`` a JSON string). The producer puts the events of one request that
+  share a key into one message (:func:`encode_messages`); a value of one line is one event,
+  so messages written by hand or by older producers read the same way.
 - key: ``"{project_id}:{distinct_id}"``, so one user's events land on one partition, in order.
 - headers: none for events. Control messages (the drain marker of ``manage.py e2e``) have
   the value ``{"__control__": "<kind>"}`` (and the header :data:`CONTROL_HEADER` for people
@@ -9,15 +12,16 @@
 
 Decoding is done a batch at a time: the values are joined into newline-delimited JSON and
 parsed by Arrow's C++ JSON reader straight into the columns the store inserts, so no Python
-dict is built per event. A value that cannot be decoded or that breaks the row contract is
-singled out (by splitting the batch) and reported with a reason, and the rest goes on.
+dict is built per event. A line that cannot be decoded or that breaks the row contract is
+singled out (by splitting the batch) and reported with its message, line and reason, and
+the rest goes on.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -44,6 +48,8 @@ _READ_SCHEMA = pa.schema(
 _READ_OPTIONS_BLOCK = 16 << 20
 _PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore")
 _UUID_COLUMNS = ("event_id", "person_id")
+# Well under librdkafka's message.max.bytes (1 MB); an event is at most INGEST_MAX_EVENT_BYTES.
+MAX_MESSAGE_BYTES = 256 * 1024
 
 
 def message_key(row: Mapping[str, Any]) -> bytes:
@@ -52,153 +58,240 @@ def message_key(row: Mapping[str, Any]) -> bytes:
 
 
 def encode_row(row: Mapping[str, Any]) -> bytes:
-    """The message value of one event row."""
+    """One event row as one line of JSON (a message value of one event)."""
     return orjson.dumps(row)
+
+
+def encode_messages(rows: Sequence[Mapping[str, Any]]) -> list[tuple[bytes, bytes, int]]:
+    """The messages that carry ``rows``: ``(key, value, events)``, one message per user.
+
+    The rows of one key (project and distinct id) share a message, its value their lines
+    of JSON in the order given, so a user's events stay in order on their partition. A
+    message is cut before it passes :data:`MAX_MESSAGE_BYTES`. Why: the consumer pays
+    about 1.5 µs per message (``Message`` objects, the poll loop, librdkafka) on top of
+    its per-event cost, and a batch from an SDK is usually one user's events.
+    """
+    by_key: dict[bytes, list[bytes]] = {}
+    for row in rows:
+        key = message_key(row)
+        line = orjson.dumps(row)
+        lines = by_key.get(key)
+        if lines is None:
+            by_key[key] = [line]
+        else:
+            lines.append(line)
+    messages: list[tuple[bytes, bytes, int]] = []
+    for key, lines in by_key.items():
+        if len(lines) == 1:
+            messages.append((key, lines[0], 1))
+            continue
+        start = size = 0
+        for index, line in enumerate(lines):
+            if index > start and size + len(line) > MAX_MESSAGE_BYTES:
+                messages.append((key, b"\n".join(lines[start:index]), index - start))
+                start, size = index, 0
+            size += len(line) + 1
+        messages.append((key, b"\n".join(lines[start:]), len(lines) - start))
+    return messages
 
 
 @dataclass
 class Rejected:
-    """A message of a batch that can never be stored, and why."""
+    """An event of a batch that can never be stored, and why.
+
+    ``index`` is its message's position in the batch; ``line`` its line in the message's
+    value (``value.split(b"\\n")[line]``), or None when the whole value is the event (a
+    JSON object written across lines, or a message rejected as a whole).
+    """
 
     index: int
     reason: str
     detail: str = ""
+    line: int | None = 0
 
 
 @dataclass
 class DecodedBatch:
-    """The storable rows of a batch as Arrow, and the messages that were not storable.
+    """The storable rows of a batch as Arrow, and the events that were not storable.
 
-    ``indices`` maps each row of ``table`` to the position of its message in the batch.
+    ``indices[i]`` is the position in the batch of the message that carried row ``i`` of
+    ``table``, and ``lines[i]`` its line in that message (-1: the whole value).
     """
 
     table: pa.Table
-    indices: list[int]
+    indices: np.ndarray
+    lines: np.ndarray
     rejected: list[Rejected] = field(default_factory=list)
 
     def part(self, start: int, end: int) -> DecodedBatch:
         """The messages ``start <= index < end`` of this batch, renumbered from 0."""
-        low = bisect.bisect_left(self.indices, start)
-        high = bisect.bisect_left(self.indices, end)
+        low, high = np.searchsorted(self.indices, (start, end))
         return DecodedBatch(
             self.table.slice(low, high - low),
-            [index - start for index in self.indices[low:high]],
-            [Rejected(item.index - start, item.reason, item.detail) for item in self.rejected
+            self.indices[low:high] - start,
+            self.lines[low:high],
+            [Rejected(item.index - start, item.reason, item.detail, item.line) for item in self.rejected
              if start <= item.index < end],
         )
 
+    def line_of(self, row: int) -> int | None:
+        line = int(self.lines[row])
+        return None if line < 0 else line
 
-def _parse_ndjson(values: Sequence[bytes], data: bytes | None = None) -> pa.Table:
+
+def _parse_ndjson(lines: Sequence[bytes], data: bytes | None = None, rows: int | None = None) -> pa.Table:
     if data is None:
-        data = b"\n".join(values)
+        data = b"\n".join(lines)
+        rows = len(lines)
     block_size = _READ_OPTIONS_BLOCK
-    if len(data) > block_size:  # a block must hold the longest line
-        block_size = max(block_size, max(map(len, values)) + 2)
+    if len(data) > block_size:  # a block must hold the longest line (a value is at least as long)
+        block_size = max(block_size, max(map(len, lines)) + 2)
     table = pa_json.read_json(
         pa.BufferReader(data),
         read_options=pa_json.ReadOptions(block_size=block_size, use_threads=True),
         parse_options=_PARSE_OPTIONS,
     )
-    if table.num_rows != len(values):
-        raise ValueError(f"{len(values)} messages decoded into {table.num_rows} rows")
+    if table.num_rows != rows:
+        raise ValueError(f"{rows} lines decoded into {table.num_rows} rows")
     return table
 
 
-def _parse_or_split(values: list[bytes], offset: int, tables: list[tuple[int, pa.Table]],
-                    rejected: list[Rejected], data: bytes | None = None) -> None:
-    """Parse ``values``; on failure halve until each undecodable message stands alone."""
+def _parse_or_split(lines: list[bytes], offset: int, tables: list[tuple[int, pa.Table]],
+                    failures: list[tuple[int, str]]) -> None:
+    """Parse ``lines``; on failure halve until each undecodable line stands alone."""
     try:
-        tables.append((offset, _parse_ndjson(values, data)))
+        tables.append((offset, _parse_ndjson(lines)))
         return
     except (pa.ArrowInvalid, ValueError, OverflowError) as error:
-        if len(values) == 1:
-            rejected.append(Rejected(offset, "undecodable", _short(error)))
+        if len(lines) == 1:
+            failures.append((offset, _short(error)))
             return
-    middle = len(values) // 2
-    _parse_or_split(values[:middle], offset, tables, rejected)
-    _parse_or_split(values[middle:], offset + middle, tables, rejected)
+    middle = len(lines) // 2
+    _parse_or_split(lines[:middle], offset, tables, failures)
+    _parse_or_split(lines[middle:], offset + middle, tables, failures)
 
 
 def _short(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:300]
 
 
-def _normalise(value: bytes) -> bytes | None:
-    """One line of JSON per message: re-encode a value whose JSON spans lines (or None if invalid)."""
+def _whole_value(value: bytes) -> bytes | None:
+    """A value that is one JSON object written across lines, as one line (else None)."""
     try:
-        return orjson.dumps(orjson.loads(value))
+        parsed = orjson.loads(value)
     except orjson.JSONDecodeError:
         return None
+    return orjson.dumps(parsed)
 
 
 def decode_batch(values: Sequence[bytes]) -> DecodedBatch:
-    """Decode message values into the store's Arrow schema, singling out poison messages.
+    """Decode message values into the store's Arrow schema, singling out poison events.
 
+    A value holds one event per line (:func:`encode_messages`). The fast path parses all
+    values joined by newlines in one call to Arrow's reader; a batch with anything odd in
+    it (empty values or lines, carriage returns, a line Arrow cannot read) takes the slow
+    path, which splits every value into its lines so that one bad line is rejected alone.
     Control messages (:func:`is_control`) come back among ``rejected`` with reason
     ``control``; the caller skips them.
     """
+    fast = _fast_path(values)
+    if fast is not None:
+        return fast
     rejected: list[Rejected] = []
-    joined = _joined_if_one_line_each(values)
-    if joined is not None:
-        lines = list(values)
-        positions = list(range(len(values)))
-    else:
-        lines, positions = _split_lines(values, rejected)
+    lines, positions, line_numbers = _split_lines(values, rejected)
     if not lines:
-        return DecodedBatch(ARROW_SCHEMA.empty_table(), [], sorted(rejected, key=lambda item: item.index))
-
+        return _finish([], np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), values, rejected)
     parts: list[tuple[int, pa.Table]] = []
-    parse_rejected: list[Rejected] = []
-    _parse_or_split(lines, 0, parts, parse_rejected, joined)
-    rejected.extend(Rejected(positions[item.index], item.reason, item.detail) for item in parse_rejected)
-
-    tables: list[pa.Table] = []
-    indices: list[int] = []
-    for start, table in parts:
-        valid, table_rejected = _validate(table)
-        for row, reason in table_rejected:
-            position = positions[start + row]
-            if is_control(values[position]):
-                rejected.append(Rejected(position, "control"))
-            else:
-                rejected.append(Rejected(position, "invalid_row", reason))
-        if table_rejected:
-            table = table.filter(valid)
-            kept = [positions[start + row] for row in range(len(valid)) if valid[row].as_py()]
-        else:
-            kept = positions[start:start + table.num_rows]
-        tables.append(table)
-        indices.extend(kept)
-    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    return DecodedBatch(_to_store_schema(table), indices, sorted(rejected, key=lambda item: item.index))
+    failures: list[tuple[int, str]] = []
+    _parse_or_split(lines, 0, parts, failures)
+    rejected.extend(Rejected(positions[line], "undecodable", detail, _line_or_none(line_numbers[line]))
+                    for line, detail in failures)
+    # Only the lines that parsed keep their place, in order.
+    parsed = np.concatenate([np.arange(start, start + table.num_rows, dtype=np.int64) for start, table in parts]) \
+        if parts else np.zeros(0, dtype=np.int64)
+    return _finish([table for _, table in parts], np.asarray(positions, dtype=np.int64)[parsed],
+                   np.asarray(line_numbers, dtype=np.int64)[parsed], values, rejected)
 
 
-def _joined_if_one_line_each(values: Sequence[bytes]) -> bytes | None:
-    """The values joined by newlines, if each is a non-empty single line (checked in C)."""
+def _fast_path(values: Sequence[bytes]) -> DecodedBatch | None:
+    """Decode the batch in one Arrow call if every line parses (else None: take the slow path)."""
     if not values or not all(values):
         return None
     data = b"\n".join(values)
-    if data.count(b"\n") != len(values) - 1 or b"\r" in data:
+    # Checked in C: no carriage return, no empty line (which Arrow would skip silently).
+    if b"\r" in data or b"\n\n" in data or data.endswith(b"\n") or data.startswith(b"\n"):
         return None
-    return data
+    newlines = data.count(b"\n")
+    count = len(values)
+    if newlines == count - 1:  # one event per message
+        indices = np.arange(count, dtype=np.int64)
+        lines = np.zeros(count, dtype=np.int64)
+    else:
+        per_value = np.fromiter(map(bytes.count, values, repeat(b"\n", count)), dtype=np.int64, count=count) + 1
+        indices = np.repeat(np.arange(count, dtype=np.int64), per_value)
+        starts = np.cumsum(per_value) - per_value
+        lines = np.arange(indices.size, dtype=np.int64) - starts[indices]
+    try:
+        table = _parse_ndjson(values, data, rows=newlines + 1)
+    except (pa.ArrowInvalid, ValueError, OverflowError):
+        return None
+    return _finish([table], indices, lines, values, [])
 
 
-def _split_lines(values: Sequence[bytes], rejected: list[Rejected]) -> tuple[list[bytes], list[int]]:
+def _finish(tables: list[pa.Table], indices: np.ndarray, lines: np.ndarray, values: Sequence[bytes],
+            rejected: list[Rejected]) -> DecodedBatch:
+    """Check the row contract of the parsed rows (``indices``/``lines`` give each row's origin)."""
+    if not tables:
+        return DecodedBatch(ARROW_SCHEMA.empty_table(), indices, lines, _ordered(rejected))
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    valid, failures = _validate(table)
+    if failures:
+        for row, reason in failures:
+            position, line = int(indices[row]), _line_or_none(int(lines[row]))
+            if is_control(values[position]):
+                rejected.append(Rejected(position, "control", "", line))
+            else:
+                rejected.append(Rejected(position, "invalid_row", reason, line))
+        mask = valid.to_numpy(zero_copy_only=False)
+        table, indices, lines = table.filter(valid), indices[mask], lines[mask]
+    return DecodedBatch(_to_store_schema(table), indices, lines, _ordered(rejected))
+
+
+def _ordered(rejected: list[Rejected]) -> list[Rejected]:
+    return sorted(rejected, key=lambda item: (item.index, item.line or 0))
+
+
+def _line_or_none(line: int) -> int | None:
+    return None if line < 0 else line
+
+
+def _split_lines(values: Sequence[bytes], rejected: list[Rejected]) -> tuple[list[bytes], list[int], list[int]]:
+    """Every event line of the batch, its message's position and its line in the message (-1: whole value)."""
     lines: list[bytes] = []
     positions: list[int] = []
+    line_numbers: list[int] = []
     for index, value in enumerate(values):
         if not value:
-            rejected.append(Rejected(index, "undecodable", "empty message"))
+            rejected.append(Rejected(index, "undecodable", "empty message", None))
             continue
-        if b"\n" in value or b"\r" in value:
-            normalised = _normalise(value)
-            if normalised is None:
-                rejected.append(Rejected(index, "undecodable", "not JSON"))
-                continue
-            value = normalised
-        lines.append(value)
-        positions.append(index)
-    return lines, positions
+        if b"\n" not in value and b"\r" not in value:
+            lines.append(value)
+            positions.append(index)
+            line_numbers.append(0)
+            continue
+        whole = _whole_value(value)
+        if whole is not None:  # one JSON document written across lines
+            lines.append(whole)
+            positions.append(index)
+            line_numbers.append(-1)
+            continue
+        for number, line in enumerate(value.split(b"\n")):
+            line = line.strip(b"\r")
+            if line.strip():
+                lines.append(line)
+                positions.append(index)
+                line_numbers.append(number)
+    return lines, positions, line_numbers
 
 
 def control_message(kind: bytes = DRAIN_MARKER) -> bytes:

@@ -361,8 +361,9 @@ class StreamConsumer:
     def _account(self, group: FlushGroup, result: Any) -> None:
         self.stats.groups += 1
         self.stats.messages += group.messages
-        metrics.EVENTS_PROCESSED.labels(self.name).inc(group.messages)
         rows = getattr(result, "rows", 0)
+        # A message may carry several events: count what was stored or set aside.
+        metrics.EVENTS_PROCESSED.labels(self.name).inc(rows + sum((getattr(result, "dead_letters", None) or {}).values()))
         self.stats.rows += rows
         metrics.ROWS_INSERTED.labels(self.name).inc(rows)
         metrics.BYTES_INSERTED.labels(self.name).inc(getattr(result, "nbytes", 0))
@@ -520,7 +521,7 @@ class StreamConsumer:
             elapsed = max(now - self.stats.started_at, 1e-9)
             log.info("stream.progress", stream=self.name, messages=self.stats.messages, rows=self.stats.rows,
                      dead_letters=self.stats.dead_letters, retries=self.stats.retries,
-                     rate=round(self.stats.messages / elapsed, 1), paused=sorted(self.pause_reasons))
+                     rate=round(self.stats.rows / elapsed, 1), paused=sorted(self.pause_reasons))
 
     def _idle_done(self) -> bool:
         if self.exit_when_idle is None or self.inflight is not None or self.retry_group is not None:
@@ -544,4 +545,4 @@ class StreamConsumer:
         elapsed = max(time.monotonic() - self.stats.started_at, 1e-9)
         log.info("stream.stopped", stream=self.name, messages=self.stats.messages, rows=self.stats.rows,
                  dead_letters=self.stats.dead_letters, retries=self.stats.retries,
-                 rate=round(self.stats.messages / elapsed, 1))
+                 rate=round(self.stats.rows / elapsed, 1))

@@ -7,6 +7,8 @@ came from, so an operator can read them, fix the cause, and send them back with
 - ``dlq-reason``: ``undecodable`` | ``invalid_row`` | ``store_rejected``
 - ``dlq-detail``: the error, shortened
 - ``dlq-original-topic`` / ``dlq-original-partition`` / ``dlq-original-offset``
+- ``dlq-original-line``: only when the original message carried several events; the dead
+  letter's value is then that one event's line (the others were stored)
 - ``dlq-stream``: the stream that gave up on it
 - ``dlq-failed-at``: epoch milliseconds
 """
@@ -31,6 +33,7 @@ DETAIL_HEADER = "dlq-detail"
 TOPIC_HEADER = "dlq-original-topic"
 PARTITION_HEADER = "dlq-original-partition"
 OFFSET_HEADER = "dlq-original-offset"
+LINE_HEADER = "dlq-original-line"
 STREAM_HEADER = "dlq-stream"
 FAILED_AT_HEADER = "dlq-failed-at"
 
@@ -48,9 +51,10 @@ class DeadLetter:
     value: bytes
     reason: str
     detail: str = ""
+    line: int | None = None
 
     def headers(self, stream: str) -> list[tuple[str, bytes]]:
-        return [
+        headers = [
             (REASON_HEADER, self.reason.encode()),
             (DETAIL_HEADER, self.detail[:500].encode("utf-8", "replace")),
             (TOPIC_HEADER, self.topic.encode()),
@@ -59,6 +63,9 @@ class DeadLetter:
             (STREAM_HEADER, stream.encode()),
             (FAILED_AT_HEADER, str(int(time.time() * 1000)).encode()),
         ]
+        if self.line is not None:
+            headers.append((LINE_HEADER, str(self.line).encode()))
+        return headers
 
 
 class DeadLetterProducer:

@@ -100,7 +100,7 @@ class EventsProcessor:
         for batch in group.batches:
             decoded = batch.decoded
             letters.extend(
-                _letter(batch, rejected.index, rejected.reason, rejected.detail)
+                _letter(batch, rejected.index, rejected.reason, rejected.detail, rejected.line)
                 for rejected in decoded.rejected
                 if rejected.reason != "control"
             )
@@ -109,7 +109,8 @@ class EventsProcessor:
                 result.rows += stored
                 result.nbytes += decoded.table.nbytes
                 letters.extend(
-                    _letter(batch, decoded.indices[row], "store_rejected", detail) for row, detail in rejected_rows
+                    _letter(batch, int(decoded.indices[row]), "store_rejected", detail, decoded.line_of(row))
+                    for row, detail in rejected_rows
                 )
         failpoint("kill_after_insert")
         # One line per group: which offset ranges went in (the post-mortem of a lost event needs it).
@@ -144,14 +145,24 @@ class EventsProcessor:
         self.dead_letters.close()
 
 
-def _letter(batch: PartitionBatch, index: int, reason: str, detail: str) -> DeadLetter:
+def _letter(batch: PartitionBatch, index: int, reason: str, detail: str, line: int | None) -> DeadLetter:
+    """The dead letter of one event: its own line when its message carried several events.
+
+    The other events of that message were stored, so only this one must go back on replay.
+    """
     message = batch.messages[index]
+    value = message.value() or b""
+    original_line = None
+    if line is not None and b"\n" in value:
+        value = value.split(b"\n")[line].strip(b"\r")
+        original_line = line
     return DeadLetter(
         topic=batch.topic,
         partition=batch.partition,
         offset=int(message.offset()),
         key=message.key(),
-        value=message.value() or b"",
+        value=value,
         reason=reason,
         detail=detail,
+        line=original_line,
     )

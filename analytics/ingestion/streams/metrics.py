@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 EVENTS_PROCESSED = Counter(
     "events_processed_total",
-    "Messages whose batch was written and committed (dead letters included).",
+    "Events whose batch was written and committed: rows stored plus dead letters.",
     ["stream"],
 )
 BATCH_LATENCY = Histogram(

@@ -39,15 +39,18 @@ def scan_topic_for_ids(topic: str, wanted: set[str], *, idle_timeout: float = 10
                     done.add(message.partition())
                     continue
                 partition, offset = message.partition(), message.offset()
-                stats = per_partition.setdefault(partition, {"messages": 0, "gaps": 0, "out_of_order": 0})
+                stats = per_partition.setdefault(partition, {"messages": 0, "events": 0, "gaps": 0, "out_of_order": 0})
                 stats["messages"] += 1
                 previous = last.get(partition)
                 if previous is not None and offset != previous + 1:
                     stats["gaps" if offset > previous else "out_of_order"] += 1
                 last[partition] = offset
-                match = _EVENT_ID.search(message.value() or b"")
-                if match is not None and match.group(1).decode() in wanted:
-                    found.append({"event_id": match.group(1).decode(), "partition": partition, "offset": offset})
+                # A message may carry several events (one line each).
+                for line, match in enumerate(_EVENT_ID.finditer(message.value() or b"")):
+                    stats["events"] += 1
+                    event_id = match.group(1).decode()
+                    if event_id in wanted:
+                        found.append({"event_id": event_id, "partition": partition, "offset": offset, "line": line})
     finally:
         consumer.close()
     seen = {item["event_id"] for item in found}
