@@ -76,7 +76,7 @@ def consumer_config(group_id: str, **overrides: Any) -> dict[str, Any]:
         "max.poll.interval.ms": 300_000,
         "fetch.max.bytes": 64 * 1024 * 1024,
         "max.partition.fetch.bytes": 8 * 1024 * 1024,
-        "queued.max.messages.kbytes": 256 * 1024,
+        "queued.max.messages.kbytes": 128 * 1024,
         # A fetch waits up to 100 ms for 1 MiB: at live rates fewer, larger fetches (less CPU
         # in the consumer and the broker) for at most 100 ms of added latency.
         "fetch.wait.max.ms": 100,
