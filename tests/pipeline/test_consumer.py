@@ -278,3 +278,13 @@ def test_consume_events_refuses_an_unmigrated_store_and_names_the_fix(tmp_path) 
     assert result.returncode != 0
     assert "pending ClickHouse migrations" in result.stderr
     assert "clickhouse_migrate" in result.stderr
+
+
+def test_the_consumer_benchmark_stores_every_row_of_its_multi_event_messages(topics: Topics, store: Any) -> None:
+    from analytics.ingestion.streams.benchmark import run_benchmark
+
+    result = run_benchmark(3000, project_id=9307)
+
+    assert result["drained"] is True
+    assert result["stored_unique"] == 3000
+    assert result["consumer_events_per_second"] > 0 and result["raw_arrow_insert_events_per_second"] > 0

@@ -26,12 +26,17 @@ from analytics.warehouse.guard import Query
 from analytics.warehouse.store import get_store
 
 
+def _user(index: int) -> int:
+    """Sessions of 7 events (``session_id``), each of one of 5,000 users."""
+    return (index // 7) % 5000
+
+
 def benchmark_rows(count: int, *, project_id: int) -> list[bytes]:
     """Encoded rows shaped like the API's output (web events with the usual enrichment)."""
     now = int(time.time() * 1000)
     values = []
     for index in range(count):
-        user = index % 5000
+        user = _user(index)
         values.append(orjson.dumps({
             "project_id": project_id, "event_id": str(uuid.uuid4()), "event": ("page_view", "signup")[index % 9 == 0],
             "distinct_id": f"user-{user}", "person_id": str(uuid.uuid5(uuid.NAMESPACE_OID, str(user))),
@@ -45,6 +50,18 @@ def benchmark_rows(count: int, *, project_id: int) -> list[bytes]:
     return values
 
 
+def _request_messages(values: list[bytes], project_id: int, request: int = 100) -> list[tuple[bytes, bytes]]:
+    """The rows as the web process produces them: per request of ``request`` rows, one message per user."""
+    messages = []
+    for start in range(0, len(values), request):
+        by_key: dict[bytes, list[bytes]] = {}
+        for index in range(start, min(start + request, len(values))):
+            key = message_key({"project_id": project_id, "distinct_id": f"user-{_user(index)}"})
+            by_key.setdefault(key, []).append(values[index])
+        messages.extend((key, b"\n".join(lines)) for key, lines in by_key.items())
+    return messages
+
+
 def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001) -> dict[str, Any]:
     """Measure the events stream against the raw insert rate; returns the figures."""
     from analytics.ingestion.streams.consumer import StreamConsumer
@@ -56,9 +73,8 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
     topic, group = f"bench-events-{suffix}", f"bench-{suffix}"
     ensure_topics([topic, f"{topic}-dead-letter"], partitions=partitions)
     values = benchmark_rows(count, project_id=project_id)
-    keys = [message_key({"project_id": project_id, "distinct_id": f"user-{index % 5000}"}) for index in range(count)]
     producer = Producer(producer_config(**{"linger.ms": 20}))
-    for value, key in zip(values, keys, strict=True):
+    for key, value in _request_messages(values, project_id):
         while True:
             try:
                 producer.produce(topic, value, key)
@@ -90,7 +106,7 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
     )).scalar()
 
     # The same rows, already in Arrow, straight into the store in batches of the same size.
-    average_batch = max(1, stats.messages // max(stats.groups, 1) // partitions)
+    average_batch = max(1, stats.rows // max(stats.groups, 1) // partitions)
     table = decode_batch(values).table
     started = time.perf_counter()
     for start in range(0, table.num_rows, average_batch):

@@ -65,9 +65,9 @@ class ConsumerStats:
 
     @property
     def busy_rate(self) -> float:
-        """Messages per second from the first message read to the last commit."""
+        """Rows stored per second from the first message read to the last commit."""
         elapsed = self.last_commit_at - self.first_message_at
-        return self.messages / elapsed if self.messages and elapsed > 0 else 0.0
+        return self.rows / elapsed if self.rows and elapsed > 0 else 0.0
 
 
 class StreamConsumer:
