@@ -208,6 +208,8 @@ def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
     from analytics.ingestion.streams.postmortem import scan_topic_for_ids
 
     rows = event_rows(9312, 300)
+    for index, row in enumerate(rows):  # 50 users, each with 6 events in a row
+        row["distinct_id"] = f"user-{index // 6}"
     produce_rows(rows)
     wanted = {rows[0]["event_id"], rows[299]["event_id"], str(uuid.uuid4())}
 
@@ -216,7 +218,7 @@ def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
     assert report["in_topic"] == 2
     assert report["not_in_topic"] == sorted(wanted - {rows[0]["event_id"], rows[299]["event_id"]})
     assert sum(stats["events"] for stats in report["partitions"].values()) == 300
-    # One message per user and request: 300 rows of 50 users in one request of 500 rows.
+    # One message per run of one user's rows: 300 rows of 50 users, 6 in a row each.
     assert sum(stats["messages"] for stats in report["partitions"].values()) == 50
     assert all(stats["gaps"] == 0 for stats in report["partitions"].values())
     assert {item["event_id"] for item in report["found"]} == {rows[0]["event_id"], rows[299]["event_id"]}

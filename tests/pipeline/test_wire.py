@@ -69,17 +69,24 @@ def test_key_keeps_one_users_events_together() -> None:
     assert message_key(row) == b"3:alice"
 
 
-def test_a_requests_rows_of_one_user_share_a_message_in_order() -> None:
-    rows = event_rows(5, 30, users=4)
+def _sessions(project_id: int, users: int, per_user: int) -> list[dict]:
+    """Rows of ``users`` users, each user's ``per_user`` rows in a row (as SDK batches come)."""
+    rows = event_rows(project_id, users * per_user, users=1)
+    for index, row in enumerate(rows):
+        row["distinct_id"] = f"user-{index // per_user}"
+    return rows
+
+
+def test_consecutive_rows_of_one_user_share_a_message_and_the_order_is_kept() -> None:
+    rows = _sessions(5, 3, 4)
+    rows.insert(6, {**rows[0], "event_id": str(uuid.uuid4())})  # user-0 again, inside user-1's run
 
     messages = encode_messages(rows)
 
-    assert [key for key, _, _ in messages] == [b"5:user-0", b"5:user-1", b"5:user-2", b"5:user-3"]
-    assert sum(events for _, _, events in messages) == 30
-    for key, value, events in messages:
-        lines = value.split(b"\n")
-        assert len(lines) == events
-        assert [orjson.loads(line) for line in lines] == [row for row in rows if message_key(row) == key]
+    assert [(key, events) for key, _, events in messages] == [
+        (b"5:user-0", 4), (b"5:user-1", 2), (b"5:user-0", 1), (b"5:user-1", 2), (b"5:user-2", 4)]
+    decoded_order = [orjson.loads(line) for _, value, _ in messages for line in value.split(b"\n")]
+    assert decoded_order == rows
 
 
 def test_a_message_is_cut_before_it_passes_the_size_limit() -> None:
@@ -96,7 +103,7 @@ def test_a_message_is_cut_before_it_passes_the_size_limit() -> None:
 
 
 def test_multi_event_messages_decode_with_each_rows_message_and_line() -> None:
-    rows = event_rows(5, 12, users=3)
+    rows = _sessions(5, 3, 4)
     messages = encode_messages(rows)
 
     decoded = decode_batch([value for _, value, _ in messages])
@@ -104,11 +111,10 @@ def test_multi_event_messages_decode_with_each_rows_message_and_line() -> None:
     assert decoded.rejected == []
     assert decoded.indices.tolist() == [0] * 4 + [1] * 4 + [2] * 4
     assert decoded.lines.tolist() == [0, 1, 2, 3] * 3
-    ordered = [row for key, _, _ in messages for row in rows if message_key(row) == key]
-    assert decoded.table.equals(events_to_arrow(ordered))
+    assert decoded.table.equals(events_to_arrow(rows))
     second = decoded.part(1, 3)
     assert second.indices.tolist() == [0] * 4 + [1] * 4
-    assert second.table.column("event_id").to_pylist() == [row["event_id"] for row in ordered[4:]]
+    assert second.table.column("event_id").to_pylist() == [row["event_id"] for row in rows[4:]]
 
 
 def test_a_bad_line_is_rejected_alone_and_the_rest_of_its_message_is_kept() -> None:
@@ -125,3 +131,30 @@ def test_a_bad_line_is_rejected_alone_and_the_rest_of_its_message_is_kept() -> N
     assert decoded.indices.tolist() == [0, 0, 0, 1, 1, 2]
     assert decoded.lines.tolist() == [0, 2, 4, 0, 1, -1]
     assert decoded.table.column("event_id").to_pylist() == [row["event_id"] for row in good]
+
+
+def test_blank_messages_and_two_objects_on_one_line_are_rejected_not_miscounted() -> None:
+    good = [encode_row(row) for row in event_rows(5, 4, users=1)]
+    pretty = orjson.dumps(orjson.loads(good[3]), option=orjson.OPT_INDENT_2)
+    # Arrow reads the first value as two rows and the pretty one as one row from many
+    # lines: the counts alone would match and map rows to the wrong messages.
+    values = [good[0] + b" " + good[1], pretty, b"\n", b" \r\n ", good[2]]
+
+    decoded = decode_batch(values)
+
+    assert [(item.index, item.line, item.reason) for item in decoded.rejected] == [
+        (0, 0, "undecodable"), (2, None, "undecodable"), (3, None, "undecodable")]
+    assert decoded.indices.tolist() == [1, 4]
+    assert decoded.table.column("event_id").to_pylist() == [orjson.loads(good[3])["event_id"],
+                                                            orjson.loads(good[2])["event_id"]]
+
+
+def test_a_control_line_is_recognised_by_its_own_line() -> None:
+    good = event_rows(5, 1)[0]
+    missing_id = orjson.dumps({key: value for key, value in good.items() if key != "event_id"})
+
+    decoded = decode_batch([control_message() + b"\n" + missing_id, encode_row(good) + b"\n" + control_message()])
+
+    assert [(item.index, item.line, item.reason) for item in decoded.rejected] == [
+        (0, 0, "control"), (0, 1, "invalid_row"), (1, 1, "control")]
+    assert decoded.table.num_rows == 1

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from analytics.core.logging import get_logger
-from analytics.ingestion.kafka.wire import decode_batch
+from analytics.ingestion.kafka.wire import decode_batch, line_text
 from analytics.ingestion.streams.batching import FlushGroup, PartitionBatch
 from analytics.ingestion.streams.dead_letters import DeadLetter, DeadLetterProducer
 from analytics.ingestion.streams.failpoints import failpoint
@@ -152,10 +152,8 @@ def _letter(batch: PartitionBatch, index: int, reason: str, detail: str, line: i
     """
     message = batch.messages[index]
     value = message.value() or b""
-    original_line = None
-    if line is not None and b"\n" in value:
-        value = value.split(b"\n")[line].strip(b"\r")
-        original_line = line
+    original_line = line if line is not None and b"\n" in value else None
+    value = line_text(value, line)
     return DeadLetter(
         topic=batch.topic,
         partition=batch.partition,

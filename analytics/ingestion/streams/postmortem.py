@@ -46,7 +46,10 @@ def scan_topic_for_ids(topic: str, wanted: set[str], *, idle_timeout: float = 10
                     stats["gaps" if offset > previous else "out_of_order"] += 1
                 last[partition] = offset
                 # A message may carry several events (one line each).
-                for line, match in enumerate(_EVENT_ID.finditer(message.value() or b"")):
+                for line, text in enumerate((message.value() or b"").split(b"\n")):
+                    match = _EVENT_ID.search(text)
+                    if match is None:
+                        continue
                     stats["events"] += 1
                     event_id = match.group(1).decode()
                     if event_id in wanted:
