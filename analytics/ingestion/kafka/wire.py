@@ -2,8 +2,8 @@
 
 - value: one line per event, each the ``orjson`` of the row dict (the keys of
   :data:`analytics.warehouse.schema.EVENT_COLUMNS`, times as epoch milliseconds, UUIDs as
-  strings, ``properties`` a JSON string). The producer puts the events of one request that
-  share a key into one message (:func:`encode_messages`); a value of one line is one event,
+  strings, ``properties`` a JSON string). The producer puts consecutive events of one request
+  that share a key into one message (:func:`encode_messages`); a value of one line is one event,
   so messages written by hand or by older producers read the same way.
 - key: ``"{project_id}:{distinct_id}"``, so one user's events land on one partition, in order.
 - headers: none for events. Control messages (the drain marker of ``manage.py e2e``) have
