@@ -70,8 +70,8 @@ def wire_messages(table: object) -> list[tuple[bytes, bytes, int]]:
     """The events of an Arrow batch as the product's Kafka messages (key, value, events).
 
     Uses the product's wire format (:mod:`analytics.ingestion.kafka.wire`): the rows are cut
-    into requests of :data:`REQUEST_EVENTS`, as the web process would receive them, and each
-    request's rows of one user share a message (the JSON lines of the enriched rows, times
+    into requests of :data:`REQUEST_EVENTS`, as the web process would receive them, and a
+    request's consecutive rows of one user share a message (the JSON lines of the enriched rows, times
     in epoch ms), keyed ``"{project_id}:{distinct_id}"``.
     """
     import pyarrow as pa

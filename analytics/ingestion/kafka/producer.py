@@ -1,9 +1,9 @@
 """The Kafka event bus: the scale-mode implementation of ``EventBus``.
 
 ``publish`` produces a request's rows and returns only when the broker has acknowledged
-every one of them (``acks=all``, idempotent producer). The rows of one user (project and
-distinct id, the message key) travel in one message (``wire.encode_messages``). The wait is an asyncio future that
-a delivery callback resolves: a single background thread calls ``producer.poll`` (which
+every one of them (``acks=all``, idempotent producer). Consecutive rows of one user
+(project and distinct id, the message key) travel in one message (``wire.encode_messages``).
+The wait is an asyncio future that a delivery callback resolves: a single background thread calls ``producer.poll`` (which
 runs the callbacks), so no worker thread is held per request. Any failure (local queue
 full, broker down, message timed out, fatal producer error) raises ``BusUnavailable``:
 the API answers 503 with ``Retry-After`` and never reports an unacknowledged event as accepted.

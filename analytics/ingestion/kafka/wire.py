@@ -130,8 +130,7 @@ class DecodedBatch:
         )
 
     def line_of(self, row: int) -> int | None:
-        line = int(self.lines[row])
-        return None if line < 0 else line
+        return _line_or_none(int(self.lines[row]))
 
 
 def _parse_ndjson(lines: Sequence[bytes], data: bytes | None = None, rows: int | None = None) -> pa.Table:

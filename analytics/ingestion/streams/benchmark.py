@@ -21,7 +21,7 @@ from confluent_kafka import Producer
 from django.conf import settings
 
 from analytics.ingestion.kafka.config import ensure_topics, producer_config
-from analytics.ingestion.kafka.wire import decode_batch, message_key
+from analytics.ingestion.kafka.wire import decode_batch, encode_messages
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import get_store
 
@@ -31,13 +31,13 @@ def _user(index: int) -> int:
     return (index // 7) % 5000
 
 
-def benchmark_rows(count: int, *, project_id: int) -> list[bytes]:
-    """Encoded rows shaped like the API's output (web events with the usual enrichment)."""
+def benchmark_rows(count: int, *, project_id: int) -> list[dict[str, Any]]:
+    """Rows shaped like the API's output (web events with the usual enrichment)."""
     now = int(time.time() * 1000)
     values = []
     for index in range(count):
         user = _user(index)
-        values.append(orjson.dumps({
+        values.append({
             "project_id": project_id, "event_id": str(uuid.uuid4()), "event": ("page_view", "signup")[index % 9 == 0],
             "distinct_id": f"user-{user}", "person_id": str(uuid.uuid5(uuid.NAMESPACE_OID, str(user))),
             "session_id": f"s-{index // 7}", "timestamp": now - index, "received_at": now, "sent_at": now,
@@ -46,20 +46,8 @@ def benchmark_rows(count: int, *, project_id: int) -> list[bytes]:
             "url": f"https://shop.example.com/p/{index % 40}", "referrer": "", "browser": "Chrome",
             "browser_version": "120", "os": "Linux", "os_version": "", "device_type": "desktop", "country": "DE",
             "ip": "203.0.113.0", "revenue": None, "flags": [], "retention_days": 365,
-        }))
+        })
     return values
-
-
-def _request_messages(values: list[bytes], project_id: int, request: int = 100) -> list[tuple[bytes, bytes]]:
-    """The rows as the web process produces them: per request of ``request`` rows, one message per user."""
-    messages = []
-    for start in range(0, len(values), request):
-        by_key: dict[bytes, list[bytes]] = {}
-        for index in range(start, min(start + request, len(values))):
-            key = message_key({"project_id": project_id, "distinct_id": f"user-{_user(index)}"})
-            by_key.setdefault(key, []).append(values[index])
-        messages.extend((key, b"\n".join(lines)) for key, lines in by_key.items())
-    return messages
 
 
 def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001) -> dict[str, Any]:
@@ -72,9 +60,11 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
     spec = get_stream("events")
     topic, group = f"bench-events-{suffix}", f"bench-{suffix}"
     ensure_topics([topic, f"{topic}-dead-letter"], partitions=partitions)
-    values = benchmark_rows(count, project_id=project_id)
+    rows = benchmark_rows(count, project_id=project_id)
     producer = Producer(producer_config(**{"linger.ms": 20}))
-    for key, value in _request_messages(values, project_id):
+    # As the web process produces them: requests of 100 rows, a user's consecutive rows in one message.
+    messages = [message for start in range(0, count, 100) for message in encode_messages(rows[start:start + 100])]
+    for key, value, _events in messages:
         while True:
             try:
                 producer.produce(topic, value, key)
@@ -107,7 +97,7 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
 
     # The same rows, already in Arrow, straight into the store in batches of the same size.
     average_batch = max(1, stats.rows // max(stats.groups, 1) // partitions)
-    table = decode_batch(values).table
+    table = decode_batch([value for _, value, _ in messages]).table
     started = time.perf_counter()
     for start in range(0, table.num_rows, average_batch):
         store.insert_events(table.slice(start, average_batch), dedup_token=f"bench-raw-{suffix}-{start}")
@@ -118,6 +108,7 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
         "consumer_events_per_second": round(stats.busy_rate, 1),
         "raw_arrow_insert_events_per_second": round(count / raw_seconds, 1),
         "ratio": round(stats.busy_rate / (count / raw_seconds), 3) if raw_seconds else None,
+        "messages": stats.messages,
         "groups": stats.groups,
         "average_partition_batch": average_batch,
         "stored_unique": stored,
