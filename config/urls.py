@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from analytics.accounts.throttling import login_rate_limited
-from analytics.core import health
+from analytics.platform import health
 
 urlpatterns = [
     path("healthz", health.liveness, name="healthz"),
@@ -20,8 +20,8 @@ urlpatterns = [
     path("api/v1/", include("analytics.accounts.api.urls")),
     path("", include("analytics.ingestion.api.urls")),
     path("api/v1/", include("analytics.aggregation.api.urls")),
-    path("", include("analytics.core.urls")),
+    path("", include("analytics.platform.urls")),
 ]
 
-handler404 = "analytics.core.views.not_found"
-handler500 = "analytics.core.views.server_error"
+handler404 = "analytics.platform.views.not_found"
+handler500 = "analytics.platform.views.server_error"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from analytics.core.consumers import LiveConsumer
+from analytics.platform.consumers import LiveConsumer
 
 websocket_urlpatterns = [
     path("ws/live/", LiveConsumer.as_asgi()),

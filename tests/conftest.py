@@ -6,18 +6,22 @@ once with a message saying what to start. Nothing is skipped silently.
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import orjson
 import pytest
 from django.conf import settings
+from django.test import Client
 
-from analytics.core.devbroker import Broker, start_broker
+from analytics.devtools.devbroker import Broker, start_broker
+from tests.factories import member_with_project
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -150,3 +154,32 @@ def browser_page() -> Iterator[Any]:
             browser.close()
     finally:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+# Shared by the ingestion and stream tests: a member's project with a write key, and posting to it.
+@pytest.fixture
+def owner_and_project(db: None, store: object) -> tuple[Any, Any]:
+    return member_with_project()
+
+
+@pytest.fixture
+def project(owner_and_project: tuple[Any, Any]) -> Any:
+    return owner_and_project[1]
+
+
+@pytest.fixture
+def post(client: Client) -> Callable[..., Any]:
+    """POST raw bytes or a JSON-able body to a path (default: the native endpoint)."""
+
+    def send(body: Any, *, key: str | None = None, path: str = "/api/v1/events", gzip_body: bool = False,
+             headers: dict[str, str] | None = None, **extra: Any) -> Any:
+        data = body if isinstance(body, bytes) else orjson.dumps(body)
+        all_headers = dict(headers or {})
+        if key:
+            all_headers.setdefault("X-Api-Key", key)
+        if gzip_body:
+            data = gzip.compress(data)
+            all_headers["Content-Encoding"] = "gzip"
+        return client.post(path, data=data, content_type="application/json", headers=all_headers, **extra)
+
+    return send

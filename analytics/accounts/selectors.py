@@ -92,3 +92,8 @@ def personal_api_key_lookup(raw_key: str) -> PersonalApiKey | None:
 def personal_api_keys_for_user(*, user: User) -> QuerySet[PersonalApiKey]:
     """The user's keys, newest first, revoked ones included."""
     return PersonalApiKey.objects.filter(user=user).order_by("-created_at")
+
+
+def project_retentions() -> list[tuple[int, int]]:
+    """``(project_id, retention_days)`` of every project."""
+    return list(Project.objects.order_by("id").values_list("id", "retention_days"))

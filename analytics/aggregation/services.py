@@ -44,7 +44,7 @@ from analytics.aggregation.queries.rollups import (
     rollup_query,
     store_clock_query,
 )
-from analytics.aggregation.writers import rollups_replace
+from analytics.aggregation.rollup_storage import rollups_replace
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import from_epoch_ms, utc_now
 from analytics.warehouse.store import get_store

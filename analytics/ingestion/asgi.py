@@ -36,12 +36,9 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
 def _handlers() -> dict[str, Callable[[Any], Awaitable[HttpResponse]]]:
-    from analytics.ingestion.api.ingest import SEGMENT_CALL_VIEWS, events_view, segment_batch_view
+    from analytics.ingestion.api.urls import EVENT_ROUTES  # the URLconf imports the views, which need apps ready
 
-    handlers: dict[str, Callable[[Any], Awaitable[HttpResponse]]] = {
-        "/api/v1/events": events_view, "/v1/batch": segment_batch_view}
-    handlers.update({f"/v1/{kind}": view for kind, view in SEGMENT_CALL_VIEWS.items()})
-    return handlers
+    return {f"/{route}": view for route, (_name, view) in EVENT_ROUTES.items()}
 
 
 class IngestionFastPath:

@@ -20,11 +20,11 @@ from analytics.accounts.selectors import IngestionProject
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 from analytics.ingestion import live, metrics
-from analytics.ingestion.bus import BusUnavailable, get_event_bus
 from analytics.ingestion.enrichment import client_ip, stored_ip
-from analytics.ingestion.pipeline import RequestContext
 from analytics.ingestion.ratelimit import get_rate_limiter, retry_after_seconds
 from analytics.ingestion.selectors import aevent_schemas_for_project, aproject_for_key
+from analytics.ingestion.validation import RequestContext
+from analytics.streams.bus import BusUnavailable, get_event_bus
 
 log = get_logger(__name__)
 

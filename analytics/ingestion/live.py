@@ -1,7 +1,7 @@
 """Live notifications: tell a project's dashboards that events arrived.
 
 After a request is accepted the view calls :func:`notify`; counts are summed per
-project and sent to the Channels group :func:`analytics.core.consumers.live_group` at
+project and sent to the Channels group :func:`analytics.core.live.live_group` at
 most about once a second per project and process, as ``{"type": "live.update",
 "accepted": n}``. Sending happens in a task of its own, so the request never waits.
 """
@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from analytics.core.consumers import live_group
+from analytics.core.live import live_group
 from analytics.core.logging import get_logger
 from analytics.ingestion import metrics
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics of the ingestion API and the in-process batch writer."""
+"""Prometheus metrics of the ingestion API (intake, validation, rate limits, live notifications)."""
 
 from prometheus_client import Counter, Histogram
 
@@ -16,20 +16,6 @@ REQUEST_SECONDS = Histogram(
     "Time to handle one ingestion request (parse, validate, enrich, hand over).",
     ["endpoint"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
-)
-BATCH_FLUSH_SECONDS = Histogram(
-    "ingest_batch_writer_flush_duration_seconds",
-    "Time the embedded batch writer needs to write one coalesced batch.",
-    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-)
-BATCH_FLUSH_ROWS = Histogram(
-    "ingest_batch_writer_flush_rows",
-    "Events per coalesced batch written by the embedded batch writer.",
-    buckets=(1, 10, 100, 500, 1000, 2500, 5000, 10000, 25000, 50000),
-)
-BATCH_FLUSH_ERRORS = Counter("ingest_batch_writer_errors_total", "Failed flushes of the embedded batch writer.")
-PERSON_UPDATES = Counter(
-    "ingest_person_updates_total", "Person rows and distinct-id mappings written, by kind.", ["kind"]
 )
 LIVE_NOTIFY_ERRORS = Counter("ingest_live_notify_errors_total", "Live update notifications that failed.")
 RATE_LIMIT_ERRORS = Counter(

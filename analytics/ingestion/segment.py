@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from analytics.ingestion.enrichment import InvalidTimestamp, parse_timestamp_ms
-from analytics.ingestion.pipeline import BatchResult, EventRejected, RequestContext, build_row, check_name, collect
+from analytics.ingestion.validation import BatchResult, EventRejected, RequestContext, build_row, check_name, collect
 
 SEGMENT_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 SOURCE_ID = "segment"

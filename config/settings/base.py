@@ -98,13 +98,17 @@ THIRD_PARTY_APPS = [
     "django_prometheus",
     "django_celery_beat",
 ]
+# Top of the layers first (docs/architecture.md); analytics.devtools is added by the dev
+# and test profiles only (config/settings/__init__.py).
 LOCAL_APPS = [
-    "analytics.core",
+    "analytics.platform",
+    "analytics.loadgen",
+    "analytics.aggregation",
+    "analytics.ingestion",
+    "analytics.streams",
     "analytics.accounts",
     "analytics.warehouse",
-    "analytics.ingestion",
-    "analytics.aggregation",
-    "analytics.bench",
+    "analytics.core",
 ]
 INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 

@@ -135,7 +135,7 @@ def test_aggregation_behind_drops_to_at_most_one_bucket_once_the_stream_caught_u
 
 
 def test_the_benchmark_hook_times_one_run_over_one_hour(store: object) -> None:
-    from analytics.aggregation.bench import measure_run
+    from analytics.devtools.bench.aggregation_measure import measure_run
 
     _, project = member_with_project()
     hour = datetime(2026, 6, 1, 10, tzinfo=UTC)
@@ -151,7 +151,7 @@ def test_the_benchmark_hook_times_one_run_over_one_hour(store: object) -> None:
 
 def test_the_benchmark_hook_creates_a_project_the_django_database_does_not_know(store: object) -> None:
     from analytics.accounts.models import Project
-    from analytics.aggregation.bench import measure_run
+    from analytics.devtools.bench.aggregation_measure import measure_run
 
     unknown = (Project.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1000
     hour = datetime(2026, 6, 2, 10, tzinfo=UTC)

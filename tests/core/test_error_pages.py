@@ -15,8 +15,8 @@ def crash(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [path("api/v1/crash", crash), path("crash", crash), path("", include("config.urls"))]
-handler404 = "analytics.core.views.not_found"
-handler500 = "analytics.core.views.server_error"
+handler404 = "analytics.platform.views.not_found"
+handler500 = "analytics.platform.views.server_error"
 
 
 def test_unknown_api_url_is_a_json_404() -> None:

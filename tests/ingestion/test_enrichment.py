@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from django.test import override_settings
 
 from analytics.ingestion.enrichment import anonymise_ip, client_ip, parse_user_agent
-from analytics.ingestion.identity import person_id_for
+from analytics.warehouse.identity import person_id_for
 from tests.ingestion.conftest import event, stored
 
 IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "

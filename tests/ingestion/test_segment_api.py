@@ -6,8 +6,8 @@ import base64
 
 import orjson
 
-from analytics.ingestion.identity import person_id_for
-from analytics.ingestion.queries.persons import person_get
+from analytics.streams.queries.persons import person_get
+from analytics.warehouse.identity import person_id_for
 from tests.ingestion.conftest import stored
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.warehouse.bench import measure_insert
+from analytics.devtools.bench.insert_measure import measure_insert
 from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.store import EventStore
 from tests.warehouse.helpers import event_row, new_project_id

@@ -65,7 +65,7 @@ def test_the_retention_delete_is_a_parameterised_project_scoped_mutation() -> No
 @pytest.mark.django_db
 def test_the_retention_task_enforces_every_projects_current_retention(store: EventStore) -> None:
     from analytics.accounts.models import Project
-    from analytics.warehouse.tasks import events_retention_enforce
+    from analytics.platform.tasks import events_retention_enforce
     from tests.factories import ProjectFactory
 
     project: Project = ProjectFactory(retention_days=365)  # type: ignore[assignment]

@@ -28,8 +28,8 @@ from analytics.ingestion.intake import (
     request_context,
     resolve_project,
 )
-from analytics.ingestion.pipeline import BatchResult, native_rows
 from analytics.ingestion.segment import SEGMENT_TYPES, segment_rows
+from analytics.ingestion.validation import BatchResult, native_rows
 
 # The Segment HTTP Tracking API's own limits: 32 KB per call, 500 KB per batch.
 SEGMENT_MAX_CALL_BYTES = 32 * 1024

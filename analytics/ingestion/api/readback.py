@@ -18,7 +18,7 @@ from analytics.accounts.selectors import project_get_for_user
 from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import parse_iso_utc, utc_now
 from analytics.ingestion.queries import events as event_queries
-from analytics.ingestion.queries import persons as person_queries
+from analytics.streams.queries import persons as person_queries
 from analytics.warehouse.store import get_store
 
 MAX_BUCKETS = 10_000

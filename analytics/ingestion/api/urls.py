@@ -1,12 +1,20 @@
+from typing import Any
+
 from django.urls import path
 
 from analytics.ingestion.api import readback, schemas
 from analytics.ingestion.api.ingest import SEGMENT_CALL_VIEWS, events_view, segment_batch_view
 
+# The event POST routes, declared once: Django's URL patterns below and the ASGI fast path
+# (analytics/ingestion/asgi.py), which serves these paths without the middleware stack.
+EVENT_ROUTES: dict[str, tuple[str, Any]] = {
+    "api/v1/events": ("ingest-events", events_view),
+    "v1/batch": ("segment-batch", segment_batch_view),
+    **{f"v1/{kind}": (f"segment-{kind}", view) for kind, view in SEGMENT_CALL_VIEWS.items()},
+}
+
 urlpatterns = [
-    path("api/v1/events", events_view, name="ingest-events"),
-    path("v1/batch", segment_batch_view, name="segment-batch"),
-    *[path(f"v1/{kind}", view, name=f"segment-{kind}") for kind, view in SEGMENT_CALL_VIEWS.items()],
+    *[path(route, view, name=name) for route, (name, view) in EVENT_ROUTES.items()],
     path("api/v1/projects/<int:project_id>/events/count", readback.EventCountView.as_view(), name="events-count"),
     path("api/v1/projects/<int:project_id>/events/by-type", readback.EventsByTypeView.as_view(), name="events-by-type"),
     path("api/v1/projects/<int:project_id>/events/by-user", readback.EventsByUserView.as_view(), name="events-by-user"),

@@ -1,1 +1,0 @@
-"""One module per stage; each registers itself with :func:`analytics.bench.registry.stage`."""

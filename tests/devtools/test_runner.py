@@ -1,0 +1,98 @@
+"""The benchmark runner: metrics, the table, and `manage.py bench --only scan` end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from analytics.devtools.bench.registry import Metric, at_least, at_most, load_stages
+from analytics.devtools.bench.runner import format_table
+
+EXPECTED_STAGES = {"http", "consumer", "insert", "e2e", "aggregation", "watermark", "scan", "memory"}
+
+
+def test_stages_are_registered_in_suite_order():
+    stages = load_stages()
+    assert EXPECTED_STAGES <= set(stages)
+    orders = [stage.order for stage in stages.values()]
+    assert orders == sorted(orders)
+
+
+def test_metric_ratio_and_verdict():
+    rate = Metric(name="r", figure=80.0, unit="rows/s", baseline=100.0)
+    rate.checks.append(at_least(rate.ratio, 0.7, "ratio >= 0.7"))
+    assert rate.ratio == pytest.approx(0.8) and rate.passed is True
+    cost = Metric(name="c", figure=4.0, unit="s", baseline=2.0, higher_is_better=False)
+    cost.checks.append(at_most(cost.figure, 5.0, "< 5 s"))
+    assert cost.ratio == pytest.approx(0.5) and cost.passed is True
+    failing = Metric(name="f", figure=None, unit="rows/s", baseline=1.0)
+    failing.checks.append(at_least(failing.figure, 1.0, "x"))
+    assert failing.ratio is None and failing.passed is False
+    missing = Metric(name="m", figure=None, unit="rows/s", unavailable="not built yet")
+    missing.checks.append(at_least(None, 1.0, "x"))
+    assert missing.passed is None and missing.as_dict()["unavailable"] == "not built yet"
+    assert Metric(name="i", figure=1.0, unit="x").passed is None
+
+
+def test_table_shows_figures_and_unavailable_stages():
+    metric = Metric(name="scan count()", figure=1_234_567.0, unit="rows/s", baseline=2_000_000.0,
+                    baseline_label="plain", target="-")
+    report = {"stages": {
+        "scan": {"status": "ok", "metrics": [metric.as_dict()]},
+        "consumer": {"status": "unavailable", "reason": "consume_events has not landed", "metrics": []},
+    }}
+    table = format_table(report)
+    assert "1,234,567" in table and "2,000,000 (plain)" in table and "0.62" in table
+    assert "unavailable: consume_events has not landed" in table
+
+
+def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DJANGO_SETTINGS_MODULE", "CLICKHOUSE_URL", "DATABASE_URL", "ANALYTICS_PROFILE")}
+    (tmp_path / "tmp").mkdir(exist_ok=True)
+    env.update(TMPDIR=str(tmp_path / "tmp"), BENCH_SCALE="0.001", BENCH_OUTPUT_DIR=str(tmp_path / "out"), DATA_DIR=str(tmp_path / "data"),
+               LOG_LEVEL="WARNING")
+    return subprocess.run([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", *args],
+                          cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=240)
+
+
+def test_bench_only_scan_end_to_end(tmp_path):
+    completed = _bench(tmp_path, "--only", "scan")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    lines = completed.stdout.strip().splitlines()
+    report = json.loads(lines[-1])
+    assert "| scan" in completed.stdout and "rows/s" in completed.stdout
+    assert report["scale"] == 0.001
+    assert set(report["stages"]) == {"scan"}
+    scan = report["stages"]["scan"]
+    assert scan["status"] == "ok", scan
+    metrics = {metric["name"]: metric for metric in scan["metrics"]}
+    assert set(metrics) == {"scan count()", "scan group by event", "scan last minute of a merged day"}
+    for metric in metrics.values():
+        assert metric["figure"] > 0 and metric["baseline"] > 0 and metric["ratio"] > 0
+        assert {"unit", "target", "passed", "checks", "baseline_label"} <= metric.keys()
+    for name in ("scan count()", "scan group by event"):
+        assert metrics[name]["details"]["rows"] == 10_000
+        assert metrics[name]["details"]["events_without_final_seconds"] > 0
+    last_minute = metrics["scan last minute of a merged day"]
+    assert last_minute["unit"] == "s" and last_minute["details"]["rows_in_day"] == 10_000
+    assert report["machine"]["nproc"] >= 1 and report["machine"]["cpu"]
+    assert report["summary"]["errors"] == []
+    assert json.loads((tmp_path / "out" / "latest.json").read_text()) == report
+    # The stage's scratch directory is gone.
+    assert list((tmp_path / "tmp").glob("analytics-bench-*")) == []
+    # The table of a saved report prints again without running anything.
+    again = _bench(tmp_path, "--table-from", str(tmp_path / "out" / "latest.json"))
+    assert again.returncode == 0 and "| scan" in again.stdout and "machine: " in again.stdout
+
+
+def test_bench_rejects_an_unknown_stage(tmp_path):
+    completed = _bench(tmp_path, "--only", "nope")
+    assert completed.returncode != 0
+    assert "unknown stage" in completed.stderr
