@@ -217,6 +217,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # The ingestion endpoints are plain Django views (the hot path); this hook adds their
+    # documentation-only DRF descriptions. Nothing on the request path changes.
+    "PREPROCESSING_HOOKS": ["analytics.ingestion.api.openapi.add_ingestion_endpoints"],
+    # The prefix left out of operation ids and tags. Fixed, because drf-spectacular would
+    # otherwise take the paths' common prefix, which the Segment paths (/v1/...) turn into "/".
+    "SCHEMA_PATH_PREFIX": "/api",
 }
 
 # CORS: the read/management API answers only the origins listed here. The ingestion paths
