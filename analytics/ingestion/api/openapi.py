@@ -38,8 +38,8 @@ from rest_framework.views import APIView
 
 from analytics.core.schema import AutoSchema
 from analytics.ingestion.api.ingest import SEGMENT_MAX_BATCH_BYTES, SEGMENT_MAX_CALL_BYTES
-from analytics.ingestion.pipeline import MAX_NAME_LENGTH
 from analytics.ingestion.segment import SEGMENT_TYPES
+from analytics.ingestion.validation import MAX_NAME_LENGTH
 
 TAG = "ingestion"
 
