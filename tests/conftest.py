@@ -44,7 +44,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if not _reachable(redis.hostname or "127.0.0.1", redis.port or 6379):
         missing.append(f"Redis at {redis.hostname}:{redis.port} (start redis-server, or set REDIS_URL)")
     if missing:
-        raise pytest.UsageError("The test suite needs real services that are not reachable:\n  - " + "\n  - ".join(missing))
+        raise pytest.UsageError(
+            "The test suite needs real services that are not reachable:\n  - " + "\n  - ".join(missing)
+        )
     _drop_databases_of_dead_runs(database)
 
 
@@ -171,8 +173,15 @@ def project(owner_and_project: tuple[Any, Any]) -> Any:
 def post(client: Client) -> Callable[..., Any]:
     """POST raw bytes or a JSON-able body to a path (default: the native endpoint)."""
 
-    def send(body: Any, *, key: str | None = None, path: str = "/api/v1/events", gzip_body: bool = False,
-             headers: dict[str, str] | None = None, **extra: Any) -> Any:
+    def send(
+        body: Any,
+        *,
+        key: str | None = None,
+        path: str = "/api/v1/events",
+        gzip_body: bool = False,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Any:
         data = body if isinstance(body, bytes) else orjson.dumps(body)
         all_headers = dict(headers or {})
         if key:

@@ -28,4 +28,6 @@ def hash_key(raw_key: str) -> str:
 def display_prefix(raw_key: str) -> str:
     """The first characters of a key, kept so people can tell their keys apart."""
     return raw_key[: len(PERSONAL_KEY_PREFIX) + 6]
+
+
 WRITE_KEY_CACHE_PREFIX = "project-by-write-key:"

@@ -13,14 +13,28 @@ from analytics.aggregation.models import Watermark
 @admin.register(Watermark)
 class WatermarkAdmin(admin.ModelAdmin):
     list_display = (
-        "project", "granularity", "event_time_mark", "inserted_mark", "last_run_at", "last_run_seconds",
-        "last_run_events", "last_run_late_events", "short_error",
+        "project",
+        "granularity",
+        "event_time_mark",
+        "inserted_mark",
+        "last_run_at",
+        "last_run_seconds",
+        "last_run_events",
+        "last_run_late_events",
+        "short_error",
     )
     list_filter = ("granularity",)
     search_fields = ("project__name",)
     readonly_fields = (
-        "project", "granularity", "inserted_mark", "last_run_at", "last_run_seconds", "last_run_events",
-        "last_run_late_events", "last_error", "updated_at",
+        "project",
+        "granularity",
+        "inserted_mark",
+        "last_run_at",
+        "last_run_seconds",
+        "last_run_events",
+        "last_run_late_events",
+        "last_error",
+        "updated_at",
     )
     actions = ["reset_watermark"]
 

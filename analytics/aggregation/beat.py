@@ -42,9 +42,7 @@ def due_periodic_tasks(*, now: datetime | None = None) -> list[PeriodicTask]:
     """Enabled periodic tasks whose schedule says they are due."""
     now = now or utc_now()
     due = []
-    for task in PeriodicTask.objects.filter(enabled=True).select_related(
-        "interval", "crontab", "solar", "clocked"
-    ):
+    for task in PeriodicTask.objects.filter(enabled=True).select_related("interval", "crontab", "solar", "clocked"):
         if task.one_off and task.total_run_count:
             continue
         if task.start_time and task.start_time > now:

@@ -63,8 +63,9 @@ def rollups_replace(
     computed_at: datetime,
 ) -> int:
     """Replace the stream's rows in [start, end) and in each dirty bucket with ``table``."""
-    replacement = RollupReplacement(project_id, granularity, normalise_rollup_table(table), start, end,
-                                    list(dirty_buckets), computed_at)
+    replacement = RollupReplacement(
+        project_id, granularity, normalise_rollup_table(table), start, end, list(dirty_buckets), computed_at
+    )
     if connection.vendor == "postgresql":
         return _replace_postgresql(replacement)
     return _replace_bulk(replacement)
@@ -73,8 +74,9 @@ def rollups_replace(
 def _replace_postgresql(batch: RollupReplacement) -> int:
     buffer = io.BytesIO()
     # Arrow writes the CSV in C; every string is quoted so an empty value stays '' not NULL.
-    pa_csv.write_csv(batch.table, buffer,
-                     write_options=pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    pa_csv.write_csv(
+        batch.table, buffer, write_options=pa_csv.WriteOptions(include_header=False, quoting_style="all_valid")
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             "CREATE TEMPORARY TABLE IF NOT EXISTS aggregation_rollup_staging ("

@@ -50,11 +50,23 @@ def watermark_get(*, project_id: int, granularity: Granularity) -> Watermark | N
     return Watermark.objects.filter(project_id=project_id, granularity=granularity.value).first()
 
 
-def _result(bucket: datetime, event: str, count: int, unique_users: int, unique_persons: int,
-            measures: dict[str, Any], measure: str | None, final: bool) -> dict[str, Any]:
+def _result(
+    bucket: datetime,
+    event: str,
+    count: int,
+    unique_users: int,
+    unique_persons: int,
+    measures: dict[str, Any],
+    measure: str | None,
+    final: bool,
+) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "bucket": bucket.astimezone(UTC), "event": event, "count": count, "unique_users": unique_users,
-        "unique_persons": unique_persons, "final": final,
+        "bucket": bucket.astimezone(UTC),
+        "event": event,
+        "count": count,
+        "unique_users": unique_users,
+        "unique_persons": unique_persons,
+        "final": final,
     }
     if measure is not None:
         row["measure"] = measures.get(measure)
@@ -86,7 +98,9 @@ def aggregates_for(
     if start >= end:
         raise ApplicationError("'from' must be before 'to'")
     if end - start > MAX_SPAN[granularity]:
-        raise ApplicationError(f"range too long for {granularity.value} buckets: at most {MAX_SPAN[granularity].days} days")
+        raise ApplicationError(
+            f"range too long for {granularity.value} buckets: at most {MAX_SPAN[granularity].days} days"
+        )
     low = bucket_floor(start, granularity, tz_name)
     high = bucket_ceil(end, granularity, tz_name)
 
@@ -101,26 +115,60 @@ def aggregates_for(
         if event is not None:
             rows = rows.filter(event=event)
         for rollup in rows.order_by("bucket", "event"):
-            results.append(_result(rollup.bucket, rollup.event, rollup.count, rollup.unique_users,
-                                   rollup.unique_persons, rollup.measures, measure, True))
+            results.append(
+                _result(
+                    rollup.bucket,
+                    rollup.event,
+                    rollup.count,
+                    rollup.unique_users,
+                    rollup.unique_persons,
+                    rollup.measures,
+                    measure,
+                    True,
+                )
+            )
     live_start = max(low, mark) if mark else low
     if high > live_start:
         table = get_store().query(
             rollup_query(
-                project_id=project.id, granularity=granularity, tz_name=tz_name,
-                measures=project.aggregated_measures, start=live_start, end=high, event=event,
+                project_id=project.id,
+                granularity=granularity,
+                tz_name=tz_name,
+                measures=project.aggregated_measures,
+                start=live_start,
+                end=high,
+                event=event,
             )
         )
         for live in table.dicts():
-            results.append(_result(from_epoch_ms(int(live["bucket"]) * 1000), live["event"], int(live["count"]),
-                                   int(live["unique_users"]), int(live["unique_persons"]),
-                                   orjson.loads(live["measures"]), measure, False))
-    return {"granularity": granularity.value, "timezone": tz_name, "from": low, "to": high,
-            "watermark": mark, "results": results}
+            results.append(
+                _result(
+                    from_epoch_ms(int(live["bucket"]) * 1000),
+                    live["event"],
+                    int(live["count"]),
+                    int(live["unique_users"]),
+                    int(live["unique_persons"]),
+                    orjson.loads(live["measures"]),
+                    measure,
+                    False,
+                )
+            )
+    return {
+        "granularity": granularity.value,
+        "timezone": tz_name,
+        "from": low,
+        "to": high,
+        "watermark": mark,
+        "results": results,
+    }
 
 
 def global_totals_for(
-    *, project: Project, period: str, start: datetime | None = None, end: datetime | None = None,
+    *,
+    project: Project,
+    period: str,
+    start: datetime | None = None,
+    end: datetime | None = None,
     event: str | None = None,
 ) -> dict[str, Any]:
     """Totals per event type over all users per local day or month (telecom global view):
@@ -152,19 +200,23 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 def _totals(project: Project, distinct_id: str, period: str) -> list[dict[str, Any]]:
     measures = project.aggregated_measures
     table = get_store().query(
-        user_totals_query(project_id=project.id, distinct_id=distinct_id, tz_name=project.timezone,
-                          period=period, measures=measures)
+        user_totals_query(
+            project_id=project.id, distinct_id=distinct_id, tz_name=project.timezone, period=period, measures=measures
+        )
     )
     rows = []
     for row in table.dicts():
         value = row["period"]
-        rows.append({
-            period: value.isoformat() if isinstance(value, date) else str(value),
-            "event": row["event"],
-            "count": int(row["count"]),
-            "totals": {name: row[f"sum_{index}"] for index, name in enumerate(measures)
-                       if row[f"sum_{index}"] is not None},
-        })
+        rows.append(
+            {
+                period: value.isoformat() if isinstance(value, date) else str(value),
+                "event": row["event"],
+                "count": int(row["count"]),
+                "totals": {
+                    name: row[f"sum_{index}"] for index, name in enumerate(measures) if row[f"sum_{index}"] is not None
+                },
+            }
+        )
     return rows
 
 

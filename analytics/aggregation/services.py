@@ -182,8 +182,12 @@ def _run_locked(
     if old_inserted is not None and old_mark is not None and inserted_until > old_inserted:
         late = store.query(
             late_buckets_query(
-                project_id=project.id, granularity=granularity, tz_name=tz_name,
-                inserted_after=old_inserted, inserted_until=inserted_until, before=start,
+                project_id=project.id,
+                granularity=granularity,
+                tz_name=tz_name,
+                inserted_after=old_inserted,
+                inserted_until=inserted_until,
+                before=start,
             )
         )
         for bucket_epoch, count in late.rows():
@@ -191,12 +195,18 @@ def _run_locked(
             late_events += int(count)
     new_inserted = max(inserted_until, old_inserted) if old_inserted else inserted_until
 
-    result = RunResult(project.id, granularity.value, "idle", start=start, end=end,
-                       late_events=late_events, dirty_buckets=dirty)
+    result = RunResult(
+        project.id, granularity.value, "idle", start=start, end=end, late_events=late_events, dirty_buckets=dirty
+    )
     if end > start or dirty:
         query = rollup_query(
-            project_id=project.id, granularity=granularity, tz_name=tz_name,
-            measures=project.aggregated_measures, start=start, end=end, dirty_buckets=dirty,
+            project_id=project.id,
+            granularity=granularity,
+            tz_name=tz_name,
+            measures=project.aggregated_measures,
+            start=start,
+            end=end,
+            dirty_buckets=dirty,
             dirty_low=min(dirty) if dirty else None,
             dirty_high=bucket_next(max(dirty), granularity, tz_name) if dirty else None,
         )
@@ -216,12 +226,22 @@ def _run_locked(
     with transaction.atomic():
         if table is not None:
             result.rows_written = rollups_replace(
-                project_id=project.id, granularity=granularity.value, table=table,
-                start=start, end=end, dirty_buckets=dirty, computed_at=utc_now(),
+                project_id=project.id,
+                granularity=granularity.value,
+                table=table,
+                start=start,
+                end=end,
+                dirty_buckets=dirty,
+                computed_at=utc_now(),
             )
         _watermark_advance(
-            watermark=watermark, old_mark=old_mark, old_inserted=old_inserted, event_time_mark=end,
-            inserted_mark=new_inserted, events=result.events, late_events=late_events,
+            watermark=watermark,
+            old_mark=old_mark,
+            old_inserted=old_inserted,
+            event_time_mark=end,
+            inserted_mark=new_inserted,
+            events=result.events,
+            late_events=late_events,
             seconds=time.perf_counter() - started,
         )
     result.write_seconds = time.perf_counter() - write_started
@@ -229,16 +249,26 @@ def _run_locked(
 
 
 def _watermark_advance(
-    *, watermark: Watermark, old_mark: datetime | None, old_inserted: datetime | None, event_time_mark: datetime,
-    inserted_mark: datetime, events: int, late_events: int, seconds: float,
+    *,
+    watermark: Watermark,
+    old_mark: datetime | None,
+    old_inserted: datetime | None,
+    event_time_mark: datetime,
+    inserted_mark: datetime,
+    events: int,
+    late_events: int,
+    seconds: float,
 ) -> None:
     # Compare-and-set: if anything else moved the marks, raise and roll the rollups back.
-    updated = Watermark.objects.filter(
-        pk=watermark.pk, event_time_mark=old_mark, inserted_mark=old_inserted
-    ).update(
-        event_time_mark=event_time_mark, inserted_mark=inserted_mark, last_run_at=utc_now(),
-        last_run_seconds=seconds, last_run_events=events, last_run_late_events=late_events,
-        last_error="", updated_at=utc_now(),
+    updated = Watermark.objects.filter(pk=watermark.pk, event_time_mark=old_mark, inserted_mark=old_inserted).update(
+        event_time_mark=event_time_mark,
+        inserted_mark=inserted_mark,
+        last_run_at=utc_now(),
+        last_run_seconds=seconds,
+        last_run_events=events,
+        last_run_late_events=late_events,
+        last_error="",
+        updated_at=utc_now(),
     )
     if updated != 1:
         raise WatermarkMoved(f"watermark {watermark.pk} moved during the run")
@@ -267,8 +297,10 @@ def aggregation_backfill(
     if watermark.event_time_mark is not None:
         limit = min(limit, watermark.event_time_mark)
     else:
-        limit = min(limit, bucket_floor(utc_now() - timedelta(seconds=project.aggregation_lateness_seconds),
-                                        granularity, tz_name))
+        limit = min(
+            limit,
+            bucket_floor(utc_now() - timedelta(seconds=project.aggregation_lateness_seconds), granularity, tz_name),
+        )
     chunk_buckets = max(1, MAX_BUCKETS_PER_RUN[granularity] // 4)
     chunks = []
     while chunk_start < limit:
@@ -281,17 +313,30 @@ def aggregation_backfill(
         # can never be overwritten by figures older than its own.
         with stream_lock(watermark.pk, wait=True) as locked:
             assert locked is not None
-            table = get_store().query(
-                rollup_query(
-                    project_id=project.id, granularity=granularity, tz_name=tz_name,
-                    measures=project.aggregated_measures, start=chunk_start, end=chunk_end,
+            table = (
+                get_store()
+                .query(
+                    rollup_query(
+                        project_id=project.id,
+                        granularity=granularity,
+                        tz_name=tz_name,
+                        measures=project.aggregated_measures,
+                        start=chunk_start,
+                        end=chunk_end,
+                    )
                 )
-            ).table
+                .table
+            )
             rollup_partitions_ensure(months_spanning(chunk_start, chunk_end))
             with transaction.atomic():
                 totals["rows_written"] += rollups_replace(
-                    project_id=project.id, granularity=granularity.value, table=table,
-                    start=chunk_start, end=chunk_end, dirty_buckets=[], computed_at=utc_now(),
+                    project_id=project.id,
+                    granularity=granularity.value,
+                    table=table,
+                    start=chunk_start,
+                    end=chunk_end,
+                    dirty_buckets=[],
+                    computed_at=utc_now(),
                 )
         totals["events"] += int(sum(table.column("count").to_pylist())) if table.num_rows else 0
         if progress:

@@ -47,11 +47,15 @@ def aggregation_dispatch(project_id: int | None = None, granularity: str | None 
             try:
                 services.aggregation_run(project_id=stream_project, granularity=stream_granularity)
             except Exception:  # logged and counted by the service
-                log.warning("aggregation.dispatch.stream_failed", project_id=stream_project,
-                            granularity=stream_granularity.value)
+                log.warning(
+                    "aggregation.dispatch.stream_failed",
+                    project_id=stream_project,
+                    granularity=stream_granularity.value,
+                )
         return len(streams)
-    group(aggregation_stream.s(stream_project, stream_granularity.value)
-          for stream_project, stream_granularity in streams).apply_async()
+    group(
+        aggregation_stream.s(stream_project, stream_granularity.value) for stream_project, stream_granularity in streams
+    ).apply_async()
     return len(streams)
 
 

@@ -35,9 +35,7 @@ def _message_of(exc: exceptions.APIException, data: Any) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render every API error as ``{"error": {"code", "message", ...}}``."""
     if isinstance(exc, ApplicationError):
-        response = Response(
-            {"error": {**exc.extra, "code": exc.code, "message": exc.message}}, status=exc.status_code
-        )
+        response = Response({"error": {**exc.extra, "code": exc.code, "message": exc.message}}, status=exc.status_code)
         if isinstance(exc, ServiceUnavailable):
             response["Retry-After"] = str(exc.retry_after)
         return response

@@ -37,16 +37,35 @@ def benchmark_rows(count: int, *, project_id: int) -> list[dict[str, Any]]:
     values = []
     for index in range(count):
         user = _user(index)
-        values.append({
-            "project_id": project_id, "event_id": str(uuid.uuid4()), "event": ("page_view", "signup")[index % 9 == 0],
-            "distinct_id": f"user-{user}", "person_id": str(uuid.uuid5(uuid.NAMESPACE_OID, str(user))),
-            "session_id": f"s-{index // 7}", "timestamp": now - index, "received_at": now, "sent_at": now,
-            "source_id": "", "lib": "web", "lib_version": "1.0.0",
-            "properties": orjson.dumps({"path": f"/p/{index % 40}", "$session_id": f"s-{index // 7}"}).decode(),
-            "url": f"https://shop.example.com/p/{index % 40}", "referrer": "", "browser": "Chrome",
-            "browser_version": "120", "os": "Linux", "os_version": "", "device_type": "desktop", "country": "DE",
-            "ip": "203.0.113.0", "revenue": None, "flags": [], "retention_days": 365,
-        })
+        values.append(
+            {
+                "project_id": project_id,
+                "event_id": str(uuid.uuid4()),
+                "event": ("page_view", "signup")[index % 9 == 0],
+                "distinct_id": f"user-{user}",
+                "person_id": str(uuid.uuid5(uuid.NAMESPACE_OID, str(user))),
+                "session_id": f"s-{index // 7}",
+                "timestamp": now - index,
+                "received_at": now,
+                "sent_at": now,
+                "source_id": "",
+                "lib": "web",
+                "lib_version": "1.0.0",
+                "properties": orjson.dumps({"path": f"/p/{index % 40}", "$session_id": f"s-{index // 7}"}).decode(),
+                "url": f"https://shop.example.com/p/{index % 40}",
+                "referrer": "",
+                "browser": "Chrome",
+                "browser_version": "120",
+                "os": "Linux",
+                "os_version": "",
+                "device_type": "desktop",
+                "country": "DE",
+                "ip": "203.0.113.0",
+                "revenue": None,
+                "flags": [],
+                "retention_days": 365,
+            }
+        )
     return values
 
 
@@ -63,7 +82,7 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
     rows = benchmark_rows(count, project_id=project_id)
     producer = Producer(producer_config(**{"linger.ms": 20}))
     # As the web process produces them: requests of 100 rows, a user's consecutive rows in one message.
-    messages = [message for start in range(0, count, 100) for message in encode_messages(rows[start:start + 100])]
+    messages = [message for start in range(0, count, 100) for message in encode_messages(rows[start : start + 100])]
     for key, value, _events in messages:
         while True:
             try:
@@ -89,11 +108,13 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
     stats = consumer.stats
 
     store = get_store()
-    stored = store.query(Query(
-        name="bench.consumer_count",
-        sql="SELECT uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    )).scalar()
+    stored = store.query(
+        Query(
+            name="bench.consumer_count",
+            sql="SELECT uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id},
+        )
+    ).scalar()
 
     # The same rows, already in Arrow, straight into the store in batches of the same size.
     average_batch = max(1, stats.rows // max(stats.groups, 1) // partitions)

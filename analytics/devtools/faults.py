@@ -62,15 +62,21 @@ def _skip_fetched_offsets(by_partition: dict[int, list[Any]]) -> None:
         bucket = by_partition[partition]
         if len(bucket) > count + 2:
             _ACTIVE.pop("skip_fetched_offsets", None)
-            log.warning("failpoint.skip_fetched_offsets", partition=partition,
-                        first_skipped=int(bucket[1].offset()), skipped=count)
-            del bucket[1:1 + count]
+            log.warning(
+                "failpoint.skip_fetched_offsets",
+                partition=partition,
+                first_skipped=int(bucket[1].offset()),
+                skipped=count,
+            )
+            del bucket[1 : 1 + count]
             return
 
 
-_POINT_OF = {"kill_after_insert": ("after_insert", _kill_after_insert),
-             "sleep_before_insert": ("before_insert", _sleep_before_insert),
-             "skip_fetched_offsets": ("fetched", _skip_fetched_offsets)}
+_POINT_OF = {
+    "kill_after_insert": ("after_insert", _kill_after_insert),
+    "sleep_before_insert": ("before_insert", _sleep_before_insert),
+    "skip_fetched_offsets": ("fetched", _skip_fetched_offsets),
+}
 
 
 def enable(name: str, value: str = "") -> None:

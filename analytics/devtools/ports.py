@@ -14,8 +14,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 60.0, *,
-                  name: str = "process", interval: float = 0.2) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 60.0, *, name: str = "process", interval: float = 0.2
+) -> None:
     """Return once something accepts connections on ``port``; raise if ``process`` exits
     first or nothing listens within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

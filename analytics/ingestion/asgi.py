@@ -34,7 +34,6 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-
 def _handlers() -> dict[str, Callable[[Any], Awaitable[HttpResponse]]]:
     from analytics.ingestion.api.urls import EVENT_ROUTES  # the URLconf imports the views, which need apps ready
 
@@ -66,8 +65,11 @@ class IngestionFastPath:
             request.get_host()  # what CommonMiddleware would check: ALLOWED_HOSTS
         except DisallowedHost:
             log.warning("ingest.fast_path.disallowed_host", request_id=request_id)
-            response = HttpResponse(b'{"error": {"code": "disallowed_host", "message": "Host header not allowed"}}',
-                                    content_type="application/json", status=400)
+            response = HttpResponse(
+                b'{"error": {"code": "disallowed_host", "message": "Host header not allowed"}}',
+                content_type="application/json",
+                status=400,
+            )
             return await self._send(send, response, request_id, None)
         body = await self._read_body(receive, settings.INGEST_MAX_BODY_BYTES + 1)
         if body is None:
@@ -78,8 +80,11 @@ class IngestionFastPath:
             response = await handler(request)
         except Exception:  # a bug, not bad input: answer like Django would, with a JSON body
             log.exception("ingest.fast_path.error", path=scope.get("path"), request_id=request_id)
-            response = HttpResponse(b'{"error": {"code": "internal_error", "message": "internal error"}}',
-                                    content_type="application/json", status=500)
+            response = HttpResponse(
+                b'{"error": {"code": "internal_error", "message": "internal error"}}',
+                content_type="application/json",
+                status=500,
+            )
         await self._send(send, response, request_id, request.META.get("HTTP_ORIGIN"))
 
     @staticmethod

@@ -30,8 +30,15 @@ log = get_logger(__name__)
 
 
 class IntakeError(Exception):
-    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None,
-                 extra: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -73,8 +80,7 @@ def read_body(request: HttpRequest, *, limit: int, too_large_status: int = 413) 
     except zlib.error:
         raise IntakeError(400, "invalid_compression", f"the body is not valid {encoding} data") from None
     if len(body) > limit or decompressor.unconsumed_tail:
-        raise IntakeError(too_large_status, "payload_too_large",
-                          f"the decompressed body is larger than {limit} bytes")
+        raise IntakeError(too_large_status, "payload_too_large", f"the decompressed body is larger than {limit} bytes")
     if not decompressor.eof:
         raise IntakeError(400, "invalid_compression", f"the {encoding} body is truncated")
     return body
@@ -104,7 +110,9 @@ async def check_rate_limit(project: IngestionProject, events: int) -> None:
     if not await get_rate_limiter().allow(project.id, limit, events):
         metrics.EVENTS_REJECTED.labels(reason="rate_limited").inc(events)
         raise IntakeError(
-            429, "rate_limited", f"the project's limit of {limit} events per second is exceeded",
+            429,
+            "rate_limited",
+            f"the project's limit of {limit} events per second is exceeded",
             retry_after=retry_after_seconds(time.time()),
         )
 
@@ -148,7 +156,8 @@ async def publish(project: IngestionProject, rows: list[dict[str, Any]], *, endp
         # Whatever else went wrong, the events were not acknowledged: the client must retry.
         log.exception("ingest.publish.failed", project_id=project.id, rows=len(rows))
         metrics.EVENTS_REJECTED.labels(reason="bus_error").inc(len(rows))
-        raise IntakeError(503, "unavailable", "the events could not be handed over; retry later",
-                          retry_after=5) from None
+        raise IntakeError(
+            503, "unavailable", "the events could not be handed over; retry later", retry_after=5
+        ) from None
     metrics.EVENTS_ACCEPTED.labels(endpoint=endpoint).inc(len(rows))
     live.notify(project.id, len(rows))

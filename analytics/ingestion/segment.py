@@ -82,8 +82,10 @@ def segment_message_row(context: RequestContext, message: Any, kind: str | None 
     referrer = _text(properties.get("referrer")) or _text(page.get("referrer"))
     if referrer:
         properties.setdefault("$referrer", referrer)
-    for source, target in ((_dict(segment_context.get("os")).get("name"), "$os"),
-                           (_dict(segment_context.get("device")).get("type"), "$device_type")):
+    for source, target in (
+        (_dict(segment_context.get("os")).get("name"), "$os"),
+        (_dict(segment_context.get("device")).get("type"), "$device_type"),
+    ):
         if isinstance(source, str) and source:
             properties.setdefault(target, source)
     library = _dict(segment_context.get("library"))

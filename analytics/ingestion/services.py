@@ -39,9 +39,7 @@ TELECOM_SCHEMAS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-def event_schema_register(
-    *, project: Project, event_name: str, properties: Any, description: str = ""
-) -> EventSchema:
+def event_schema_register(*, project: Project, event_name: str, properties: Any, description: str = "") -> EventSchema:
     """Create or replace the schema of ``event_name`` in ``project``."""
     if not isinstance(event_name, str) or not 1 <= len(event_name) <= 200:
         raise ApplicationError("event_name must be 1 to 200 characters")

@@ -34,10 +34,27 @@ from analytics.warehouse.identity import event_id_from_client, event_id_from_con
 MAX_NAME_LENGTH = 200
 DEFAULT_LIB = "http"
 _DAY_MS = 86_400_000
-_HOT_KEYS = frozenset({
-    "$user_agent", "$useragent", "$session_id", "$current_url", "url", "$referrer", "referrer", "revenue",
-    "$revenue", "$country", "$geoip_country_code", "$lib", "$lib_version", "$ip", "$browser", "$os", "$device_type",
-})
+_HOT_KEYS = frozenset(
+    {
+        "$user_agent",
+        "$useragent",
+        "$session_id",
+        "$current_url",
+        "url",
+        "$referrer",
+        "referrer",
+        "revenue",
+        "$revenue",
+        "$country",
+        "$geoip_country_code",
+        "$lib",
+        "$lib_version",
+        "$ip",
+        "$browser",
+        "$os",
+        "$device_type",
+    }
+)
 _NO_KEYS: frozenset[str] = frozenset()
 _NO_AGENT = ("", "", "", "", "")
 
@@ -73,11 +90,30 @@ class RequestContext:
         if not self.max_event_bytes:
             self.max_event_bytes = settings.INGEST_MAX_EVENT_BYTES
         self.row_template = {
-            "project_id": self.project.id, "event_id": "", "event": "", "distinct_id": "", "person_id": "",
-            "session_id": "", "timestamp": 0, "received_at": self.received_at_ms, "sent_at": self.sent_at_ms,
-            "source_id": "", "lib": self.lib[:MAX_NAME_LENGTH], "lib_version": self.lib_version[:MAX_NAME_LENGTH],
-            "properties": "", "url": "", "referrer": "", "browser": "", "browser_version": "", "os": "",
-            "os_version": "", "device_type": "", "country": "", "ip": self.ip, "revenue": None, "flags": [],
+            "project_id": self.project.id,
+            "event_id": "",
+            "event": "",
+            "distinct_id": "",
+            "person_id": "",
+            "session_id": "",
+            "timestamp": 0,
+            "received_at": self.received_at_ms,
+            "sent_at": self.sent_at_ms,
+            "source_id": "",
+            "lib": self.lib[:MAX_NAME_LENGTH],
+            "lib_version": self.lib_version[:MAX_NAME_LENGTH],
+            "properties": "",
+            "url": "",
+            "referrer": "",
+            "browser": "",
+            "browser_version": "",
+            "os": "",
+            "os_version": "",
+            "device_type": "",
+            "country": "",
+            "ip": self.ip,
+            "revenue": None,
+            "flags": [],
             "retention_days": self.project.retention_days,
         }
 
@@ -160,14 +196,20 @@ def build_row(
     timestamp_ms, clamped = corrected_timestamp(raw_ms, received_at_ms=context.received_at_ms, sent_at_ms=sent_at_ms)
     if timestamp_ms < context.received_at_ms - project.retention_days * _DAY_MS:
         # The store's TTL would drop it at once; say so instead of answering "accepted".
-        raise EventRejected("too_old", f"timestamp is older than the project's retention ({project.retention_days} days)")
+        raise EventRejected(
+            "too_old", f"timestamp is older than the project's retention ({project.retention_days} days)"
+        )
 
     if client_event_id is not None and client_event_id != "":
         event_id = event_id_from_client(project.id, check_name(client_event_id, "event_id"))
     else:
         event_id = event_id_from_content(
-            project.id, source_id, event, distinct_id,
-            "" if raw_timestamp is None else str(raw_timestamp), properties_json,
+            project.id,
+            source_id,
+            event,
+            distinct_id,
+            "" if raw_timestamp is None else str(raw_timestamp),
+            properties_json,
         )
 
     # Most events carry none or few of the hot keys: look only at those present (C-level set operations).
@@ -211,21 +253,23 @@ def build_row(
     row["properties"] = properties_json.decode()
     row["flags"] = ["future_clamped"] if clamped else []  # a list of its own: never the template's
     if present or agent or lib or lib_version or country or ip:  # anything else differs from the template
-        row.update({
-            "session_id": session_id,
-            "lib": (lib or context.lib)[:MAX_NAME_LENGTH],
-            "lib_version": (lib_version or context.lib_version)[:MAX_NAME_LENGTH],
-            "url": url,
-            "referrer": referrer,
-            "browser": browser,
-            "browser_version": browser_version,
-            "os": os_name,
-            "os_version": os_version,
-            "device_type": device_type,
-            "country": country[:64],
-            "ip": stored_ip(ip, keep_full_ip=project.keep_full_ip) if ip else context.ip,
-            "revenue": revenue,
-        })
+        row.update(
+            {
+                "session_id": session_id,
+                "lib": (lib or context.lib)[:MAX_NAME_LENGTH],
+                "lib_version": (lib_version or context.lib_version)[:MAX_NAME_LENGTH],
+                "url": url,
+                "referrer": referrer,
+                "browser": browser,
+                "browser_version": browser_version,
+                "os": os_name,
+                "os_version": os_version,
+                "device_type": device_type,
+                "country": country[:64],
+                "ip": stored_ip(ip, keep_full_ip=project.keep_full_ip) if ip else context.ip,
+                "revenue": revenue,
+            }
+        )
     return row
 
 

@@ -45,8 +45,10 @@ def run_load(plan: SendPlan, *, progress: TextIO | None = sys.stderr, interval: 
             sent, failed, requests, retries = totals(counters, plan.workers)
             rate = (sent - last_sent) / (now - last_line) if last_line else sent / max(now - started, 1e-9)
             target = f"/{plan.events}" if plan.events else ""
-            progress.write(f"\rloadgen: {sent}{target} accepted, {failed} failed, {retries} retried requests, "
-                           f"{rate:,.0f} events/s, {now - started:,.0f}s   ")
+            progress.write(
+                f"\rloadgen: {sent}{target} accepted, {failed} failed, {retries} retried requests, "
+                f"{rate:,.0f} events/s, {now - started:,.0f}s   "
+            )
             progress.flush()
             last_line, last_sent = now, sent
     for process in processes:
@@ -59,8 +61,9 @@ def run_load(plan: SendPlan, *, progress: TextIO | None = sys.stderr, interval: 
         raise RuntimeError(f"{len(failed_workers)} loadgen worker(s) failed (exit codes {failed_workers})")
     sent, failed, requests, retries = totals(counters, plan.workers)
     ledger = read_ledger(plan.ledger_dir)
-    return SendSummary(sent=int(ledger.size), failed=failed, requests=requests, retries=retries, seconds=seconds,
-                       ledger=ledger)
+    return SendSummary(
+        sent=int(ledger.size), failed=failed, requests=requests, retries=retries, seconds=seconds, ledger=ledger
+    )
 
 
 def default_ledger_dir() -> str:

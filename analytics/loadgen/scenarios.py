@@ -39,12 +39,18 @@ _MIN_SESSIONS_PER_CHUNK = 10
 _EVENTS_PER_SESSION = 4  # about 4.7 in web sessions, 3.5 in telecom ones
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
-_PAGE_VIEW = (b'{"event":"page_view","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
-              b'{"$session_id":"%s","$current_url":"https://shop.example.com%s","$referrer":"%s","path":"%s"}}')
-_SIGNUP = (b'{"event":"signup","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
-           b'{"$session_id":"%s","plan":"%s"}}')
-_PURCHASE = (b'{"event":"purchase","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
-             b'{"$session_id":"%s","plan":"%s","revenue":%s,"currency":"EUR"}}')
+_PAGE_VIEW = (
+    b'{"event":"page_view","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
+    b'{"$session_id":"%s","$current_url":"https://shop.example.com%s","$referrer":"%s","path":"%s"}}'
+)
+_SIGNUP = (
+    b'{"event":"signup","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
+    b'{"$session_id":"%s","plan":"%s"}}'
+)
+_PURCHASE = (
+    b'{"event":"purchase","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
+    b'{"$session_id":"%s","plan":"%s","revenue":%s,"currency":"EUR"}}'
+)
 _TELECOM = b'{"event":"%s","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":{%s}}'
 
 
@@ -158,8 +164,18 @@ class WebScenario:
             user, sid = who[owner], session_ids[owner]
             if position < views_list[owner]:
                 page = pages[index]
-                out.append(_PAGE_VIEW % (user, id_text[index], now + position, sid, page,
-                                         referrers[owner] if position == 0 else b"", page))
+                out.append(
+                    _PAGE_VIEW
+                    % (
+                        user,
+                        id_text[index],
+                        now + position,
+                        sid,
+                        page,
+                        referrers[owner] if position == 0 else b"",
+                        page,
+                    )
+                )
             elif position == views_list[owner]:
                 out.append(_SIGNUP % (user, id_text[index], now + 10, sid, _PLANS[plans[owner]][0].encode()))
             else:
@@ -195,12 +211,18 @@ class TelecomScenario:
         durations = duration.tolist()
         names = [name.encode() for name in _TELECOM_ACTIONS]
         out: list[bytes] = []
-        for index, (owner, position, kind) in enumerate(zip(session.tolist(), step.tolist(), action.tolist(),
-                                                            strict=True)):
-            properties = b'"started_at":"%s","meta":{"cell":"%s"}' % (started_text[index], _CELLS[cells[index]].encode())
+        for index, (owner, position, kind) in enumerate(
+            zip(session.tolist(), step.tolist(), action.tolist(), strict=True)
+        ):
+            properties = b'"started_at":"%s","meta":{"cell":"%s"}' % (
+                started_text[index],
+                _CELLS[cells[index]].encode(),
+            )
             if kind in (0, 1, 4):  # CALL_OUT, CALL_IN, DATA
-                properties += b',"duration_sec":%s,"ended_at":"%s"' % (repr(durations[index]).encode(),
-                                                                         ended_text[index])
+                properties += b',"duration_sec":%s,"ended_at":"%s"' % (
+                    repr(durations[index]).encode(),
+                    ended_text[index],
+                )
             if kind == 4:
                 properties += b',"bytes_up":%d,"bytes_down":%d' % (bytes_up[index], bytes_down[index])
             out.append(_TELECOM % (names[kind], who[owner], id_text[index], now + position, properties))

@@ -89,8 +89,12 @@ class _Feed:
     """Hands out batches (encoded events and their ids) from the scenario's chunks, under a lock."""
 
     def __init__(self, plan: SendPlan, worker: int) -> None:
-        self.chunks = event_chunks(plan.scenario, plan.seed * 1000 + worker, max(1, plan.users // plan.workers),
-                                   plan.rate / plan.workers if plan.rate else None)
+        self.chunks = event_chunks(
+            plan.scenario,
+            plan.seed * 1000 + worker,
+            max(1, plan.users // plan.workers),
+            plan.rate / plan.workers if plan.rate else None,
+        )
         self.remaining = _quota(plan.events, worker, plan.workers)
         self.deadline = time.monotonic() + plan.duration if plan.duration else None
         self.batch_size = plan.batch_size
@@ -109,8 +113,8 @@ class _Feed:
                 if self.current is None or self.position >= len(self.current):
                     self.current, self.position = next(self.chunks), 0
                 end = min(len(self.current), self.position + size - len(events))
-                events.extend(self.current.json[self.position:end])
-                ids.append(self.current.ids[self.position:end])
+                events.extend(self.current.json[self.position : end])
+                ids.append(self.current.ids[self.position : end])
                 self.position = end
             if self.remaining is not None:
                 self.remaining -= size
@@ -147,8 +151,10 @@ def run_worker(plan: SendPlan, worker: int, counters: Any) -> None:
                 with lock:
                     ledgers.append(ledger)
 
-    threads = [threading.Thread(target=thread_main, args=(urls[(worker + index) % len(urls)],), daemon=True)
-               for index in range(plan.threads)]
+    threads = [
+        threading.Thread(target=thread_main, args=(urls[(worker + index) % len(urls)],), daemon=True)
+        for index in range(plan.threads)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -204,8 +210,9 @@ class _Connection:
             self._connection = None
 
 
-def _send(connection: _Connection, headers: dict[str, str], events: list[bytes],
-          counters: _Counters) -> tuple[np.ndarray | None, float]:
+def _send(
+    connection: _Connection, headers: dict[str, str], events: list[bytes], counters: _Counters
+) -> tuple[np.ndarray | None, float]:
     """Post one batch until accepted or out of attempts; returns (mask of accepted events, send time ms)."""
     sent_ms = time.time() * 1000
     events_json = b",".join(events)
@@ -214,7 +221,7 @@ def _send(connection: _Connection, headers: dict[str, str], events: list[bytes],
         # with it, and a stale one would move a retried event's time by the retry delay.
         body = b'{"batch":[' + events_json + b'],"sent_at":"' + _iso_now().encode() + b'"}'
         counters.add(2, 1)
-        retry_after = min(0.1 * 2 ** attempt, 5.0) * (0.5 + random.random())
+        retry_after = min(0.1 * 2**attempt, 5.0) * (0.5 + random.random())
         try:
             status, answer_headers, data = connection.post(body, headers)
         except (OSError, http.client.HTTPException):
@@ -246,8 +253,9 @@ def start_workers(plan: SendPlan) -> tuple[list[multiprocessing.Process], Any]:
     """Fork the worker processes; returns them and the shared counters."""
     context = multiprocessing.get_context("fork")
     counters = context.Array("q", plan.workers * COUNTERS, lock=False)
-    processes = [context.Process(target=run_worker, args=(plan, worker, counters), daemon=True)
-                 for worker in range(plan.workers)]
+    processes = [
+        context.Process(target=run_worker, args=(plan, worker, counters), daemon=True) for worker in range(plan.workers)
+    ]
     for process in processes:
         process.start()
     return processes, counters

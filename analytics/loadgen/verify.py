@@ -52,8 +52,9 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     return {"p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1)}
 
 
-def latency_windows(sent_ms: np.ndarray, latencies: np.ndarray, *, origin_ms: float,
-                    window_seconds: float) -> list[dict[str, Any]]:
+def latency_windows(
+    sent_ms: np.ndarray, latencies: np.ndarray, *, origin_ms: float, window_seconds: float
+) -> list[dict[str, Any]]:
     """Latency percentiles per ``window_seconds`` of send time, counted from ``origin_ms``.
 
     One sort, not one pass per window: an hour in 1 s windows over 10M events stays cheap.
@@ -65,14 +66,14 @@ def latency_windows(sent_ms: np.ndarray, latencies: np.ndarray, *, origin_ms: fl
     counts = np.bincount(index, minlength=int(index.max()) + 1)
     groups = np.split(latencies[order], np.cumsum(counts)[:-1])
     return [
-        {"from_s": round(window * window_seconds, 3), "events": int(counts[window]),
-         "latency_ms": _percentiles(group)}
+        {"from_s": round(window * window_seconds, 3), "events": int(counts[window]), "latency_ms": _percentiles(group)}
         for window, group in enumerate(groups)
     ]
 
 
-def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime,
-               window_seconds: float | None = None) -> Verification:
+def check_once(
+    store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime, window_seconds: float | None = None
+) -> Verification:
     """Compare the ledger with what the store holds now (with ``window_seconds``, also the
     latency percentiles per window of send time, from the ledger's first send)."""
     result = store.query(queries.stored_events(project_id=project_id, since=since))
@@ -81,8 +82,9 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         ids = result.table.column("event_id").to_pylist()
         copies = result.table.column("copies").to_pylist()
         inserted = result.table.column("inserted_ms").to_pylist()
-        stored = {uuid.UUID(event_id).bytes: (count, ms) for event_id, count, ms in zip(ids, copies, inserted,
-                                                                                        strict=True)}
+        stored = {
+            uuid.UUID(event_id).bytes: (count, ms) for event_id, count, ms in zip(ids, copies, inserted, strict=True)
+        }
     latencies = []
     verified_sent: list[float] = []
     lost_ids: list[str] = []
@@ -101,10 +103,16 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
         last_stored = max(last_stored, found[1])
     physical = store.query(queries.physical_copies(project_id=project_id, since=since)).scalar() or 0
     latency_array = np.asarray(latencies, dtype=np.float64)
-    windows = latency_windows(
-        np.asarray(verified_sent, dtype=np.float64), latency_array,
-        origin_ms=float(ledger["sent_ms"].min()), window_seconds=window_seconds,
-    ) if window_seconds and ledger.size else []
+    windows = (
+        latency_windows(
+            np.asarray(verified_sent, dtype=np.float64),
+            latency_array,
+            origin_ms=float(ledger["sent_ms"].min()),
+            window_seconds=window_seconds,
+        )
+        if window_seconds and ledger.size
+        else []
+    )
     return Verification(
         sent=int(ledger.size),
         verified=verified,
@@ -119,8 +127,9 @@ def check_once(store: EventStore, ledger: np.ndarray, *, project_id: int, since:
     )
 
 
-def verify_until_complete(store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime,
-                          timeout: float, interval: float = 1.0) -> Verification:
+def verify_until_complete(
+    store: EventStore, ledger: np.ndarray, *, project_id: int, since: datetime, timeout: float, interval: float = 1.0
+) -> Verification:
     """Poll until every ledger event is stored or ``timeout`` passes; the last check wins."""
     deadline = time.monotonic() + timeout
     while True:

@@ -89,7 +89,11 @@ def _web_session(rng: random.Random, user: int, session: int, moment: datetime) 
             "event": "page_view",
             "distinct_id": distinct_id,
             "timestamp": _iso(moment),
-            "properties": {**common, "$current_url": "https://demo.example" + rng.choice(_PAGES), "$referrer": referrer},
+            "properties": {
+                **common,
+                "$current_url": "https://demo.example" + rng.choice(_PAGES),
+                "$referrer": referrer,
+            },
         }
         moment += timedelta(seconds=rng.randrange(5, 180))
     if rng.random() < 0.08:
@@ -133,9 +137,7 @@ def _telecom_session(rng: random.Random, user: int, session: int, moment: dateti
         moment = ended + timedelta(seconds=rng.randrange(30, 7200))
 
 
-def demo_load(
-    *, project_id: int, total: int, progress: Callable[[int, int], None] | None = None
-) -> int:
+def demo_load(*, project_id: int, total: int, progress: Callable[[int, int], None] | None = None) -> int:
     """Send ``total`` demo events for the project through ingestion into the store.
 
     Returns the number of events stored. Rejected events would be a bug in the generator,

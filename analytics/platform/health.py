@@ -102,7 +102,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if token:
         scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(presented.encode(), token.encode()):
-            response = JsonResponse({"error": {"code": "not_authenticated", "message": "metrics need the token"}}, status=401)
+            response = JsonResponse(
+                {"error": {"code": "not_authenticated", "message": "metrics need the token"}}, status=401
+            )
             response["WWW-Authenticate"] = "Bearer"
             return response
     return ExportToDjangoView(request)

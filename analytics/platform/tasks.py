@@ -13,7 +13,10 @@ from analytics.warehouse.errors import StoreUnavailable
 
 @shared_task(
     name="analytics.platform.tasks.events_retention_enforce",
-    autoretry_for=(StoreUnavailable,), retry_backoff=30, retry_backoff_max=600, max_retries=3,
+    autoretry_for=(StoreUnavailable,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=3,
 )
 def events_retention_enforce() -> list[dict[str, Any]]:
     """Delete rows kept too long after a project's retention shrank (warehouse services)."""

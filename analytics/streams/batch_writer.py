@@ -86,8 +86,15 @@ def _settle_all(taken: list[tuple[Batch, str, Future[int]]], *, error: BaseExcep
 
 
 class BatchWriter:
-    def __init__(self, write: WriteFunction, *, interval: float, max_rows: int,
-                 quiet: float = DEFAULT_QUIET_SECONDS, name: str = "ingest-batch-writer"):
+    def __init__(
+        self,
+        write: WriteFunction,
+        *,
+        interval: float,
+        max_rows: int,
+        quiet: float = DEFAULT_QUIET_SECONDS,
+        name: str = "ingest-batch-writer",
+    ):
         self._write = write
         self.interval = interval
         self.max_rows = max_rows
@@ -153,8 +160,11 @@ class BatchWriter:
 
     def _flush(self, taken: list[tuple[Batch, str, Future[int]]]) -> None:
         count = sum(len(part) for part, _, _ in taken)
-        token = "direct:" + (taken[0][1] if len(taken) == 1 else
-                             hashlib.sha256("".join(digest for _, digest, _ in taken).encode()).hexdigest())
+        token = "direct:" + (
+            taken[0][1]
+            if len(taken) == 1
+            else hashlib.sha256("".join(digest for _, digest, _ in taken).encode()).hexdigest()
+        )
         started = time.monotonic()
         # The interval caps how often flushes start; a slow flush is followed at once by the next.
         self._last_flush = started

@@ -159,7 +159,11 @@ class StreamConsumer:
                 delay = min(delay * 2, 30.0)
 
     def _poll(self) -> None:
-        busy = self.inflight is not None or self.prepared is not None or any(not buffer.empty for buffer in self.buffers.values())
+        busy = (
+            self.inflight is not None
+            or self.prepared is not None
+            or any(not buffer.empty for buffer in self.buffers.values())
+        )
         messages = self.consumer.consume(num_messages=10_000, timeout=0.05 if busy else 0.25)
         if not messages:
             return
@@ -209,6 +213,7 @@ class StreamConsumer:
         for ``gap_accept_seconds`` is taken as a real gap (a compacted topic, transaction
         markers) and passed, loudly.
         """
+
         def passes(missing: int, found: int) -> bool:
             if self._gap_accepted(buffer, missing, found):
                 return True
@@ -223,15 +228,27 @@ class StreamConsumer:
         if buffer.gap_offset != missing:
             buffer.gap_offset, buffer.gap_since = missing, now
             metrics.OFFSET_GAPS.labels(self.name, "refetched").inc()
-            log.warning("stream.offset_gap", stream=self.name, partition=buffer.partition, missing_from=missing,
-                        next_read=found, action="refetch")
+            log.warning(
+                "stream.offset_gap",
+                stream=self.name,
+                partition=buffer.partition,
+                missing_from=missing,
+                next_read=found,
+                action="refetch",
+            )
             return False
         if now - buffer.gap_since < self.gap_accept_seconds:
             return False
         buffer.gap_offset = None
         metrics.OFFSET_GAPS.labels(self.name, "accepted").inc()
-        log.error("stream.offset_gap_accepted", stream=self.name, partition=buffer.partition, missing_from=missing,
-                  next_read=found, waited=round(now - buffer.gap_since, 1))
+        log.error(
+            "stream.offset_gap_accepted",
+            stream=self.name,
+            partition=buffer.partition,
+            missing_from=missing,
+            next_read=found,
+            waited=round(now - buffer.gap_since, 1),
+        )
         return True
 
     def _on_message_error(self, error: KafkaError) -> None:
@@ -272,8 +289,13 @@ class StreamConsumer:
                 if buffer.forced_ready:
                     due = True
                 elif now - buffer.started_at > _FORCED_BATCH_TIMEOUT:
-                    log.warning("stream.intent_expired", stream=self.name, partition=buffer.partition,
-                                expected_last=buffer.forced_last_offset, buffered_last=buffer.last_offset)
+                    log.warning(
+                        "stream.intent_expired",
+                        stream=self.name,
+                        partition=buffer.partition,
+                        expected_last=buffer.forced_last_offset,
+                        buffered_last=buffer.last_offset,
+                    )
                     buffer.forced_last_offset = None
                 else:
                     continue
@@ -327,11 +349,21 @@ class StreamConsumer:
         self.stats.retries += 1
         delay = min(30.0, 0.5 * 2 ** min(group.attempts - 1, 6)) * (0.8 + 0.4 * random.random())
         if isinstance(error, StoreUnavailable):
-            log.warning("stream.write_failed", stream=self.name, attempt=group.attempts, retry_in=round(delay, 2),
-                        error=str(error)[:300])
+            log.warning(
+                "stream.write_failed",
+                stream=self.name,
+                attempt=group.attempts,
+                retry_in=round(delay, 2),
+                error=str(error)[:300],
+            )
         else:
-            log.exception("stream.write_failed", stream=self.name, attempt=group.attempts, retry_in=round(delay, 2),
-                          exc_info=error)
+            log.exception(
+                "stream.write_failed",
+                stream=self.name,
+                attempt=group.attempts,
+                retry_in=round(delay, 2),
+                exc_info=error,
+            )
         self.retry_group = group
         self.retry_at = time.monotonic() + delay
         self._set_paused("store", True)
@@ -364,7 +396,9 @@ class StreamConsumer:
         self.stats.messages += group.messages
         rows = getattr(result, "rows", 0)
         # A message may carry several events: count what was stored or set aside.
-        metrics.EVENTS_PROCESSED.labels(self.name).inc(rows + sum((getattr(result, "dead_letters", None) or {}).values()))
+        metrics.EVENTS_PROCESSED.labels(self.name).inc(
+            rows + sum((getattr(result, "dead_letters", None) or {}).values())
+        )
         self.stats.rows += rows
         metrics.ROWS_INSERTED.labels(self.name).inc(rows)
         metrics.BYTES_INSERTED.labels(self.name).inc(getattr(result, "nbytes", 0))
@@ -501,8 +535,14 @@ class StreamConsumer:
             intent = intents.get(buffer.partition)
             if intent is not None:
                 buffer.apply_intent(intent.first_offset, intent.last_offset)
-                log.info("stream.intent_found", stream=self.name, partition=buffer.partition,
-                         first=intent.first_offset, last=intent.last_offset, applies=buffer.forced_last_offset is not None)
+                log.info(
+                    "stream.intent_found",
+                    stream=self.name,
+                    partition=buffer.partition,
+                    first=intent.first_offset,
+                    last=intent.last_offset,
+                    applies=buffer.forced_last_offset is not None,
+                )
             buffer.resolved = True
 
     # ------------------------------------------------------------------ lag, progress, exit
@@ -520,9 +560,16 @@ class StreamConsumer:
         if now - self._last_progress >= _PROGRESS_INTERVAL:
             self._last_progress = now
             elapsed = max(now - self.stats.started_at, 1e-9)
-            log.info("stream.progress", stream=self.name, messages=self.stats.messages, rows=self.stats.rows,
-                     dead_letters=self.stats.dead_letters, retries=self.stats.retries,
-                     rate=round(self.stats.rows / elapsed, 1), paused=sorted(self.pause_reasons))
+            log.info(
+                "stream.progress",
+                stream=self.name,
+                messages=self.stats.messages,
+                rows=self.stats.rows,
+                dead_letters=self.stats.dead_letters,
+                retries=self.stats.retries,
+                rate=round(self.stats.rows / elapsed, 1),
+                paused=sorted(self.pause_reasons),
+            )
 
     def _idle_done(self) -> bool:
         if self.exit_when_idle is None or self.inflight is not None or self.retry_group is not None:
@@ -544,6 +591,12 @@ class StreamConsumer:
         self._decoder.shutdown(wait=True)
         self.processor.close()
         elapsed = max(time.monotonic() - self.stats.started_at, 1e-9)
-        log.info("stream.stopped", stream=self.name, messages=self.stats.messages, rows=self.stats.rows,
-                 dead_letters=self.stats.dead_letters, retries=self.stats.retries,
-                 rate=round(self.stats.rows / elapsed, 1))
+        log.info(
+            "stream.stopped",
+            stream=self.name,
+            messages=self.stats.messages,
+            rows=self.stats.rows,
+            dead_letters=self.stats.dead_letters,
+            retries=self.stats.retries,
+            rate=round(self.stats.rows / elapsed, 1),
+        )

@@ -27,8 +27,9 @@ log = get_logger(__name__)
 _ACCEPT_AFTER = 10.0
 
 
-def contiguous(messages: list[Any], expected: int | None,
-               passes: Callable[[int, int], bool]) -> tuple[list[Any], int | None]:
+def contiguous(
+    messages: list[Any], expected: int | None, passes: Callable[[int, int], bool]
+) -> tuple[list[Any], int | None]:
     """The messages that continue a partition from ``expected`` on, and the next expected offset.
 
     Messages before ``expected`` (the overlap of a re-read) are skipped. At a hole,
@@ -70,8 +71,9 @@ class OffsetContinuity:
             start = tp.offset
             if start < 0:
                 try:
-                    start, _ = self.consumer.get_watermark_offsets(TopicPartition(self.topic, tp.partition),
-                                                                   timeout=timeout)
+                    start, _ = self.consumer.get_watermark_offsets(
+                        TopicPartition(self.topic, tp.partition), timeout=timeout
+                    )
                 except KafkaException:
                     continue
             if start >= 0:
@@ -84,6 +86,7 @@ class OffsetContinuity:
 
     def take(self, partition: int, messages: list[Any]) -> list[Any]:
         """The messages that continue ``partition`` without a hole (the rest are read again)."""
+
         def passes(missing: int, found: int) -> bool:
             if self._gap_accepted(partition, missing, found):
                 return True
@@ -101,13 +104,25 @@ class OffsetContinuity:
         if seen is None or seen[0] != missing:
             self._gaps[partition] = (missing, now)
             metrics.OFFSET_GAPS.labels(self.stream, "refetched").inc()
-            log.warning("stream.offset_gap", stream=self.stream, partition=partition, missing_from=missing,
-                        next_read=found, action="refetch")
+            log.warning(
+                "stream.offset_gap",
+                stream=self.stream,
+                partition=partition,
+                missing_from=missing,
+                next_read=found,
+                action="refetch",
+            )
             return False
         if now - seen[1] < self.accept_after:
             return False
         self._gaps.pop(partition, None)
         metrics.OFFSET_GAPS.labels(self.stream, "accepted").inc()
-        log.error("stream.offset_gap_accepted", stream=self.stream, partition=partition, missing_from=missing,
-                  next_read=found, waited=round(now - seen[1], 1))
+        log.error(
+            "stream.offset_gap_accepted",
+            stream=self.stream,
+            partition=partition,
+            missing_from=missing,
+            next_read=found,
+            waited=round(now - seen[1], 1),
+        )
         return True

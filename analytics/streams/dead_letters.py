@@ -80,8 +80,9 @@ class DeadLetterProducer:
 
     def _get(self) -> Producer:
         if self._producer is None:
-            self._producer = Producer(producer_config(**{"client.id": f"analytics-{self.stream}-dead-letters",
-                                                         "linger.ms": 0}))
+            self._producer = Producer(
+                producer_config(**{"client.id": f"analytics-{self.stream}-dead-letters", "linger.ms": 0})
+            )
         return self._producer
 
     def send(self, letters: Sequence[DeadLetter]) -> None:
@@ -97,8 +98,9 @@ class DeadLetterProducer:
 
         try:
             for letter in letters:
-                producer.produce(self.topic, letter.value, letter.key, headers=letter.headers(self.stream),
-                                 on_delivery=on_delivery)
+                producer.produce(
+                    self.topic, letter.value, letter.key, headers=letter.headers(self.stream), on_delivery=on_delivery
+                )
         except (BufferError, KafkaException) as error:
             raise DeadLetterUnavailable(f"dead-letter topic refused a message: {error}") from error
         remaining = producer.flush(self.timeout)
@@ -106,8 +108,15 @@ class DeadLetterProducer:
             detail = errors[0].str() if errors else f"{remaining} not acknowledged within {self.timeout}s"
             raise DeadLetterUnavailable(f"dead-letter topic {self.topic!r}: {detail}")
         for letter in letters:
-            log.warning("stream.dead_letter", stream=self.stream, reason=letter.reason, topic=letter.topic,
-                        partition=letter.partition, offset=letter.offset, detail=letter.detail[:200])
+            log.warning(
+                "stream.dead_letter",
+                stream=self.stream,
+                reason=letter.reason,
+                topic=letter.topic,
+                partition=letter.partition,
+                offset=letter.offset,
+                detail=letter.detail[:200],
+            )
 
     def close(self) -> None:
         if self._producer is not None:
@@ -126,9 +135,17 @@ class ReplayResult:
     by_reason: dict[str, int] = field(default_factory=dict)
 
 
-def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str, limit: int | None = None,
-                        idle_timeout: float = 5.0, dry_run: bool = False, timeout: float = 10.0,
-                        config: dict[str, object] | None = None) -> ReplayResult:
+def replay_dead_letters(
+    *,
+    dead_letter_topic: str,
+    target_topic: str,
+    group: str,
+    limit: int | None = None,
+    idle_timeout: float = 5.0,
+    dry_run: bool = False,
+    timeout: float = 10.0,
+    config: dict[str, object] | None = None,
+) -> ReplayResult:
     """Send dead letters back to the topic they came from, then commit them as replayed.
 
     Reads ``dead_letter_topic`` as consumer group ``group`` (so a second run continues
@@ -192,8 +209,9 @@ def replay_dead_letters(*, dead_letter_topic: str, target_topic: str, group: str
                 for message in messages:
                     last[message.partition()] = message.offset()
                 consumer.commit(
-                    offsets=[TopicPartition(dead_letter_topic, partition, offset + 1) for partition, offset in
-                             last.items()],
+                    offsets=[
+                        TopicPartition(dead_letter_topic, partition, offset + 1) for partition, offset in last.items()
+                    ],
                     asynchronous=False,
                 )
             result.replayed += len(messages)

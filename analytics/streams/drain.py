@@ -39,8 +39,13 @@ def send_drain_markers(topic: str, *, timeout: float = 30.0) -> dict[int, int]:
             targets[message.partition()] = message.offset() + 1  # type: ignore[attr-defined]
 
     for partition in partition_ids(topic):
-        producer.produce(topic, control_message(DRAIN_MARKER), partition=partition,
-                         headers=[(CONTROL_HEADER, DRAIN_MARKER)], on_delivery=on_delivery)
+        producer.produce(
+            topic,
+            control_message(DRAIN_MARKER),
+            partition=partition,
+            headers=[(CONTROL_HEADER, DRAIN_MARKER)],
+            on_delivery=on_delivery,
+        )
     remaining = producer.flush(timeout)
     if remaining or errors:
         raise RuntimeError(f"drain markers not acknowledged: {errors[0].str() if errors else remaining}")
@@ -64,8 +69,9 @@ def remaining_lag(group: str, topic: str, targets: dict[int, int]) -> int:
     return sum(max(target - committed.get(partition, 0), 0) for partition, target in targets.items())
 
 
-def wait_until_drained(group: str, topic: str, targets: dict[int, int], *, timeout: float,
-                       interval: float = 0.5) -> bool:
+def wait_until_drained(
+    group: str, topic: str, targets: dict[int, int], *, timeout: float, interval: float = 0.5
+) -> bool:
     """Wait until the group committed past every marker; False on timeout."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

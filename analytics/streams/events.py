@@ -114,9 +114,15 @@ class EventsProcessor:
                 )
         fault_point("after_insert")
         # One line per group: which offset ranges went in (the post-mortem of a lost event needs it).
-        log.info("stream.group.written", stream=self.stream, rows=result.rows,
-                 batches=[f"{batch.partition}:{batch.first_offset}-{batch.last_offset}/{len(batch.messages)}"
-                          for batch in group.batches])
+        log.info(
+            "stream.group.written",
+            stream=self.stream,
+            rows=result.rows,
+            batches=[
+                f"{batch.partition}:{batch.first_offset}-{batch.last_offset}/{len(batch.messages)}"
+                for batch in group.batches
+            ],
+        )
         self.dead_letters.send(letters)
         for letter in letters:
             result.dead_letters[letter.reason] = result.dead_letters.get(letter.reason, 0) + 1

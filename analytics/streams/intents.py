@@ -23,14 +23,16 @@ import pyarrow as pa
 from analytics.warehouse.store import EventStore
 
 TABLE = "stream_batch_intents"
-_SCHEMA = pa.schema([
-    ("consumer_group", pa.string()),
-    ("topic", pa.string()),
-    ("partition", pa.uint32()),
-    ("first_offset", pa.uint64()),
-    ("last_offset", pa.uint64()),
-    ("written_at", pa.timestamp("ms", tz="UTC")),
-])
+_SCHEMA = pa.schema(
+    [
+        ("consumer_group", pa.string()),
+        ("topic", pa.string()),
+        ("partition", pa.uint32()),
+        ("first_offset", pa.uint64()),
+        ("last_offset", pa.uint64()),
+        ("written_at", pa.timestamp("ms", tz="UTC")),
+    ]
+)
 _CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
     consumer_group String,
@@ -98,6 +100,5 @@ class IntentLog:
             "stream_batch_intents", _LOOKUP, {"consumer_group": self.group, "topic": topic}
         )
         return {
-            int(partition): Intent(int(partition), int(first), int(last))
-            for partition, first, last in result.rows()
+            int(partition): Intent(int(partition), int(first), int(last)) for partition, first, last in result.rows()
         }

@@ -34,21 +34,25 @@ from analytics.warehouse.store import EventStore
 MERGE_EVENTS = {"$identify": "$anon_distinct_id", "$create_alias": "alias", "$merge_dangerously": "alias"}
 _MAX_ID = 200
 
-PERSONS_SCHEMA = pa.schema([
-    ("project_id", pa.uint64()),
-    ("person_id", pa.string()),
-    ("properties", pa.string()),
-    ("created_at", pa.timestamp("ms", tz="UTC")),
-    ("version", pa.uint64()),
-    ("is_deleted", pa.uint8()),
-])
-DISTINCT_IDS_SCHEMA = pa.schema([
-    ("project_id", pa.uint64()),
-    ("distinct_id", pa.string()),
-    ("person_id", pa.string()),
-    ("version", pa.uint64()),
-    ("is_deleted", pa.uint8()),
-])
+PERSONS_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.uint64()),
+        ("person_id", pa.string()),
+        ("properties", pa.string()),
+        ("created_at", pa.timestamp("ms", tz="UTC")),
+        ("version", pa.uint64()),
+        ("is_deleted", pa.uint8()),
+    ]
+)
+DISTINCT_IDS_SCHEMA = pa.schema(
+    [
+        ("project_id", pa.uint64()),
+        ("distinct_id", pa.string()),
+        ("person_id", pa.string()),
+        ("version", pa.uint64()),
+        ("is_deleted", pa.uint8()),
+    ]
+)
 
 _version_lock = threading.Lock()
 _last_version = 0
@@ -117,9 +121,13 @@ def _apply_project(store: EventStore, project_id: int, changes: list[_Change], *
     touched: dict[str, int] = {}  # person -> first timestamp seen in this batch
     merges = [change for change in changes if change.kind == "merge"]
     # Who already belongs to each person a merge may absorb: one query for the whole batch.
-    stored_members = person_queries.distinct_ids_of_persons(
-        store, project_id=project_id, person_ids=sorted({resolve(change.other) for change in merges})
-    ) if merges else {}
+    stored_members = (
+        person_queries.distinct_ids_of_persons(
+            store, project_id=project_id, person_ids=sorted({resolve(change.other) for change in merges})
+        )
+        if merges
+        else {}
+    )
     members_of: dict[str, set[str]] = defaultdict(set)  # person -> distinct ids, as known in this batch
     for distinct_id, person in mapping.items():
         members_of[person].add(distinct_id)
@@ -132,7 +140,8 @@ def _apply_project(store: EventStore, project_id: int, changes: list[_Change], *
             continue
         if absorbed not in stored_members:  # became a person only through an earlier merge of this batch
             stored_members[absorbed] = person_queries.distinct_ids_of_persons(
-                store, project_id=project_id, person_ids=[absorbed]).get(absorbed, set())
+                store, project_id=project_id, person_ids=[absorbed]
+            ).get(absorbed, set())
             members_of[absorbed] |= stored_members[absorbed]
         moving = members_of.pop(absorbed, set()) | {change.other}
         for distinct_id in moving:
@@ -189,8 +198,13 @@ def _apply_project(store: EventStore, project_id: int, changes: list[_Change], *
     metrics.PERSON_UPDATES.labels(kind="person").inc(len(person_rows))
     if new_mappings:
         mapping_rows = [
-            {"project_id": project_id, "distinct_id": distinct_id, "person_id": person, "version": version,
-             "is_deleted": 0}
+            {
+                "project_id": project_id,
+                "distinct_id": distinct_id,
+                "person_id": person,
+                "version": version,
+                "is_deleted": 0,
+            }
             for distinct_id, person in sorted(new_mappings.items())
         ]
         store.insert_arrow(

@@ -26,8 +26,10 @@ def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     one C++ pass, about half the cost of the general column-by-column conversion, which the
     rest takes (and which raises KeyError for a row missing a required column)."""
     first = rows[0] if rows else None
-    if first is not None and all(name in first for name in EVENT_COLUMNS) and all(
-        len(row) == _COLUMN_COUNT for row in rows
+    if (
+        first is not None
+        and all(name in first for name in EVENT_COLUMNS)
+        and all(len(row) == _COLUMN_COUNT for row in rows)
     ):
         try:
             return pa.Table.from_pylist(list(rows), schema=ARROW_SCHEMA)

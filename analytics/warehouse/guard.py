@@ -18,12 +18,21 @@ from analytics.warehouse.errors import InvalidIdentifier, UnscopedQueryError
 
 TENANT_TABLES = ("events", "persons", "person_distinct_ids")
 
-_QUOTE = "[`\"]?"
+_QUOTE = '[`"]?'
 # A tenant table after FROM, JOIN, TABLE (ALTER TABLE ... DELETE) or a comma (comma joins),
 # optionally database-qualified and quoted; ``events_local`` (cluster mode) counts too.
 _TABLE_REFERENCE = re.compile(
-    r"(?:\b(?:FROM|JOIN|TABLE)|,)\s*(?:" + _QUOTE + r"[A-Za-z_][A-Za-z0-9_]*" + _QUOTE + r"\.)?"
-    + _QUOTE + r"(" + "|".join(TENANT_TABLES) + r")(?:_local)?" + _QUOTE + r"(?![A-Za-z0-9_])",
+    r"(?:\b(?:FROM|JOIN|TABLE)|,)\s*(?:"
+    + _QUOTE
+    + r"[A-Za-z_][A-Za-z0-9_]*"
+    + _QUOTE
+    + r"\.)?"
+    + _QUOTE
+    + r"("
+    + "|".join(TENANT_TABLES)
+    + r")(?:_local)?"
+    + _QUOTE
+    + r"(?![A-Za-z0-9_])",
     re.IGNORECASE,
 )
 _PROJECT_PREDICATE = re.compile(r"\bproject_id\s*(?:=|IN)\s*\{project_id\s*:\s*UInt64\s*\}", re.IGNORECASE)

@@ -53,7 +53,6 @@ REQUIRED_COLUMNS = ("project_id", "event_id", "event", "distinct_id", "person_id
 ARROW_SCHEMA = pa.schema([pa.field(name, arrow_type) for name, (_, arrow_type, _) in EVENT_COLUMNS.items()])
 
 
-
 def _epoch_ms(value: Any) -> int | None:
     if value is None:
         return None

@@ -36,7 +36,11 @@ class RetentionResult:
 
 
 def events_retention_enforce(
-    *, project_id: int, retention_days: int, now: datetime | None = None, wait: bool = False,
+    *,
+    project_id: int,
+    retention_days: int,
+    now: datetime | None = None,
+    wait: bool = False,
     store: EventStore | None = None,
 ) -> RetentionResult:
     """Delete a project's rows older than ``retention_days`` that their TTL would keep.
@@ -48,20 +52,28 @@ def events_retention_enforce(
     """
     store = store or get_store()
     cutoff = (now or utc_now()) - timedelta(days=retention_days)
-    expired = int(store.query(maintenance.expired_rows_count(
-        project_id=project_id, retention_days=retention_days, cutoff=cutoff
-    )).scalar() or 0)
+    expired = int(
+        store.query(
+            maintenance.expired_rows_count(project_id=project_id, retention_days=retention_days, cutoff=cutoff)
+        ).scalar()
+        or 0
+    )
     if expired == 0:
         return RetentionResult(project_id, retention_days, 0, deleted=False)
-    running = int(store.query_unscoped_admin(
-        "retention.mutations_running", maintenance.unfinished_mutations_sql(store.cluster)
-    ).scalar() or 0)
+    running = int(
+        store.query_unscoped_admin(
+            "retention.mutations_running", maintenance.unfinished_mutations_sql(store.cluster)
+        ).scalar()
+        or 0
+    )
     if running:
         log.info("store.retention.deferred", project_id=project_id, running_mutations=running)
         return RetentionResult(project_id, retention_days, expired, deleted=False, skipped_reason="mutation running")
-    store.execute(maintenance.expired_rows_delete(
-        project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
-    ))
+    store.execute(
+        maintenance.expired_rows_delete(
+            project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
+        )
+    )
     metrics.STORE_RETENTION_ROWS.inc(expired)
     log.info("store.retention.delete", project_id=project_id, retention_days=retention_days, rows=expired)
     return RetentionResult(project_id, retention_days, expired, deleted=True)

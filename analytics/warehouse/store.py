@@ -59,8 +59,15 @@ class EventStore:
     Distributed table synchronously (see :meth:`insert_settings`).
     """
 
-    def __init__(self, transport: Transport, *, retries: int = 3, breaker_fail_max: int = 5,
-                 breaker_reset_timeout: float = 10.0, cluster: str | None = None) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        retries: int = 3,
+        breaker_fail_max: int = 5,
+        breaker_reset_timeout: float = 10.0,
+        cluster: str | None = None,
+    ) -> None:
         self.transport = transport
         self.retries = retries
         self.cluster = cluster or None
@@ -69,19 +76,28 @@ class EventStore:
         # a report) must not fail every insert, which in embedded mode is every event POST.
         self.breaker = self._breaker(f"clickhouse-{transport.name}", breaker_fail_max, breaker_reset_timeout)
         self.insert_breaker = self._breaker(
-            f"clickhouse-{transport.name}-inserts", breaker_fail_max, breaker_reset_timeout)
+            f"clickhouse-{transport.name}-inserts", breaker_fail_max, breaker_reset_timeout
+        )
         self._event_insert_settings: dict[str, Any] | None = None
 
     @staticmethod
     def _breaker(name: str, fail_max: int, reset_timeout: float) -> ConcurrentCircuitBreaker:
         return ConcurrentCircuitBreaker(
-            fail_max=fail_max, reset_timeout=reset_timeout,
-            exclude=[lambda error: not isinstance(error, StoreUnavailable)], name=name,
+            fail_max=fail_max,
+            reset_timeout=reset_timeout,
+            exclude=[lambda error: not isinstance(error, StoreUnavailable)],
+            name=name,
         )
 
     # ------------------------------------------------------------------ plumbing
-    def _run(self, operation: str, function: Callable[[], T], *, retry_transient: bool = True,
-             breaker: ConcurrentCircuitBreaker | None = None) -> T:
+    def _run(
+        self,
+        operation: str,
+        function: Callable[[], T],
+        *,
+        retry_transient: bool = True,
+        breaker: ConcurrentCircuitBreaker | None = None,
+    ) -> T:
         """Call ``function`` through a circuit breaker (the query breaker unless another is
         given), counting failures by ``operation`` and retrying transient ones."""
         breaker = breaker or self.breaker
@@ -101,8 +117,12 @@ class EventStore:
 
         def before_sleep(state: Any) -> None:
             metrics.STORE_RETRIES.labels(operation=operation).inc()
-            log.warning("store.retry", operation=operation, attempt=state.attempt_number,
-                        error=str(state.outcome.exception())[:300])
+            log.warning(
+                "store.retry",
+                operation=operation,
+                attempt=state.attempt_number,
+                error=str(state.outcome.exception())[:300],
+            )
 
         # An open circuit is not retried: failing fast is its whole point.
         # Retrying is called directly, not as a decorator: tenacity's decorated wrapper refers
@@ -161,8 +181,9 @@ class EventStore:
         self._run("ping", lambda: self.transport.query("SELECT 1", {}, {}), retry_transient=False)
 
     # ------------------------------------------------------------------ writes
-    def insert_events(self, rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_token: str,
-                      into: str = EVENTS_TABLE) -> int:
+    def insert_events(
+        self, rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_token: str, into: str = EVENTS_TABLE
+    ) -> int:
         """Insert a batch of events once.
 
         ``dedup_token`` identifies the batch (for Kafka: topic, partition and offset
@@ -181,8 +202,11 @@ class EventStore:
         settings = self.insert_settings(dedup_token)
         # The settings lookup runs inside the call, so a server that is down counts on the
         # insert breaker and is retried like the insert itself.
-        self._run("insert", lambda: self.transport.insert_arrow(into, table, {**settings, **self.event_insert_settings()}),
-                  breaker=self.insert_breaker)
+        self._run(
+            "insert",
+            lambda: self.transport.insert_arrow(into, table, {**settings, **self.event_insert_settings()}),
+            breaker=self.insert_breaker,
+        )
         transport = self.transport.name
         metrics.STORE_INSERT_SECONDS.labels(transport=transport).observe(time.perf_counter() - started)
         metrics.STORE_ROWS_INSERTED.labels(transport=transport).inc(table.num_rows)
@@ -251,9 +275,7 @@ def get_store() -> EventStore:
                     query_timeout=settings.CLICKHOUSE_QUERY_TIMEOUT,
                     connect_timeout=settings.CLICKHOUSE_CONNECT_TIMEOUT,
                 )
-                _store = EventStore(
-                    transport, retries=settings.CLICKHOUSE_RETRIES, cluster=settings.CLICKHOUSE_CLUSTER
-                )
+                _store = EventStore(transport, retries=settings.CLICKHOUSE_RETRIES, cluster=settings.CLICKHOUSE_CLUSTER)
     return _store
 
 

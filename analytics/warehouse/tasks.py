@@ -12,7 +12,10 @@ from analytics.warehouse.errors import StoreUnavailable
 
 @shared_task(
     name="analytics.warehouse.tasks.events_partitions_optimize",
-    autoretry_for=(StoreUnavailable,), retry_backoff=60, retry_backoff_max=600, max_retries=3,
+    autoretry_for=(StoreUnavailable,),
+    retry_backoff=60,
+    retry_backoff_max=600,
+    max_retries=3,
 )
 def events_partitions_optimize() -> list[str]:
     """Merge closed months into one part each so FINAL stays cheap (services)."""

@@ -61,9 +61,7 @@ def test_token_pair_for_email_and_password_any_case() -> None:
 
 def test_wrong_password_is_401_with_an_error_code() -> None:
     UserFactory(email="erin@example.com")
-    response = APIClient().post(
-        "/api/v1/auth/token", {"email": "erin@example.com", "password": "wrong"}, format="json"
-    )
+    response = APIClient().post("/api/v1/auth/token", {"email": "erin@example.com", "password": "wrong"}, format="json")
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "no_active_account"
 

@@ -122,7 +122,9 @@ def test_superuser_without_organisation_gets_a_default_one_on_first_project(monk
 
 def test_invalid_timezone_and_retention_are_field_errors() -> None:
     client = client_for(UserFactory())
-    response = client.post("/api/v1/projects", {"name": "X", "timezone": "Mars/Olympus", "retention_days": 0}, format="json")
+    response = client.post(
+        "/api/v1/projects", {"name": "X", "timezone": "Mars/Olympus", "retention_days": 0}, format="json"
+    )
     assert response.status_code == 400
     assert set(response.json()["error"]["fields"]) == {"timezone", "retention_days"}
 

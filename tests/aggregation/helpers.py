@@ -24,8 +24,14 @@ LEVELS = {"p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9, "p99": 0.99}
 
 
 def make_event(
-    project_id: int, timestamp: datetime, *, event: str = "DATA", distinct_id: str = "u1",
-    properties: dict[str, Any] | None = None, revenue: float | None = None, event_id: str | None = None,
+    project_id: int,
+    timestamp: datetime,
+    *,
+    event: str = "DATA",
+    distinct_id: str = "u1",
+    properties: dict[str, Any] | None = None,
+    revenue: float | None = None,
+    event_id: str | None = None,
 ) -> dict[str, Any]:
     milliseconds = int(timestamp.timestamp() * 1000)
     return {
@@ -55,8 +61,16 @@ def random_events(project_id: int, start: datetime, span: timedelta, count: int,
             properties["bytes_up"] = round(rng.uniform(0, 1e6), 3)
             properties["bytes_down"] = rng.randint(0, 10**8)
         revenue = round(rng.uniform(1, 500), 2) if name == "purchase" else None
-        rows.append(make_event(project_id, moment, event=name, distinct_id=f"user-{rng.randrange(40)}",
-                               properties=properties, revenue=revenue))
+        rows.append(
+            make_event(
+                project_id,
+                moment,
+                event=name,
+                distinct_id=f"user-{rng.randrange(40)}",
+                properties=properties,
+                revenue=revenue,
+            )
+        )
     return rows
 
 
@@ -111,7 +125,10 @@ def expected_rollups(
             if not values:
                 continue
             stats[measure] = {
-                "count": len(values), "sum": math.fsum(values), "min": values[0], "max": values[-1],
+                "count": len(values),
+                "sum": math.fsum(values),
+                "min": values[0],
+                "max": values[-1],
                 "avg": math.fsum(values) / len(values),
                 **{name: percentile_inclusive(values, level) for name, level in LEVELS.items()},
             }
@@ -123,8 +140,9 @@ def expected_rollups(
     return expected
 
 
-def assert_rollups_equal(actual: dict[tuple[datetime, str], dict[str, Any]],
-                         expected: dict[tuple[datetime, str], dict[str, Any]]) -> None:
+def assert_rollups_equal(
+    actual: dict[tuple[datetime, str], dict[str, Any]], expected: dict[tuple[datetime, str], dict[str, Any]]
+) -> None:
     assert set(actual) == set(expected), (sorted(set(actual) ^ set(expected)))[:5]
     for key, want in expected.items():
         got = actual[key]
@@ -134,7 +152,12 @@ def assert_rollups_equal(actual: dict[tuple[datetime, str], dict[str, Any]],
         for measure, stats in want["measures"].items():
             for name, value in stats.items():
                 assert math.isclose(got["measures"][measure][name], value, rel_tol=1e-9, abs_tol=1e-9), (
-                    key, measure, name, got["measures"][measure][name], value)
+                    key,
+                    measure,
+                    name,
+                    got["measures"][measure][name],
+                    value,
+                )
 
 
 def stored_rollups(project_id: int, granularity: str) -> dict[tuple[datetime, str], dict[str, Any]]:
@@ -142,7 +165,9 @@ def stored_rollups(project_id: int, granularity: str) -> dict[tuple[datetime, st
 
     return {
         (row.bucket.astimezone(UTC), row.event): {
-            "count": row.count, "unique_users": row.unique_users, "measures": row.measures,
+            "count": row.count,
+            "unique_users": row.unique_users,
+            "measures": row.measures,
         }
         for row in Rollup.objects.filter(project_id=project_id, granularity=granularity)
     }

@@ -35,8 +35,12 @@ def test_aggregates_return_final_rollups_and_live_buckets_past_the_watermark(sto
 
     response = client_for(user).get(
         f"/api/v1/projects/{project.id}/aggregates",
-        {"granularity": "1h", "from": START.isoformat(), "to": (START + timedelta(hours=2)).isoformat(),
-         "measure": "duration_sec"},
+        {
+            "granularity": "1h",
+            "from": START.isoformat(),
+            "to": (START + timedelta(hours=2)).isoformat(),
+            "measure": "duration_sec",
+        },
     )
 
     assert response.status_code == 200, response.content
@@ -59,14 +63,19 @@ def test_aggregates_return_final_rollups_and_live_buckets_past_the_watermark(sto
 
 def test_aggregates_filter_by_event_and_list_every_measure_without_measure(store: object) -> None:
     user, project = member_with_project()
-    insert([make_event(project.id, START, event="purchase", revenue=10.0),
+    insert(
+        [
+            make_event(project.id, START, event="purchase", revenue=10.0),
             make_event(project.id, START, event="purchase", distinct_id="u2", revenue=30.0),
-            make_event(project.id, START, event="other")])
+            make_event(project.id, START, event="other"),
+        ]
+    )
     aggregation_run(project_id=project.id, granularity="1d", now=START + timedelta(days=2))
 
-    response = client_for(user).get(f"/api/v1/projects/{project.id}/aggregates",
-                                    {"granularity": "1d", "event": "purchase", "from": "2026-01-05T00:00:00Z",
-                                     "to": "2026-01-06T00:00:00Z"})
+    response = client_for(user).get(
+        f"/api/v1/projects/{project.id}/aggregates",
+        {"granularity": "1d", "event": "purchase", "from": "2026-01-05T00:00:00Z", "to": "2026-01-06T00:00:00Z"},
+    )
 
     assert response.status_code == 200, response.content
     [item] = response.json()["results"]
@@ -76,9 +85,14 @@ def test_aggregates_filter_by_event_and_list_every_measure_without_measure(store
 
 @pytest.mark.parametrize(
     "query",
-    [{"granularity": "2h"}, {"measure": "x;drop"}, {"measure": "not_configured"}, {"from": "yesterday"},
-     {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
-     {"granularity": "1m", "from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}],
+    [
+        {"granularity": "2h"},
+        {"measure": "x;drop"},
+        {"measure": "not_configured"},
+        {"from": "yesterday"},
+        {"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+        {"granularity": "1m", "from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"},
+    ],
 )
 def test_bad_aggregate_queries_get_a_clear_400(store: object, query: dict[str, str]) -> None:
     user, project = member_with_project()
@@ -104,29 +118,43 @@ def test_personal_api_key_and_jwt_both_authenticate(store: object) -> None:
         response = client.get(f"/api/v1/projects/{project.id}/aggregates/global", {"period": "month"})
         assert response.status_code == 200, response.content
     assert APIClient(HTTP_AUTHORIZATION=f"Bearer {project.write_key}").get(
-        f"/api/v1/projects/{project.id}/aggregates").status_code in (401, 403)
+        f"/api/v1/projects/{project.id}/aggregates"
+    ).status_code in (401, 403)
 
 
 def test_global_totals_per_event_type_by_local_day(store: object) -> None:
     user, project = member_with_project(timezone="Europe/Berlin")
     day = datetime(2026, 1, 6, 12, tzinfo=UTC)
-    insert([
-        make_event(project.id, day, event="CALL_OUT", distinct_id="a", properties={"duration_sec": 60}),
-        make_event(project.id, day, event="CALL_OUT", distinct_id="b", properties={"duration_sec": 30}),
-        make_event(project.id, day + timedelta(hours=11), event="CALL_OUT", distinct_id="a",  # 00:00 Berlin
-                   properties={"duration_sec": 5}),
-        make_event(project.id, day, event="DATA", distinct_id="a", properties={"bytes_up": 100, "bytes_down": 7}),
-    ])
+    insert(
+        [
+            make_event(project.id, day, event="CALL_OUT", distinct_id="a", properties={"duration_sec": 60}),
+            make_event(project.id, day, event="CALL_OUT", distinct_id="b", properties={"duration_sec": 30}),
+            make_event(
+                project.id,
+                day + timedelta(hours=11),
+                event="CALL_OUT",
+                distinct_id="a",  # 00:00 Berlin
+                properties={"duration_sec": 5},
+            ),
+            make_event(project.id, day, event="DATA", distinct_id="a", properties={"bytes_up": 100, "bytes_down": 7}),
+        ]
+    )
     aggregation_run(project_id=project.id, granularity="1d", now=day + timedelta(hours=12))
 
-    response = client_for(user).get(f"/api/v1/projects/{project.id}/aggregates/global",
-                                    {"period": "day", "from": "2026-01-05T23:00:00Z", "to": "2026-01-07T23:00:00Z"})
+    response = client_for(user).get(
+        f"/api/v1/projects/{project.id}/aggregates/global",
+        {"period": "day", "from": "2026-01-05T23:00:00Z", "to": "2026-01-07T23:00:00Z"},
+    )
 
     assert response.status_code == 200, response.content
     results = {(item["bucket"], item["event"]): item for item in response.json()["results"]}
     first = results[("2026-01-05T23:00:00Z", "CALL_OUT")]
     assert (first["count"], first["unique_users"], first["totals"], first["final"]) == (
-        2, 2, {"duration_sec": 90.0}, True)
+        2,
+        2,
+        {"duration_sec": 90.0},
+        True,
+    )
     assert results[("2026-01-05T23:00:00Z", "DATA")]["totals"] == {"bytes_up": 100.0, "bytes_down": 7.0}
     second = results[("2026-01-06T23:00:00Z", "CALL_OUT")]
     assert (second["count"], second["totals"], second["final"]) == (1, {"duration_sec": 5.0}, False)
@@ -134,9 +162,16 @@ def test_global_totals_per_event_type_by_local_day(store: object) -> None:
 
 def test_user_detail_pages_through_events_and_totals_by_day_and_month(store: object) -> None:
     user, project = member_with_project(timezone="America/New_York")
-    rows = [make_event(project.id, START + timedelta(hours=index * 7), event="SMS_SENT" if index % 2 else "DATA",
-                       distinct_id="subscriber/42", properties={"bytes_down": index})
-            for index in range(9)]
+    rows = [
+        make_event(
+            project.id,
+            START + timedelta(hours=index * 7),
+            event="SMS_SENT" if index % 2 else "DATA",
+            distinct_id="subscriber/42",
+            properties={"bytes_down": index},
+        )
+        for index in range(9)
+    ]
     rows.append(make_event(project.id, START, distinct_id="someone-else"))
     insert(rows)
     client = client_for(user)

@@ -26,15 +26,23 @@ def test_the_beat_service_is_registered_and_runs_the_schedule_until_stopped(stor
     every, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.SECONDS)
     PeriodicTask.objects.update_or_create(
         name="aggregation: all streams",
-        defaults={"task": "analytics.aggregation.tasks.aggregation_dispatch", "interval": every, "enabled": True,
-                  "last_run_at": None, "total_run_count": 0},
+        defaults={
+            "task": "analytics.aggregation.tasks.aggregation_dispatch",
+            "interval": every,
+            "enabled": True,
+            "last_run_at": None,
+            "total_run_count": 0,
+        },
     )
     stop = threading.Event()
     thread = threading.Thread(target=BEAT_SERVICE.run, args=(stop,))
     thread.start()
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and PeriodicTask.objects.get(name="aggregation: all streams").total_run_count < 2:
+        while (
+            time.monotonic() < deadline
+            and PeriodicTask.objects.get(name="aggregation: all streams").total_run_count < 2
+        ):
             time.sleep(0.2)
     finally:
         stop.set()

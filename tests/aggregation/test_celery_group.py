@@ -35,7 +35,9 @@ def celery_worker(settings: Any) -> Iterator[None]:
 def test_dispatch_runs_every_stream_of_every_project_on_the_workers(store: object, celery_worker: None) -> None:
     projects = [member_with_project()[1] for _ in range(2)]
     start = datetime(2026, 8, 3, 6, tzinfo=UTC)
-    rows = {project.id: random_events(project.id, start, timedelta(hours=1), 150, seed=project.id) for project in projects}
+    rows = {
+        project.id: random_events(project.id, start, timedelta(hours=1), 150, seed=project.id) for project in projects
+    }
     for project_rows in rows.values():
         insert(project_rows)
 
@@ -47,6 +49,7 @@ def test_dispatch_runs_every_stream_of_every_project_on_the_workers(store: objec
         time.sleep(0.2)
     assert Watermark.objects.filter(event_time_mark__isnull=False).count() == 10
     for project in projects:
-        assert_rollups_equal(stored_rollups(project.id, "1h"),
-                             expected_rollups(rows[project.id], "1h", "UTC", ["revenue", "duration_sec", "bytes_up",
-                                                                               "bytes_down"]))
+        assert_rollups_equal(
+            stored_rollups(project.id, "1h"),
+            expected_rollups(rows[project.id], "1h", "UTC", ["revenue", "duration_sec", "bytes_up", "bytes_down"]),
+        )

@@ -72,8 +72,15 @@ def test_the_rerun_after_a_crash_produces_the_same_rollups_as_an_uninterrupted_r
     rows = random_events(project.id, START, timedelta(hours=1), 400, seed=22)
     insert(rows)
     aggregation_run(project_id=project.id, granularity="5m", now=NOW)
-    late = [make_event(project.id, START + timedelta(minutes=3), event="CALL_OUT", distinct_id="late",
-                       properties={"duration_sec": 5})]
+    late = [
+        make_event(
+            project.id,
+            START + timedelta(minutes=3),
+            event="CALL_OUT",
+            distinct_id="late",
+            properties={"duration_sec": 5},
+        )
+    ]
     insert(late)
     before = stored_rollups(project.id, "5m")
     mark_before = Watermark.objects.get(project=project, granularity="5m").inserted_mark
@@ -84,8 +91,10 @@ def test_the_rerun_after_a_crash_produces_the_same_rollups_as_an_uninterrupted_r
             "IF NEW.inserted_mark IS DISTINCT FROM OLD.inserted_mark THEN "
             "RAISE EXCEPTION 'simulated crash'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
         )
-        cursor.execute("CREATE TRIGGER refuse_inserted_move BEFORE UPDATE ON aggregation_watermark "
-                       "FOR EACH ROW EXECUTE FUNCTION refuse_inserted_move()")
+        cursor.execute(
+            "CREATE TRIGGER refuse_inserted_move BEFORE UPDATE ON aggregation_watermark "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_inserted_move()"
+        )
     try:
         with pytest.raises(DatabaseError):
             aggregation_run(project_id=project.id, granularity="5m", now=NOW)

@@ -12,14 +12,28 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_embedded_mode_aggregates_into_sqlite_with_the_in_process_beat(tmp_path: Path) -> None:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("DATABASE_URL", "CLICKHOUSE_URL", "ANALYTICS_", "DJANGO_SETTINGS"))}
-    env.update({"ANALYTICS_MODE": "embedded", "ANALYTICS_PROFILE": "dev", "DATA_DIR": str(tmp_path),
-                "DJANGO_SETTINGS_MODULE": "config.settings", "LOG_LEVEL": "WARNING",
-                "AGGREGATION_INSERT_VISIBILITY_SECONDS": "0"})
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DATABASE_URL", "CLICKHOUSE_URL", "ANALYTICS_", "DJANGO_SETTINGS"))
+    }
+    env.update(
+        {
+            "ANALYTICS_MODE": "embedded",
+            "ANALYTICS_PROFILE": "dev",
+            "DATA_DIR": str(tmp_path),
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "LOG_LEVEL": "WARNING",
+            "AGGREGATION_INSERT_VISIBILITY_SECONDS": "0",
+        }
+    )
     completed = subprocess.run(
-        [sys.executable, "-m", "tests.aggregation.embedded_child"], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=240,
+        [sys.executable, "-m", "tests.aggregation.embedded_child"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     report = json.loads(completed.stdout.strip().splitlines()[-1])

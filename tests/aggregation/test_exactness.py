@@ -100,4 +100,3 @@ def test_measures_are_exact_whatever_the_json_text_looks_like(store: object) -> 
     measures = actual[(START, "DATA")]["measures"]
     assert measures["duration_sec"]["count"] == 3 and measures["duration_sec"]["sum"] == 7 + 3.25 + 40
     assert measures["bytes_up"]["count"] == 1 and measures["bytes_down"]["count"] == 1
-

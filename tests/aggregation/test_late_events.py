@@ -41,12 +41,18 @@ def test_late_events_recompute_exactly_their_buckets(store: object) -> None:
     late_before = late_counter("5m")
 
     late_rows = [
-        make_event(project.id, START + timedelta(minutes=11), event="CALL_OUT", distinct_id="late-1",
-                   properties={"duration_sec": 99999}),
+        make_event(
+            project.id,
+            START + timedelta(minutes=11),
+            event="CALL_OUT",
+            distinct_id="late-1",
+            properties={"duration_sec": 99999},
+        ),
         make_event(project.id, START + timedelta(minutes=12), event="SMS_SENT", distinct_id="late-2"),
         make_event(project.id, START + timedelta(minutes=13), event="brand_new_event", distinct_id="late-2"),
-        make_event(project.id, START + timedelta(minutes=41), event="DATA", distinct_id="user-1",
-                   properties={"bytes_up": 1.5}),
+        make_event(
+            project.id, START + timedelta(minutes=41), event="DATA", distinct_id="user-1", properties={"bytes_up": 1.5}
+        ),
     ]
     insert(late_rows)
     result = aggregation_run(project_id=project.id, granularity="5m", now=now)
@@ -71,8 +77,15 @@ def test_late_events_update_the_day_and_month_buckets_from_raw_events(store: obj
     for granularity in ("1d", "1mo"):
         aggregation_run(project_id=project.id, granularity=granularity, now=now)
 
-    late_rows = [make_event(project.id, START + timedelta(hours=1), event="DATA", distinct_id="someone-new",
-                            properties={"duration_sec": 1})]
+    late_rows = [
+        make_event(
+            project.id,
+            START + timedelta(hours=1),
+            event="DATA",
+            distinct_id="someone-new",
+            properties={"duration_sec": 1},
+        )
+    ]
     insert(late_rows)
     for granularity in ("1d", "1mo"):
         result = aggregation_run(project_id=project.id, granularity=granularity, now=now)

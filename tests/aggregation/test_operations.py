@@ -53,8 +53,17 @@ def test_maintenance_creates_coming_partitions_and_applies_each_projects_retenti
     recent = datetime(2026, 9, 1, tzinfo=UTC)  # past the short retention only
     rollup_partitions_ensure([old_month, recent.date()])
     for project in (short, long):
-        Rollup.objects.create(project=project, granularity="1d", bucket=recent, event="e", count=1, unique_users=1,
-                              unique_persons=1, measures={}, computed_at=now)
+        Rollup.objects.create(
+            project=project,
+            granularity="1d",
+            bucket=recent,
+            event="e",
+            count=1,
+            unique_users=1,
+            unique_persons=1,
+            measures={},
+            computed_at=now,
+        )
 
     done = rollup_partitions_maintain(now=now, months_ahead=3)
 
@@ -80,8 +89,18 @@ def test_backfill_restores_damaged_rollups_and_shows_progress(store: object) -> 
 
     output = io.StringIO()
     for _ in range(2):  # idempotent: twice gives the same answer
-        call_command("aggregate_backfill", "--from", start.isoformat(), "--to", (start + timedelta(hours=2)).isoformat(),
-                     "--project", str(project.id), "--granularity", "5m", stdout=output)
+        call_command(
+            "aggregate_backfill",
+            "--from",
+            start.isoformat(),
+            "--to",
+            (start + timedelta(hours=2)).isoformat(),
+            "--project",
+            str(project.id),
+            "--granularity",
+            "5m",
+            stdout=output,
+        )
 
     assert_rollups_equal(stored_rollups(project.id, "5m"), expected)
     assert "[##############################] " in output.getvalue()
@@ -169,16 +188,18 @@ def test_operators_see_watermarks_and_schedules_in_the_admin_and_can_reset_a_str
     from tests.factories import UserFactory
 
     _, project = member_with_project()
-    watermark = Watermark.objects.create(project=project, granularity="1h", event_time_mark=utc_now(),
-                                         inserted_mark=utc_now())
+    watermark = Watermark.objects.create(
+        project=project, granularity="1h", event_time_mark=utc_now(), inserted_mark=utc_now()
+    )
     admin = UserFactory(is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(admin)
 
     assert client.get("/admin/aggregation/watermark/").status_code == 200
     assert client.get("/admin/django_celery_beat/periodictask/").status_code == 200
-    response = client.post("/admin/aggregation/watermark/",
-                           {"action": "reset_watermark", "_selected_action": [watermark.pk]})
+    response = client.post(
+        "/admin/aggregation/watermark/", {"action": "reset_watermark", "_selected_action": [watermark.pk]}
+    )
 
     assert response.status_code == 302
     watermark.refresh_from_db()

@@ -24,15 +24,21 @@ MEASURES = ["revenue", "duration_sec", "bytes_up", "bytes_down"]
         (
             "Europe/Berlin",
             datetime(2026, 3, 27, 23, 30, tzinfo=UTC),
-            [datetime(2026, 3, 27, 23, tzinfo=UTC), datetime(2026, 3, 28, 23, tzinfo=UTC),
-             datetime(2026, 3, 29, 22, tzinfo=UTC)],
+            [
+                datetime(2026, 3, 27, 23, tzinfo=UTC),
+                datetime(2026, 3, 28, 23, tzinfo=UTC),
+                datetime(2026, 3, 29, 22, tzinfo=UTC),
+            ],
         ),
         # America/New_York falls back on 2026-11-01 (02:00 EDT -> 01:00 EST): a 25-hour day.
         (
             "America/New_York",
             datetime(2026, 10, 31, 4, 30, tzinfo=UTC),
-            [datetime(2026, 10, 31, 4, tzinfo=UTC), datetime(2026, 11, 1, 4, tzinfo=UTC),
-             datetime(2026, 11, 2, 5, tzinfo=UTC)],
+            [
+                datetime(2026, 10, 31, 4, tzinfo=UTC),
+                datetime(2026, 11, 1, 4, tzinfo=UTC),
+                datetime(2026, 11, 2, 5, tzinfo=UTC),
+            ],
         ),
     ],
 )
@@ -44,8 +50,11 @@ def test_day_buckets_start_at_local_midnight_across_dst(
     moment = first_event
     # One event every 20 minutes for 60 hours: covers the three local days.
     for index in range(180):
-        rows.append(make_event(project.id, moment, event="CALL_OUT", distinct_id=f"u{index % 7}",
-                               properties={"duration_sec": index}))
+        rows.append(
+            make_event(
+                project.id, moment, event="CALL_OUT", distinct_id=f"u{index % 7}", properties={"duration_sec": index}
+            )
+        )
         moment += timedelta(minutes=20)
     # Events just before and just after the local midnight between days 2 and 3.
     rows.append(make_event(project.id, midnights[2] - timedelta(milliseconds=1), event="edge", distinct_id="a"))
@@ -54,7 +63,9 @@ def test_day_buckets_start_at_local_midnight_across_dst(
 
     aggregation_run(project_id=project.id, granularity="1d", now=first_event + timedelta(days=5))
 
-    buckets = sorted(set(Rollup.objects.filter(project_id=project.id, granularity="1d").values_list("bucket", flat=True)))
+    buckets = sorted(
+        set(Rollup.objects.filter(project_id=project.id, granularity="1d").values_list("bucket", flat=True))
+    )
     assert [bucket.astimezone(UTC) for bucket in buckets] == midnights
     lengths = {(later - earlier) for earlier, later in itertools.pairwise(midnights)}
     assert timedelta(hours=24) in lengths and len(lengths) == 2  # one day is 23 h or 25 h
@@ -73,8 +84,11 @@ def test_month_buckets_start_at_local_midnight_of_the_first(store: object) -> No
 
     aggregation_run(project_id=project.id, granularity="1mo", now=datetime(2026, 6, 1, tzinfo=UTC))
 
-    buckets = list(Rollup.objects.filter(project_id=project.id, granularity="1mo").order_by("bucket")
-                   .values_list("bucket", "count"))
+    buckets = list(
+        Rollup.objects.filter(project_id=project.id, granularity="1mo")
+        .order_by("bucket")
+        .values_list("bucket", "count")
+    )
     assert [(bucket.astimezone(UTC), count) for bucket, count in buckets] == [
         (datetime(2026, 2, 28, 23, tzinfo=UTC), 1),
         (datetime(2026, 3, 31, 22, tzinfo=UTC), 1),

@@ -53,7 +53,9 @@ def _url(route: str, project_id: int) -> str:
     return "/" + path
 
 
-PROJECT_ROUTES = [(route, method) for route, methods in _api_routes() if "<int:project_id>" in route for method in methods]
+PROJECT_ROUTES = [
+    (route, method) for route, methods in _api_routes() if "<int:project_id>" in route for method in methods
+]
 READ_ROUTES = [route for route, methods in _api_routes() if "get" in methods and not route.startswith(_NOT_READ_ROUTES)]
 
 

@@ -14,7 +14,12 @@ def test_schema_is_served_and_documents_the_main_calls() -> None:
     response = Client().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
     assert response.status_code == 200
     schema = response.json()
-    for path in ("/api/v1/auth/token", "/api/v1/auth/token/refresh", "/api/v1/projects", "/api/v1/projects/{project_id}"):
+    for path in (
+        "/api/v1/auth/token",
+        "/api/v1/auth/token/refresh",
+        "/api/v1/projects",
+        "/api/v1/projects/{project_id}",
+    ):
         assert path in schema["paths"], path
     assert "personalApiKey" in schema["components"]["securitySchemes"]
     assert "jwtAuth" in schema["components"]["securitySchemes"]

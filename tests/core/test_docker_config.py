@@ -67,7 +67,11 @@ def test_compose_environment_passes_settings_validation_and_deploy_checks(tmp_pa
     env["STATIC_ROOT"] = str(tmp_path / "static")
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--tag", "security"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -108,10 +112,23 @@ def test_commands_in_compose_exist() -> None:
 def test_production_leaves_the_development_tools_out(tmp_path: Path) -> None:
     """The prod profile does not install analytics.devtools, and the image does not carry it."""
     assert re.search(r"^RUN rm -rf analytics/devtools$", (ROOT / "docker" / "Dockerfile").read_text(), re.M)
-    env = {**os.environ, "ANALYTICS_PROFILE": "prod", "DJANGO_SETTINGS_MODULE": "config.settings",
-           "SECRET_KEY": "prod-check-" + "Zk4-q9" * 10, "ALLOWED_HOSTS": "example.com", "DATA_DIR": str(tmp_path)}
+    env = {
+        **os.environ,
+        "ANALYTICS_PROFILE": "prod",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "prod-check-" + "Zk4-q9" * 10,
+        "ALLOWED_HOSTS": "example.com",
+        "DATA_DIR": str(tmp_path),
+    }
     code = "import django; django.setup(); from django.conf import settings; print(','.join(settings.INSTALLED_APPS))"
     for profile, installed in (("prod", False), ("dev", True)):
-        result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**env, "ANALYTICS_PROFILE": profile},
-                                capture_output=True, text=True, timeout=120, check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**env, "ANALYTICS_PROFILE": profile},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
         assert ("analytics.devtools" in result.stdout.strip().split(",")) is installed, result.stdout

@@ -26,7 +26,11 @@ print(json.dumps({"imported": imported, "served": gc.get_threshold(), "frozen": 
 
 def test_the_server_factory_tunes_the_collector_and_the_import_does_not():
     completed = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", PROBE],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"},
     )
     assert completed.returncode == 0, completed.stderr[-2000:]

@@ -72,8 +72,9 @@ def test_json_lines_have_request_id_user_id_and_status() -> None:
 def test_lines_logged_inside_a_request_share_its_request_id() -> None:
     stream_lines: list[dict] = []
     with _capture(stream_lines):
-        APIClient().post("/api/v1/auth/token", {"email": "x@example.com", "password": "y"}, format="json",
-                         HTTP_X_REQUEST_ID="req-7")
+        APIClient().post(
+            "/api/v1/auth/token", {"email": "x@example.com", "password": "y"}, format="json", HTTP_X_REQUEST_ID="req-7"
+        )
     assert stream_lines
     assert {line.get("request_id") for line in stream_lines} == {"req-7"}
 

@@ -65,8 +65,9 @@ def test_users_are_skewed(table):
     assert counts[0] > 20 * mean
     # Return visits: the heaviest users come back in many sessions.
     sessions_per_user: dict[str, set[str]] = {}
-    for distinct_id, session in zip(table.column("distinct_id").to_pylist(), table.column("session_id").to_pylist(),
-                                    strict=True):
+    for distinct_id, session in zip(
+        table.column("distinct_id").to_pylist(), table.column("session_id").to_pylist(), strict=True
+    ):
         sessions_per_user.setdefault(distinct_id, set()).add(session)
     assert max(len(sessions) for sessions in sessions_per_user.values()) > 20
 
@@ -115,9 +116,12 @@ def test_batches_insert_into_the_event_store(store):
     spec = DataSpec(events=5_000, users=500, project_id=987_654, batch_rows=2_000)
     for index, batch in enumerate(iter_batches(spec)):
         store.insert_events(batch, dedup_token=f"test-bench-data-{index}")
-    count = store.query(Query(name="test.bench.count",
-                              sql="SELECT count(), uniqExact(distinct_id) FROM events FINAL "
-                                  "WHERE project_id = {project_id:UInt64}",
-                              params={"project_id": spec.project_id})).rows()[0]
+    count = store.query(
+        Query(
+            name="test.bench.count",
+            sql="SELECT count(), uniqExact(distinct_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            params={"project_id": spec.project_id},
+        )
+    ).rows()[0]
     assert count[0] == spec.events
     assert 0 < count[1] <= spec.users

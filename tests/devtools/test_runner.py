@@ -41,25 +41,42 @@ def test_metric_ratio_and_verdict():
 
 
 def test_table_shows_figures_and_unavailable_stages():
-    metric = Metric(name="scan count()", figure=1_234_567.0, unit="rows/s", baseline=2_000_000.0,
-                    baseline_label="plain", target="-")
-    report = {"stages": {
-        "scan": {"status": "ok", "metrics": [metric.as_dict()]},
-        "consumer": {"status": "unavailable", "reason": "consume_events has not landed", "metrics": []},
-    }}
+    metric = Metric(
+        name="scan count()", figure=1_234_567.0, unit="rows/s", baseline=2_000_000.0, baseline_label="plain", target="-"
+    )
+    report = {
+        "stages": {
+            "scan": {"status": "ok", "metrics": [metric.as_dict()]},
+            "consumer": {"status": "unavailable", "reason": "consume_events has not landed", "metrics": []},
+        }
+    }
     table = format_table(report)
     assert "1,234,567" in table and "2,000,000 (plain)" in table and "0.62" in table
     assert "unavailable: consume_events has not landed" in table
 
 
 def _bench(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DJANGO_SETTINGS_MODULE", "CLICKHOUSE_URL", "DATABASE_URL", "ANALYTICS_PROFILE")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DJANGO_SETTINGS_MODULE", "CLICKHOUSE_URL", "DATABASE_URL", "ANALYTICS_PROFILE")
+    }
     (tmp_path / "tmp").mkdir(exist_ok=True)
-    env.update(TMPDIR=str(tmp_path / "tmp"), BENCH_SCALE="0.001", BENCH_OUTPUT_DIR=str(tmp_path / "out"), DATA_DIR=str(tmp_path / "data"),
-               LOG_LEVEL="WARNING")
-    return subprocess.run([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", *args],
-                          cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=240)
+    env.update(
+        TMPDIR=str(tmp_path / "tmp"),
+        BENCH_SCALE="0.001",
+        BENCH_OUTPUT_DIR=str(tmp_path / "out"),
+        DATA_DIR=str(tmp_path / "data"),
+        LOG_LEVEL="WARNING",
+    )
+    return subprocess.run(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "bench", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
 
 
 def test_bench_only_scan_end_to_end(tmp_path):

@@ -12,8 +12,9 @@ from asgiref.sync import async_to_sync
 from tests.ingestion.conftest import event, stored
 
 
-def call(path: str, body: bytes | list[bytes], *, method: str = "POST",
-         headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, dict[bytes, bytes], bytes, int]:
+def call(
+    path: str, body: bytes | list[bytes], *, method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None
+) -> tuple[int, dict[bytes, bytes], bytes, int]:
     """Drive config.asgi.application; returns status, headers, body and the chunks it read."""
     from config.asgi import application
 
@@ -23,10 +24,18 @@ def call(path: str, body: bytes | list[bytes], *, method: str = "POST",
         headers.insert(0, (b"host", b"127.0.0.1"))
     read = 0
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
         "headers": [(b"content-type", b"application/json"), *(headers or [])],
-        "client": ("198.51.100.7", 5000), "server": ("127.0.0.1", 8000),
+        "client": ("198.51.100.7", 5000),
+        "server": ("127.0.0.1", 8000),
     }
     answer: dict[str, Any] = {"body": b""}
 
@@ -51,9 +60,13 @@ def call(path: str, body: bytes | list[bytes], *, method: str = "POST",
 
 def test_event_post_is_accepted_with_request_id_and_cors(project, store):
     status, headers, body, _ = call(
-        "/api/v1/events", orjson.dumps({"batch": [event(), event("b")]}),
-        headers=[(b"x-api-key", project.write_key.encode()), (b"origin", b"https://shop.example"),
-                 (b"x-request-id", b"req-123")],
+        "/api/v1/events",
+        orjson.dumps({"batch": [event(), event("b")]}),
+        headers=[
+            (b"x-api-key", project.write_key.encode()),
+            (b"origin", b"https://shop.example"),
+            (b"x-request-id", b"req-123"),
+        ],
     )
 
     assert (status, orjson.loads(body)) == (202, {"accepted": 2, "rejected": []})
@@ -65,8 +78,11 @@ def test_event_post_is_accepted_with_request_id_and_cors(project, store):
 
 def test_oversize_body_is_refused_while_it_streams_in(project):
     chunk = b" " * (1024 * 1024)
-    status, _, body, read = call("/api/v1/events", [b'{"batch": ['] + [chunk] * 20 + [b"]}"],
-                                 headers=[(b"x-api-key", project.write_key.encode())])
+    status, _, body, read = call(
+        "/api/v1/events",
+        [b'{"batch": ['] + [chunk] * 20 + [b"]}"],
+        headers=[(b"x-api-key", project.write_key.encode())],
+    )
 
     assert status == 413
     assert orjson.loads(body)["error"]["code"] == "payload_too_large"
@@ -77,8 +93,9 @@ def test_segment_call_takes_the_fast_path(project, store):
     import base64
 
     auth = b"Basic " + base64.b64encode(project.write_key.encode() + b":")
-    status, headers, body, _ = call("/v1/track", orjson.dumps({"userId": "u", "event": "Signed Up"}),
-                                    headers=[(b"authorization", auth)])
+    status, headers, body, _ = call(
+        "/v1/track", orjson.dumps({"userId": "u", "event": "Signed Up"}), headers=[(b"authorization", auth)]
+    )
 
     assert status == 200
     assert orjson.loads(body)["success"] is True
@@ -88,9 +105,15 @@ def test_segment_call_takes_the_fast_path(project, store):
 def test_other_requests_still_go_through_django(project):
     status, headers, _, _ = call("/healthz", b"", method="GET")
     preflight, preflight_headers, _, _ = call(
-        "/api/v1/events", b"", method="OPTIONS",
-        headers=[(b"origin", b"https://shop.example"), (b"access-control-request-method", b"POST"),
-                 (b"access-control-request-headers", b"x-api-key")])
+        "/api/v1/events",
+        b"",
+        method="OPTIONS",
+        headers=[
+            (b"origin", b"https://shop.example"),
+            (b"access-control-request-method", b"POST"),
+            (b"access-control-request-headers", b"x-api-key"),
+        ],
+    )
 
     assert status == 200
     assert b"x-frame-options" in headers  # set by Django's middleware
@@ -99,8 +122,11 @@ def test_other_requests_still_go_through_django(project):
 
 
 def test_a_host_outside_allowed_hosts_is_refused(project, store):
-    status, _, body, chunks_read = call("/api/v1/events", orjson.dumps(event()),
-                                        headers=[(b"x-api-key", project.write_key.encode()), (b"host", b"evil.example")])
+    status, _, body, chunks_read = call(
+        "/api/v1/events",
+        orjson.dumps(event()),
+        headers=[(b"x-api-key", project.write_key.encode()), (b"host", b"evil.example")],
+    )
 
     assert status == 400
     assert orjson.loads(body)["error"]["code"] == "disallowed_host"
@@ -128,8 +154,9 @@ def test_a_connection_the_database_dropped_is_replaced(store):
     forget_local(write_key=project.write_key)
     cache.clear()
 
-    status, _, body, _ = call("/api/v1/events", orjson.dumps(event()),
-                              headers=[(b"x-api-key", project.write_key.encode())])
+    status, _, body, _ = call(
+        "/api/v1/events", orjson.dumps(event()), headers=[(b"x-api-key", project.write_key.encode())]
+    )
 
     assert (status, orjson.loads(body)) == (202, {"accepted": 1, "rejected": []})
     assert len(stored(store, project.id)) == 1

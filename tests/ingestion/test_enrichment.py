@@ -12,8 +12,10 @@ from analytics.ingestion.enrichment import anonymise_ip, client_ip, parse_user_a
 from analytics.warehouse.identity import person_id_for
 from tests.ingestion.conftest import event, stored
 
-IPHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-          "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1")
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
+)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
 
@@ -99,12 +101,23 @@ def test_forwarded_for_from_a_trusted_proxy_names_the_client():
 
 
 def test_hot_columns_come_from_properties(project, post, store):
-    properties = {"$current_url": "https://shop.example/cart", "$referrer": "https://search.example/",
-                  "$session_id": "s-1", "revenue": "19.90", "$country": "DE", "$lib": "web", "$lib_version": "1.2"}
+    properties = {
+        "$current_url": "https://shop.example/cart",
+        "$referrer": "https://search.example/",
+        "$session_id": "s-1",
+        "revenue": "19.90",
+        "$country": "DE",
+        "$lib": "web",
+        "$lib_version": "1.2",
+    }
     post(event(properties=properties), key=project.write_key)
 
     row = stored(store, project.id)[0]
-    assert (row["url"], row["referrer"], row["session_id"]) == ("https://shop.example/cart", "https://search.example/", "s-1")
+    assert (row["url"], row["referrer"], row["session_id"]) == (
+        "https://shop.example/cart",
+        "https://search.example/",
+        "s-1",
+    )
     assert (row["revenue"], row["country"], row["lib"], row["lib_version"]) == (19.9, "DE", "web", "1.2")
     assert row["retention_days"] == project.retention_days
 

@@ -105,8 +105,10 @@ def test_admin_refuses_a_bad_schema_with_a_form_error(owner_and_project, client)
     admin = User.objects.create_superuser(email="root@example.com", password="x-long-password-1")
     client.force_login(admin)
 
-    response = client.post("/admin/ingestion/eventschema/add/", {
-        "project": project.id, "event_name": "x", "properties": '{"a": {"type": "colour"}}', "description": ""})
+    response = client.post(
+        "/admin/ingestion/eventschema/add/",
+        {"project": project.id, "event_name": "x", "properties": '{"a": {"type": "colour"}}', "description": ""},
+    )
 
     assert response.status_code == 200
     assert "the type of" in response.content.decode()
@@ -138,8 +140,10 @@ def test_concurrent_checks_are_judged_in_arrival_order_against_redis():
     calls_before = script_calls()
     answers = asyncio.run(burst())
     calls = script_calls() - calls_before
-    counted = sum(int(redis.Redis.from_url(settings.REDIS_URL).get(key) or 0)
-                  for key in redis.Redis.from_url(settings.REDIS_URL).keys(f"{prefix}ingest-rl:{{7}}:*"))
+    counted = sum(
+        int(redis.Redis.from_url(settings.REDIS_URL).get(key) or 0)
+        for key in redis.Redis.from_url(settings.REDIS_URL).keys(f"{prefix}ingest-rl:{{7}}:*")
+    )
 
     assert answers == [True, True, True, False, False, True]  # 3 + 3 + 3 fit in 10, the fourth would not
     assert counted == 9

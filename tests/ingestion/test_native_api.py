@@ -80,8 +80,10 @@ def test_get_is_405(project, client):
 
 
 def test_timestamps_iso_and_epoch_ms_are_both_accepted(project, post, store):
-    post({"batch": [event("iso", timestamp="2026-05-01T10:00:00Z"), event("ms", timestamp=1777629600000)]},
-         key=project.write_key)
+    post(
+        {"batch": [event("iso", timestamp="2026-05-01T10:00:00Z"), event("ms", timestamp=1777629600000)]},
+        key=project.write_key,
+    )
 
     times = {row["event"]: row["ts_ms"] for row in stored(store, project.id)}
     assert times == {"iso": 1777629600000, "ms": 1777629600000}

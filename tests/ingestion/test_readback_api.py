@@ -95,7 +95,7 @@ def test_bad_range_and_interval_are_400(loaded, client):
     assert client.get(url, {"from": "yesterday"}, headers=auth).status_code == 400
     assert client.get(url, params(interval="week"), headers=auth).status_code == 400
     assert client.get(url, {"from": at(10), "to": at(0)}, headers=auth).status_code == 400
-    assert client.get(url, {"from": at(-10**5), "to": at(0), "interval": "minute"}, headers=auth).status_code == 400
+    assert client.get(url, {"from": at(-(10**5)), "to": at(0), "interval": "minute"}, headers=auth).status_code == 400
 
 
 def test_jwt_works_too(loaded, client, owner_and_project):
@@ -104,8 +104,9 @@ def test_jwt_works_too(loaded, client, owner_and_project):
     project, _ = loaded
     token = RefreshToken.for_user(owner_and_project[0]).access_token
 
-    response = client.get(f"/api/v1/projects/{project.id}/events/count", params(),
-                          headers={"Authorization": f"Bearer {token}"})
+    response = client.get(
+        f"/api/v1/projects/{project.id}/events/count", params(), headers={"Authorization": f"Bearer {token}"}
+    )
 
     assert response.status_code == 200
 
@@ -116,7 +117,9 @@ def test_non_member_gets_404_on_every_endpoint(loaded, client, path):
     stranger, _ = member_with_project()
     _, raw_key = personal_api_key_create(user=stranger, label="other")
 
-    response = client.get(f"/api/v1/projects/{project.id}/events/{path}", headers={"Authorization": f"Bearer {raw_key}"})
+    response = client.get(
+        f"/api/v1/projects/{project.id}/events/{path}", headers={"Authorization": f"Bearer {raw_key}"}
+    )
 
     assert response.status_code == 404
 
@@ -132,12 +135,15 @@ def test_anonymous_and_write_key_get_401(loaded, client, path):
 
 def test_person_endpoint_shows_merged_ids_and_properties(owner_and_project, post, client):
     owner, project = owner_and_project
-    post(event("$identify", distinct_id="user-5", properties={"$anon_distinct_id": "anon-5", "$set": {"plan": "pro"}}),
-         key=project.write_key)
+    post(
+        event("$identify", distinct_id="user-5", properties={"$anon_distinct_id": "anon-5", "$set": {"plan": "pro"}}),
+        key=project.write_key,
+    )
     _, raw_key = personal_api_key_create(user=owner, label="read")
 
-    body = client.get(f"/api/v1/projects/{project.id}/persons/anon-5",
-                      headers={"Authorization": f"Bearer {raw_key}"}).json()
+    body = client.get(
+        f"/api/v1/projects/{project.id}/persons/anon-5", headers={"Authorization": f"Bearer {raw_key}"}
+    ).json()
     stranger, _ = member_with_project()
     client.force_login(stranger)
 

@@ -19,9 +19,13 @@ TRACK = {
     "userId": "019mr8mf4r",
     "event": "Item Purchased",
     "properties": {"name": "Leap to Conclusions Mat", "revenue": 14.99},
-    "context": {"ip": "24.5.68.47", "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
-                "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15",
-                "library": {"name": "analytics-node", "version": "6.2.0"}, "location": {"country": "US"}},
+    "context": {
+        "ip": "24.5.68.47",
+        "userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
+        "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Safari/605.1.15",
+        "library": {"name": "analytics-node", "version": "6.2.0"},
+        "location": {"country": "US"},
+    },
     "timestamp": "2026-11-20T19:23:18.000Z",
     "messageId": "022bb90c-bbac-11e4-8dfc-aa07a5b093db",
 }
@@ -46,11 +50,19 @@ def test_write_key_in_the_body(project, post, store):
 
 
 def test_identify_sets_traits_and_merges_the_anonymous_id(project, post, store):
-    post({"anonymousId": "anon-1", "event": "Viewed", "type": "track"}, path="/v1/track", headers=basic(project.write_key))
+    post(
+        {"anonymousId": "anon-1", "event": "Viewed", "type": "track"},
+        path="/v1/track",
+        headers=basic(project.write_key),
+    )
     response = post(
-        {"userId": "97980cfea0067", "anonymousId": "anon-1",
-         "traits": {"name": "Peter Gibbons", "email": "peter@example.com", "plan": "premium"}},
-        path="/v1/identify", headers=basic(project.write_key),
+        {
+            "userId": "97980cfea0067",
+            "anonymousId": "anon-1",
+            "traits": {"name": "Peter Gibbons", "email": "peter@example.com", "plan": "premium"},
+        },
+        path="/v1/identify",
+        headers=basic(project.write_key),
     )
 
     assert response.status_code == 200
@@ -63,7 +75,11 @@ def test_identify_sets_traits_and_merges_the_anonymous_id(project, post, store):
 def test_page_screen_group_alias(project, post, store):
     key = basic(project.write_key)
     calls = {
-        "/v1/page": {"userId": "u1", "name": "Pricing", "properties": {"title": "Pricing", "url": "https://x.test/pricing"}},
+        "/v1/page": {
+            "userId": "u1",
+            "name": "Pricing",
+            "properties": {"title": "Pricing", "url": "https://x.test/pricing"},
+        },
         "/v1/screen": {"userId": "u1", "name": "Home", "properties": {"variation": "blue"}},
         "/v1/group": {"userId": "u1", "groupId": "0e8c78ea9d97a7b8185e8632", "traits": {"name": "Initech"}},
         "/v1/alias": {"previousId": "old-id", "userId": "u1"},
@@ -75,7 +91,9 @@ def test_page_screen_group_alias(project, post, store):
     assert set(rows) == {"$pageview", "$screen", "$groupidentify", "$create_alias"}
     assert rows["$pageview"]["url"] == "https://x.test/pricing"
     assert orjson.loads(rows["$groupidentify"]["properties"])["$group_id"] == "0e8c78ea9d97a7b8185e8632"
-    assert person_get(store, project_id=project.id, distinct_id="old-id")["person_id"] == person_id_for(project.id, "u1")
+    assert person_get(store, project_id=project.id, distinct_id="old-id")["person_id"] == person_id_for(
+        project.id, "u1"
+    )
 
 
 def test_batch_with_mixed_types_and_a_bad_message(project, post, store):
@@ -123,9 +141,13 @@ def test_resent_message_ids_count_once(project, post, store):
 
 
 def test_batch_level_context_applies_to_each_message(project, post, store):
-    body = {"batch": [{"type": "track", "userId": "u", "event": "e1"},
-                      {"type": "track", "userId": "u", "event": "e2", "context": {"library": {"name": "own"}}}],
-            "context": {"library": {"name": "analytics-python", "version": "2.3.0"}, "location": {"country": "NO"}}}
+    body = {
+        "batch": [
+            {"type": "track", "userId": "u", "event": "e1"},
+            {"type": "track", "userId": "u", "event": "e2", "context": {"library": {"name": "own"}}},
+        ],
+        "context": {"library": {"name": "analytics-python", "version": "2.3.0"}, "location": {"country": "NO"}},
+    }
 
     post(body, path="/v1/batch", headers=basic(project.write_key))
 

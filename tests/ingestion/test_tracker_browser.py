@@ -33,7 +33,9 @@ def test_page_view_custom_event_and_identify_arrive(live_server, store, browser_
     rows = wait_for_events(store, project.id, 3)
     by_event = {row["event"]: row for row in rows}
     assert set(by_event) == {"$pageview", "purchase", "$identify"}
-    assert by_event["$pageview"]["url"].endswith("/static/js/tracker-example.html?key=" + project.write_key + "&flush=200")
+    assert by_event["$pageview"]["url"].endswith(
+        "/static/js/tracker-example.html?key=" + project.write_key + "&flush=200"
+    )
     assert by_event["purchase"]["revenue"] == 49.5
     assert by_event["purchase"]["browser"] in {"Chrome", "HeadlessChrome", "Chromium"}
     assert by_event["$identify"]["distinct_id"] == "user-42"

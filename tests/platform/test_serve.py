@@ -44,8 +44,9 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in _RUN_VARIABLES}
     env.update({"DATA_DIR": str(tmp_path), "ANALYTICS_MODE": "embedded", "ANALYTICS_PROFILE": "dev"})
     for command in (["migrate", "--noinput", "-v0"], ["clickhouse_migrate"]):
-        subprocess.run([sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=ROOT, env=env, check=True, timeout=300, capture_output=True
+        )
     return env
 
 
@@ -130,7 +131,12 @@ def test_serve_speaks_websocket_to_members_and_refuses_anonymous_clients(
     process, port = server
     made = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", _MAKE_MEMBER_SESSION],
-        cwd=ROOT, env=embedded_env, check=True, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=embedded_env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     session_key, project_id = made.stdout.split()[-2:]
     with connect(
@@ -167,7 +173,12 @@ def test_make_run_sequence_serves_the_demo_project_and_the_printed_admin_login(
     """What `make run` does after installing: migrate, clickhouse_migrate, bootstrap, serve."""
     env = {**embedded_env, "DEMO_EVENTS": "3000"}
     bootstrap = subprocess.run(
-        [sys.executable, "manage.py", "bootstrap"], cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+        [sys.executable, "manage.py", "bootstrap"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     email = re.search(r"log in as:\s+(\S+)", bootstrap.stdout).group(1)
@@ -210,7 +221,10 @@ def test_serve_migrate_starts_from_an_empty_data_directory(tmp_path: Path) -> No
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "manage.py", "serve", "--migrate", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 120

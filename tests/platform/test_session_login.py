@@ -39,7 +39,9 @@ def test_wrong_password_shows_an_error_and_logout_ends_the_session() -> None:
 def test_login_pages_are_rate_limited_per_address(url: str) -> None:
     client = Client()
     statuses = [
-        client.post(url, {"username": "x@example.com", "password": "guess"}, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}").status_code
+        client.post(
+            url, {"username": "x@example.com", "password": "guess"}, HTTP_X_FORWARDED_FOR=f"10.1.1.{n}"
+        ).status_code
         for n in range(3)
     ]
     assert statuses == [200, 200, 429]

@@ -30,9 +30,16 @@ TOPIC = "probe"
 
 def _producer_config(bootstrap: str) -> dict:
     return {
-        "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "compression.type": "lz4",
-        "linger.ms": 5, "batch.size": 1024 * 1024, "batch.num.messages": 10_000,
-        "queue.buffering.max.messages": 500_000, "message.timeout.ms": 30_000, "partitioner": "murmur2_random",
+        "bootstrap.servers": bootstrap,
+        "acks": "all",
+        "enable.idempotence": True,
+        "compression.type": "lz4",
+        "linger.ms": 5,
+        "batch.size": 1024 * 1024,
+        "batch.num.messages": 10_000,
+        "queue.buffering.max.messages": 500_000,
+        "message.timeout.ms": 30_000,
+        "partitioner": "murmur2_random",
     }
 
 
@@ -74,9 +81,16 @@ def produce(bootstrap: str, worker: int, count: int, rate: float, out_path: str)
 
 def tail(bootstrap: str, partitions: int, stop_after: float, out_path: str) -> None:
     """Read the topic while it is being written (as a consumer does); record offset jumps."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-tail-{os.getpid()}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest", "fetch.wait.max.ms": 100,
-                         **({"debug": "fetch"} if os.environ.get("PROBE_DEBUG") else {})})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"probe-tail-{os.getpid()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 100,
+            **({"debug": "fetch"} if os.environ.get("PROBE_DEBUG") else {}),
+        }
+    )
     consumer.assign([TopicPartition(TOPIC, partition, 0) for partition in range(partitions)])
     last: dict[int, int] = {}
     jumps: list[tuple[int, int, int]] = []
@@ -102,8 +116,14 @@ def tail(bootstrap: str, partitions: int, stop_after: float, out_path: str) -> N
 
 def read_all(bootstrap: str, partitions: int) -> dict[tuple[int, int], str]:
     """Every message of the topic by (partition, offset), read from the beginning."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"probe-reader-{os.getpid()}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"probe-reader-{os.getpid()}",
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+        }
+    )
     highs = {}
     for partition in range(partitions):
         _, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, partition), timeout=10)
@@ -148,8 +168,10 @@ def main() -> None:
         context = multiprocessing.get_context("spawn")
         paths = [os.path.join(args.workdir, f"broker-probe-{os.getpid()}-{w}.json") for w in range(args.producers)]
         started = time.monotonic()
-        processes = [context.Process(target=produce, args=(broker.bootstrap_servers, w, per, args.rate, paths[w]))
-                     for w in range(args.producers)]
+        processes = [
+            context.Process(target=produce, args=(broker.bootstrap_servers, w, per, args.rate, paths[w]))
+            for w in range(args.producers)
+        ]
         tail_path = os.path.join(args.workdir, f"broker-probe-{os.getpid()}-tail.json")
         tailer = context.Process(target=tail, args=(broker.bootstrap_servers, args.partitions, 15.0, tail_path))
         tailer.start()
@@ -177,13 +199,17 @@ def main() -> None:
         overwritten = [(ident, where, seen.get(where)) for ident, where in acked.items() if seen.get(where) != ident]
         offsets_twice = Counter(acked.values())
         shared = sum(1 for count in offsets_twice.values() if count > 1)
-        print(f"acknowledged {len(acked)}, failed reports {failed}, missing from the topic {len(missing)}, "
-              f"acknowledged offset holding another message {len(overwritten)}, "
-              f"offsets acknowledged to two messages {shared}, ids stored twice "
-              f"{sum(1 for count in present.values() if count > 1)}")
+        print(
+            f"acknowledged {len(acked)}, failed reports {failed}, missing from the topic {len(missing)}, "
+            f"acknowledged offset holding another message {len(overwritten)}, "
+            f"offsets acknowledged to two messages {shared}, ids stored twice "
+            f"{sum(1 for count in present.values() if count > 1)}"
+        )
         tail_ids = set(tailed["ids"])
-        print(f"live reader: {len(tailed['ids'])} messages read, offset jumps {len(tailed['jumps'])} "
-              f"{tailed['jumps'][:10]}, acknowledged but never read live {sum(1 for i in acked if i not in tail_ids)}")
+        print(
+            f"live reader: {len(tailed['ids'])} messages read, offset jumps {len(tailed['jumps'])} "
+            f"{tailed['jumps'][:10]}, acknowledged but never read live {sum(1 for i in acked if i not in tail_ids)}"
+        )
         for item in overwritten[:10]:
             print("  ", item)
         sys.exit(1 if missing or overwritten or shared or tailed["jumps"] else 0)

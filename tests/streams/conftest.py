@@ -103,7 +103,7 @@ def produce_rows(rows: list[dict[str, Any]]) -> None:
     bus = KafkaBus.from_settings()
     try:
         for start in range(0, len(rows), 500):
-            bus.produce_sync(rows[start:start + 500], timeout=30)
+            bus.produce_sync(rows[start : start + 500], timeout=30)
     finally:
         bus.close()
 
@@ -111,17 +111,40 @@ def produce_rows(rows: list[dict[str, Any]]) -> None:
 class ConsumerProcess:
     """``manage.py consume_events`` as a child process, its output in a log file."""
 
-    def __init__(self, topics: Topics, chdb_dir: Path, log_path: Path, *, failpoints: str = "",
-                 extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        topics: Topics,
+        chdb_dir: Path,
+        log_path: Path,
+        *,
+        failpoints: str = "",
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.log_path = log_path
-        env = {**os.environ, **topics.env(), "DJANGO_SETTINGS_MODULE": "config.test_settings",
-               "CLICKHOUSE_URL": f"chdb://{chdb_dir}", "ANALYTICS_FAILPOINTS": failpoints,
-               "KAFKA_PRODUCE_TIMEOUT": "5"}
+        env = {
+            **os.environ,
+            **topics.env(),
+            "DJANGO_SETTINGS_MODULE": "config.test_settings",
+            "CLICKHOUSE_URL": f"chdb://{chdb_dir}",
+            "ANALYTICS_FAILPOINTS": failpoints,
+            "KAFKA_PRODUCE_TIMEOUT": "5",
+        }
         self._log = open(log_path, "ab")  # closed in wait() or stop()
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "consume_events", "--session-timeout-ms", "6000", "--max-wait", "0.3",
-             *(extra_args or [])],
-            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "manage.py",
+                "consume_events",
+                "--session-timeout-ms",
+                "6000",
+                "--max-wait",
+                "0.3",
+                *(extra_args or []),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def output(self) -> str:
@@ -133,7 +156,9 @@ class ConsumerProcess:
             if text in self.output():
                 return
             if self.process.poll() is not None:
-                raise AssertionError(f"consumer exited ({self.process.returncode}) before {text!r}:\n{self.output()[-3000:]}")
+                raise AssertionError(
+                    f"consumer exited ({self.process.returncode}) before {text!r}:\n{self.output()[-3000:]}"
+                )
             time.sleep(0.2)
         raise AssertionError(f"{text!r} not seen within {timeout}s:\n{self.output()[-3000:]}")
 
@@ -156,8 +181,14 @@ class ConsumerProcess:
 def probe(chdb_dir: Path, *args: str, timeout: float = 120) -> dict[str, Any]:
     """Run ``tests.streams.probe`` against ``chdb_dir``; returns its JSON answer, if any."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "CLICKHOUSE_URL": f"chdb://{chdb_dir}"}
-    result = subprocess.run([sys.executable, "-m", "tests.streams.probe", *args], cwd=ROOT, env=env,
-                            capture_output=True, timeout=timeout, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.streams.probe", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr.decode(errors="replace")[-3000:]
     lines = [line for line in result.stdout.decode().splitlines() if line.startswith("{")]
     return orjson.loads(lines[-1]) if lines else {}
@@ -199,10 +230,21 @@ def write_project(db: None) -> Any:
 
 
 def post_events(client: Any, key: str, events: list[dict[str, Any]]) -> Any:
-    return client.post("/api/v1/events", data=orjson.dumps({"batch": events}), content_type="application/json",
-                       headers={"X-Api-Key": key})
+    return client.post(
+        "/api/v1/events",
+        data=orjson.dumps({"batch": events}),
+        content_type="application/json",
+        headers={"X-Api-Key": key},
+    )
 
 
 def api_events(count: int, *, start: int = 0) -> list[dict[str, Any]]:
-    return [{"event": "page_view", "distinct_id": f"visitor-{(start + i) % 20}", "event_id": str(uuid.uuid4()),
-             "properties": {"n": start + i}} for i in range(count)]
+    return [
+        {
+            "event": "page_view",
+            "distinct_id": f"visitor-{(start + i) % 20}",
+            "event_id": str(uuid.uuid4()),
+            "properties": {"n": start + i},
+        }
+        for i in range(count)
+    ]

@@ -36,14 +36,20 @@ def main() -> None:
         Migrator(store).migrate()
     elif args.action == "count":
         params = {"project_id": args.project}
-        final = store.query(Query(
-            name="probe_final",
-            sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
-            params=params,
-        )).rows()[0]
-        raw = store.query(Query(
-            name="probe_raw", sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}", params=params,
-        )).scalar()
+        final = store.query(
+            Query(
+                name="probe_final",
+                sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+                params=params,
+            )
+        ).rows()[0]
+        raw = store.query(
+            Query(
+                name="probe_raw",
+                sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}",
+                params=params,
+            )
+        ).scalar()
         sys.stdout.write(orjson.dumps({"final": final[0], "unique": final[1], "raw": raw}).decode() + "\n")
     else:
         sys.stdout.write("holding\n")

@@ -14,12 +14,18 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 
 def test_paused_and_resumed_partitions_lose_and_double_nothing(
-        topics: Topics, chdb_dir: Path, consumers: list[ConsumerProcess], tmp_path: Path) -> None:
+    topics: Topics, chdb_dir: Path, consumers: list[ConsumerProcess], tmp_path: Path
+) -> None:
     produce_rows(event_rows(9501, 20000, users=300))
     targets = send_drain_markers(topics.topic)
     # Small groups and a slow write: the buffers hit the backlog limit again and again.
-    consumer = ConsumerProcess(topics, chdb_dir, tmp_path / "consumer.log", failpoints="sleep_before_insert=0.2",
-                               extra_args=["--max-messages", "500"])
+    consumer = ConsumerProcess(
+        topics,
+        chdb_dir,
+        tmp_path / "consumer.log",
+        failpoints="sleep_before_insert=0.2",
+        extra_args=["--max-messages", "500"],
+    )
     consumers.append(consumer)
     consumer.wait_for_output(": consuming ", timeout=120)
     assert wait_until_drained(topics.group, topics.topic, targets, timeout=240), consumer.output()[-3000:]

@@ -24,8 +24,15 @@ from tests.ingestion.conftest import stored
 def rows_for(project_id: int, prefix: str, count: int) -> list[dict]:
     now = int(datetime.now(UTC).timestamp() * 1000)
     return [
-        {"project_id": project_id, "event_id": f"00000000-0000-4000-8000-{prefix}{i:08d}", "event": "batched",
-         "distinct_id": f"d{i}", "person_id": person_id_for(project_id, f"d{i}"), "timestamp": now, "received_at": now}
+        {
+            "project_id": project_id,
+            "event_id": f"00000000-0000-4000-8000-{prefix}{i:08d}",
+            "event": "batched",
+            "distinct_id": f"d{i}",
+            "person_id": person_id_for(project_id, f"d{i}"),
+            "timestamp": now,
+            "received_at": now,
+        }
         for i in range(count)
     ]
 
@@ -96,6 +103,7 @@ class Boom(Exception):
 def test_a_failed_flush_leaves_no_reference_cycle(project, store):
     """Once the requests let go of their futures, the failed batch and its error are freed by
     reference counting: web processes collect cycles rarely (analytics/core/gctuning.py)."""
+
     def write(rows, token):
         raise Boom("store down")
 
@@ -187,12 +195,20 @@ def test_fast_arrow_conversion_of_pipeline_rows_matches_the_general_one(project)
     from analytics.streams.sink import rows_to_arrow
     from analytics.warehouse.schema import events_to_arrow
 
-    context = RequestContext(project=project_for_write_key(project.write_key), received_at_ms=1_763_900_000_000,
-                             sent_at_ms=1_763_900_000_500, ip="10.0.0.0", user_agent="Mozilla/5.0 Firefox/128.0")
-    rows = native_rows(context, [
-        {"event": "a", "distinct_id": "x", "properties": {"revenue": 2.5, "$current_url": "https://x.test/"}},
-        {"event": "b", "distinct_id": "y", "timestamp": 1_900_000_000_000},
-    ]).rows
+    context = RequestContext(
+        project=project_for_write_key(project.write_key),
+        received_at_ms=1_763_900_000_000,
+        sent_at_ms=1_763_900_000_500,
+        ip="10.0.0.0",
+        user_agent="Mozilla/5.0 Firefox/128.0",
+    )
+    rows = native_rows(
+        context,
+        [
+            {"event": "a", "distinct_id": "x", "properties": {"revenue": 2.5, "$current_url": "https://x.test/"}},
+            {"event": "b", "distinct_id": "y", "timestamp": 1_900_000_000_000},
+        ],
+    ).rows
 
     assert rows_to_arrow(rows).equals(events_to_arrow(rows))
     with pytest.raises(KeyError):

@@ -27,7 +27,8 @@ def _topic_messages(topics: Topics) -> int:
 
 
 def test_api_answers_503_with_retry_after_while_the_broker_is_down(
-        own_topics: Topics, own_broker: Broker, kafka_api: None, write_project: object, client: object) -> None:
+    own_topics: Topics, own_broker: Broker, kafka_api: None, write_project: object, client: object
+) -> None:
     key = write_project.write_key  # type: ignore[attr-defined]
     response = post_events(client, key, api_events(1))
     assert response.status_code == 202, response.content

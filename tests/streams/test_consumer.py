@@ -34,8 +34,9 @@ pytestmark = [pytest.mark.kafka]
 @contextmanager
 def running_consumer() -> Iterator[StreamConsumer]:
     stop = threading.Event()
-    consumer = StreamConsumer(get_stream("events"), stop=stop, config={"session.timeout.ms": 6000},
-                              max_wait_seconds=0.2)
+    consumer = StreamConsumer(
+        get_stream("events"), stop=stop, config={"session.timeout.ms": 6000}, max_wait_seconds=0.2
+    )
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -56,11 +57,13 @@ def running_consumer() -> Iterator[StreamConsumer]:
 
 
 def _count(store: Any, project_id: int) -> tuple[int, int]:
-    row = store.query(Query(
-        name="test.pipeline.count",
-        sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    )).rows()[0]
+    row = store.query(
+        Query(
+            name="test.pipeline.count",
+            sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id},
+        )
+    ).rows()[0]
     return int(row[0]), int(row[1])
 
 
@@ -137,14 +140,28 @@ def test_a_bad_event_in_a_multi_event_message_is_dead_lettered_alone(topics: Top
 
 def test_replay_sends_dead_letters_back_once(topics: Topics) -> None:
     producer = Producer(producer_config())
-    producer.produce(topics.dead_letter_topic, b"{broken", b"7:someone",
-                     headers=[(REASON_HEADER, b"undecodable"), (TOPIC_HEADER, topics.topic.encode())])
+    producer.produce(
+        topics.dead_letter_topic,
+        b"{broken",
+        b"7:someone",
+        headers=[(REASON_HEADER, b"undecodable"), (TOPIC_HEADER, topics.topic.encode())],
+    )
     assert producer.flush(10) == 0
 
-    first = replay_dead_letters(dead_letter_topic=topics.dead_letter_topic, target_topic=topics.topic,
-                                group=f"{topics.group}-replay", idle_timeout=3, config={"session.timeout.ms": 6000})
-    second = replay_dead_letters(dead_letter_topic=topics.dead_letter_topic, target_topic=topics.topic,
-                                 group=f"{topics.group}-replay", idle_timeout=3, config={"session.timeout.ms": 6000})
+    first = replay_dead_letters(
+        dead_letter_topic=topics.dead_letter_topic,
+        target_topic=topics.topic,
+        group=f"{topics.group}-replay",
+        idle_timeout=3,
+        config={"session.timeout.ms": 6000},
+    )
+    second = replay_dead_letters(
+        dead_letter_topic=topics.dead_letter_topic,
+        target_topic=topics.topic,
+        group=f"{topics.group}-replay",
+        idle_timeout=3,
+        config={"session.timeout.ms": 6000},
+    )
 
     assert first.replayed == 1 and first.by_reason == {"undecodable": 1}
     assert second.replayed == 0
@@ -153,7 +170,8 @@ def test_replay_sends_dead_letters_back_once(topics: Topics) -> None:
 
 
 def test_a_rebalance_commits_what_was_written_and_the_new_member_loses_and_doubles_nothing(
-        topics: Topics, store: Any) -> None:
+    topics: Topics, store: Any
+) -> None:
     produce_rows(event_rows(9303, 3000, users=200))
     with running_consumer() as first:
         deadline = time.monotonic() + 120
@@ -166,11 +184,13 @@ def test_a_rebalance_commits_what_was_written_and_the_new_member_loses_and_doubl
             assert wait_until_drained(topics.group, topics.topic, targets, timeout=180)
         assert second.stats.messages > 0  # the second member did get partitions
 
-    row = store.query(Query(
-        name="test.pipeline.raw",
-        sql="SELECT count(), uniqExact(event_id) FROM events WHERE project_id = {project_id:UInt64}",
-        params={"project_id": 9303},
-    )).rows()[0]
+    row = store.query(
+        Query(
+            name="test.pipeline.raw",
+            sql="SELECT count(), uniqExact(event_id) FROM events WHERE project_id = {project_id:UInt64}",
+            params={"project_id": 9303},
+        )
+    ).rows()[0]
     assert _count(store, 9303) == (6000, 6000)
     assert tuple(row) == (6000, 6000)  # no batch stored twice, even physically
 
@@ -238,15 +258,23 @@ def test_replay_reads_a_skipped_fetch_again_and_replays_every_dead_letter(topics
     producer = Producer(producer_config())
     values = [f"{{broken {index}".encode() for index in range(200)]
     for value in values:
-        producer.produce(topics.dead_letter_topic, value, b"7:someone",
-                         headers=[(REASON_HEADER, b"undecodable"), (TOPIC_HEADER, topics.topic.encode())])
+        producer.produce(
+            topics.dead_letter_topic,
+            value,
+            b"7:someone",
+            headers=[(REASON_HEADER, b"undecodable"), (TOPIC_HEADER, topics.topic.encode())],
+        )
     assert producer.flush(10) == 0
     before = refetched()
     failpoints.enable("skip_fetched_offsets", "25")
     try:
-        result = replay_dead_letters(dead_letter_topic=topics.dead_letter_topic, target_topic=topics.topic,
-                                     group=f"{topics.group}-replay", idle_timeout=3,
-                                     config={"session.timeout.ms": 6000})
+        result = replay_dead_letters(
+            dead_letter_topic=topics.dead_letter_topic,
+            target_topic=topics.topic,
+            group=f"{topics.group}-replay",
+            idle_timeout=3,
+            config={"session.timeout.ms": 6000},
+        )
         fired = not failpoints.is_active("skip_fetched_offsets")
     finally:
         failpoints.disable("skip_fetched_offsets")
@@ -275,7 +303,10 @@ def test_consume_events_refuses_an_unmigrated_store_and_names_the_fix(tmp_path) 
 
     result = subprocess.run(
         [sys.executable, str(settings.BASE_DIR / "manage.py"), "consume_events"],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "pending ClickHouse migrations" in result.stderr

@@ -17,9 +17,29 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 def test_e2e_runs_the_pipeline_and_verifies_every_event() -> None:
     database = f"test_e2e_{os.getpid()}"
     result = subprocess.run(
-        [sys.executable, "manage.py", "e2e", "--events", "3000", "--workers", "1", "--threads", "2",
-         "--partitions", "3", "--database", database, "--rate", "1500", "--window-seconds", "1"],
-        cwd=ROOT, capture_output=True, timeout=280, check=False,
+        [
+            sys.executable,
+            "manage.py",
+            "e2e",
+            "--events",
+            "3000",
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+            "--partitions",
+            "3",
+            "--database",
+            database,
+            "--rate",
+            "1500",
+            "--window-seconds",
+            "1",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=280,
+        check=False,
         env={key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"},
     )
     output = result.stdout.decode()
@@ -46,7 +66,10 @@ def test_e2e_runs_the_pipeline_and_verifies_every_event() -> None:
 def test_e2e_refuses_a_window_under_one_second() -> None:
     result = subprocess.run(
         [sys.executable, "manage.py", "e2e", "--window-seconds", "0"],
-        cwd=ROOT, capture_output=True, timeout=60, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        timeout=60,
+        check=False,
         env={key: value for key, value in os.environ.items() if key != "DJANGO_SETTINGS_MODULE"},
     )
     assert result.returncode == 2

@@ -39,7 +39,8 @@ def _drain_and_stop(consumer: ConsumerProcess, topics: Topics, targets: dict[int
 
 
 def test_sigkill_after_insert_before_commit_loses_nothing_and_doubles_nothing(
-        topics: Topics, chdb_dir: Path, consumers: list[ConsumerProcess], tmp_path: Path) -> None:
+    topics: Topics, chdb_dir: Path, consumers: list[ConsumerProcess], tmp_path: Path
+) -> None:
     produce_rows(event_rows(9101, 3000))
     targets = send_drain_markers(topics.topic)
 
@@ -57,7 +58,8 @@ def test_sigkill_after_insert_before_commit_loses_nothing_and_doubles_nothing(
 
 
 def test_sigterm_during_a_batch_exits_cleanly_and_the_next_consumer_continues(
-        topics: Topics, chdb_dir: Path, consumers: list[ConsumerProcess], tmp_path: Path) -> None:
+    topics: Topics, chdb_dir: Path, consumers: list[ConsumerProcess], tmp_path: Path
+) -> None:
     produce_rows(event_rows(9102, 3000))
     targets = send_drain_markers(topics.topic)
 
@@ -77,12 +79,23 @@ def test_sigterm_during_a_batch_exits_cleanly_and_the_next_consumer_continues(
 
 
 def test_store_unavailable_commits_nothing_and_the_consumer_catches_up(
-        topics: Topics, chdb_dir: Path, consumers: list[ConsumerProcess], tmp_path: Path, kafka_api: None,
-        write_project: object, client: object) -> None:
+    topics: Topics,
+    chdb_dir: Path,
+    consumers: list[ConsumerProcess],
+    tmp_path: Path,
+    kafka_api: None,
+    write_project: object,
+    client: object,
+) -> None:
     # Another process holds the chDB directory: for the consumer the store is down.
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings", "CLICKHOUSE_URL": f"chdb://{chdb_dir}"}
-    holder = subprocess.Popen([sys.executable, "-m", "tests.streams.probe", "hold"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.streams.probe", "hold"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == b"holding"
         consumer = ConsumerProcess(topics, chdb_dir, tmp_path / "consumer.log")

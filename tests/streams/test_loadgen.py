@@ -28,8 +28,9 @@ def test_web_sessions_are_page_views_then_signup_then_purchase_and_ids_match_the
         assert 1 <= views <= 8 and names[:views] == ["page_view"] * views
         assert names[views:] in ([], ["signup"], ["signup", "purchase"])
         assert len({event["distinct_id"] for event in session}) == 1
-        assert [event["timestamp"] for event in session[:views]] == list(range(session[0]["timestamp"],
-                                                                             session[0]["timestamp"] + views))
+        assert [event["timestamp"] for event in session[:views]] == list(
+            range(session[0]["timestamp"], session[0]["timestamp"] + views)
+        )
         if "purchase" in names:
             purchase = session[-1]["properties"]
             assert purchase["revenue"] in (9.0, 29.0, 99.0) and purchase["currency"] == "EUR"
@@ -58,8 +59,20 @@ def test_iso_strings_are_utc_with_milliseconds() -> None:
 
 
 def test_a_worker_feed_hands_out_exactly_its_quota_in_batches() -> None:
-    plan = SendPlan(scenario="web", target="http://127.0.0.1:1", write_key="wk", events=2_501, duration=None, rate=0,
-                    users=100, workers=2, threads=1, batch_size=100, ledger_dir=tempfile.gettempdir(), seed=1)
+    plan = SendPlan(
+        scenario="web",
+        target="http://127.0.0.1:1",
+        write_key="wk",
+        events=2_501,
+        duration=None,
+        rate=0,
+        users=100,
+        workers=2,
+        threads=1,
+        batch_size=100,
+        ledger_dir=tempfile.gettempdir(),
+        seed=1,
+    )
     feed = _Feed(plan, worker=0)
     sizes, ids = [], []
     while True:

@@ -25,7 +25,7 @@ def test_publish_returns_after_acknowledgement_and_keeps_a_users_events_in_order
         bus.check_health()
 
         async def publish() -> None:
-            await asyncio.gather(*(bus.publish(rows[start:start + 100]) for start in range(0, 300, 100)))
+            await asyncio.gather(*(bus.publish(rows[start : start + 100]) for start in range(0, 300, 100)))
 
         asyncio.run(publish())
     finally:
@@ -47,7 +47,8 @@ def test_publish_returns_after_acknowledgement_and_keeps_a_users_events_in_order
                     row = orjson.loads(line)
                     assert message.key() == f"9401:{row['distinct_id']}".encode()
                     seen.setdefault(row["distinct_id"], []).append(
-                        (message.partition(), orjson.loads(row["properties"])["n"]))
+                        (message.partition(), orjson.loads(row["properties"])["n"])
+                    )
                     received += 1
     finally:
         reader.close()

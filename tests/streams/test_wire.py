@@ -42,7 +42,7 @@ def test_poison_messages_are_singled_out_with_a_reason_and_the_rest_is_kept() ->
         orjson.dumps(missing_id),
         b"[1, 2, 3]",
         orjson.dumps(bad_uuid),
-        encode_row(good[1]) .replace(b",", b",\n", 1),  # JSON across lines is still an event
+        encode_row(good[1]).replace(b",", b",\n", 1),  # JSON across lines is still an event
         orjson.dumps({**good[2], "properties": {"object": "instead of a JSON string"}}),
         encode_row(good[3]),
     ]
@@ -50,11 +50,20 @@ def test_poison_messages_are_singled_out_with_a_reason_and_the_rest_is_kept() ->
     decoded = decode_batch(values)
 
     reasons = {item.index: item.reason for item in decoded.rejected}
-    assert reasons == {1: "undecodable", 2: "undecodable", 3: "invalid_row", 4: "undecodable", 5: "invalid_row",
-                       7: "undecodable"}
+    assert reasons == {
+        1: "undecodable",
+        2: "undecodable",
+        3: "invalid_row",
+        4: "undecodable",
+        5: "invalid_row",
+        7: "undecodable",
+    }
     assert decoded.indices.tolist() == [0, 6, 8]
-    assert decoded.table.column("event_id").to_pylist() == [good[0]["event_id"], good[1]["event_id"],
-                                                            good[3]["event_id"]]
+    assert decoded.table.column("event_id").to_pylist() == [
+        good[0]["event_id"],
+        good[1]["event_id"],
+        good[3]["event_id"],
+    ]
 
 
 def test_control_messages_are_recognised_and_not_stored() -> None:
@@ -84,7 +93,12 @@ def test_consecutive_rows_of_one_user_share_a_message_and_the_order_is_kept() ->
     messages = encode_messages(rows)
 
     assert [(key, events) for key, _, events in messages] == [
-        (b"5:user-0", 4), (b"5:user-1", 2), (b"5:user-0", 1), (b"5:user-1", 2), (b"5:user-2", 4)]
+        (b"5:user-0", 4),
+        (b"5:user-1", 2),
+        (b"5:user-0", 1),
+        (b"5:user-1", 2),
+        (b"5:user-2", 4),
+    ]
     decoded_order = [orjson.loads(line) for _, value, _ in messages for line in value.split(b"\n")]
     assert decoded_order == rows
 
@@ -127,7 +141,9 @@ def test_a_bad_line_is_rejected_alone_and_the_rest_of_its_message_is_kept() -> N
     decoded = decode_batch([first, windows_endings, pretty])
 
     assert [(item.index, item.line, item.reason) for item in decoded.rejected] == [
-        (0, 1, "undecodable"), (0, 3, "invalid_row")]
+        (0, 1, "undecodable"),
+        (0, 3, "invalid_row"),
+    ]
     assert decoded.indices.tolist() == [0, 0, 0, 1, 1, 2]
     assert decoded.lines.tolist() == [0, 2, 4, 0, 1, -1]
     assert decoded.table.column("event_id").to_pylist() == [row["event_id"] for row in good]
@@ -143,10 +159,15 @@ def test_blank_messages_and_two_objects_on_one_line_are_rejected_not_miscounted(
     decoded = decode_batch(values)
 
     assert [(item.index, item.line, item.reason) for item in decoded.rejected] == [
-        (0, 0, "undecodable"), (2, None, "undecodable"), (3, None, "undecodable")]
+        (0, 0, "undecodable"),
+        (2, None, "undecodable"),
+        (3, None, "undecodable"),
+    ]
     assert decoded.indices.tolist() == [1, 4]
-    assert decoded.table.column("event_id").to_pylist() == [orjson.loads(good[3])["event_id"],
-                                                            orjson.loads(good[2])["event_id"]]
+    assert decoded.table.column("event_id").to_pylist() == [
+        orjson.loads(good[3])["event_id"],
+        orjson.loads(good[2])["event_id"],
+    ]
 
 
 def test_a_control_line_is_recognised_by_its_own_line() -> None:
@@ -156,5 +177,8 @@ def test_a_control_line_is_recognised_by_its_own_line() -> None:
     decoded = decode_batch([control_message() + b"\n" + missing_id, encode_row(good) + b"\n" + control_message()])
 
     assert [(item.index, item.line, item.reason) for item in decoded.rejected] == [
-        (0, 0, "control"), (0, 1, "invalid_row"), (1, 1, "control")]
+        (0, 0, "control"),
+        (0, 1, "invalid_row"),
+        (1, 1, "control"),
+    ]
     assert decoded.table.num_rows == 1

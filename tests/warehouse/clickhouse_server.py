@@ -62,7 +62,7 @@ def find_binary() -> list[str] | None:
     ``CLICKHOUSE_SERVER_BINARY`` names one explicitly (and only that one is tried).
     """
     explicit = os.environ.get("CLICKHOUSE_SERVER_BINARY")
-    for candidate in ((explicit,) if explicit else CANDIDATES):
+    for candidate in (explicit,) if explicit else CANDIDATES:
         path = shutil.which(candidate) or (candidate if os.access(candidate, os.X_OK) else None)
         if path:
             # The official single binary takes the tool name as its first argument.
@@ -120,7 +120,10 @@ def start_server(command: list[str], *, timeout: float = 60.0) -> ClickHouseServ
     config.write_text(CONFIG.format(root=root, tcp_port=tcp_port, http_port=http_port))
     stderr = (root / "stderr.txt").open("wb")
     process = subprocess.Popen(
-        [*command, f"--config-file={config}"], cwd=root, stdout=subprocess.DEVNULL, stderr=stderr,
+        [*command, f"--config-file={config}"],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
         stdin=subprocess.DEVNULL,
     )
     server = ClickHouseServer(process=process, root=root, tcp_port=tcp_port)

@@ -36,8 +36,12 @@ def event_row(project_id: int, **overrides: Any) -> dict[str, Any]:
 
 def count_events(store: Any, project_id: int, *, final: bool = True) -> int:
     final_sql = " FINAL" if final else ""
-    return int(store.query(Query(
-        name="test.count",
-        sql=f"SELECT count() FROM events{final_sql} WHERE project_id = {{project_id:UInt64}}",
-        params={"project_id": project_id},
-    )).scalar())
+    return int(
+        store.query(
+            Query(
+                name="test.count",
+                sql=f"SELECT count() FROM events{final_sql} WHERE project_id = {{project_id:UInt64}}",
+                params={"project_id": project_id},
+            )
+        ).scalar()
+    )

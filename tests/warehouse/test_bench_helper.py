@@ -11,17 +11,30 @@ from tests.warehouse.helpers import event_row, new_project_id
 
 
 def _tables(store: EventStore) -> set[str]:
-    return {name for (name,) in store.query_unscoped_admin(
-        "test.tables", "SELECT name FROM system.tables WHERE database = currentDatabase()"
-    ).rows()}
+    return {
+        name
+        for (name,) in store.query_unscoped_admin(
+            "test.tables", "SELECT name FROM system.tables WHERE database = currentDatabase()"
+        ).rows()
+    }
 
 
 def test_measure_insert_reports_both_sides_and_cleans_up(store: EventStore) -> None:
     before = _tables(store)
     table = events_to_arrow([event_row(new_project_id()) for _ in range(30)])
     report = measure_insert("chdb", table, batch_rows=10, store=store)
-    assert set(report) == {"transport", "rows", "batches", "batch_rows", "store_seconds", "raw_seconds",
-                           "store_rows_per_second", "raw_rows_per_second", "ratio", "raw_label"}
+    assert set(report) == {
+        "transport",
+        "rows",
+        "batches",
+        "batch_rows",
+        "store_seconds",
+        "raw_seconds",
+        "store_rows_per_second",
+        "raw_rows_per_second",
+        "ratio",
+        "raw_label",
+    }
     assert (report["transport"], report["rows"], report["batches"]) == ("chdb", 30, 3)
     assert report["store_rows_per_second"] > 0 and report["raw_rows_per_second"] > 0
     assert _tables(store) == before

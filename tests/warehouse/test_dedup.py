@@ -50,11 +50,13 @@ def test_a_resent_event_id_in_another_batch_is_counted_once_with_final(store: Ev
 
     assert count_events(store, project_id, final=False) == 25  # two parts, copies not merged yet
     assert count_events(store, project_id) == 20
-    unique_users = store.query(Query(
-        name="test.uniq",
-        sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    )).rows()
+    unique_users = store.query(
+        Query(
+            name="test.uniq",
+            sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id},
+        )
+    ).rows()
     assert unique_users == [(20, 20)]
 
 
@@ -64,11 +66,13 @@ def test_the_latest_copy_of_a_resent_event_wins(store: EventStore) -> None:
     row = event_row(project_id, properties='{"v": 1}')
     store.insert_events([row], dedup_token=f"v1-{project_id}")
     store.insert_events([dict(row, properties='{"v": 2}')], dedup_token=f"v2-{project_id}")
-    properties = store.query(Query(
-        name="test.latest",
-        sql="SELECT properties FROM events FINAL WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    )).scalar()
+    properties = store.query(
+        Query(
+            name="test.latest",
+            sql="SELECT properties FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id},
+        )
+    ).scalar()
     assert properties == '{"v": 2}'
 
 
@@ -108,8 +112,9 @@ def test_a_refused_streaming_insert_leaves_the_session_usable(store: EventStore)
 
     project_id = new_project_id()
     table = events_to_arrow(_batch(project_id, 2))
-    broken = table.set_column(table.schema.get_field_index("event_id"), "event_id",
-                              pa.array(["not-a-uuid", "also-not"], pa.string()))
+    broken = table.set_column(
+        table.schema.get_field_index("event_id"), "event_id", pa.array(["not-a-uuid", "also-not"], pa.string())
+    )
     with pytest.raises(StoreQueryError):
         store.insert_arrow("events", broken)
     store.insert_events(table, dedup_token=f"after-refusal-{project_id}")
@@ -125,8 +130,13 @@ def test_an_insert_does_not_wait_behind_a_long_query(store: EventStore) -> None:
     finished: list[str] = []
 
     def long_query() -> None:
-        store.query(Query(name="test.slow", sql="SELECT sum(sleepEachRow(0.001)) FROM numbers(3000)",
-                          settings={"max_block_size": 10}))
+        store.query(
+            Query(
+                name="test.slow",
+                sql="SELECT sum(sleepEachRow(0.001)) FROM numbers(3000)",
+                settings={"max_block_size": 10},
+            )
+        )
         finished.append("query")
 
     thread = threading.Thread(target=long_query)

@@ -50,12 +50,14 @@ def test_unscoped_shapes_are_refused(sql: str) -> None:
 
 
 def test_every_reference_with_its_own_predicate_passes() -> None:
-    check_scoped(Query(
-        name="ok",
-        sql="SELECT count() FROM events e JOIN persons p ON e.person_id = p.person_id "
+    check_scoped(
+        Query(
+            name="ok",
+            sql="SELECT count() FROM events e JOIN persons p ON e.person_id = p.person_id "
             "WHERE e.project_id = {project_id:UInt64} AND p.project_id = {project_id:UInt64}",
-        params={"project_id": 1},
-    ))
+            params={"project_id": 1},
+        )
+    )
 
 
 def test_a_non_integer_project_id_is_refused() -> None:

@@ -18,10 +18,12 @@ def _ms(days_ago: float) -> int:
     return int((utc_now() - timedelta(days=days_ago)).timestamp() * 1000)
 
 
-def _insert(store: EventStore, project_id: int, days_ago: float, *, retention_days: int, token: str,
-            **fields: object) -> dict[str, object]:
-    row = event_row(project_id, timestamp=_ms(days_ago), received_at=_ms(days_ago),
-                    retention_days=retention_days, **fields)
+def _insert(
+    store: EventStore, project_id: int, days_ago: float, *, retention_days: int, token: str, **fields: object
+) -> dict[str, object]:
+    row = event_row(
+        project_id, timestamp=_ms(days_ago), received_at=_ms(days_ago), retention_days=retention_days, **fields
+    )
     store.insert_events([row], dedup_token=token)
     return row
 
@@ -58,7 +60,9 @@ def test_the_retention_delete_is_a_parameterised_project_scoped_mutation() -> No
     from analytics.warehouse.queries import maintenance
 
     query = maintenance.expired_rows_delete(project_id=7, retention_days=30, cutoff=utc_now(), cluster="main")
-    assert query.sql.startswith("ALTER TABLE events_local ON CLUSTER `main` DELETE WHERE project_id = {project_id:UInt64}")
+    assert query.sql.startswith(
+        "ALTER TABLE events_local ON CLUSTER `main` DELETE WHERE project_id = {project_id:UInt64}"
+    )
     assert query.params["project_id"] == 7
 
 
@@ -76,8 +80,13 @@ def test_the_retention_task_enforces_every_projects_current_retention(store: Eve
 
     reported = events_retention_enforce.apply().get()
 
-    assert {"project_id": project.id, "retention_days": 90, "expired_rows": 1, "deleted": True,
-            "skipped_reason": ""} in reported
+    assert {
+        "project_id": project.id,
+        "retention_days": 90,
+        "expired_rows": 1,
+        "deleted": True,
+        "skipped_reason": "",
+    } in reported
     # The task's mutation runs asynchronously; wait (bounded) until ClickHouse finished it.
     _wait_for_mutations(store)
     assert count_events(store, project.id) == 1
@@ -87,20 +96,20 @@ def _wait_for_mutations(store: EventStore, timeout: float = 60.0) -> None:
     from analytics.warehouse.queries import maintenance
 
     deadline = time.monotonic() + timeout
-    while store.query_unscoped_admin(
-        "test.mutations", maintenance.unfinished_mutations_sql(None)
-    ).scalar():
+    while store.query_unscoped_admin("test.mutations", maintenance.unfinished_mutations_sql(None)).scalar():
         assert time.monotonic() < deadline, "the retention mutation did not finish"
         time.sleep(0.1)
 
 
 def _active_parts(store: EventStore, partition_id: str) -> int:
-    return int(store.query_unscoped_admin(
-        "test.parts",
-        "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' "
-        "AND active AND partition_id = {partition:String}",
-        {"partition": partition_id},
-    ).scalar())
+    return int(
+        store.query_unscoped_admin(
+            "test.parts",
+            "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' "
+            "AND active AND partition_id = {partition:String}",
+            {"partition": partition_id},
+        ).scalar()
+    )
 
 
 def test_closed_partitions_are_merged_so_duplicates_leave_the_disk(store: EventStore) -> None:

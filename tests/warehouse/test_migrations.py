@@ -52,17 +52,14 @@ def test_cluster_mode_emits_replicated_local_tables_and_distributed_tables() -> 
     context = MigrationContext("analytics", "main_cluster")
     statements = [sql for migration in discover() for sql in migration.module.statements(context)]
     text = "\n".join(statements)
-    assert (
-        "CREATE TABLE IF NOT EXISTS `analytics`.`events_local` ON CLUSTER `main_cluster`" in text
-    )
+    assert "CREATE TABLE IF NOT EXISTS `analytics`.`events_local` ON CLUSTER `main_cluster`" in text
     assert (
         "ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/analytics/events_local', "
         "'{replica}', inserted_at)" in text
     )
     assert (
         "CREATE TABLE IF NOT EXISTS `analytics`.`events` ON CLUSTER `main_cluster` AS `analytics`.`events_local` "
-        "ENGINE = Distributed('main_cluster', 'analytics', 'events_local', cityHash64(project_id, distinct_id))"
-        in text
+        "ENGINE = Distributed('main_cluster', 'analytics', 'events_local', cityHash64(project_id, distinct_id))" in text
     )
     for table in ("persons", "person_distinct_ids"):
         assert f"`analytics`.`{table}_local` ON CLUSTER `main_cluster`" in text
@@ -105,7 +102,9 @@ def test_store_cluster_inserts_are_synchronous_through_the_distributed_table(sto
 
     clustered = EventStore(store.transport, cluster="main_cluster")
     assert clustered.insert_settings("t-1") == {
-        "insert_deduplication_token": "t-1", "insert_deduplicate": 1, "insert_distributed_sync": 1,
+        "insert_deduplication_token": "t-1",
+        "insert_deduplicate": 1,
+        "insert_distributed_sync": 1,
     }
     assert store.insert_settings(None) == {}
 
@@ -145,15 +144,21 @@ def test_hourly_sort_key_migration_keeps_every_row_and_finishes_when_rerun(
     before = _snapshot(store, database)
 
     steps = _migration(3).statements(context)
-    cut = next(index for index, sql in enumerate(steps) if sql.startswith("EXCHANGE" if interrupted_after == "swap"
-                                                                          else "INSERT"))
+    cut = next(
+        index
+        for index, sql in enumerate(steps)
+        if sql.startswith("EXCHANGE" if interrupted_after == "swap" else "INSERT")
+    )
     for sql in steps[: cut + 1]:
         store.command(sql)
     for sql in steps:  # the rerun
         store.command(sql)
 
-    tables = dict(store.query_unscoped_admin(
-        "test.rekey.tables", f"SELECT name, sorting_key FROM system.tables WHERE database = '{database}'").rows())
+    tables = dict(
+        store.query_unscoped_admin(
+            "test.rekey.tables", f"SELECT name, sorting_key FROM system.tables WHERE database = '{database}'"
+        ).rows()
+    )
     assert tables == {"events": "project_id, toStartOfHour(timestamp), event, event_id"}
     # Every event, with the version (inserted_at) that FINAL picked before; the copy may
     # already collapse the redelivered copies (ClickHouse merges a block as it inserts it).
@@ -169,9 +174,11 @@ def test_hourly_sort_key_migration_refuses_to_swap_when_events_arrived_during_th
     context = MigrationContext(database, None)
     for sql in _migration(1).statements(context):
         store.command(sql)
-    insert = (f"INSERT INTO `{database}`.events (project_id, event_id, event, distinct_id, person_id, timestamp,"
-              " received_at, retention_days) SELECT 1, generateUUIDv4(), 'e', 'u', generateUUIDv4(),"
-              " toDateTime64('2026-06-01 00:00:00', 3, 'UTC'), now64(3), 3650 FROM numbers({rows})")
+    insert = (
+        f"INSERT INTO `{database}`.events (project_id, event_id, event, distinct_id, person_id, timestamp,"
+        " received_at, retention_days) SELECT 1, generateUUIDv4(), 'e', 'u', generateUUIDv4(),"
+        " toDateTime64('2026-06-01 00:00:00', 3, 'UTC'), now64(3), 3650 FROM numbers({rows})"
+    )
     store.command(insert.format(rows=20))
     steps = _migration(3).statements(context)
     check = next(index for index, sql in enumerate(steps) if sql.startswith("SELECT throwIf"))

@@ -61,17 +61,19 @@ def wire_store(clickhouse_server: ClickHouseServer) -> Iterator[EventStore]:
 
 def _batch(project_id: int, size: int) -> pa.Table:
     moment = datetime(2026, 3, 14, 12, 0, 1, tzinfo=UTC)
-    return pa.table({
-        "project_id": pa.array([project_id] * size, pa.uint64()),
-        "event_id": pa.array([str(uuid.uuid4()) for _ in range(size)]),
-        "event": pa.array(["signup" if index % 2 else "pageview" for index in range(size)]),
-        "distinct_id": pa.array([f"user-{index}" if index else NASTY for index in range(size)]),
-        "timestamp": pa.array([moment] * size, pa.timestamp("s", tz="UTC")),
-        "properties": pa.array(['{"k": "' + "x" * 100 + '"}'] * (size - 1) + ["{}"]),
-        "flags": pa.array([["a", NASTY]] + [[] for _ in range(size - 1)], pa.list_(pa.string())),
-        "revenue": pa.array([1.5] + [None] * (size - 1), pa.float64()),
-        "retention_days": pa.array([365] * size, pa.uint16()),
-    })
+    return pa.table(
+        {
+            "project_id": pa.array([project_id] * size, pa.uint64()),
+            "event_id": pa.array([str(uuid.uuid4()) for _ in range(size)]),
+            "event": pa.array(["signup" if index % 2 else "pageview" for index in range(size)]),
+            "distinct_id": pa.array([f"user-{index}" if index else NASTY for index in range(size)]),
+            "timestamp": pa.array([moment] * size, pa.timestamp("s", tz="UTC")),
+            "properties": pa.array(['{"k": "' + "x" * 100 + '"}'] * (size - 1) + ["{}"]),
+            "flags": pa.array([["a", NASTY]] + [[] for _ in range(size - 1)], pa.list_(pa.string())),
+            "revenue": pa.array([1.5] + [None] * (size - 1), pa.float64()),
+            "retention_days": pa.array([365] * size, pa.uint16()),
+        }
+    )
 
 
 def test_connects_over_lz4_to_an_old_server_without_query_parameters(wire_store: EventStore) -> None:
@@ -90,12 +92,14 @@ def test_connects_over_lz4_to_an_old_server_without_query_parameters(wire_store:
 def test_columnar_insert_and_select_round_trip(wire_store: EventStore) -> None:
     batch = _batch(project_id=101, size=200)
     wire_store.insert_arrow("wire_events", batch, dedup_token="wire-101")
-    result = wire_store.query(Query(
-        name="test.wire.select",
-        sql="SELECT event_id, event, distinct_id, timestamp, properties, flags, revenue, retention_days "
+    result = wire_store.query(
+        Query(
+            name="test.wire.select",
+            sql="SELECT event_id, event, distinct_id, timestamp, properties, flags, revenue, retention_days "
             "FROM wire_events FINAL WHERE project_id = {project_id:UInt64} ORDER BY distinct_id",
-        params={"project_id": 101},
-    ))
+            params={"project_id": 101},
+        )
+    )
     assert len(result) == 200
     rows = {row["distinct_id"]: row for row in result.dicts()}
     first = rows[NASTY]
@@ -121,11 +125,13 @@ def test_rendered_parameters_are_data_on_the_wire(
     wire_store: EventStore, project_id: int, value: str, expected_count: int
 ) -> None:
     wire_store.insert_arrow("wire_events", _batch(project_id=project_id, size=10))
-    count = wire_store.query(Query(
-        name="test.wire.param",
-        sql="SELECT count() FROM wire_events WHERE project_id = {project_id:UInt64} AND distinct_id = {name:String}",
-        params={"project_id": project_id, "name": value},
-    )).scalar()
+    count = wire_store.query(
+        Query(
+            name="test.wire.param",
+            sql="SELECT count() FROM wire_events WHERE project_id = {project_id:UInt64} AND distinct_id = {name:String}",
+            params={"project_id": project_id, "name": value},
+        )
+    ).scalar()
     assert count == expected_count
 
 
@@ -133,12 +139,14 @@ def test_uuid_and_array_parameters_on_the_wire(wire_store: EventStore) -> None:
     batch = _batch(project_id=303, size=5)
     wire_store.insert_arrow("wire_events", batch, dedup_token="wire-303")
     wanted = [uuid.UUID(value) for value in batch["event_id"].to_pylist()[:2]]
-    result = wire_store.query(Query(
-        name="test.wire.uuids",
-        sql="SELECT count(), has({names:Array(String)}, 'user-1') FROM wire_events "
+    result = wire_store.query(
+        Query(
+            name="test.wire.uuids",
+            sql="SELECT count(), has({names:Array(String)}, 'user-1') FROM wire_events "
             "WHERE project_id = {project_id:UInt64} AND has({ids:Array(UUID)}, event_id)",
-        params={"project_id": 303, "ids": wanted, "names": ["user-1", NASTY]},
-    ))
+            params={"project_id": 303, "ids": wanted, "names": ["user-1", NASTY]},
+        )
+    )
     assert result.rows() == [(2, 1)]
 
 
@@ -152,10 +160,13 @@ def test_a_server_error_is_a_query_error(wire_store: EventStore) -> None:
 
 def test_a_query_timeout_on_the_server_is_transient(wire_store: EventStore) -> None:
     with pytest.raises(StoreUnavailable, match="Code: 159"):
-        wire_store.query(Query(
-            name="test.wire.timeout", sql="SELECT count() FROM system.numbers WHERE sipHash64(number) = 0",
-            settings={"max_execution_time": 1},
-        ))
+        wire_store.query(
+            Query(
+                name="test.wire.timeout",
+                sql="SELECT count() FROM system.numbers WHERE sipHash64(number) = 0",
+                settings={"max_execution_time": 1},
+            )
+        )
 
 
 def test_an_insert_of_the_wrong_type_is_a_query_error(wire_store: EventStore) -> None:

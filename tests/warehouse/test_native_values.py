@@ -38,12 +38,24 @@ def test_results_get_the_arrow_types_chdb_gives() -> None:
 
     value = uuid.uuid4()
     table = _to_arrow(
-        [("id", "UUID"), ("n", "Nullable(UInt64)"), ("t", "DateTime64(3, 'UTC')"), ("tags", "Array(String)"),
-         ("name", "LowCardinality(String)"), ("id", "UUID")],
+        [
+            ("id", "UUID"),
+            ("n", "Nullable(UInt64)"),
+            ("t", "DateTime64(3, 'UTC')"),
+            ("tags", "Array(String)"),
+            ("name", "LowCardinality(String)"),
+            ("id", "UUID"),
+        ],
         [[value], [None], [MOMENT], [["a"]], ["x"], [value]],
     )
-    assert table.schema.types == [pa.uuid(), pa.uint64(), pa.timestamp("ms", tz="UTC"), pa.list_(pa.string()),
-                                  pa.string(), pa.uuid()]
+    assert table.schema.types == [
+        pa.uuid(),
+        pa.uint64(),
+        pa.timestamp("ms", tz="UTC"),
+        pa.list_(pa.string()),
+        pa.string(),
+        pa.uuid(),
+    ]
     assert table.to_pylist()[0]["n"] is None
     assert table.column(0).to_pylist() == [value]
     assert _to_arrow([("x", "UInt8")], []).num_rows == 0

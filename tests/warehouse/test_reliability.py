@@ -61,11 +61,21 @@ def test_a_query_timeout_is_transient_and_retried(store: EventStore) -> None:
     assert _metric("store_retries_total", operation="query:test.timeout") == before + 1
 
 
-@pytest.mark.parametrize(("code", "kind"), [
-    (159, StoreUnavailable), (210, StoreUnavailable), (241, StoreUnavailable), (252, StoreUnavailable),
-    (242, StoreUnavailable), (999, StoreUnavailable),
-    (62, StoreQueryError), (60, StoreQueryError), (47, StoreQueryError), (None, StoreQueryError),
-])
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [
+        (159, StoreUnavailable),
+        (210, StoreUnavailable),
+        (241, StoreUnavailable),
+        (252, StoreUnavailable),
+        (242, StoreUnavailable),
+        (999, StoreUnavailable),
+        (62, StoreQueryError),
+        (60, StoreQueryError),
+        (47, StoreQueryError),
+        (None, StoreQueryError),
+    ],
+)
 def test_error_codes_are_classified(code: int | None, kind: type) -> None:
     assert type(classify_error_code(code, "message")) is kind
 
@@ -140,10 +150,13 @@ def test_inserts_and_queries_are_measured(store: EventStore) -> None:
     queries_before = _metric("store_query_duration_seconds_count", query="test.metrics", transport="chdb")
 
     store.insert_events([event_row(project_id) for _ in range(3)], dedup_token=f"m-{project_id}")
-    store.query(Query(
-        name="test.metrics", sql="SELECT 1 FROM events WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    ))
+    store.query(
+        Query(
+            name="test.metrics",
+            sql="SELECT 1 FROM events WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id},
+        )
+    )
 
     assert _metric("store_rows_inserted_total", transport="chdb") == rows_before + 3
     assert _metric("store_bytes_inserted_total", transport="chdb") > bytes_before
@@ -176,8 +189,13 @@ def test_an_insert_keeps_no_reference_to_its_batch(store: EventStore) -> None:
     try:
         before = sys.getrefcount(table)
         store.insert_events(table, dedup_token=f"no-cycle-{project_id}")
-        store.query(Query(name="test.after_insert", sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}",
-                          params={"project_id": project_id}))
+        store.query(
+            Query(
+                name="test.after_insert",
+                sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}",
+                params={"project_id": project_id},
+            )
+        )
         assert sys.getrefcount(table) == before
     finally:
         if was_enabled:

@@ -14,15 +14,19 @@ from analytics.warehouse.schema import EVENT_COLUMNS, events_to_arrow
 from analytics.warehouse.store import EventStore
 from tests.warehouse.helpers import BASE_MS, event_row, new_project_id
 
-NASTY_TEXT = "emoji 🙂👩‍👩‍👧 RTL שלום مرحبا, quotes ' \" `, backslash \\ NUL \x00 controls \x01\x07\x1b\t\r\n\x7f {x:String}"
+NASTY_TEXT = (
+    "emoji 🙂👩‍👩‍👧 RTL שלום مرحبا, quotes ' \" `, backslash \\ NUL \x00 controls \x01\x07\x1b\t\r\n\x7f {x:String}"
+)
 
 
 def _read_back(store: EventStore, project_id: int) -> list[dict[str, Any]]:
-    return store.query(Query(
-        name="test.read_back",
-        sql="SELECT * FROM events FINAL WHERE project_id = {project_id:UInt64} ORDER BY timestamp, event_id",
-        params={"project_id": project_id},
-    )).dicts()
+    return store.query(
+        Query(
+            name="test.read_back",
+            sql="SELECT * FROM events FINAL WHERE project_id = {project_id:UInt64} ORDER BY timestamp, event_id",
+            params={"project_id": project_id},
+        )
+    ).dicts()
 
 
 def test_every_column_round_trips(store: EventStore) -> None:
@@ -65,9 +69,25 @@ def test_every_column_round_trips(store: EventStore) -> None:
     assert json.loads(stored["properties"]) == {"plan": "pro", "text": NASTY_TEXT}
     assert stored["flags"] == ["bot", "late"]
     assert stored["revenue"] == pytest.approx(12.34)
-    for name in ("event", "distinct_id", "session_id", "source_id", "lib", "lib_version", "url", "referrer",
-                 "browser", "browser_version", "os", "os_version", "device_type", "country", "ip",
-                 "retention_days", "project_id"):
+    for name in (
+        "event",
+        "distinct_id",
+        "session_id",
+        "source_id",
+        "lib",
+        "lib_version",
+        "url",
+        "referrer",
+        "browser",
+        "browser_version",
+        "os",
+        "os_version",
+        "device_type",
+        "country",
+        "ip",
+        "retention_days",
+        "project_id",
+    ):
         assert stored[name] == row[name], name
     assert stored["inserted_at"].tzinfo is not None
 
@@ -99,11 +119,13 @@ def test_properties_round_trip_and_are_readable_with_json_functions(store: Event
     store.insert_events([event_row(project_id, properties=properties)], dedup_token=f"p-{project_id}")
     [stored] = _read_back(store, project_id)
     assert stored["properties"] == properties
-    keys = store.query(Query(
-        name="test.json_keys",
-        sql="SELECT JSONExtractKeys(properties) FROM events FINAL WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    )).scalar()
+    keys = store.query(
+        Query(
+            name="test.json_keys",
+            sql="SELECT JSONExtractKeys(properties) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id},
+        )
+    ).scalar()
     assert keys == list(json.loads(properties))
 
 
@@ -111,11 +133,13 @@ def test_a_32kb_property_value_is_extracted_whole(store: EventStore) -> None:
     project_id = new_project_id()
     value = "é" * 16 * 1024
     store.insert_events([event_row(project_id, properties=json.dumps({"big": value}))], dedup_token=f"b-{project_id}")
-    extracted = store.query(Query(
-        name="test.json_big",
-        sql="SELECT JSONExtractString(properties, {key:String}) FROM events FINAL WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id, "key": "big"},
-    )).scalar()
+    extracted = store.query(
+        Query(
+            name="test.json_big",
+            sql="SELECT JSONExtractString(properties, {key:String}) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id, "key": "big"},
+        )
+    ).scalar()
     assert extracted == value
 
 
@@ -140,20 +164,24 @@ def test_persons_keep_their_latest_version(store: EventStore) -> None:
     created = datetime(2026, 1, 1, tzinfo=UTC)
 
     def version(number: int, properties: str) -> pa.Table:
-        return pa.table({
-            "project_id": pa.array([project_id], pa.uint64()),
-            "person_id": pa.array([person_id]),
-            "properties": pa.array([properties]),
-            "created_at": pa.array([created], pa.timestamp("ms", tz="UTC")),
-            "version": pa.array([number], pa.uint64()),
-        })
+        return pa.table(
+            {
+                "project_id": pa.array([project_id], pa.uint64()),
+                "person_id": pa.array([person_id]),
+                "properties": pa.array([properties]),
+                "created_at": pa.array([created], pa.timestamp("ms", tz="UTC")),
+                "version": pa.array([number], pa.uint64()),
+            }
+        )
 
     store.insert_arrow("persons", version(2, json.dumps({"name": "שלום 🙂"})), dedup_token=f"person-2-{project_id}")
     store.insert_arrow("persons", version(1, "{}"), dedup_token=f"person-1-{project_id}")
-    rows = store.query(Query(
-        name="test.persons",
-        sql="SELECT person_id, properties, version, created_at, is_deleted FROM persons FINAL "
+    rows = store.query(
+        Query(
+            name="test.persons",
+            sql="SELECT person_id, properties, version, created_at, is_deleted FROM persons FINAL "
             "WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    )).rows()
+            params={"project_id": project_id},
+        )
+    ).rows()
     assert rows == [(uuid.UUID(person_id), json.dumps({"name": "שלום 🙂"}), 2, created, 0)]

@@ -25,9 +25,18 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "name", "organisation_id", "timezone", "retention_days", "write_key",
-            "ingest_rate_limit", "keep_full_ip", "aggregation_lateness_seconds", "measures",
-            "created_at", "role",
+            "id",
+            "name",
+            "organisation_id",
+            "timezone",
+            "retention_days",
+            "write_key",
+            "ingest_rate_limit",
+            "keep_full_ip",
+            "aggregation_lateness_seconds",
+            "measures",
+            "created_at",
+            "role",
         ]
 
     def get_role(self, project: Project) -> str | None:

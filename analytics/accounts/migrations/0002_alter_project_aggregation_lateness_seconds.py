@@ -8,15 +8,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='project',
-            name='aggregation_lateness_seconds',
-            field=models.PositiveIntegerField(default=15, help_text='How long after a bucket ends it is aggregated as final.'),
+            model_name="project",
+            name="aggregation_lateness_seconds",
+            field=models.PositiveIntegerField(
+                default=15, help_text="How long after a bucket ends it is aggregated as final."
+            ),
         ),
     ]

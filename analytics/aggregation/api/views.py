@@ -46,9 +46,7 @@ class _RangeInputSerializer(serializers.Serializer):
     to = serializers.DateTimeField(required=False)
 
     def to_internal_value(self, data: Any) -> Any:
-        values: dict[str, Any] = {
-            str(key): data.get(key) for key in self.fields if key != "from_" and data.get(key)
-        }
+        values: dict[str, Any] = {str(key): data.get(key) for key in self.fields if key != "from_" and data.get(key)}
         if data.get("from"):
             values["from_"] = data.get("from")
         return super().to_internal_value(values)
@@ -84,8 +82,11 @@ class AggregatesView(APIView):
     class OutputSerializer(serializers.Serializer):
         class ResultSerializer(_BucketResultSerializer):
             measure = MeasureStatsSerializer(allow_null=True, help_text="Statistics of ?measure=.")
-            measures = serializers.DictField(child=MeasureStatsSerializer(), required=False,
-                                             help_text="Every measure's statistics (when no ?measure=).")
+            measures = serializers.DictField(
+                child=MeasureStatsSerializer(),
+                required=False,
+                help_text="Every measure's statistics (when no ?measure=).",
+            )
 
         granularity = serializers.CharField()
         timezone = serializers.CharField()
@@ -95,7 +96,8 @@ class AggregatesView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("granularity", enum=[value for value, _ in GRANULARITY_CHOICES]),
-            OpenApiParameter("event", str), OpenApiParameter("measure", str),
+            OpenApiParameter("event", str),
+            OpenApiParameter("measure", str),
             OpenApiParameter("from", str, description="ISO-8601 time"),
             OpenApiParameter("to", str, description="ISO-8601 time"),
         ],
@@ -104,10 +106,18 @@ class AggregatesView(APIView):
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = _validated(self.InputSerializer, request)
-        return Response(_from_store(lambda: selectors.aggregates_for(
-            project=project, granularity=Granularity(data["granularity"]), start=data.get("from_"),
-            end=data.get("to"), event=data.get("event"), measure=data.get("measure"),
-        )))
+        return Response(
+            _from_store(
+                lambda: selectors.aggregates_for(
+                    project=project,
+                    granularity=Granularity(data["granularity"]),
+                    start=data.get("from_"),
+                    end=data.get("to"),
+                    event=data.get("event"),
+                    measure=data.get("measure"),
+                )
+            )
+        )
 
 
 class GlobalAggregatesView(APIView):
@@ -124,17 +134,28 @@ class GlobalAggregatesView(APIView):
         results = ResultSerializer(many=True)
 
     @extend_schema(
-        parameters=[OpenApiParameter("period", enum=["day", "month"]), OpenApiParameter("event", str),
-                    OpenApiParameter("from", str), OpenApiParameter("to", str)],
+        parameters=[
+            OpenApiParameter("period", enum=["day", "month"]),
+            OpenApiParameter("event", str),
+            OpenApiParameter("from", str),
+            OpenApiParameter("to", str),
+        ],
         responses=OutputSerializer,
     )
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = _validated(self.InputSerializer, request)
-        return Response(_from_store(lambda: selectors.global_totals_for(
-            project=project, period=data["period"], start=data.get("from_"), end=data.get("to"),
-            event=data.get("event"),
-        )))
+        return Response(
+            _from_store(
+                lambda: selectors.global_totals_for(
+                    project=project,
+                    period=data["period"],
+                    start=data.get("from_"),
+                    end=data.get("to"),
+                    event=data.get("event"),
+                )
+            )
+        )
 
 
 class UserDetailView(APIView):
@@ -176,6 +197,13 @@ class UserDetailView(APIView):
     def get(self, request: AuthenticatedRequest, project_id: int, distinct_id: str) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = _validated(self.InputSerializer, request)
-        return Response(_from_store(lambda: selectors.user_detail_for(
-            project=project, distinct_id=distinct_id, limit=data["limit"], cursor=data.get("cursor"),
-        )))
+        return Response(
+            _from_store(
+                lambda: selectors.user_detail_for(
+                    project=project,
+                    distinct_id=distinct_id,
+                    limit=data["limit"],
+                    cursor=data.get("cursor"),
+                )
+            )
+        )

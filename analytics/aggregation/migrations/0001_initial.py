@@ -53,9 +53,19 @@ class Migration(migrations.Migration):
                 migrations.CreateModel(
                     name="Rollup",
                     fields=[
-                        ("pk", models.CompositePrimaryKey("project_id", "granularity", "bucket", "event",
-                                                          blank=True, editable=False, primary_key=True,
-                                                          serialize=False)),
+                        (
+                            "pk",
+                            models.CompositePrimaryKey(
+                                "project_id",
+                                "granularity",
+                                "bucket",
+                                "event",
+                                blank=True,
+                                editable=False,
+                                primary_key=True,
+                                serialize=False,
+                            ),
+                        ),
                         ("granularity", models.CharField(choices=GRANULARITY_CHOICES, max_length=3)),
                         ("bucket", models.DateTimeField()),
                         ("event", models.TextField()),
@@ -64,8 +74,12 @@ class Migration(migrations.Migration):
                         ("unique_persons", models.BigIntegerField()),
                         ("measures", models.JSONField(default=dict)),
                         ("computed_at", models.DateTimeField()),
-                        ("project", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
-                                                      related_name="+", to="accounts.project")),
+                        (
+                            "project",
+                            models.ForeignKey(
+                                on_delete=django.db.models.deletion.CASCADE, related_name="+", to="accounts.project"
+                            ),
+                        ),
                     ],
                 ),
             ],
@@ -84,12 +98,19 @@ class Migration(migrations.Migration):
                 ("last_run_late_events", models.BigIntegerField(default=0)),
                 ("last_error", models.TextField(blank=True, default="")),
                 ("updated_at", models.DateTimeField(auto_now=True)),
-                ("project", models.ForeignKey(on_delete=django.db.models.deletion.CASCADE,
-                                              related_name="aggregation_watermarks", to="accounts.project")),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="aggregation_watermarks",
+                        to="accounts.project",
+                    ),
+                ),
             ],
             options={
-                "constraints": [models.UniqueConstraint(fields=("project", "granularity"),
-                                                        name="unique_watermark_stream")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "granularity"), name="unique_watermark_stream")
+                ],
             },
         ),
     ]

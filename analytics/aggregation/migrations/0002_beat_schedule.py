@@ -20,13 +20,21 @@ def create_schedule(apps, schema_editor):
     six_hours, _ = IntervalSchedule.objects.get_or_create(every=6, period="hours")
     PeriodicTask.objects.get_or_create(
         name="aggregation: all streams",
-        defaults={"task": DISPATCH_TASK, "interval": every, "enabled": True,
-                  "description": "Aggregate every (project, granularity) stream from its watermark."},
+        defaults={
+            "task": DISPATCH_TASK,
+            "interval": every,
+            "enabled": True,
+            "description": "Aggregate every (project, granularity) stream from its watermark.",
+        },
     )
     PeriodicTask.objects.get_or_create(
         name="aggregation: rollup partitions and retention",
-        defaults={"task": MAINTAIN_TASK, "interval": six_hours, "enabled": True,
-                  "description": "Create coming monthly rollup partitions; drop or delete expired rollups."},
+        defaults={
+            "task": MAINTAIN_TASK,
+            "interval": six_hours,
+            "enabled": True,
+            "description": "Create coming monthly rollup partitions; drop or delete expired rollups.",
+        },
     )
 
 

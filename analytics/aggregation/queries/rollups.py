@@ -43,9 +43,9 @@ UNIQUE_USERS_SQL = "uniqExact(reinterpretAsUInt128(sipHash128(distinct_id)))"
 # ClickHouse's multiSearch* functions take at most 255 needles.
 MAX_SEARCH_NEEDLES = 255
 
-_STATS_TYPE = "Tuple(" + ", ".join(
-    ["count UInt64"] + [f"{name} Nullable(Float64)" for name in MEASURE_FIELDS[1:]]
-) + ")"
+_STATS_TYPE = (
+    "Tuple(" + ", ".join(["count UInt64"] + [f"{name} Nullable(Float64)" for name in MEASURE_FIELDS[1:]]) + ")"
+)
 
 
 def _measure_values_sql(measures: Sequence[str]) -> tuple[list[str], dict[str, Any]]:
@@ -62,9 +62,9 @@ def _measure_values_sql(measures: Sequence[str]) -> tuple[list[str], dict[str, A
     if json_measures:
         # Names match IDENTIFIER_PATTERN (no backticks), so quoting them keeps the type valid;
         # the type travels as a parameter, never as SQL text.
-        params["measures_type"] = "Tuple(" + ", ".join(
-            f"`{validate_identifier(name)}` Nullable(Float64)" for name in json_measures
-        ) + ")"
+        params["measures_type"] = (
+            "Tuple(" + ", ".join(f"`{validate_identifier(name)}` Nullable(Float64)" for name in json_measures) + ")"
+        )
         # Most events carry none of the measures (page views, clicks): parsing their JSON
         # only to find nothing cost about a tenth of the query. A top-level key "k" is written in
         # the text either as "k" or with an escape sequence (a backslash); a row holding

@@ -16,8 +16,13 @@ from analytics.warehouse.guard import Query, validate_identifier
 # Output name -> column of user_events_query (aliases differ from the columns, which the
 # WHERE and ORDER BY use in their typed form).
 EVENT_FIELDS = {
-    "event_id": "event_id_text", "event": "event", "timestamp": "timestamp_ms", "properties": "properties",
-    "revenue": "revenue", "session_id": "session_id", "person_id": "person_id_text",
+    "event_id": "event_id_text",
+    "event": "event",
+    "timestamp": "timestamp_ms",
+    "properties": "properties",
+    "revenue": "revenue",
+    "session_id": "session_id",
+    "person_id": "person_id_text",
 }
 
 
@@ -31,9 +36,7 @@ def user_events_query(
     if before is not None:
         params["before_ms"] = to_epoch_ms(before[0])
         params["before_id"] = before[1]
-        cursor = (
-            " AND (timestamp, event_id) < (fromUnixTimestamp64Milli({before_ms:Int64}, 'UTC'), {before_id:UUID})"
-        )
+        cursor = " AND (timestamp, event_id) < (fromUnixTimestamp64Milli({before_ms:Int64}, 'UTC'), {before_id:UUID})"
     sql = f"""
 SELECT toString(event_id) AS event_id_text, event, toUnixTimestamp64Milli(timestamp) AS timestamp_ms,
        properties, revenue, session_id, toString(person_id) AS person_id_text

@@ -59,7 +59,8 @@ def measure_run(project_id: int, hour_start: datetime, granularity: str = Granul
     now_at_store = store_now()
     with transaction.atomic():
         Watermark.objects.update_or_create(
-            project=project, granularity=granularity_value.value,
+            project=project,
+            granularity=granularity_value.value,
             defaults={"event_time_mark": hour_start, "inserted_mark": now_at_store},
         )
     now = hour_start + timedelta(hours=1, seconds=project.aggregation_lateness_seconds)

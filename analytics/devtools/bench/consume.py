@@ -41,8 +41,15 @@ def consumer_available() -> None:
         raise Unavailable("`manage.py consume_events` (issue 5) has not landed")
 
 
-def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: str,
-                     messages: list[tuple[bytes, bytes, int]], project_id: int, timeout: float = 600) -> ConsumeRun:
+def fill_and_consume(
+    env: dict[str, str],
+    workdir: Path,
+    bootstrap: str,
+    topic: str,
+    messages: list[tuple[bytes, bytes, int]],
+    project_id: int,
+    timeout: float = 600,
+) -> ConsumeRun:
     """Produce ``messages`` to a new topic, then let one consumer process drain it into its store."""
     create_topic(bootstrap, topic, PARTITIONS)
     produce_seconds = produce_raw(bootstrap, topic, messages)
@@ -82,5 +89,12 @@ def fill_and_consume(env: dict[str, str], workdir: Path, bootstrap: str, topic: 
     else:
         seconds = done_at - started
     stored = int(run_python(COUNT_CODE % project_id, env))
-    return ConsumeRun(events=event_count(messages), produce_seconds=produce_seconds, seconds=seconds, wall_seconds=done_at - started,
-                      stored=stored, peak_rss_mb=peak, exit_code=code)
+    return ConsumeRun(
+        events=event_count(messages),
+        produce_seconds=produce_seconds,
+        seconds=seconds,
+        wall_seconds=done_at - started,
+        stored=stored,
+        peak_rss_mb=peak,
+        exit_code=code,
+    )

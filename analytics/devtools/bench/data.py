@@ -189,19 +189,29 @@ def _batch(spec: DataSpec, sampler: _UserSampler, index: int, rows: int, first_r
     bytes_down = np.where(telecom_event == 4, rng.integers(10_000, 500_000_000, size=rows), bytes_up // 100)
     ended = timestamp + duration * 1000
     telecom_props = pc.binary_join_element_wise(
-        '{"duration_sec":', pc.cast(pa.array(duration), pa.string()),
-        ',"bytes_up":', pc.cast(pa.array(bytes_up), pa.string()),
-        ',"bytes_down":', pc.cast(pa.array(bytes_down), pa.string()),
-        ',"started_at":', pc.cast(pa.array(timestamp), pa.string()),
-        ',"ended_at":', pc.cast(pa.array(ended), pa.string()),
-        ',"meta":{"cell":"c', pc.cast(pa.array(user_of % 997), pa.string()), '"}}',
+        '{"duration_sec":',
+        pc.cast(pa.array(duration), pa.string()),
+        ',"bytes_up":',
+        pc.cast(pa.array(bytes_up), pa.string()),
+        ',"bytes_down":',
+        pc.cast(pa.array(bytes_down), pa.string()),
+        ',"started_at":',
+        pc.cast(pa.array(timestamp), pa.string()),
+        ',"ended_at":',
+        pc.cast(pa.array(ended), pa.string()),
+        ',"meta":{"cell":"c',
+        pc.cast(pa.array(user_of % 997), pa.string()),
+        '"}}',
         "",
     )
     page_path = _pick(_PAGES, page)
-    web_props = pc.binary_join_element_wise('{"path":"', page_path, '","plan":"', _pick(("free", "pro", "team"), user_of % 3),
-                                            '"}', "")
+    web_props = pc.binary_join_element_wise(
+        '{"path":"', page_path, '","plan":"', _pick(("free", "pro", "team"), user_of % 3), '"}', ""
+    )
     properties = pc.if_else(pa.array(telecom_of), telecom_props, web_props)
-    url = pc.if_else(pa.array(telecom_of), pa.scalar(""), pc.binary_join_element_wise("https://shop.example", page_path, ""))
+    url = pc.if_else(
+        pa.array(telecom_of), pa.scalar(""), pc.binary_join_element_wise("https://shop.example", page_path, "")
+    )
     referrer = pc.if_else(pa.array((position == 0) & ~telecom_of), pa.scalar("https://search.example/"), pa.scalar(""))
 
     session_id = _prefixed(f"s{spec.seed % 100000}-{index}-", np.arange(count))
@@ -260,14 +270,20 @@ def api_events(table: pa.Table) -> list[dict[str, object]]:
     columns = table.select(["event_id", "event", "distinct_id", "timestamp", "properties"]).to_pydict()
     events = []
     for event_id, name, distinct_id, timestamp, properties in zip(
-        columns["event_id"], columns["event"], columns["distinct_id"], columns["timestamp"], columns["properties"],
+        columns["event_id"],
+        columns["event"],
+        columns["distinct_id"],
+        columns["timestamp"],
+        columns["properties"],
         strict=True,
     ):
-        events.append({
-            "event_id": event_id,
-            "event": name,
-            "distinct_id": distinct_id,
-            "timestamp": int(timestamp.timestamp() * 1000),
-            "properties": orjson.loads(properties),
-        })
+        events.append(
+            {
+                "event_id": event_id,
+                "event": name,
+                "distinct_id": distinct_id,
+                "timestamp": int(timestamp.timestamp() * 1000),
+                "properties": orjson.loads(properties),
+            }
+        )
     return events

@@ -66,7 +66,10 @@ def manage_py(*args: str, env: dict[str, str] | None = None, log_path: Path | No
     output = open(log_path, "ab") if log_path else subprocess.DEVNULL
     return subprocess.Popen(
         [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
-        cwd=settings.BASE_DIR, env={**os.environ, **(env or {})}, stdout=output, stderr=subprocess.STDOUT,
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **(env or {})},
+        stdout=output,
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -129,8 +132,12 @@ def product_env(workdir: Path, *, mode: str = "embedded", **extra: str) -> dict[
 def prepare_product(env: dict[str, str]) -> dict[str, Any]:
     """Migrate both databases of ``env`` and create a project; returns its id and write key."""
     completed = subprocess.run(
-        [sys.executable, "-c", _PREPARE], cwd=settings.BASE_DIR, env={**os.environ, **env},
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", _PREPARE],
+        cwd=settings.BASE_DIR,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"preparing the product failed: {completed.stderr.strip()[-800:]}")
@@ -158,12 +165,13 @@ def postgres_database(name: str) -> Iterator[str]:
 def run_python(code: str, env: dict[str, str], timeout: float = 600) -> str:
     """Run Django code in a separate process (e.g. to read a chDB directory a server just released)."""
     completed = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup()\n" + code], cwd=settings.BASE_DIR,
+        [sys.executable, "-c", "import django; django.setup()\n" + code],
+        cwd=settings.BASE_DIR,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if completed.returncode != 0:
         raise RuntimeError(f"helper process failed: {completed.stderr.strip()[-1500:]}")
     return completed.stdout.strip().splitlines()[-1] if completed.stdout.strip() else ""
-
-

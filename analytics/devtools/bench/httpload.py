@@ -32,8 +32,13 @@ class LoadResult:
 
 
 def build_request(host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Content-Type: application/json",
-             f"Content-Length: {len(body)}", "Connection: keep-alive"]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Content-Type: application/json",
+        f"Content-Length: {len(body)}",
+        "Connection: keep-alive",
+    ]
     lines += [f"{name}: {value}" for name, value in headers.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
@@ -122,8 +127,9 @@ def post_one(host: str, port: int, request: bytes) -> tuple[int, bytes]:
     return asyncio.run(once())
 
 
-async def _paced_worker(host: str, port: int, queue: asyncio.Queue[tuple[float, bytes, int]],
-                        result: LoadResult, deadline: float) -> None:
+async def _paced_worker(
+    host: str, port: int, queue: asyncio.Queue[tuple[float, bytes, int]], result: LoadResult, deadline: float
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     loop = asyncio.get_running_loop()
     try:
@@ -151,8 +157,9 @@ async def _paced_worker(host: str, port: int, queue: asyncio.Queue[tuple[float, 
         writer.close()
 
 
-async def _run_paced(host: str, port: int, requests: list[tuple[bytes, int]], rate: float,
-                     connections: int) -> LoadResult:
+async def _run_paced(
+    host: str, port: int, requests: list[tuple[bytes, int]], rate: float, connections: int
+) -> LoadResult:
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.2
     queue: asyncio.Queue[tuple[float, bytes, int]] = asyncio.Queue()
@@ -168,8 +175,9 @@ async def _run_paced(host: str, port: int, requests: list[tuple[bytes, int]], ra
     return result
 
 
-def post_paced(host: str, port: int, requests: list[tuple[bytes, int]], rate: float,
-               connections: int = 16) -> LoadResult:
+def post_paced(
+    host: str, port: int, requests: list[tuple[bytes, int]], rate: float, connections: int = 16
+) -> LoadResult:
     """Send the requests on a schedule of ``rate`` events/s (as fast as possible once behind it).
 
     Stops at the end of the planned schedule even if requests remain, so a server slower

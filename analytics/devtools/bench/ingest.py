@@ -30,19 +30,23 @@ class ServeRun:
 
 def batch_bodies(events: list[dict[str, Any]], batch_size: int = 100) -> list[tuple[bytes, int]]:
     """JSON bodies of ``batch_size`` events each, with the number of events in each."""
-    return [(orjson.dumps({"batch": events[i:i + batch_size]}), len(events[i:i + batch_size]))
-            for i in range(0, len(events), batch_size)]
+    return [
+        (orjson.dumps({"batch": events[i : i + batch_size]}), len(events[i : i + batch_size]))
+        for i in range(0, len(events), batch_size)
+    ]
 
 
-def serve_and_post(env: dict[str, str], workdir: Path, write_key: str, bodies: list[tuple[bytes, int]],
-                   *, connections: int = 8) -> ServeRun:
+def serve_and_post(
+    env: dict[str, str], workdir: Path, write_key: str, bodies: list[tuple[bytes, int]], *, connections: int = 8
+) -> ServeRun:
     """Start one web process, probe the endpoint with the first body, post the rest, stop it.
 
     Raises Unavailable when the endpoint does not exist yet (404/405) or the server cannot start.
     """
     port = free_port()
-    process = manage_py("serve", "--host", "127.0.0.1", "--port", str(port), "--no-beat",
-                        env=env, log_path=workdir / "serve.log")
+    process = manage_py(
+        "serve", "--host", "127.0.0.1", "--port", str(port), "--no-beat", env=env, log_path=workdir / "serve.log"
+    )
     try:
         try:
             wait_for_port(port, process)
@@ -50,8 +54,9 @@ def serve_and_post(env: dict[str, str], workdir: Path, write_key: str, bodies: l
             tail = (workdir / "serve.log").read_text(errors="replace")[-400:]
             raise Unavailable(f"manage.py serve did not start ({error}): {tail}") from error
         headers = {"X-Api-Key": write_key}
-        probe_status, probe_body = post_one("127.0.0.1", port, build_request("127.0.0.1", port, EVENTS_PATH,
-                                                                               bodies[0][0], headers))
+        probe_status, probe_body = post_one(
+            "127.0.0.1", port, build_request("127.0.0.1", port, EVENTS_PATH, bodies[0][0], headers)
+        )
         if probe_status in (404, 405):
             raise Unavailable(f"POST {EVENTS_PATH} answers {probe_status}: the ingestion API has not landed")
         if probe_status >= 300:
@@ -60,6 +65,8 @@ def serve_and_post(env: dict[str, str], workdir: Path, write_key: str, bodies: l
         requests = [(build_request("127.0.0.1", port, EVENTS_PATH, body, headers), count) for body, count in bodies[1:]]
         load = post_all("127.0.0.1", port, requests, connections=connections)
         peak = peak_rss_mb(process.pid)
-        return ServeRun(load=load, events_sent=sum(count for _, count in bodies[1:]), idle_rss_mb=idle, peak_rss_mb=peak)
+        return ServeRun(
+            load=load, events_sent=sum(count for _, count in bodies[1:]), idle_rss_mb=idle, peak_rss_mb=peak
+        )
     finally:
         stop_process(process)

@@ -98,19 +98,31 @@ class _RawNative:
 
         # The best the driver can be given: the same lists the store builds, made untimed.
         types = self._transport._column_types(self.target)
-        return [_column_values(column, types.get(name)) for name, column in zip(
-            batch.column_names, batch.columns, strict=True)]
+        return [
+            _column_values(column, types.get(name))
+            for name, column in zip(batch.column_names, batch.columns, strict=True)
+        ]
 
     def insert(self, name: str, batch: pa.Table, prepared: Any) -> None:
-        self._client.execute(f"INSERT INTO {name} ({column_list(batch.column_names)}) VALUES", prepared, columnar=True,
-                             settings=self._settings)
+        self._client.execute(
+            f"INSERT INTO {name} ({column_list(batch.column_names)}) VALUES",
+            prepared,
+            columnar=True,
+            settings=self._settings,
+        )
 
     def close(self) -> None:
         self._client.disconnect()
 
 
-def measure_insert(transport_name: str, table: pa.Table, *, batch_rows: int = DEFAULT_BATCH_ROWS,
-                   url: str | None = None, store: EventStore | None = None) -> dict[str, Any]:
+def measure_insert(
+    transport_name: str,
+    table: pa.Table,
+    *,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+    url: str | None = None,
+    store: EventStore | None = None,
+) -> dict[str, Any]:
     """Rows/s of the store's insert path and of the raw engine on the same rows.
 
     ``transport_name``: ``"chdb"`` (uses ``store`` or the process's store, which must be

@@ -21,8 +21,9 @@ def create_topic(bootstrap: str, topic: str, partitions: int = 6) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)],
-                                  operation_timeout=10)
+    futures = admin.create_topics(
+        [NewTopic(topic, num_partitions=partitions, replication_factor=1)], operation_timeout=10
+    )
     for future in futures.values():
         try:
             future.result(timeout=15)
@@ -86,8 +87,11 @@ def wire_messages(table: object) -> list[tuple[bytes, bytes, int]]:
             column = column.cast(pa.int64())
         columns.append(column)
     rows = pa.Table.from_arrays(columns, names=table.column_names).to_pylist()
-    return [message for start in range(0, len(rows), REQUEST_EVENTS)
-            for message in encode_messages(rows[start:start + REQUEST_EVENTS])]
+    return [
+        message
+        for start in range(0, len(rows), REQUEST_EVENTS)
+        for message in encode_messages(rows[start : start + REQUEST_EVENTS])
+    ]
 
 
 class CommittedOffsets:

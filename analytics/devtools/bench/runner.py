@@ -26,8 +26,16 @@ from analytics.devtools.bench.registry import load_stages
 
 STAGE_TIMEOUT_SECONDS = 900
 # Variables a stage must not inherit: it gets its own store, database and bus.
-_SCRUBBED_ENV = ("DATABASE_URL", "CLICKHOUSE_URL", "KAFKA_BOOTSTRAP_SERVERS", "DJANGO_SETTINGS_MODULE",
-                 "ANALYTICS_MODE", "ANALYTICS_PROFILE", "DATA_DIR", "ANALYTICS_TEST_RUN_ID")
+_SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "CLICKHOUSE_URL",
+    "KAFKA_BOOTSTRAP_SERVERS",
+    "DJANGO_SETTINGS_MODULE",
+    "ANALYTICS_MODE",
+    "ANALYTICS_PROFILE",
+    "DATA_DIR",
+    "ANALYTICS_TEST_RUN_ID",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -80,8 +88,14 @@ def stage_env(workdir: Path, scale: float) -> dict[str, str]:
     return env
 
 
-def run_stage(name: str, scale: float, *, timeout: float = STAGE_TIMEOUT_SECONDS, log: TextIO = sys.stderr,
-              previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_stage(
+    name: str,
+    scale: float,
+    *,
+    timeout: float = STAGE_TIMEOUT_SECONDS,
+    log: TextIO = sys.stderr,
+    previous: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run one stage in a child process and return its result dict (status ok/unavailable/error).
 
     ``previous`` (the results of the stages already run) is handed over as a JSON file, so a
@@ -94,15 +108,24 @@ def run_stage(name: str, scale: float, *, timeout: float = STAGE_TIMEOUT_SECONDS
     try:
         process = subprocess.Popen(
             [sys.executable, "-m", "analytics.devtools.bench.child", name, str(result_path)],
-            cwd=settings.BASE_DIR, env=stage_env(workdir, scale), stdout=log, stderr=log, start_new_session=True,
+            cwd=settings.BASE_DIR,
+            env=stage_env(workdir, scale),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-            return {"stage": name, "status": "error", "reason": f"timed out after {timeout:.0f}s", "metrics": [],
-                    "seconds": round(time.monotonic() - started, 2)}
+            return {
+                "stage": name,
+                "status": "error",
+                "reason": f"timed out after {timeout:.0f}s",
+                "metrics": [],
+                "seconds": round(time.monotonic() - started, 2),
+            }
         finally:
             # Anything the stage left behind (a server, a broker) goes with its process group.
             try:
@@ -110,8 +133,13 @@ def run_stage(name: str, scale: float, *, timeout: float = STAGE_TIMEOUT_SECONDS
             except (ProcessLookupError, PermissionError):
                 pass
         if not result_path.exists():
-            return {"stage": name, "status": "error", "reason": f"stage process exited {process.returncode} without a result",
-                    "metrics": [], "seconds": round(time.monotonic() - started, 2)}
+            return {
+                "stage": name,
+                "status": "error",
+                "reason": f"stage process exited {process.returncode} without a result",
+                "metrics": [],
+                "seconds": round(time.monotonic() - started, 2),
+            }
         return json.loads(result_path.read_text())
     finally:
         if os.environ.get("BENCH_KEEP_WORKDIR") != "1":  # kept only to debug a stage
@@ -130,7 +158,9 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
     for name in names:
         print(f"[bench] stage {name}: {stages[name].title}", file=log, flush=True)
         results[name] = run_stage(name, scale, log=log, previous=results)
-        print(f"[bench] stage {name}: {results[name]['status']} in {results[name].get('seconds')}s", file=log, flush=True)
+        print(
+            f"[bench] stage {name}: {results[name]['status']} in {results[name].get('seconds')}s", file=log, flush=True
+        )
     metrics = [metric for result in results.values() for metric in result["metrics"]]
     verdicts = [metric["passed"] for metric in metrics if metric["passed"] is not None]
     return {
@@ -177,11 +207,23 @@ def format_table(report: dict[str, Any]) -> str:
             if metric["baseline_label"]:
                 baseline = f"{baseline} ({metric['baseline_label']})"
             ratio = "-" if metric["ratio"] is None else f"{metric['ratio']:.2f}"
-            lines.append((name, metric["name"], _number(metric["figure"]), metric["unit"], baseline, ratio,
-                          metric["target"] or "-", verdict))
+            lines.append(
+                (
+                    name,
+                    metric["name"],
+                    _number(metric["figure"]),
+                    metric["unit"],
+                    baseline,
+                    ratio,
+                    metric["target"] or "-",
+                    verdict,
+                )
+            )
     widths = [max(len(str(row[i])) for row in lines) for i in range(len(header))]
-    rendered = ["| " + " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
-                for row in lines]
+    rendered = [
+        "| " + " | ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)) + " |"
+        for row in lines
+    ]
     rendered.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(rendered)
 

@@ -51,7 +51,9 @@ def _error(error: IntakeError) -> HttpResponse:
     )
 
 
-def _guarded(endpoint: str) -> Callable[[Callable[..., Awaitable[HttpResponse]]], Callable[..., Awaitable[HttpResponse]]]:
+def _guarded(
+    endpoint: str,
+) -> Callable[[Callable[..., Awaitable[HttpResponse]]], Callable[..., Awaitable[HttpResponse]]]:
     def decorate(handler: Callable[..., Awaitable[HttpResponse]]) -> Callable[..., Awaitable[HttpResponse]]:
         async def view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method != "POST":
@@ -102,7 +104,7 @@ async def events_view(request: HttpRequest) -> HttpResponse:
     elif type(payload) is list:
         items, write_key, sent_at = payload, request.META.get("HTTP_X_API_KEY"), None
     else:
-        raise IntakeError(400, "invalid_body", "the body must be an event object or {\"batch\": [...]}")
+        raise IntakeError(400, "invalid_body", 'the body must be an event object or {"batch": [...]}')
     project = await resolve_project(write_key)
     if not items:
         raise IntakeError(400, "empty_batch", "the batch has no events")

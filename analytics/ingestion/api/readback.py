@@ -73,18 +73,31 @@ class EventCountView(_ReadBackView):
         store = get_store()
         row = store.query(event_queries.count_query(**scope)).dicts()[0]
         persons = person_queries.count_unique_persons(store, **scope)
-        return Response({"count": int(row["events"]), "distinct_ids": int(row["distinct_ids"]),
-                         "unique_persons": persons, **_range_out(values)})
+        return Response(
+            {
+                "count": int(row["events"]),
+                "distinct_ids": int(row["distinct_ids"]),
+                "unique_persons": persons,
+                **_range_out(values),
+            }
+        )
 
 
 class EventsByTypeView(_ReadBackView):
     @extend_schema(parameters=_RANGE_PARAMETERS, responses={200: dict})
     def get(self, request: Request, project_id: int) -> Response:
         project_id, values = self._inputs(request, project_id)
-        query = event_queries.by_type_query(project_id=project_id, start=values["start"], end=values["end"],
-                                            event=values.get("event"), limit=values["limit"])
-        results = [{"event": row["event"], "count": int(row["events"]), "distinct_ids": int(row["distinct_ids"])}
-                   for row in get_store().query(query).dicts()]
+        query = event_queries.by_type_query(
+            project_id=project_id,
+            start=values["start"],
+            end=values["end"],
+            event=values.get("event"),
+            limit=values["limit"],
+        )
+        results = [
+            {"event": row["event"], "count": int(row["events"]), "distinct_ids": int(row["distinct_ids"])}
+            for row in get_store().query(query).dicts()
+        ]
         return Response({"results": results, **_range_out(values)})
 
 
@@ -92,11 +105,20 @@ class EventsByUserView(_ReadBackView):
     @extend_schema(parameters=_RANGE_PARAMETERS, responses={200: dict})
     def get(self, request: Request, project_id: int) -> Response:
         project_id, values = self._inputs(request, project_id)
-        query = event_queries.by_user_query(project_id=project_id, start=values["start"], end=values["end"],
-                                            event=values.get("event"), limit=values["limit"])
+        query = event_queries.by_user_query(
+            project_id=project_id,
+            start=values["start"],
+            end=values["end"],
+            event=values.get("event"),
+            limit=values["limit"],
+        )
         results = [
-            {"distinct_id": row["distinct_id"], "count": int(row["events"]),
-             "first_seen_ms": int(row["first_ms"]), "last_seen_ms": int(row["last_ms"])}
+            {
+                "distinct_id": row["distinct_id"],
+                "count": int(row["events"]),
+                "first_seen_ms": int(row["first_ms"]),
+                "last_seen_ms": int(row["last_ms"]),
+            }
             for row in get_store().query(query).dicts()
         ]
         return Response({"results": results, **_range_out(values)})
@@ -113,8 +135,13 @@ class EventTimeseriesView(_ReadBackView):
         span = (values["end"] - values["start"]).total_seconds()
         if span / event_queries.INTERVAL_SECONDS[interval] > MAX_BUCKETS:
             raise ApplicationError(f"at most {MAX_BUCKETS} buckets: use a larger interval or a shorter range")
-        query = event_queries.timeseries_query(project_id=project_id, start=values["start"], end=values["end"],
-                                               interval=interval, event=values.get("event"))
+        query = event_queries.timeseries_query(
+            project_id=project_id,
+            start=values["start"],
+            end=values["end"],
+            interval=interval,
+            event=values.get("event"),
+        )
         from datetime import UTC, datetime
 
         points = [

@@ -69,5 +69,6 @@ class TelecomSchemaInstallView(APIView):
         """Install the ready telecom schemas (CALL_OUT, CALL_IN, SMS_SENT, SMS_RECEIVED, DATA)."""
         project = project_get_for_user(user=request.user, project_id=project_id)
         project_require_manager(project=project, user=request.user)
-        return Response(EventSchemaOutput(telecom_schema_install(project=project), many=True).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            EventSchemaOutput(telecom_schema_install(project=project), many=True).data, status=status.HTTP_201_CREATED
+        )

@@ -23,12 +23,24 @@ urlpatterns = [
         readback.EventTimeseriesView.as_view(),
         name="events-timeseries",
     ),
-    path("api/v1/projects/<int:project_id>/persons/<str:distinct_id>", readback.PersonView.as_view(),
-         name="person-detail"),
-    path("api/v1/projects/<int:project_id>/event-schemas", schemas.EventSchemaListView.as_view(),
-         name="event-schema-list"),
-    path("api/v1/projects/<int:project_id>/event-schemas/install-telecom", schemas.TelecomSchemaInstallView.as_view(),
-         name="event-schema-install-telecom"),
-    path("api/v1/projects/<int:project_id>/event-schemas/<str:event_name>", schemas.EventSchemaDetailView.as_view(),
-         name="event-schema-detail"),
+    path(
+        "api/v1/projects/<int:project_id>/persons/<str:distinct_id>",
+        readback.PersonView.as_view(),
+        name="person-detail",
+    ),
+    path(
+        "api/v1/projects/<int:project_id>/event-schemas",
+        schemas.EventSchemaListView.as_view(),
+        name="event-schema-list",
+    ),
+    path(
+        "api/v1/projects/<int:project_id>/event-schemas/install-telecom",
+        schemas.TelecomSchemaInstallView.as_view(),
+        name="event-schema-install-telecom",
+    ),
+    path(
+        "api/v1/projects/<int:project_id>/event-schemas/<str:event_name>",
+        schemas.EventSchemaDetailView.as_view(),
+        name="event-schema-detail",
+    ),
 ]

@@ -5,28 +5,34 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='EventSchema',
+            name="EventSchema",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_name', models.CharField(max_length=200)),
-                ('properties', models.JSONField(default=dict)),
-                ('description', models.CharField(blank=True, max_length=500)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('project', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='event_schemas', to='accounts.project')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_name", models.CharField(max_length=200)),
+                ("properties", models.JSONField(default=dict)),
+                ("description", models.CharField(blank=True, max_length=500)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "project",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="event_schemas", to="accounts.project"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['project_id', 'event_name'],
-                'constraints': [models.UniqueConstraint(fields=('project', 'event_name'), name='unique_event_schema_per_project')],
+                "ordering": ["project_id", "event_name"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("project", "event_name"), name="unique_event_schema_per_project")
+                ],
             },
         ),
     ]

@@ -36,8 +36,9 @@ def count_query(*, project_id: int, start: datetime, end: datetime, event: str |
     return Query(name="ingestion.count", sql=sql, params=params)
 
 
-def by_type_query(*, project_id: int, start: datetime, end: datetime, event: str | None = None,
-                  limit: int = 100) -> Query:
+def by_type_query(
+    *, project_id: int, start: datetime, end: datetime, event: str | None = None, limit: int = 100
+) -> Query:
     """Events per event name, most frequent first."""
     where, params = _params(project_id, start, end, event)
     params["limit"] = limit
@@ -49,8 +50,9 @@ def by_type_query(*, project_id: int, start: datetime, end: datetime, event: str
     return Query(name="ingestion.by_type", sql=sql, params=params)
 
 
-def by_user_query(*, project_id: int, start: datetime, end: datetime, event: str | None = None,
-                  limit: int = 100) -> Query:
+def by_user_query(
+    *, project_id: int, start: datetime, end: datetime, event: str | None = None, limit: int = 100
+) -> Query:
     """Events per distinct id, most active first."""
     where, params = _params(project_id, start, end, event)
     params["limit"] = limit
@@ -63,8 +65,9 @@ def by_user_query(*, project_id: int, start: datetime, end: datetime, event: str
     return Query(name="ingestion.by_user", sql=sql, params=params)
 
 
-def timeseries_query(*, project_id: int, start: datetime, end: datetime, interval: str,
-                     event: str | None = None) -> Query:
+def timeseries_query(
+    *, project_id: int, start: datetime, end: datetime, interval: str, event: str | None = None
+) -> Query:
     """Events per bucket of ``interval`` (minute, hour, day; UTC), empty buckets included."""
     bucket = INTERVALS[interval]  # a fixed function name from our table, never user text
     where, params = _params(project_id, start, end, event)

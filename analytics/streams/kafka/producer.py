@@ -149,8 +149,9 @@ class KafkaBus:
         except TimeoutError:
             metrics.PUBLISH_FAILURES.labels(reason="timeout").inc()
             metrics.PRODUCED_EVENTS.labels(topic=self.topic, result="timeout").inc(len(rows))
-            raise BusUnavailable("the event bus did not answer in time; retry later",
-                                 retry_after=RETRY_AFTER_SECONDS) from None
+            raise BusUnavailable(
+                "the event bus did not answer in time; retry later", retry_after=RETRY_AFTER_SECONDS
+            ) from None
         except BusUnavailable:
             metrics.PUBLISH_FAILURES.labels(reason="delivery_failed").inc()
             metrics.PRODUCED_EVENTS.labels(topic=self.topic, result="failed").inc(len(rows))
@@ -177,6 +178,7 @@ class KafkaBus:
 
     def produce_sync(self, rows: Sequence[Mapping[str, Any]], *, timeout: float | None = None) -> None:
         """Blocking publish for code outside an event loop (management commands, tests)."""
+
         async def run() -> None:
             await asyncio.wait_for(self.publish(rows), timeout)
 

@@ -42,8 +42,10 @@ _UUID = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-
 _TIMESTAMP = pa.timestamp("ms", tz="UTC")
 # Times travel as integers; the reader parses them as int64 and they are cast afterwards.
 _READ_SCHEMA = pa.schema(
-    [pa.field(name, pa.int64() if arrow_type == _TIMESTAMP else arrow_type) for name, (_, arrow_type, _) in
-     EVENT_COLUMNS.items()]
+    [
+        pa.field(name, pa.int64() if arrow_type == _TIMESTAMP else arrow_type)
+        for name, (_, arrow_type, _) in EVENT_COLUMNS.items()
+    ]
 )
 _READ_OPTIONS_BLOCK = 16 << 20
 _PARSE_OPTIONS = pa_json.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore")
@@ -125,8 +127,11 @@ class DecodedBatch:
             self.table.slice(low, high - low),
             self.indices[low:high] - start,
             self.lines[low:high],
-            [Rejected(item.index - start, item.reason, item.detail, item.line) for item in self.rejected
-             if start <= item.index < end],
+            [
+                Rejected(item.index - start, item.reason, item.detail, item.line)
+                for item in self.rejected
+                if start <= item.index < end
+            ],
         )
 
     def line_of(self, row: int) -> int | None:
@@ -150,8 +155,9 @@ def _parse_ndjson(lines: Sequence[bytes], data: bytes | None = None, rows: int |
     return table
 
 
-def _parse_or_split(lines: list[bytes], offset: int, tables: list[tuple[int, pa.Table]],
-                    failures: list[tuple[int, str]]) -> None:
+def _parse_or_split(
+    lines: list[bytes], offset: int, tables: list[tuple[int, pa.Table]], failures: list[tuple[int, str]]
+) -> None:
     """Parse ``lines``; on failure halve until each undecodable line stands alone."""
     try:
         tables.append((offset, _parse_ndjson(lines)))
@@ -198,13 +204,22 @@ def decode_batch(values: Sequence[bytes]) -> DecodedBatch:
     parts: list[tuple[int, pa.Table]] = []
     failures: list[tuple[int, str]] = []
     _parse_or_split(lines, 0, parts, failures)
-    rejected.extend(Rejected(positions[line], "undecodable", detail, _line_or_none(line_numbers[line]))
-                    for line, detail in failures)
+    rejected.extend(
+        Rejected(positions[line], "undecodable", detail, _line_or_none(line_numbers[line])) for line, detail in failures
+    )
     # Only the lines that parsed keep their place, in order.
-    parsed = np.concatenate([np.arange(start, start + table.num_rows, dtype=np.int64) for start, table in parts]) \
-        if parts else np.zeros(0, dtype=np.int64)
-    return _finish([table for _, table in parts], np.asarray(positions, dtype=np.int64)[parsed],
-                   np.asarray(line_numbers, dtype=np.int64)[parsed], values, rejected)
+    parsed = (
+        np.concatenate([np.arange(start, start + table.num_rows, dtype=np.int64) for start, table in parts])
+        if parts
+        else np.zeros(0, dtype=np.int64)
+    )
+    return _finish(
+        [table for _, table in parts],
+        np.asarray(positions, dtype=np.int64)[parsed],
+        np.asarray(line_numbers, dtype=np.int64)[parsed],
+        values,
+        rejected,
+    )
 
 
 def _fast_path(values: Sequence[bytes]) -> DecodedBatch | None:
@@ -236,8 +251,9 @@ def _fast_path(values: Sequence[bytes]) -> DecodedBatch | None:
     return _finish([table], indices, lines, values, [])
 
 
-def _finish(tables: list[pa.Table], indices: np.ndarray, lines: np.ndarray, values: Sequence[bytes],
-            rejected: list[Rejected]) -> DecodedBatch:
+def _finish(
+    tables: list[pa.Table], indices: np.ndarray, lines: np.ndarray, values: Sequence[bytes], rejected: list[Rejected]
+) -> DecodedBatch:
     """Check the row contract of the parsed rows (``indices``/``lines`` give each row's origin)."""
     if not tables:
         return DecodedBatch(ARROW_SCHEMA.empty_table(), indices, lines, _ordered(rejected))

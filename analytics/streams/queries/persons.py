@@ -48,8 +48,11 @@ def current_person_ids(store: EventStore, *, project_id: int, distinct_ids: list
     if not distinct_ids:
         return {}
     result = store.query(
-        Query(name="persons.current_mapping", sql=CURRENT_MAPPING_SQL,
-              params={"project_id": project_id, "distinct_ids": distinct_ids})
+        Query(
+            name="persons.current_mapping",
+            sql=CURRENT_MAPPING_SQL,
+            params={"project_id": project_id, "distinct_ids": distinct_ids},
+        )
     )
     return {row["distinct_id"]: row["person"] for row in result.dicts()}
 
@@ -67,12 +70,16 @@ def distinct_ids_of_persons(store: EventStore, *, project_id: int, person_ids: l
     return members
 
 
-def person_properties(store: EventStore, *, project_id: int, person_ids: list[str]) -> dict[str, tuple[dict[str, Any], int]]:
+def person_properties(
+    store: EventStore, *, project_id: int, person_ids: list[str]
+) -> dict[str, tuple[dict[str, Any], int]]:
     """person id -> (properties, created_at epoch ms) of the latest version."""
     if not person_ids:
         return {}
     result = store.query(
-        Query(name="persons.properties", sql=PROPERTIES_SQL, params={"project_id": project_id, "person_ids": person_ids})
+        Query(
+            name="persons.properties", sql=PROPERTIES_SQL, params={"project_id": project_id, "person_ids": person_ids}
+        )
     )
     found: dict[str, tuple[dict[str, Any], int]] = {}
     for row in result.dicts():
@@ -117,7 +124,9 @@ def count_unique_persons(
     store: EventStore, *, project_id: int, start: datetime, end: datetime, event: str | None = None
 ) -> int:
     """How many people did anything (or ``event``) in [start, end)."""
-    return int(store.query(unique_persons_query(project_id=project_id, start=start, end=end, event=event)).scalar() or 0)
+    return int(
+        store.query(unique_persons_query(project_id=project_id, start=start, end=end, event=event)).scalar() or 0
+    )
 
 
 def person_get(store: EventStore, *, project_id: int, distinct_id: str) -> dict[str, Any] | None:

@@ -46,7 +46,8 @@ def statements(ctx: MigrationContext) -> list[str]:
         # swap never collides with the path the live table now uses.
         engine = "Replicated" + ENGINE.format(
             replication=f"'/clickhouse/tables/{{shard}}/{database}/events_local_{{uuid}}', '{{replica}}', ",
-            dedup_window="replicated_deduplication_window")
+            dedup_window="replicated_deduplication_window",
+        )
         create = [
             f"CREATE TABLE IF NOT EXISTS {new}{on_cluster} AS {old} ENGINE = {engine}",
             f"CREATE TABLE IF NOT EXISTS `{database}`.`{NEW}`{on_cluster} AS {new} "
@@ -54,8 +55,9 @@ def statements(ctx: MigrationContext) -> list[str]:
         ]
         # Through the Distributed tables: the same sharding key sends every row back to its
         # shard; synchronously, so the check and the swap never run before the copy landed.
-        copy = (f"INSERT INTO `{database}`.`{NEW}` SETTINGS insert_distributed_sync = 1 "
-                f"SELECT * FROM `{database}`.`events`")
+        copy = (
+            f"INSERT INTO `{database}`.`{NEW}` SETTINGS insert_distributed_sync = 1 SELECT * FROM `{database}`.`events`"
+        )
         check_new, check_old = f"`{database}`.`{NEW}`", f"`{database}`.`events`"
     else:
         engine = ENGINE.format(replication="", dedup_window="non_replicated_deduplication_window")

@@ -17,13 +17,21 @@ def create_schedule(apps, schema_editor):  # type: ignore[no-untyped-def]
     six_hours, _ = IntervalSchedule.objects.get_or_create(every=6, period="hours")
     PeriodicTask.objects.get_or_create(
         name="event store: retention",
-        defaults={"task": RETENTION_TASK, "interval": hourly, "enabled": True,
-                  "description": "Delete events kept past a project's (shrunk) retention."},
+        defaults={
+            "task": RETENTION_TASK,
+            "interval": hourly,
+            "enabled": True,
+            "description": "Delete events kept past a project's (shrunk) retention.",
+        },
     )
     PeriodicTask.objects.get_or_create(
         name="event store: merge closed partitions",
-        defaults={"task": OPTIMIZE_TASK, "interval": six_hours, "enabled": True,
-                  "description": "OPTIMIZE ... FINAL of past months with several parts, so FINAL stays cheap."},
+        defaults={
+            "task": OPTIMIZE_TASK,
+            "interval": six_hours,
+            "enabled": True,
+            "description": "OPTIMIZE ... FINAL of past months with several parts, so FINAL stays cheap.",
+        },
     )
 
 

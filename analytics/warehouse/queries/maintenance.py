@@ -35,8 +35,9 @@ def expired_rows_count(*, project_id: int, retention_days: int, cutoff: datetime
     )
 
 
-def expired_rows_delete(*, project_id: int, retention_days: int, cutoff: datetime, cluster: str | None,
-                        wait: bool = False) -> Query:
+def expired_rows_delete(
+    *, project_id: int, retention_days: int, cutoff: datetime, cluster: str | None, wait: bool = False
+) -> Query:
     """``ALTER TABLE ... DELETE`` of those rows (a mutation, asynchronous unless ``wait``)."""
     table, on_cluster = _events_table(cluster)
     return Query(
@@ -54,8 +55,7 @@ def unfinished_mutations_sql(cluster: str | None) -> str:
     """How many mutations of the events table are still running (admin query, no tenant data)."""
     table, _ = _events_table(cluster)
     return (
-        "SELECT count() FROM system.mutations WHERE database = currentDatabase() "
-        f"AND table = '{table}' AND NOT is_done"
+        f"SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = '{table}' AND NOT is_done"
     )
 
 

@@ -120,7 +120,8 @@ class ChdbTransport:
                     # The Python() table function finds `arrow_batch` among the calling frames' locals.
                     arrow_batch = data  # noqa: F841
                     self._insert_session.query(
-                        f"{head} SELECT {column_list(data.column_names)} FROM Python(arrow_batch)")
+                        f"{head} SELECT {column_list(data.column_names)} FROM Python(arrow_batch)"
+                    )
             except RuntimeError as error:
                 self._drain(self._insert_session)
                 raise classify_clickhouse_error(error) from error

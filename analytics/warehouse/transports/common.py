@@ -11,23 +11,25 @@ from analytics.warehouse.guard import validate_identifier
 
 # ClickHouse error codes that describe a passing condition of the server or the cluster
 # rather than a bad statement, so the same statement may succeed a moment later.
-TRANSIENT_ERROR_CODES = frozenset({
-    159,  # TIMEOUT_EXCEEDED
-    202,  # TOO_MANY_SIMULTANEOUS_QUERIES
-    203,  # NO_FREE_CONNECTION
-    209,  # SOCKET_TIMEOUT
-    210,  # NETWORK_ERROR
-    236,  # ABORTED
-    241,  # MEMORY_LIMIT_EXCEEDED
-    242,  # TABLE_IS_READ_ONLY (replica lost its Keeper session)
-    252,  # TOO_MANY_PARTS (inserts faster than merges)
-    285,  # TOO_FEW_LIVE_REPLICAS
-    319,  # UNKNOWN_STATUS_OF_INSERT
-    425,  # SYSTEM_ERROR
-    439,  # CANNOT_SCHEDULE_TASK
-    473,  # DEADLOCK_AVOIDED
-    999,  # KEEPER_EXCEPTION
-})
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        159,  # TIMEOUT_EXCEEDED
+        202,  # TOO_MANY_SIMULTANEOUS_QUERIES
+        203,  # NO_FREE_CONNECTION
+        209,  # SOCKET_TIMEOUT
+        210,  # NETWORK_ERROR
+        236,  # ABORTED
+        241,  # MEMORY_LIMIT_EXCEEDED
+        242,  # TABLE_IS_READ_ONLY (replica lost its Keeper session)
+        252,  # TOO_MANY_PARTS (inserts faster than merges)
+        285,  # TOO_FEW_LIVE_REPLICAS
+        319,  # UNKNOWN_STATUS_OF_INSERT
+        425,  # SYSTEM_ERROR
+        439,  # CANNOT_SCHEDULE_TASK
+        473,  # DEADLOCK_AVOIDED
+        999,  # KEEPER_EXCEPTION
+    }
+)
 _CODE = re.compile(r"Code: (\d+)")
 _SAFE_SETTING = re.compile(r"^[a-z_][a-z0-9_]*$")
 

@@ -52,8 +52,19 @@ def _compression_available() -> bool:
 class NativeTransport:
     name = "native"
 
-    def __init__(self, *, host: str, port: int, user: str, password: str, database: str, secure: bool,
-                 query_timeout: int, connect_timeout: int, compression: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        user: str,
+        password: str,
+        database: str,
+        secure: bool,
+        query_timeout: int,
+        connect_timeout: int,
+        compression: bool = True,
+    ) -> None:
         self.database = database
         self.host = host
         self.port = port
@@ -160,8 +171,10 @@ class NativeTransport:
         statement = f"INSERT INTO {table_name(table)} ({column_list(data.column_names)}) VALUES"
         target_types = self._column_types(table) if _has_timestamps(data) else {}
         # Columnar: one Python list per column, which the driver packs column by column.
-        values = [_column_values(column, target_types.get(name)) for name, column in zip(
-            data.column_names, data.columns, strict=True)]
+        values = [
+            _column_values(column, target_types.get(name))
+            for name, column in zip(data.column_names, data.columns, strict=True)
+        ]
         try:
             self._call(lambda client: client.execute(statement, values, columnar=True, settings=dict(settings)))
         except StoreQueryError:
@@ -227,10 +240,22 @@ def _column_values(column: pa.ChunkedArray, target_type: str | None) -> list[Any
 # ---------------------------------------------------------------------- results as Arrow
 _WRAPPER = re.compile(r"^(?:Nullable|LowCardinality)\((.*)\)$")
 _SIMPLE_TYPES: dict[str, pa.DataType] = {
-    "UInt8": pa.uint8(), "UInt16": pa.uint16(), "UInt32": pa.uint32(), "UInt64": pa.uint64(),
-    "Int8": pa.int8(), "Int16": pa.int16(), "Int32": pa.int32(), "Int64": pa.int64(),
-    "Float32": pa.float32(), "Float64": pa.float64(), "String": pa.string(), "Date": pa.date32(),
-    "Date32": pa.date32(), "UUID": pa.uuid(), "Bool": pa.bool_(), "Nothing": pa.null(),
+    "UInt8": pa.uint8(),
+    "UInt16": pa.uint16(),
+    "UInt32": pa.uint32(),
+    "UInt64": pa.uint64(),
+    "Int8": pa.int8(),
+    "Int16": pa.int16(),
+    "Int32": pa.int32(),
+    "Int64": pa.int64(),
+    "Float32": pa.float32(),
+    "Float64": pa.float64(),
+    "String": pa.string(),
+    "Date": pa.date32(),
+    "Date32": pa.date32(),
+    "UUID": pa.uuid(),
+    "Bool": pa.bool_(),
+    "Nothing": pa.null(),
 }
 
 

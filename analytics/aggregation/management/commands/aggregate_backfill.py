@@ -45,7 +45,11 @@ class Command(BaseCommand):
                 self._bar(label, done, total)
 
             totals = aggregation_backfill(
-                project_id=project_id, granularity=granularity, start=start, end=end, progress=progress,
+                project_id=project_id,
+                granularity=granularity,
+                start=start,
+                end=end,
+                progress=progress,
             )
             if totals["chunks"] == 0:
                 self.stdout.write(f"{label}: nothing final in range")

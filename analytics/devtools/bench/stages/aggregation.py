@@ -36,19 +36,31 @@ def run(ctx: StageContext) -> list[Metric]:
         env = product_env(ctx.workdir / "aggregation", DATABASE_URL=database_url)
         project = prepare_product(env)
         ctx.log("filling", events=events)
-        run_python("from analytics.devtools.bench.aggregation_worker import fill\n"
-                   f"fill(project_id={project['project_id']}, events={events}, start={HOUR_START!r})", env, timeout=900)
+        run_python(
+            "from analytics.devtools.bench.aggregation_worker import fill\n"
+            f"fill(project_id={project['project_id']}, events={events}, start={HOUR_START!r})",
+            env,
+            timeout=900,
+        )
         ctx.log("aggregating")
-        answer = json.loads(run_python(
-            "from analytics.devtools.bench.aggregation_worker import run\n"
-            f"run(project_id={project['project_id']}, start={HOUR_START!r}, granularities={GRANULARITIES!r})",
-            env, timeout=900))
+        answer = json.loads(
+            run_python(
+                "from analytics.devtools.bench.aggregation_worker import run\n"
+                f"run(project_id={project['project_id']}, start={HOUR_START!r}, granularities={GRANULARITIES!r})",
+                env,
+                timeout=900,
+            )
+        )
     metrics = []
     for item in answer["runs"]:
         metric = Metric(
-            name=f"aggregation run {item['granularity']} over 1 h", figure=item["seconds"], unit="s",
-            baseline=item["baseline_seconds"], baseline_label="same stats, one raw chDB query, no FINAL/write",
-            higher_is_better=False, target="< 5 s",
+            name=f"aggregation run {item['granularity']} over 1 h",
+            figure=item["seconds"],
+            unit="s",
+            baseline=item["baseline_seconds"],
+            baseline_label="same stats, one raw chDB query, no FINAL/write",
+            higher_is_better=False,
+            target="< 5 s",
             details={**item, "events_in_store": events, "run_process_peak_rss_mb": answer["peak_rss_mb"]},
         )
         metric.checks.append(at_most(item["seconds"], TARGET_SECONDS, "run < 5 s"))

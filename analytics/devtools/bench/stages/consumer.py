@@ -42,27 +42,42 @@ def run(ctx: StageContext) -> list[Metric]:
     create_like(session, "bench_consumer_raw")
     raw_seconds = sum(timed(lambda batch=batch: raw_insert(session, "bench_consumer_raw", batch)) for batch in batches)
     baseline = spec.events / raw_seconds
-    metric = Metric(name="consumer Kafka -> chDB", figure=None, unit="events/s", baseline=baseline,
-                    baseline_label="raw chDB Arrow insert", target=">= 150k/s",
-                    details={"events": spec.events})
+    metric = Metric(
+        name="consumer Kafka -> chDB",
+        figure=None,
+        unit="events/s",
+        baseline=baseline,
+        baseline_label="raw chDB Arrow insert",
+        target=">= 150k/s",
+        details={"events": spec.events},
+    )
     try:
         consumer_available()
         ctx.log("encoding", events=spec.events)
         messages = [message for batch in batches for message in wire_messages(batch)]
         with kafka_broker() as broker, postgres_database(f"bench_consumer_{os.getpid()}") as database_url:
-            env = product_env(ctx.workdir / "consumer", mode="scale", DATABASE_URL=database_url,
-                              KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers)
+            env = product_env(
+                ctx.workdir / "consumer",
+                mode="scale",
+                DATABASE_URL=database_url,
+                KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+            )
             project = prepare_product(env)
             if project["project_id"] != spec.project_id:
                 raise RuntimeError(f"expected project {spec.project_id}, got {project['project_id']}")
             ctx.log("consuming", messages=len(messages))
-            consumed = fill_and_consume(env, ctx.workdir / "consumer", broker.bootstrap_servers, "bench_events",
-                                        messages, spec.project_id)
+            consumed = fill_and_consume(
+                env, ctx.workdir / "consumer", broker.bootstrap_servers, "bench_events", messages, spec.project_id
+            )
         metric.figure = consumed.events / consumed.seconds
         metric.details.update(
-            stored=consumed.stored, lost=consumed.events - consumed.stored, produce_seconds=round(consumed.produce_seconds, 2),
-            consume_seconds=round(consumed.seconds, 2), wall_seconds_with_startup=round(consumed.wall_seconds, 2),
-            consumer_peak_rss_mb=consumed.peak_rss_mb, consumer_exit_code=consumed.exit_code,
+            stored=consumed.stored,
+            lost=consumed.events - consumed.stored,
+            produce_seconds=round(consumed.produce_seconds, 2),
+            consume_seconds=round(consumed.seconds, 2),
+            wall_seconds_with_startup=round(consumed.wall_seconds, 2),
+            consumer_peak_rss_mb=consumed.peak_rss_mb,
+            consumer_exit_code=consumed.exit_code,
         )
         if consumed.stored != consumed.events:
             raise RuntimeError(f"consumer stored {consumed.stored} of {consumed.events} events")

@@ -41,8 +41,13 @@ def _e2e_options() -> str:
 
     if "e2e" not in get_commands() or "loadgen" not in get_commands():
         raise Unavailable("`manage.py e2e` / `manage.py loadgen` (issue 5) have not landed")
-    completed = subprocess.run([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "e2e", "--help"],
-                               cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60)
+    completed = subprocess.run(
+        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "e2e", "--help"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return completed.stdout
 
 
@@ -50,8 +55,14 @@ def _e2e_options() -> str:
 def run(ctx: StageContext) -> list[Metric]:
     rate = max(100, int(RATE_AT_SCALE_ONE * ctx.scale))
     events = rate * DURATION_SECONDS
-    metric = Metric(name="end to end sustained", figure=None, unit="events/s", baseline_label="raw confluent-kafka produce",
-                    target=">= 20k/s, p95 < 5 s, 0 lost, 0 doubled", details={"rate_asked": rate, "events": events})
+    metric = Metric(
+        name="end to end sustained",
+        figure=None,
+        unit="events/s",
+        baseline_label="raw confluent-kafka produce",
+        target=">= 20k/s, p95 < 5 s, 0 lost, 0 doubled",
+        details={"rate_asked": rate, "events": events},
+    )
     baseline_events = min(events, 200_000)
     spec = DataSpec(events=baseline_events, users=max(1, baseline_events // 10))
     messages = [message for batch in iter_batches(spec) for message in wire_messages(batch)]
@@ -65,15 +76,28 @@ def run(ctx: StageContext) -> list[Metric]:
         return [metric]
     if "--rate" not in options or "--events" not in options:
         raise RuntimeError("manage.py e2e lacks --rate/--events; this stage needs both")
-    args = ["--rate", str(rate), "--events", str(events), "--database", f"bench_e2e_{os.getpid()}",
-            "--drain-timeout", "300"]
+    args = [
+        "--rate",
+        str(rate),
+        "--events",
+        str(events),
+        "--database",
+        f"bench_e2e_{os.getpid()}",
+        "--drain-timeout",
+        "300",
+    ]
     env = {"E2E_EVENTS": str(events)}
     ctx.log("manage.py e2e", args=" ".join(args))
     log_path = ctx.workdir / "e2e.log"
     with open(log_path, "wb") as log:
-        completed = subprocess.run([sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "e2e", *args],
-                                   cwd=settings.BASE_DIR, env={**os.environ, **env},
-                                   stdout=subprocess.PIPE, stderr=log, timeout=600)
+        completed = subprocess.run(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "e2e", *args],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=log,
+            timeout=600,
+        )
     lines = completed.stdout.decode(errors="replace").strip().splitlines()
     try:
         summary = json.loads(lines[-1])
@@ -88,11 +112,17 @@ def run(ctx: StageContext) -> list[Metric]:
     p95 = latency["p95"] / 1000 if latency.get("p95") is not None else None
     lost, doubled = summary.get("lost"), summary.get("duplicates")
     metric.details.update(
-        send_events_per_second=send_rate, sent=sent, verified=verified, lost=lost, duplicates=doubled,
+        send_events_per_second=send_rate,
+        sent=sent,
+        verified=verified,
+        lost=lost,
+        duplicates=doubled,
         latency_seconds={key: (value / 1000 if value is not None else None) for key, value in latency.items()},
-        drain_seconds=summary.get("drain_seconds"), consumer_clean_exit=summary.get("consumer_clean_exit"),
+        drain_seconds=summary.get("drain_seconds"),
+        consumer_clean_exit=summary.get("consumer_clean_exit"),
         cpu_us_per_event=summary.get("cpu_us_per_event"),
-        web_processes=summary.get("web_processes"), exit_code=completed.returncode,
+        web_processes=summary.get("web_processes"),
+        exit_code=completed.returncode,
     )
     metric.checks += [
         at_least(metric.figure, TARGET_RATE, "events/s >= 20,000"),

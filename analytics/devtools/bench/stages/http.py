@@ -49,15 +49,28 @@ def _metric(mode: str, run: ServeRun | None, raw_rate: float, reason: str = "", 
     if run is not None:
         figure = run.load.accepted / run.load.seconds if run.load.seconds else None
         details.update(
-            connections=CONNECTIONS, events_sent=run.events_sent, accepted=run.load.accepted, rejected=run.load.rejected,
-            retries_429_503=run.load.retries, http_errors=run.load.errors, seconds=round(run.load.seconds, 2),
+            connections=CONNECTIONS,
+            events_sent=run.events_sent,
+            accepted=run.load.accepted,
+            rejected=run.load.rejected,
+            retries_429_503=run.load.retries,
+            http_errors=run.load.errors,
+            seconds=round(run.load.seconds, 2),
             request_p50_ms=round((run.load.percentile(0.5) or 0) * 1000, 1),
             request_p95_ms=round((run.load.percentile(0.95) or 0) * 1000, 1),
-            web_peak_rss_mb=run.peak_rss_mb, web_idle_rss_mb=run.idle_rss_mb,
+            web_peak_rss_mb=run.peak_rss_mb,
+            web_idle_rss_mb=run.idle_rss_mb,
         )
-    metric = Metric(name=f"HTTP ingest ({mode})", figure=figure, unit="events/s", baseline=raw_rate,
-                    baseline_label="raw confluent-kafka produce", target=">= 50k/s and >= 15% of raw",
-                    details=details, unavailable=reason)
+    metric = Metric(
+        name=f"HTTP ingest ({mode})",
+        figure=figure,
+        unit="events/s",
+        baseline=raw_rate,
+        baseline_label="raw confluent-kafka produce",
+        target=">= 50k/s and >= 15% of raw",
+        details=details,
+        unavailable=reason,
+    )
     metric.checks.append(at_least(figure, TARGET_RATE, "events/s >= 50,000"))
     metric.checks.append(at_least(metric.ratio, TARGET_RATIO, "ratio >= 0.15"))
     return metric
@@ -93,8 +106,16 @@ def run(ctx: StageContext) -> list[Metric]:
             env = product_env(workdir)
             project = prepare_product(env)
             former = serve_and_post(env, workdir, project["write_key"], bodies, connections=FORMER_CONNECTIONS)
-            metrics.append(_metric("embedded", served, raw_rate, stored=stored, baseline_messages=message_format,
-                                   events_per_second_8_connections=_rate(former)))
+            metrics.append(
+                _metric(
+                    "embedded",
+                    served,
+                    raw_rate,
+                    stored=stored,
+                    baseline_messages=message_format,
+                    events_per_second_8_connections=_rate(former),
+                )
+            )
         except Unavailable as error:
             metrics.append(_metric("embedded", None, raw_rate, str(error), baseline_messages=message_format))
 
@@ -104,14 +125,26 @@ def run(ctx: StageContext) -> list[Metric]:
         create_topic(broker.bootstrap_servers, topic)
         try:
             with postgres_database(f"bench_http_{os.getpid()}") as database_url:
-                env = product_env(workdir, mode="scale", DATABASE_URL=database_url,
-                                  KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers, KAFKA_EVENTS_TOPIC=topic)
+                env = product_env(
+                    workdir,
+                    mode="scale",
+                    DATABASE_URL=database_url,
+                    KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+                    KAFKA_EVENTS_TOPIC=topic,
+                )
                 project = prepare_product(env)
                 served = serve_and_post(env, workdir, project["write_key"], bodies, connections=CONNECTIONS)
                 ctx.log("scale mode", connections=FORMER_CONNECTIONS)
                 former = serve_and_post(env, workdir, project["write_key"], bodies, connections=FORMER_CONNECTIONS)
-                metrics.append(_metric("scale", served, raw_rate, baseline_messages=message_format,
-                                       events_per_second_8_connections=_rate(former)))
+                metrics.append(
+                    _metric(
+                        "scale",
+                        served,
+                        raw_rate,
+                        baseline_messages=message_format,
+                        events_per_second_8_connections=_rate(former),
+                    )
+                )
         except Unavailable as error:
             metrics.append(_metric("scale", None, raw_rate, str(error), baseline_messages=message_format))
     return metrics

@@ -24,8 +24,9 @@ TARGET_RATIO = 0.70
 
 
 def _metric(transport: str, measured: dict | None, reason: str = "") -> Metric:
-    metric = Metric(name=f"store insert ({transport})", figure=None, unit="rows/s", target=">= 70% of raw",
-                    unavailable=reason)
+    metric = Metric(
+        name=f"store insert ({transport})", figure=None, unit="rows/s", target=">= 70% of raw", unavailable=reason
+    )
     if measured:
         metric.figure = measured["store_rows_per_second"]
         metric.baseline = measured["raw_rows_per_second"]
@@ -48,6 +49,12 @@ def run(ctx: StageContext) -> list[Metric]:
         ctx.log("clickhouse-driver", rows=table.num_rows)
         metrics.append(_metric("clickhouse-driver", measure_insert("native", table, batch_rows=BATCH_ROWS, url=url)))
     else:
-        metrics.append(_metric("clickhouse-driver", None, "no ClickHouse 22+ server here (Debian's 18.16 cannot hold "
-                                                          "the events schema); set BENCH_CLICKHOUSE_URL to measure"))
+        metrics.append(
+            _metric(
+                "clickhouse-driver",
+                None,
+                "no ClickHouse 22+ server here (Debian's 18.16 cannot hold "
+                "the events schema); set BENCH_CLICKHOUSE_URL to measure",
+            )
+        )
     return metrics

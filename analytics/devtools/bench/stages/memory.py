@@ -64,11 +64,16 @@ def _consumer(ctx: StageContext) -> tuple[float, str]:
     spec = ctx.spec(200_000)
     messages = [message for batch in iter_batches(spec) for message in wire_messages(batch)]
     with kafka_broker() as broker, postgres_database(f"bench_memory_{os.getpid()}") as database_url:
-        env = product_env(ctx.workdir / "consumer", mode="scale", DATABASE_URL=database_url,
-                          KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers)
+        env = product_env(
+            ctx.workdir / "consumer",
+            mode="scale",
+            DATABASE_URL=database_url,
+            KAFKA_BOOTSTRAP_SERVERS=broker.bootstrap_servers,
+        )
         project = prepare_product(env)
-        consumed = fill_and_consume(env, ctx.workdir / "consumer", broker.bootstrap_servers, "bench_events",
-                                    messages, project["project_id"])
+        consumed = fill_and_consume(
+            env, ctx.workdir / "consumer", broker.bootstrap_servers, "bench_events", messages, project["project_id"]
+        )
     if consumed.peak_rss_mb is None:
         raise RuntimeError("could not read the consumer's VmHWM")
     return consumed.peak_rss_mb, f"this stage ({consumed.events} events consumed)"
@@ -85,12 +90,20 @@ def _aggregation(ctx: StageContext) -> tuple[float, str]:
     with postgres_database(f"bench_memory_agg_{os.getpid()}") as database_url:
         env = product_env(ctx.workdir / "aggregation", DATABASE_URL=database_url)
         project = prepare_product(env)
-        run_python("from analytics.devtools.bench.aggregation_worker import fill\n"
-                   f"fill(project_id={project['project_id']}, events={events}, start={HOUR_START!r})", env, timeout=900)
-        answer = json.loads(run_python(
-            "from analytics.devtools.bench.aggregation_worker import run\n"
-            f"run(project_id={project['project_id']}, start={HOUR_START!r}, granularities={GRANULARITIES!r})",
-            env, timeout=900))
+        run_python(
+            "from analytics.devtools.bench.aggregation_worker import fill\n"
+            f"fill(project_id={project['project_id']}, events={events}, start={HOUR_START!r})",
+            env,
+            timeout=900,
+        )
+        answer = json.loads(
+            run_python(
+                "from analytics.devtools.bench.aggregation_worker import run\n"
+                f"run(project_id={project['project_id']}, start={HOUR_START!r}, granularities={GRANULARITIES!r})",
+                env,
+                timeout=900,
+            )
+        )
     return float(answer["peak_rss_mb"]), f"this stage (runs over one hour of {events} events)"
 
 
@@ -101,9 +114,15 @@ def run(ctx: StageContext) -> list[Metric]:
     idle = float(json.loads(run_python(IDLE_CODE, idle_env)))
     metrics = []
     for label, measure in (("web process", _web), ("consumer", _consumer), ("aggregation run", _aggregation)):
-        metric = Metric(name=f"peak RSS {label}", figure=None, unit="MB", baseline=idle,
-                        baseline_label="idle process (Django + chDB opened)", higher_is_better=False,
-                        target="reported (no target in the issues)")
+        metric = Metric(
+            name=f"peak RSS {label}",
+            figure=None,
+            unit="MB",
+            baseline=idle,
+            baseline_label="idle process (Django + chDB opened)",
+            higher_is_better=False,
+            target="reported (no target in the issues)",
+        )
         try:
             peak, source = measure(ctx)
         except Unavailable as error:

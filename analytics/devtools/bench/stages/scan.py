@@ -24,8 +24,9 @@ from analytics.warehouse.store import EventStore
 
 EVENTS_AT_SCALE_ONE = 10_000_000
 COUNT_SQL = "SELECT count() FROM {table} WHERE project_id = {{project_id:UInt64}}"
-GROUP_SQL = ("SELECT event, count() AS n FROM {table} WHERE project_id = {{project_id:UInt64}} "
-             "GROUP BY event ORDER BY n DESC")
+GROUP_SQL = (
+    "SELECT event, count() AS n FROM {table} WHERE project_id = {{project_id:UInt64}} GROUP BY event ORDER BY n DESC"
+)
 LAST_MINUTE_SQL = (
     "SELECT event, count() AS n, uniqExact(distinct_id) AS users FROM {table} "
     "WHERE project_id = {{project_id:UInt64}} AND timestamp >= fromUnixTimestamp64Milli({{from_ms:Int64}}, 'UTC') "
@@ -63,13 +64,22 @@ def run(ctx: StageContext) -> list[Metric]:
         baseline = best_of(lambda sql=sql: plain(sql))
         # The same table without FINAL: splits the gap into what FINAL costs and what the layout costs.
         no_final = best_of(lambda sql=sql: session.query(sql.format(table="events"), "ArrowTable", params=params))
-        metrics.append(Metric(
-            name=f"scan {label}", figure=spec.events / figure, unit="rows/s",
-            baseline=spec.events / baseline, baseline_label="plain MergeTree, no FINAL",
-            target="reported (no target in the issues)",
-            details={"rows": spec.events, "seconds": round(figure, 4), "baseline_seconds": round(baseline, 4),
-                     "events_without_final_seconds": round(no_final, 4)},
-        ))
+        metrics.append(
+            Metric(
+                name=f"scan {label}",
+                figure=spec.events / figure,
+                unit="rows/s",
+                baseline=spec.events / baseline,
+                baseline_label="plain MergeTree, no FINAL",
+                target="reported (no target in the issues)",
+                details={
+                    "rows": spec.events,
+                    "seconds": round(figure, 4),
+                    "baseline_seconds": round(baseline, 4),
+                    "events_without_final_seconds": round(no_final, 4),
+                },
+            )
+        )
     metrics.append(_last_minute(ctx, store, session, spec, params))
     return metrics
 
@@ -78,15 +88,22 @@ def _last_minute(ctx: StageContext, store: EventStore, session: Any, spec: DataS
     ctx.log("merging the day (OPTIMIZE FINAL), then reading its last minute")
     store.command("OPTIMIZE TABLE events FINAL")
     window = {**params, "from_ms": spec.end_ms - 60_000, "to_ms": spec.end_ms}
-    product = best_of(lambda: store.query(Query(
-        name="bench.scan.last_minute", sql=LAST_MINUTE_SQL.format(table="events FINAL"), params=window)))
-    baseline = best_of(lambda: session.query(
-        LAST_MINUTE_SQL.format(table="bench_scan_plain"), "ArrowTable", params=window))
+    product = best_of(
+        lambda: store.query(
+            Query(name="bench.scan.last_minute", sql=LAST_MINUTE_SQL.format(table="events FINAL"), params=window)
+        )
+    )
+    baseline = best_of(
+        lambda: session.query(LAST_MINUTE_SQL.format(table="bench_scan_plain"), "ArrowTable", params=window)
+    )
     rows = int(spec.events * 60 / DAY_SECONDS)
     return Metric(
-        name="scan last minute of a merged day", figure=product, unit="s", higher_is_better=False,
-        baseline=baseline, baseline_label="plain MergeTree, no FINAL",
+        name="scan last minute of a merged day",
+        figure=product,
+        unit="s",
+        higher_is_better=False,
+        baseline=baseline,
+        baseline_label="plain MergeTree, no FINAL",
         target="reported (no target in the issues)",
-        details={"rows_in_day": spec.events, "rows_in_minute": rows,
-                 "span": str(timedelta(seconds=DAY_SECONDS))},
+        details={"rows_in_day": spec.events, "rows_in_minute": rows, "span": str(timedelta(seconds=DAY_SECONDS))},
     )

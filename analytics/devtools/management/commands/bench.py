@@ -19,22 +19,35 @@ from analytics.devtools.bench.registry import bench_scale, load_stages
 
 def machine_line(report: dict[str, Any]) -> str:
     machine = report["machine"]
-    return (f"machine: {machine['nproc']} cores, {machine['cpu']}, {machine['ram_gb']} GB RAM, "
-            f"load {machine['load_avg_1m']} at start; scale {report['scale']}; {report['seconds']} s; "
-            f"started {report['started_at'][:19]}Z")
+    return (
+        f"machine: {machine['nproc']} cores, {machine['cpu']}, {machine['ram_gb']} GB RAM, "
+        f"load {machine['load_avg_1m']} at start; scale {report['scale']}; {report['seconds']} s; "
+        f"started {report['started_at'][:19]}Z"
+    )
 
 
 class Command(BaseCommand):
     help = "Run the benchmark suite; every figure next to a baseline measured in the same run."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--only", action="append", metavar="NAME",
-                            help=f"Run only this stage (repeatable). Stages: {', '.join(load_stages())}.")
-        parser.add_argument("--scale", type=float, default=None,
-                            help="Data scale (default: BENCH_SCALE or 1.0; 1.0 = 10M events / 1M users).")
+        parser.add_argument(
+            "--only",
+            action="append",
+            metavar="NAME",
+            help=f"Run only this stage (repeatable). Stages: {', '.join(load_stages())}.",
+        )
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=None,
+            help="Data scale (default: BENCH_SCALE or 1.0; 1.0 = 10M events / 1M users).",
+        )
         parser.add_argument("--list", action="store_true", help="List the stages and exit.")
-        parser.add_argument("--table-from", metavar="JSON",
-                            help="Print the table of a saved report (e.g. var/bench/latest.json) and exit.")
+        parser.add_argument(
+            "--table-from",
+            metavar="JSON",
+            help="Print the table of a saved report (e.g. var/bench/latest.json) and exit.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from analytics.devtools.bench.runner import format_table, run_suite, write_latest

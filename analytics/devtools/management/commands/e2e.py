@@ -107,13 +107,25 @@ class Command(BaseCommand):
         parser.add_argument("--drain-timeout", type=float, default=900.0)
         parser.add_argument("--database", default=E2E_DATABASE, help="Name of the PostgreSQL database it creates.")
         parser.add_argument("--keep", action="store_true", help="Keep the work directory and the e2e database.")
-        parser.add_argument("--consumer-max-wait", type=float, default=None,
-                            help="Seconds a message may wait in the consumer's buffers (default: the stream's, 1 s).")
-        parser.add_argument("--session-timeout-ms", type=int, default=None,
-                            help="The consumer's group session timeout (default: the consumer's own, 10 s).")
-        parser.add_argument("--window-seconds", type=_window_seconds, default=300.0,
-                            help="Report latency percentiles and peak memory per window of this many seconds "
-                                 "(a long run shows whether they stay flat).")
+        parser.add_argument(
+            "--consumer-max-wait",
+            type=float,
+            default=None,
+            help="Seconds a message may wait in the consumer's buffers (default: the stream's, 1 s).",
+        )
+        parser.add_argument(
+            "--session-timeout-ms",
+            type=int,
+            default=None,
+            help="The consumer's group session timeout (default: the consumer's own, 10 s).",
+        )
+        parser.add_argument(
+            "--window-seconds",
+            type=_window_seconds,
+            default=300.0,
+            help="Report latency percentiles and peak memory per window of this many seconds "
+            "(a long run shows whether they stay flat).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
@@ -182,8 +194,14 @@ class Command(BaseCommand):
             connection.execute(f'CREATE DATABASE "{name}"')
 
     def _manage(self, env: dict[str, str], *args: str, timeout: float = 300) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env,
-                                capture_output=True, timeout=timeout, check=False)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
         if result.returncode != 0:
             raise CommandError(f"manage.py {' '.join(args)} failed:\n{result.stderr.decode(errors='replace')[-3000:]}")
         return result.stdout.decode()
@@ -203,8 +221,13 @@ class Command(BaseCommand):
 
     def _spawn(self, name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         log_file = open(self.workdir / f"{name}.log", "wb")  # the child writes it until stopped
-        process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env,
-                                   stdout=log_file, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
         self.children.append((name, process))
         return process
 
@@ -262,14 +285,25 @@ class Command(BaseCommand):
 
         since = datetime.now(UTC) - timedelta(minutes=1)
         plan = SendPlan(
-            scenario=options["scenario"], target=",".join(url for url, _ in targets), write_key=write_key,
-            events=options["events"], duration=None, rate=options["rate"], users=max(1000, options["events"] // 20),
-            workers=options["workers"], threads=options["threads"], batch_size=options["batch_size"],
-            ledger_dir=str(self.workdir), seed=int(time.time()),
+            scenario=options["scenario"],
+            target=",".join(url for url, _ in targets),
+            write_key=write_key,
+            events=options["events"],
+            duration=None,
+            rate=options["rate"],
+            users=max(1000, options["events"] // 20),
+            workers=options["workers"],
+            threads=options["threads"],
+            batch_size=options["batch_size"],
+            ledger_dir=str(self.workdir),
+            seed=int(time.time()),
         )
         self.stderr.write(f"e2e: sending {plan.events} {plan.scenario} events to {plan.target}")
-        processes = {"consumer": consumer.pid, "broker": self.broker_pid,
-                     **{f"web{index}": web.pid for index, (_, web) in enumerate(targets)}}
+        processes = {
+            "consumer": consumer.pid,
+            "broker": self.broker_pid,
+            **{f"web{index}": web.pid for index, (_, web) in enumerate(targets)},
+        }
         cpu_before = {name: cpu_seconds(pid) for name, pid in processes.items()}
         load_cpu_before = _children_cpu_seconds()
         memory = _MemorySampler(processes, interval=min(5.0, options["window_seconds"] / 2))
@@ -284,8 +318,9 @@ class Command(BaseCommand):
         settings.KAFKA_BOOTSTRAP_SERVERS = env["KAFKA_BOOTSTRAP_SERVERS"]
         drain_started = time.monotonic()
         markers = send_drain_markers(env["KAFKA_EVENTS_TOPIC"])
-        drained = wait_until_drained(env["KAFKA_CONSUMER_GROUP"], env["KAFKA_EVENTS_TOPIC"], markers,
-                                     timeout=options["drain_timeout"])
+        drained = wait_until_drained(
+            env["KAFKA_CONSUMER_GROUP"], env["KAFKA_EVENTS_TOPIC"], markers, timeout=options["drain_timeout"]
+        )
         drain_seconds = time.monotonic() - drain_started
         memory.stop()
         # Where the machine's CPU went while sending and draining (the loadgen workers are
@@ -311,8 +346,9 @@ class Command(BaseCommand):
         close_store()
         settings.CLICKHOUSE_URL = env["CLICKHOUSE_URL"]
         try:
-            verification = check_once(get_store(), sent.ledger, project_id=project_id, since=since,
-                                      window_seconds=options["window_seconds"])
+            verification = check_once(
+                get_store(), sent.ledger, project_id=project_id, since=since, window_seconds=options["window_seconds"]
+            )
         finally:
             close_store()
         origin_ms = float(sent.ledger["sent_ms"].min()) if sent.ledger.size else 0.0
@@ -322,8 +358,9 @@ class Command(BaseCommand):
             # The broker keeps the topic in memory only: look for the missing ids while it runs.
             topic_report = self._scan_topic(env["KAFKA_EVENTS_TOPIC"], sent.ledger, verification.lost_ids)
         first_send = float(sent.ledger["sent_ms"].min()) if sent.ledger.size else None
-        stored_seconds = ((verification.last_stored_ms - first_send) / 1000
-                          if verification.last_stored_ms and first_send else None)
+        stored_seconds = (
+            (verification.last_stored_ms - first_send) / 1000 if verification.last_stored_ms and first_send else None
+        )
         return {
             "events_requested": options["events"],
             "sent": sent.sent,
@@ -339,10 +376,18 @@ class Command(BaseCommand):
             # Per window of the run: send-to-stored percentiles (by send time) and peak RSS in MB.
             # Memory windows past the last send cover the drain.
             "windows": [
-                {**(verification.latency_windows[index] if index < len(verification.latency_windows)
-                    else {"from_s": round(index * options["window_seconds"], 3), "events": 0,
-                          "latency_ms": {"p50": None, "p95": None, "p99": None}}),
-                 "rss_mb": peaks[index] if index < len(peaks) else {}}
+                {
+                    **(
+                        verification.latency_windows[index]
+                        if index < len(verification.latency_windows)
+                        else {
+                            "from_s": round(index * options["window_seconds"], 3),
+                            "events": 0,
+                            "latency_ms": {"p50": None, "p95": None, "p99": None},
+                        }
+                    ),
+                    "rss_mb": peaks[index] if index < len(peaks) else {},
+                }
                 for index in range(max(len(verification.latency_windows), len(peaks)))
             ],
             "lost_sample": verification.lost_sample,
@@ -352,7 +397,8 @@ class Command(BaseCommand):
             "consumer": self._consumer_summary(),
             "cpu_seconds": cpu_spent,
             "cpu_us_per_event": {name: round(seconds * 1e6 / sent.sent, 1) for name, seconds in cpu_spent.items()}
-            if sent.sent else None,
+            if sent.sent
+            else None,
             "topic": topic_report,
             "web_processes": options["web_processes"],
             "partitions": options["partitions"],
@@ -364,8 +410,7 @@ class Command(BaseCommand):
 
         report = scan_topic_for_ids(topic, set(lost_ids))
         (self.workdir / "topic-scan.json").write_bytes(orjson.dumps(report))
-        return {key: value for key, value in report.items() if key != "found"} | {
-            "found_sample": report["found"][:20]}
+        return {key: value for key, value in report.items() if key != "found"} | {"found_sample": report["found"][:20]}
 
     def _consumer_summary(self) -> str:
         """The consumer's closing line (messages read, rows stored, dead letters, retries)."""

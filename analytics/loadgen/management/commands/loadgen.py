@@ -26,8 +26,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--scenario", choices=sorted(SCENARIOS), default="web")
-        parser.add_argument("--rate", type=float, default=0, help="Events per second over all workers (0: as fast "
-                                                                  "as the server answers).")
+        parser.add_argument(
+            "--rate",
+            type=float,
+            default=0,
+            help="Events per second over all workers (0: as fast as the server answers).",
+        )
         amount = parser.add_mutually_exclusive_group()
         amount.add_argument("--events", type=int, default=None, help="Send this many events.")
         amount.add_argument("--duration", type=float, default=None, help="Send for this many seconds.")
@@ -52,10 +56,18 @@ class Command(BaseCommand):
         if options["workers"] < 1 or options["threads"] < 1 or options["batch_size"] < 1:
             raise CommandError("--workers, --threads and --batch-size must be at least 1")
         plan = SendPlan(
-            scenario=options["scenario"], target=options["target"], write_key=options["write_key"],
-            events=options["events"], duration=options["duration"], rate=options["rate"], users=options["users"],
-            workers=options["workers"], threads=options["threads"], batch_size=options["batch_size"],
-            ledger_dir=options["ledger_dir"] or default_ledger_dir(), seed=options["seed"],
+            scenario=options["scenario"],
+            target=options["target"],
+            write_key=options["write_key"],
+            events=options["events"],
+            duration=options["duration"],
+            rate=options["rate"],
+            users=options["users"],
+            workers=options["workers"],
+            threads=options["threads"],
+            batch_size=options["batch_size"],
+            ledger_dir=options["ledger_dir"] or default_ledger_dir(),
+            seed=options["seed"],
         )
         since = datetime.now(UTC) - timedelta(minutes=1)
         summary = run_load(plan, progress=sys.stderr)
@@ -88,6 +100,5 @@ class Command(BaseCommand):
         project = project_for_write_key(plan.write_key)
         if project is None:
             raise CommandError("the write key matches no project")
-        verification = verify_until_complete(get_store(), ledger, project_id=project.id, since=since,
-                                             timeout=timeout)
+        verification = verify_until_complete(get_store(), ledger, project_id=project.id, since=since, timeout=timeout)
         return verification.as_dict()

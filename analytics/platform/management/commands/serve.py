@@ -59,7 +59,9 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.PORT)
         parser.add_argument("--no-beat", action="store_true", help="Do not run the background services in-process.")
         parser.add_argument(
-            "--migrate", action="store_true", help="Apply Django and ClickHouse migrations first (single-process setups)."
+            "--migrate",
+            action="store_true",
+            help="Apply Django and ClickHouse migrations first (single-process setups).",
         )
         parser.add_argument(
             "--workers", type=int, default=1, help="Worker processes (scale mode only; embedded is one process)."

@@ -32,8 +32,12 @@ class Command(BaseCommand):
         parser.add_argument("--max-bytes", type=int, default=None, help="Bytes per batch group.")
         parser.add_argument("--max-wait", type=float, default=None, help="Seconds a message may wait in a buffer.")
         parser.add_argument("--metrics-port", type=int, default=0, help="Serve Prometheus metrics on this port.")
-        parser.add_argument("--exit-when-idle", type=float, default=None,
-                            help="Exit after this many seconds without messages (benchmarks, backfills).")
+        parser.add_argument(
+            "--exit-when-idle",
+            type=float,
+            default=None,
+            help="Exit after this many seconds without messages (benchmarks, backfills).",
+        )
         parser.add_argument("--session-timeout-ms", type=int, default=None, help="Consumer group session timeout.")
         parser.add_argument("--metrics-addr", default="127.0.0.1", help="Address of the metrics endpoint.")
 

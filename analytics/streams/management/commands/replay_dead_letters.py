@@ -14,8 +14,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--stream", default="events")
         parser.add_argument("--limit", type=int, default=None, help="Replay at most this many messages.")
-        parser.add_argument("--idle-timeout", type=float, default=5.0,
-                            help="Stop after this many seconds without a dead letter.")
+        parser.add_argument(
+            "--idle-timeout", type=float, default=5.0, help="Stop after this many seconds without a dead letter."
+        )
         parser.add_argument("--dry-run", action="store_true", help="Count dead letters by reason; replay nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:

@@ -27,7 +27,9 @@ class Command(BaseCommand):
                     self.stdout.write("No pending ClickHouse migrations.")
                 for migration in pending:
                     summary = (migration.module.__doc__ or "").strip().splitlines()
-                    self.stdout.write(f"  {migration.version:04d}_{migration.name}" + (f": {summary[0]}" if summary else ""))
+                    self.stdout.write(
+                        f"  {migration.version:04d}_{migration.name}" + (f": {summary[0]}" if summary else "")
+                    )
                 return
             recorded = migrator.applied()
             for migration in migrator.changed(recorded):
