@@ -113,3 +113,39 @@ def test_bench_rejects_an_unknown_stage(tmp_path):
     completed = _bench(tmp_path, "--only", "nope")
     assert completed.returncode != 0
     assert "unknown stage" in completed.stderr
+
+
+def test_publish_puts_one_run_into_the_readme_block_and_the_history(tmp_path):
+    from analytics.devtools.bench.readme import BEGIN, END, publish
+
+    metric = Metric(name="scan count()", figure=5_000.0, unit="rows/s", baseline=10_000.0, target="reported")
+    report = {
+        "started_at": "2026-12-02T20:15:00+00:00",
+        "commit": "abc1234",
+        "seconds": 480.0,
+        "scale": 1.0,
+        "machine": {"nproc": 2, "cpu": "test cpu", "ram_gb": 23.5, "load_avg_1m": 1.5},
+        "stages": {"scan": {"status": "ok", "metrics": [metric.as_dict()]}},
+        "summary": {"metrics": 1, "passed": 0, "failed": 0, "errors": []},
+    }
+    (tmp_path / "README.md").write_text(f"# Product\n\n{BEGIN}\nold table\n{END}\n\nAfter.\n")
+    readme, history = publish(report, tmp_path)
+    text = readme.read_text()
+    assert "old table" not in text
+    assert "After." in text
+    assert "commit `abc1234`" in text
+    assert "5,000" in text
+    assert "every target passed" in text
+    assert history == tmp_path / "docs" / "benchmarks" / "2026-12-02-full-run.md"
+    assert "5,000" in history.read_text()
+    # A second run of the day is appended to the same history file; README shows only the latest.
+    report["started_at"] = "2026-12-02T22:00:00+00:00"
+    publish(report, tmp_path)
+    assert history.read_text().count("## 2026-12-02") == 2
+    assert readme.read_text().count(BEGIN) == 1
+
+
+def test_publish_refuses_a_partial_run(tmp_path):
+    completed = _bench(tmp_path, "--only", "scan", "--publish")
+    assert completed.returncode != 0
+    assert "--publish needs a full run" in completed.stderr

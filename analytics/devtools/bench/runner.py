@@ -146,6 +146,25 @@ def run_stage(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def code_version(root: Path) -> str:
+    """The commit a run measured, with ``+changes`` when tracked files had uncommitted edits."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+changes" if dirty else "")
+
+
 def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr) -> dict[str, Any]:
     stages = load_stages()
     unknown = [name for name in only or [] if name not in stages]
@@ -167,6 +186,7 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
         "suite": "analytics-bench",
         "version": 1,
         "started_at": started_at.isoformat(),
+        "commit": code_version(Path(settings.BASE_DIR)),
         "seconds": round(time.monotonic() - started, 1),
         "scale": scale,
         "machine": machine(),

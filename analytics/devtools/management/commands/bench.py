@@ -44,6 +44,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--list", action="store_true", help="List the stages and exit.")
         parser.add_argument(
+            "--publish",
+            action="store_true",
+            help="Write the run's table into README.md and docs/benchmarks/ (a full run, or with --table-from).",
+        )
+        parser.add_argument(
             "--table-from",
             metavar="JSON",
             help="Print the table of a saved report (e.g. var/bench/latest.json) and exit.",
@@ -58,11 +63,15 @@ class Command(BaseCommand):
             report = json.loads(Path(options["table_from"]).read_text())
             self.stdout.write(format_table(report))
             self.stdout.write(machine_line(report))
+            if options["publish"]:
+                self._publish(report)
             return
         if options["list"]:
             for name, stage in load_stages().items():
                 self.stdout.write(f"{name:12} {stage.title}")
             return
+        if options["publish"] and options["only"]:
+            raise CommandError("--publish needs a full run (no --only): README shows every stage of one run")
         scale = options["scale"] if options["scale"] is not None else bench_scale()
         if not scale > 0:
             raise CommandError("--scale must be a positive number")
@@ -74,7 +83,19 @@ class Command(BaseCommand):
         path = write_latest(report)
         self.stdout.write(format_table(report))
         self.stdout.write(f"{machine_line(report)}; written to {path}")
+        if options["publish"]:
+            self._publish(report)
         self.stdout.write(json.dumps(report, separators=(",", ":")))
         sys.stdout.flush()
         if report["summary"]["errors"]:
             sys.exit(1)
+
+    def _publish(self, report: dict[str, Any]) -> None:
+        from pathlib import Path
+
+        from django.conf import settings
+
+        from analytics.devtools.bench.readme import publish
+
+        for path in publish(report, Path(settings.BASE_DIR)):
+            self.stderr.write(f"[bench] published to {path}")
