@@ -1,8 +1,9 @@
 """Settings entry point: base, then the mode, then the profile.
 
 ``ANALYTICS_MODE`` (embedded|scale) picks the components, ``ANALYTICS_PROFILE``
-(dev|test|prod) picks the safety level. Every value is read and validated by
-``config.env``; a bad one stops start-up with a single line naming it.
+(dev|test|prod) picks the safety level. Every environment variable is declared once in
+``config.variables`` and read through that declaration, which validates it; a bad one
+stops start-up with a single line naming it.
 """
 
 import importlib.util

@@ -2,79 +2,28 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from corsheaders.defaults import default_headers as default_cors_headers
 from csp import constants as csp_constants
 
-from config.env import (
-    env_bool,
-    env_choice,
-    env_int,
-    env_list,
-    env_optional,
-    env_parsed,
-    env_str,
-    env_url,
-)
+from config import variables as env
 
-
-def _rate(value: str) -> str:
-    """Validate a DRF-style rate such as ``30/min``."""
-    count, _, period = value.partition("/")
-    if not count.isdigit() or int(count) < 1 or period[:1] not in {"s", "m", "h", "d"}:
-        raise ValueError(value)
-    return value
-
-
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = env.BASE_DIR
 
 # ------------------------------------------------------------------------------
-# Mode and profile
+# Mode and profile (every variable below is declared, with its checks, in config/variables.py)
 # ------------------------------------------------------------------------------
-ANALYTICS_MODE = env_choice("ANALYTICS_MODE", ("embedded", "scale"), "embedded")
-ANALYTICS_PROFILE = env_choice("ANALYTICS_PROFILE", ("dev", "test", "prod"), "dev")
+ANALYTICS_MODE = env.ANALYTICS_MODE.get()
+ANALYTICS_PROFILE = env.ANALYTICS_PROFILE.get()
+DATA_DIR = env.DATA_DIR.get()
 
-DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
-
-
-def _dev_secret_key() -> str:
-    """A random key kept under DATA_DIR so sessions survive restarts in dev."""
-    path = DATA_DIR / "secret_key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_urlsafe(50)
-        path.write_text(key)
-        path.chmod(0o600)
-        return key
-
-
-SECRET_KEY = env_optional("SECRET_KEY") or (
-    "test-only-secret-key-not-for-production" if ANALYTICS_PROFILE == "test" else ""
-)
-if not SECRET_KEY and ANALYTICS_PROFILE == "dev":
-    SECRET_KEY = _dev_secret_key()
-if ANALYTICS_PROFILE == "prod":
-    SECRET_KEY = env_str("SECRET_KEY", expected="a long random string (50+ characters)")
-    if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
-        from config.env import SettingError
-
-        # Never echo the key itself; describe it.
-        raise SettingError(
-            "SECRET_KEY",
-            "at least 50 random characters (5+ distinct, not django-insecure-)",
-            f"{len(SECRET_KEY)} characters, {len(set(SECRET_KEY))} distinct",
-        )
-
-DEBUG = env_bool("DEBUG", ANALYTICS_PROFILE == "dev")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
-HOST = env_str("HOST", "127.0.0.1")
-PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+SECRET_KEY = env.SECRET_KEY.get()
+DEBUG = env.DEBUG.get()
+ALLOWED_HOSTS = env.ALLOWED_HOSTS.get()
+HOST = env.HOST.get()
+PORT = env.PORT.get()
 
 # ------------------------------------------------------------------------------
 # Apps
@@ -162,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # How many reverse proxies in front of the web process append to X-Forwarded-For.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+TRUSTED_PROXY_COUNT = env.TRUSTED_PROXY_COUNT.get()
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -184,15 +133,15 @@ REST_FRAMEWORK: dict[str, Any] = {
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 # Self-service sign-up through POST /api/v1/auth/register; off: operators add users in the admin.
-REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", True)
+REGISTRATION_OPEN = env.REGISTRATION_OPEN.get()
 # Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
-AUTH_RATE_LIMIT = env_parsed("AUTH_RATE_LIMIT", "30/min", _rate, expected="a rate such as 30/min (per s|min|hour|day)")
-if env_bool("API_BROWSABLE", ANALYTICS_PROFILE == "dev"):
+AUTH_RATE_LIMIT = env.AUTH_RATE_LIMIT.get()
+if env.API_BROWSABLE.get():
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
 SIMPLE_JWT = {
-    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1)),
-    "REFRESH_TOKEN_LIFETIME": timedelta(days=env_int("JWT_REFRESH_DAYS", 14, minimum=1)),
+    "ACCESS_TOKEN_LIFETIME": timedelta(minutes=env.JWT_ACCESS_MINUTES.get()),
+    "REFRESH_TOKEN_LIFETIME": timedelta(days=env.JWT_REFRESH_DAYS.get()),
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
@@ -201,7 +150,7 @@ SIMPLE_JWT = {
     "AUTH_HEADER_TYPES": ("Bearer",),
     "ALGORITHM": "HS256",
     # A separate signing key lets operators invalidate every token without logging out sessions.
-    "SIGNING_KEY": env_optional("JWT_SIGNING_KEY") or SECRET_KEY,
+    "SIGNING_KEY": env.JWT_SIGNING_KEY.get(),
     "LEEWAY": 5,
     "CHECK_REVOKE_TOKEN": True,
     "REVOKE_TOKEN_CLAIM": "hash_password",
@@ -228,7 +177,7 @@ SPECTACULAR_SETTINGS = {
 # CORS: the read/management API answers only the origins listed here. The ingestion paths
 # (INGEST_CORS_PATH_REGEX) answer any origin, because any web page may embed the tracker;
 # analytics.core.cors opens them per request. Cookies are never sent cross-origin.
-CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
+CORS_ALLOWED_ORIGINS = env.CORS_ALLOWED_ORIGINS.get()
 CORS_URLS_REGEX = r"^/(api/|v1/).*$"
 INGEST_CORS_PATH_REGEX = r"^/(api/v1/events|v1/)"
 CORS_ALLOW_ALL_ORIGINS = False
@@ -246,7 +195,7 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 # collectstatic's target; the Docker image collects into the image at build time.
-STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "static"))).resolve()
+STATIC_ROOT = env.STATIC_ROOT.get()
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on a missing root
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
@@ -257,43 +206,46 @@ WHITENOISE_USE_FINDERS = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # ------------------------------------------------------------------------------
-# Event store (ClickHouse) and bus
+# Django database, event store (ClickHouse) and bus
 # ------------------------------------------------------------------------------
-CLICKHOUSE_URL = env_url(
-    "CLICKHOUSE_URL", f"chdb://{DATA_DIR / 'chdb'}", schemes=("chdb", "clickhouse", "clickhouses")
-)
-CLICKHOUSE_CLUSTER = env_optional("CLICKHOUSE_CLUSTER")
-CLICKHOUSE_QUERY_TIMEOUT = env_int("CLICKHOUSE_QUERY_TIMEOUT", 30, minimum=1)
-CLICKHOUSE_CONNECT_TIMEOUT = env_int("CLICKHOUSE_CONNECT_TIMEOUT", 5, minimum=1)
-CLICKHOUSE_RETRIES = env_int("CLICKHOUSE_RETRIES", 3, minimum=0)
+# The Django database, parsed into DATABASES by embedded.py, scale.py or test.py. Read here, before
+# the other services, so a bare scale mode names it first; the leading underscore keeps the URL
+# (and its password) out of the settings, where debug pages would show it unmasked.
+_DATABASE_URL = env.DATABASE_URL.get()
 
-KAFKA_BOOTSTRAP_SERVERS = env_optional("KAFKA_BOOTSTRAP_SERVERS")
-KAFKA_EVENTS_TOPIC = env_str("KAFKA_EVENTS_TOPIC", "events")
-KAFKA_DEAD_LETTER_TOPIC = env_str("KAFKA_DEAD_LETTER_TOPIC", "events_dead_letter")
-KAFKA_PARTITIONS = env_int("KAFKA_PARTITIONS", 6, minimum=1)
-KAFKA_CONSUMER_GROUP = env_str("KAFKA_CONSUMER_GROUP", "analytics-events")
-KAFKA_PRODUCE_TIMEOUT = env_int("KAFKA_PRODUCE_TIMEOUT", 10, minimum=1)
+CLICKHOUSE_URL = env.CLICKHOUSE_URL.get()
+CLICKHOUSE_CLUSTER = env.CLICKHOUSE_CLUSTER.get()
+CLICKHOUSE_QUERY_TIMEOUT = env.CLICKHOUSE_QUERY_TIMEOUT.get()
+CLICKHOUSE_CONNECT_TIMEOUT = env.CLICKHOUSE_CONNECT_TIMEOUT.get()
+CLICKHOUSE_RETRIES = env.CLICKHOUSE_RETRIES.get()
+
+KAFKA_BOOTSTRAP_SERVERS = env.KAFKA_BOOTSTRAP_SERVERS.get()  # required in scale mode
+KAFKA_EVENTS_TOPIC = env.KAFKA_EVENTS_TOPIC.get()
+KAFKA_DEAD_LETTER_TOPIC = env.KAFKA_DEAD_LETTER_TOPIC.get()
+KAFKA_PARTITIONS = env.KAFKA_PARTITIONS.get()
+KAFKA_CONSUMER_GROUP = env.KAFKA_CONSUMER_GROUP.get()
+KAFKA_PRODUCE_TIMEOUT = env.KAFKA_PRODUCE_TIMEOUT.get()
 
 # ------------------------------------------------------------------------------
 # Ingestion limits
 # ------------------------------------------------------------------------------
-INGEST_MAX_BODY_BYTES = env_int("INGEST_MAX_BODY_BYTES", 5 * 1024 * 1024, minimum=1024)
-INGEST_MAX_EVENT_BYTES = env_int("INGEST_MAX_EVENT_BYTES", 32 * 1024, minimum=256)
-INGEST_MAX_BATCH = env_int("INGEST_MAX_BATCH", 1000, minimum=1)
-INGEST_RATE_LIMIT_PER_SECOND = env_int("INGEST_RATE_LIMIT_PER_SECOND", 20_000, minimum=1)
+INGEST_MAX_BODY_BYTES = env.INGEST_MAX_BODY_BYTES.get()
+INGEST_MAX_EVENT_BYTES = env.INGEST_MAX_EVENT_BYTES.get()
+INGEST_MAX_BATCH = env.INGEST_MAX_BATCH.get()
+INGEST_RATE_LIMIT_PER_SECOND = env.INGEST_RATE_LIMIT_PER_SECOND.get()
 # "auto": Redis when the cache is Redis (scale mode), else this process's memory (embedded).
-INGEST_RATE_LIMIT_BACKEND = env_choice("INGEST_RATE_LIMIT_BACKEND", ("auto", "redis", "local"), "auto")
+INGEST_RATE_LIMIT_BACKEND = env.INGEST_RATE_LIMIT_BACKEND.get()
 # Proxies (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP of events.
-TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+TRUSTED_PROXIES = env.TRUSTED_PROXIES.get()
 # Embedded batch writer: concurrent requests are coalesced into one insert (one part).
-INGEST_FLUSH_INTERVAL_MS = env_int("INGEST_FLUSH_INTERVAL_MS", 50, minimum=0, maximum=5000)
-INGEST_FLUSH_MAX_ROWS = env_int("INGEST_FLUSH_MAX_ROWS", 20_000, minimum=1)
+INGEST_FLUSH_INTERVAL_MS = env.INGEST_FLUSH_INTERVAL_MS.get()
+INGEST_FLUSH_MAX_ROWS = env.INGEST_FLUSH_MAX_ROWS.get()
 DATA_UPLOAD_MAX_MEMORY_SIZE = INGEST_MAX_BODY_BYTES + 1024
 
 # ------------------------------------------------------------------------------
 # Demo data
 # ------------------------------------------------------------------------------
-DEMO_EVENTS = env_int("DEMO_EVENTS", 300_000, minimum=0)
+DEMO_EVENTS = env.DEMO_EVENTS.get()
 
 # ------------------------------------------------------------------------------
 # Celery (the app lives in config/celery_app.py)
@@ -306,11 +258,11 @@ CELERY_TIMEZONE = "UTC"
 
 # Aggregation (analytics/aggregation): how long an insert may take to become visible in
 # ClickHouse; the inserted-at watermark stays this far behind ClickHouse's clock.
-AGGREGATION_INSERT_VISIBILITY_SECONDS = env_int("AGGREGATION_INSERT_VISIBILITY_SECONDS", 5, minimum=0)
+AGGREGATION_INSERT_VISIBILITY_SECONDS = env.AGGREGATION_INSERT_VISIBILITY_SECONDS.get()
 # Seconds between scheduled aggregation dispatches (the PeriodicTask's initial interval).
-AGGREGATION_INTERVAL_SECONDS = env_int("AGGREGATION_INTERVAL_SECONDS", 5, minimum=1)
+AGGREGATION_INTERVAL_SECONDS = env.AGGREGATION_INTERVAL_SECONDS.get()
 # Time limit of one rollup query in ClickHouse (a 1d/1mo bucket reads a whole day/month).
-AGGREGATION_QUERY_TIMEOUT_SECONDS = env_int("AGGREGATION_QUERY_TIMEOUT_SECONDS", 600, minimum=1)
+AGGREGATION_QUERY_TIMEOUT_SECONDS = env.AGGREGATION_QUERY_TIMEOUT_SECONDS.get()
 
 # ------------------------------------------------------------------------------
 # Security headers that hold in every profile
@@ -343,14 +295,14 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # ------------------------------------------------------------------------------
 # Logging: JSON lines through structlog (see analytics/core/logging.py)
 # ------------------------------------------------------------------------------
-LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
-LOG_FORMAT = env_choice("LOG_FORMAT", ("json", "console"), "json")
+LOG_LEVEL = env.LOG_LEVEL.get()
+LOG_FORMAT = env.LOG_FORMAT.get()
 LOGGING_CONFIG = None  # configured by analytics.core.logging.configure_logging()
 
 # When set, /metrics answers only requests with "Authorization: Bearer <METRICS_TOKEN>".
-METRICS_TOKEN = env_optional("METRICS_TOKEN")
+METRICS_TOKEN = env.METRICS_TOKEN.get()
 
 # ------------------------------------------------------------------------------
 # Redis (always validated when given; required by scale mode)
 # ------------------------------------------------------------------------------
-REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
+REDIS_URL = env.REDIS_URL.get()

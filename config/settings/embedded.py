@@ -6,18 +6,11 @@ from typing import Any
 
 import dj_database_url
 
-from config.env import env_url
-
-from .base import DATA_DIR
+from .base import _DATABASE_URL, DATA_DIR
 
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_url("DATABASE_URL", f"sqlite:///{DATA_DIR / 'analytics.sqlite3'}", schemes=("sqlite", "postgres", "postgresql")),
-        conn_max_age=0,
-    )
-}
+DATABASES = {"default": dj_database_url.parse(_DATABASE_URL, conn_max_age=0)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the web server read while the aggregation writes.
     DATABASES["default"]["OPTIONS"] = {

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from config.env import SettingError, env_bool, env_int, env_list
+from config import variables as env
 
 from .base import TRUSTED_PROXY_COUNT
 
 DEBUG = False
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
-if not ALLOWED_HOSTS:
-    raise SettingError("ALLOWED_HOSTS", "a comma-separated list of host names (required in prod)")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+# ALLOWED_HOSTS (base.py) has no default in prod: config/variables.py requires it.
+CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS.get()
 
 # Off only for a plain-HTTP trial deployment (docker/compose.yaml without TLS in front).
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000, minimum=0)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.SECURE_COOKIES.get()
+SECURE_SSL_REDIRECT = env.SECURE_SSL_REDIRECT.get()
+SECURE_HSTS_SECONDS = env.SECURE_HSTS_SECONDS.get()
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 # X-Forwarded-Proto is believed only behind trusted proxies; a direct client could forge it.

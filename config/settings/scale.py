@@ -6,22 +6,19 @@ from typing import Any
 
 import dj_database_url
 
-from config.env import SettingError, env_int, env_str, env_url
+from config import variables as env
 
-from .base import KAFKA_BOOTSTRAP_SERVERS, REDIS_URL
+from .base import _DATABASE_URL, REDIS_URL
 
 DATABASES = {
     "default": dj_database_url.parse(
-        env_url("DATABASE_URL", schemes=("postgres", "postgresql")),
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+        _DATABASE_URL,  # required in scale mode (config/variables.py)
+        conn_max_age=env.DATABASE_CONN_MAX_AGE.get(),
         conn_health_checks=True,
     )
 }
 DATABASES["default"].setdefault("OPTIONS", {})
 DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
-
-if not KAFKA_BOOTSTRAP_SERVERS:
-    raise SettingError("KAFKA_BOOTSTRAP_SERVERS", "host:port[,host:port] of the Kafka brokers (required in scale mode)")
 
 CACHES = {
     "default": {
@@ -41,7 +38,7 @@ CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
 
 EVENT_BUS = "kafka"
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
+CELERY_BROKER_URL = env.CELERY_BROKER_URL.get()
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_TIMEOUT = 5

@@ -7,22 +7,20 @@ so two suites on one machine never share state.
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Any
 
 import dj_database_url
 
-from config.env import env_url
+from config import variables as env
 
-from .base import REDIS_URL
+from .base import _DATABASE_URL, REDIS_URL
 
-_RUN_ID = os.environ.setdefault("ANALYTICS_TEST_RUN_ID", str(os.getpid()))
+_RUN_ID = env.ANALYTICS_TEST_RUN_ID.get()
+os.environ["ANALYTICS_TEST_RUN_ID"] = _RUN_ID  # a write: child processes share the run
 
-DATABASES = {
-    "default": dj_database_url.parse(
-        env_url("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres", schemes=("postgres", "postgresql")),
-    )
-}
+# DATABASE_URL and CLICKHOUSE_URL (base.py) default to local PostgreSQL and a temporary chDB
+# directory in this profile (config/variables.py).
+DATABASES = {"default": dj_database_url.parse(_DATABASE_URL)}
 DATABASES["default"]["TEST"] = {"NAME": f"test_analytics_{_RUN_ID}"}
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = 5
 
@@ -35,10 +33,6 @@ CACHES = {
     }
 }
 CHANNEL_LAYERS: dict[str, dict[str, Any]] = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-CLICKHOUSE_URL = os.environ.get("CLICKHOUSE_URL") or "chdb://" + os.path.join(
-    tempfile.gettempdir(), f"analytics-test-chdb-{_RUN_ID}"
-)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"

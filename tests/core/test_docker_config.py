@@ -24,10 +24,10 @@ _OUTSIDE_SETTINGS = {"DJANGO_SETTINGS_MODULE"}
 
 
 def settings_variables() -> set[str]:
-    names: set[str] = set()
-    for path in (ROOT / "config").rglob("*.py"):
-        names |= set(re.findall(r"env_\w+\(\s*\"([A-Z][A-Z0-9_]+)\"", path.read_text()))
-    return names
+    """The declared variables (config/variables.py): the settings read no other."""
+    from config.variables import registry
+
+    return {variable.name for variable in registry}
 
 
 def app_environment() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Print the Markdown table of every environment variable the settings read (for README.md)."""
+"""Print the Markdown table of every declared environment variable (config/variables.py), for README.md."""
 
 from __future__ import annotations
 

@@ -1,0 +1,389 @@
+"""Every environment variable the settings read, declared once.
+
+A declaration carries the type, default (with readable text where it is computed),
+validation, the modes/profiles where it matters (``scope``) and the description. The
+settings read each one through its declaration (``PORT = env.PORT.get()``) and
+``manage.py settings_doc`` prints README.md's table from this list, in this order.
+``variants`` change a default, the accepted schemes or the checks in one mode or profile
+(a profile's variant wins over a mode's).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from pathlib import Path
+
+from config.env import REQUIRED, Registry, Required, variant
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+registry = Registry(mode="ANALYTICS_MODE", profile="ANALYTICS_PROFILE")
+
+
+def _rate(value: str) -> str:
+    """Validate a DRF-style rate such as ``30/min``."""
+    count, _, period = value.partition("/")
+    if not count.isdigit() or int(count) < 1 or period[:1] not in {"s", "m", "h", "d"}:
+        raise ValueError(value)
+    return value
+
+
+def _dev_secret_key() -> str:
+    """A random key kept under DATA_DIR so sessions survive restarts in dev."""
+    data_dir = DATA_DIR.get()
+    path = data_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(50)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+def _strong_secret_key(key: str) -> tuple[str, str] | None:
+    # Never echo the key itself; describe it.
+    if len(key) < 50 or len(set(key)) < 5 or key.startswith("django-insecure-"):
+        return (
+            "at least 50 random characters (5+ distinct, not django-insecure-)",
+            f"{len(key)} characters, {len(set(key))} distinct",
+        )
+    return None
+
+
+# ------------------------------------------------------------------------------
+# Mode and profile
+# ------------------------------------------------------------------------------
+ANALYTICS_MODE = registry.choice(
+    "ANALYTICS_MODE",
+    choices=("embedded", "scale"),
+    default="embedded",
+    doc="Which components run: `embedded` (SQLite, chDB, one process) or `scale` (PostgreSQL, ClickHouse server, Kafka, Redis).",
+)
+ANALYTICS_PROFILE = registry.choice(
+    "ANALYTICS_PROFILE",
+    choices=("dev", "test", "prod"),
+    default="dev",
+    doc="Safety level: `dev` (DEBUG, browsable API), `test`, `prod` (secure cookies, HSTS, required hosts and key).",
+)
+DATA_DIR = registry.path(
+    "DATA_DIR",
+    default=BASE_DIR / "var",
+    default_doc="`./var`",
+    doc="Where embedded mode keeps its data (SQLite, chDB, secret key, admin credentials).",
+)
+
+# ------------------------------------------------------------------------------
+# Django: key, debug, hosts, server
+# ------------------------------------------------------------------------------
+SECRET_KEY = registry.text(
+    "SECRET_KEY",
+    default=_dev_secret_key,
+    default_doc="random, kept in `$DATA_DIR/secret_key`",
+    variants={
+        "test": variant(default="test-only-secret-key-not-for-production"),
+        "prod": variant(default=REQUIRED, expected="a long random string (50+ characters)", check=_strong_secret_key),
+    },
+    doc="Django's signing key; 50+ random characters in prod.",
+)
+DEBUG = registry.boolean(
+    "DEBUG",
+    default=False,
+    variants={"dev": variant(default=True)},
+    doc="Django debug pages; never in prod or test (forced off there).",
+)
+ALLOWED_HOSTS = registry.comma_list(
+    "ALLOWED_HOSTS",
+    default=("127.0.0.1", "localhost", "[::1]"),
+    variants={"prod": variant(default=Required("required in prod"), expected="a comma-separated list of host names")},
+    doc="Host names this server answers to (comma-separated); required in prod.",
+)
+HOST = registry.text("HOST", default="127.0.0.1", doc="Address `manage.py serve` binds to.")
+PORT = registry.integer("PORT", default=8000, minimum=1, maximum=65535, doc="Port `manage.py serve` listens on.")
+
+# ------------------------------------------------------------------------------
+# Accounts and auth
+# ------------------------------------------------------------------------------
+TRUSTED_PROXY_COUNT = registry.integer(
+    "TRUSTED_PROXY_COUNT",
+    default=0,
+    minimum=0,
+    doc="How many proxies in front append to X-Forwarded-For (0: use the peer address; forged headers are ignored); "
+    "in prod, X-Forwarded-Proto is believed only when it is above 0.",
+)
+REGISTRATION_OPEN = registry.boolean(
+    "REGISTRATION_OPEN",
+    default=True,
+    doc="Self-service sign-up through POST /api/v1/auth/register; off: operators add users in the admin.",
+)
+AUTH_RATE_LIMIT = registry.parsed(
+    "AUTH_RATE_LIMIT",
+    default="30/min",
+    parse=_rate,
+    expected="a rate such as 30/min (per s|min|hour|day)",
+    doc="Requests per client address to the auth endpoints (the login page, register, token, refresh, verify, "
+    "logout), one shared budget.",
+)
+API_BROWSABLE = registry.boolean(
+    "API_BROWSABLE",
+    default=False,
+    variants={"dev": variant(default=True)},
+    doc="DRF's browsable HTML API (on in dev).",
+)
+JWT_ACCESS_MINUTES = registry.integer(
+    "JWT_ACCESS_MINUTES", default=15, minimum=1, doc="Lifetime of a JWT access token, in minutes."
+)
+JWT_REFRESH_DAYS = registry.integer(
+    "JWT_REFRESH_DAYS",
+    default=14,
+    minimum=1,
+    doc="Lifetime of a JWT refresh token, in days (each refresh rotates it and blacklists the old one).",
+)
+JWT_SIGNING_KEY = registry.text(
+    "JWT_SIGNING_KEY",
+    default=lambda: SECRET_KEY.get(),
+    default_doc="`$SECRET_KEY`",
+    doc="Separate key for JWTs; changing it logs every API client out.",
+)
+CORS_ALLOWED_ORIGINS = registry.comma_list(
+    "CORS_ALLOWED_ORIGINS",
+    doc="Origins allowed to call the read/management API from a browser (ingestion accepts any origin).",
+)
+STATIC_ROOT = registry.path(
+    "STATIC_ROOT",
+    default=lambda: DATA_DIR.get() / "static",
+    default_doc="`$DATA_DIR/static`",
+    doc="Where `collectstatic` puts the static files (the Docker image bakes them in).",
+)
+
+# ------------------------------------------------------------------------------
+# Django database, event store (ClickHouse) and bus
+# ------------------------------------------------------------------------------
+DATABASE_URL = registry.url(
+    "DATABASE_URL",
+    schemes=("sqlite", "postgres", "postgresql"),
+    default=lambda: f"sqlite:///{DATA_DIR.get() / 'analytics.sqlite3'}",
+    default_doc="`sqlite:///$DATA_DIR/analytics.sqlite3`",
+    variants={
+        "scale": variant(default=REQUIRED, schemes=("postgres", "postgresql")),
+        "test": variant(default="postgres://postgres@127.0.0.1:5432/postgres", schemes=("postgres", "postgresql")),
+    },
+    doc="The Django database (`sqlite:///...` or `postgres://...`).",
+)
+CLICKHOUSE_URL = registry.url(
+    "CLICKHOUSE_URL",
+    schemes=("chdb", "clickhouse", "clickhouses"),
+    default=lambda: f"chdb://{DATA_DIR.get() / 'chdb'}",
+    default_doc="`chdb://$DATA_DIR/chdb`",
+    variants={
+        "test": variant(
+            default=lambda: (
+                "chdb://" + os.path.join(tempfile.gettempdir(), f"analytics-test-chdb-{ANALYTICS_TEST_RUN_ID.get()}")
+            ),
+            default_doc="`chdb://$TMPDIR/analytics-test-chdb-$ANALYTICS_TEST_RUN_ID`",
+        )
+    },
+    doc="Event store: `chdb://<dir>` (in process) or `clickhouse[s]://user:password@host:port/database`.",
+)
+CLICKHOUSE_CLUSTER = registry.optional_text(
+    "CLICKHOUSE_CLUSTER", doc="ClickHouse cluster name for `ON CLUSTER` DDL (replicated tables)."
+)
+CLICKHOUSE_QUERY_TIMEOUT = registry.integer(
+    "CLICKHOUSE_QUERY_TIMEOUT", default=30, minimum=1, doc="Seconds a ClickHouse query may run."
+)
+CLICKHOUSE_CONNECT_TIMEOUT = registry.integer(
+    "CLICKHOUSE_CONNECT_TIMEOUT", default=5, minimum=1, doc="Seconds to connect to ClickHouse."
+)
+CLICKHOUSE_RETRIES = registry.integer(
+    "CLICKHOUSE_RETRIES", default=3, minimum=0, doc="Retries of a failed idempotent store operation."
+)
+
+KAFKA_BOOTSTRAP_SERVERS = registry.optional_text(
+    "KAFKA_BOOTSTRAP_SERVERS",
+    variants={
+        "scale": variant(
+            default=Required("required in scale mode"), expected="host:port[,host:port] of the Kafka brokers"
+        )
+    },
+    doc="Kafka brokers `host:port[,host:port]`; required in scale mode.",
+)
+KAFKA_EVENTS_TOPIC = registry.text(
+    "KAFKA_EVENTS_TOPIC", default="events", doc="Topic of accepted events (keyed by user id)."
+)
+KAFKA_DEAD_LETTER_TOPIC = registry.text(
+    "KAFKA_DEAD_LETTER_TOPIC",
+    default="events_dead_letter",
+    doc="Topic of events that can never be stored, with the reason.",
+)
+KAFKA_PARTITIONS = registry.integer("KAFKA_PARTITIONS", default=6, minimum=1, doc="Partitions of the events topic.")
+KAFKA_CONSUMER_GROUP = registry.text(
+    "KAFKA_CONSUMER_GROUP", default="analytics-events", doc="Consumer group of `consume_events`."
+)
+KAFKA_PRODUCE_TIMEOUT = registry.integer(
+    "KAFKA_PRODUCE_TIMEOUT",
+    default=10,
+    minimum=1,
+    doc="Seconds the API waits for the broker's acknowledgement before answering 503.",
+)
+
+# ------------------------------------------------------------------------------
+# Ingestion limits
+# ------------------------------------------------------------------------------
+INGEST_MAX_BODY_BYTES = registry.integer(
+    "INGEST_MAX_BODY_BYTES", default=5 * 1024 * 1024, minimum=1024, doc="Largest request body; larger gets 413."
+)
+INGEST_MAX_EVENT_BYTES = registry.integer(
+    "INGEST_MAX_EVENT_BYTES",
+    default=32 * 1024,
+    minimum=256,
+    doc="Largest single event; a larger one is rejected by index, the rest of the batch is kept.",
+)
+INGEST_MAX_BATCH = registry.integer("INGEST_MAX_BATCH", default=1000, minimum=1, doc="Most events in one request.")
+INGEST_RATE_LIMIT_PER_SECOND = registry.integer(
+    "INGEST_RATE_LIMIT_PER_SECOND",
+    default=20_000,
+    minimum=1,
+    doc="Default events per second per project key (a project can override it).",
+)
+INGEST_RATE_LIMIT_BACKEND = registry.choice(
+    "INGEST_RATE_LIMIT_BACKEND",
+    choices=("auto", "redis", "local"),
+    default="auto",
+    doc="Where ingestion rate limits are counted; `auto`: Redis when the cache is Redis (scale mode), "
+    "else this process's memory (embedded).",
+)
+TRUSTED_PROXIES = registry.comma_list(
+    "TRUSTED_PROXIES",
+    doc="Proxies (IPs or CIDRs) whose X-Forwarded-For is believed for the client IP of events.",
+)
+INGEST_FLUSH_INTERVAL_MS = registry.integer(
+    "INGEST_FLUSH_INTERVAL_MS",
+    default=50,
+    minimum=0,
+    maximum=5000,
+    doc="Embedded batch writer: milliseconds between inserts while requests keep arriving; concurrent requests "
+    "are coalesced into one insert (one part).",
+)
+INGEST_FLUSH_MAX_ROWS = registry.integer(
+    "INGEST_FLUSH_MAX_ROWS",
+    default=20_000,
+    minimum=1,
+    doc="Embedded batch writer: queued rows that start an insert at once, and the most rows in one insert.",
+)
+
+# ------------------------------------------------------------------------------
+# Demo data, aggregation
+# ------------------------------------------------------------------------------
+DEMO_EVENTS = registry.integer(
+    "DEMO_EVENTS",
+    default=300_000,
+    minimum=0,
+    doc="Demo events `make run` loads into an empty store on first start (0: none).",
+)
+AGGREGATION_INSERT_VISIBILITY_SECONDS = registry.integer(
+    "AGGREGATION_INSERT_VISIBILITY_SECONDS",
+    default=5,
+    minimum=0,
+    doc="How long an insert may take to become visible in ClickHouse; the aggregation's inserted-at watermark "
+    "stays this far behind ClickHouse's clock.",
+)
+AGGREGATION_INTERVAL_SECONDS = registry.integer(
+    "AGGREGATION_INTERVAL_SECONDS",
+    default=5,
+    minimum=1,
+    doc="Seconds between scheduled aggregation dispatches (the PeriodicTask's initial interval).",
+)
+AGGREGATION_QUERY_TIMEOUT_SECONDS = registry.integer(
+    "AGGREGATION_QUERY_TIMEOUT_SECONDS",
+    default=600,
+    minimum=1,
+    doc="Time limit of one rollup query in ClickHouse (a 1d/1mo bucket reads a whole day/month).",
+)
+
+# ------------------------------------------------------------------------------
+# Logging, metrics, Redis
+# ------------------------------------------------------------------------------
+LOG_LEVEL = registry.choice(
+    "LOG_LEVEL",
+    choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    default="INFO",
+    doc="Least severe level written (the test profile always uses `WARNING`).",
+)
+LOG_FORMAT = registry.choice(
+    "LOG_FORMAT",
+    choices=("json", "console"),
+    default="json",
+    doc="`json` lines (default) or `console` for reading by eye.",
+)
+METRICS_TOKEN = registry.optional_text(
+    "METRICS_TOKEN",
+    doc="When set, /metrics answers only requests with `Authorization: Bearer <METRICS_TOKEN>`.",
+)
+REDIS_URL = registry.url(
+    "REDIS_URL",
+    schemes=("redis", "rediss", "unix"),
+    default="redis://127.0.0.1:6379/0",
+    doc="Redis for cache, rate limits, live counters and the Channels layer (scale and test); "
+    "always validated when given.",
+)
+
+# ------------------------------------------------------------------------------
+# Scale mode
+# ------------------------------------------------------------------------------
+DATABASE_CONN_MAX_AGE = registry.integer(
+    "DATABASE_CONN_MAX_AGE",
+    scope="scale",
+    default=60,
+    minimum=0,
+    doc="Seconds a PostgreSQL connection is reused.",
+)
+CELERY_BROKER_URL = registry.text(
+    "CELERY_BROKER_URL",
+    scope="scale",
+    default=lambda: REDIS_URL.get(),
+    default_doc="`$REDIS_URL`",
+    doc="Celery's broker in scale mode.",
+)
+
+# ------------------------------------------------------------------------------
+# Prod profile
+# ------------------------------------------------------------------------------
+CSRF_TRUSTED_ORIGINS = registry.comma_list(
+    "CSRF_TRUSTED_ORIGINS",
+    scope="prod",
+    doc="Origins trusted for form posts over HTTPS (`https://analytics.example.com`).",
+)
+SECURE_COOKIES = registry.boolean(
+    "SECURE_COOKIES",
+    scope="prod",
+    default=True,
+    doc="Session and CSRF cookies only over HTTPS; turn off only for a plain-HTTP trial.",
+)
+SECURE_SSL_REDIRECT = registry.boolean(
+    "SECURE_SSL_REDIRECT",
+    scope="prod",
+    default=True,
+    doc="Redirect HTTP to HTTPS (probes `/healthz`, `/readyz`, `/metrics` are exempt).",
+)
+SECURE_HSTS_SECONDS = registry.integer(
+    "SECURE_HSTS_SECONDS",
+    scope="prod",
+    default=31_536_000,
+    minimum=0,
+    doc="HSTS max-age sent with HTTPS responses.",
+)
+
+# ------------------------------------------------------------------------------
+# Test profile
+# ------------------------------------------------------------------------------
+ANALYTICS_TEST_RUN_ID = registry.text(
+    "ANALYTICS_TEST_RUN_ID",
+    scope="test",
+    default=lambda: str(os.getpid()),
+    default_doc="the process id",
+    doc="Names this test run's PostgreSQL test database, Redis key prefix and chDB directory, so two suites on "
+    "one machine never share state; set by the settings for child processes to inherit.",
+)
