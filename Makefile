@@ -62,10 +62,12 @@ run: install
 	HOST=$(HOST) PORT=$(PORT) $(PY) manage.py serve
 
 lint: install-dev
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
 test: install-dev
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -36,6 +36,9 @@ def test_variants_are_rendered_with_their_mode_or_profile() -> None:
     rows = {variable.name: variable for variable in environment_variables()}
     assert rows["DEBUG"].default == "`true` in dev, else `false`"
     assert rows["ALLOWED_HOSTS"].default == "required in prod, else `127.0.0.1,localhost,[::1]`"
-    assert rows["DATABASE_URL"].kind == "URL (`sqlite://`, `postgres://`, `postgresql://`; scale, test: `postgres://`, `postgresql://`)"
+    assert (
+        rows["DATABASE_URL"].kind
+        == "URL (`sqlite://`, `postgres://`, `postgresql://`; scale, test: `postgres://`, `postgresql://`)"
+    )
     assert rows["STATIC_ROOT"].default == "`$DATA_DIR/static`"
     assert (rows["CSRF_TRUSTED_ORIGINS"].scope, rows["CSRF_TRUSTED_ORIGINS"].default) == ("prod", "empty")

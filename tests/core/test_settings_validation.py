@@ -38,8 +38,16 @@ def manage_check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]
         ({"AUTH_RATE_LIMIT": "lots"}, "AUTH_RATE_LIMIT", "a rate such as 30/min"),
         ({"CLICKHOUSE_URL": "mysql://db/events"}, "CLICKHOUSE_URL", "chdb|clickhouse|clickhouses"),
         ({"ANALYTICS_PROFILE": "prod", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY", "it is required"),
-        ({"ANALYTICS_PROFILE": "prod", "SECRET_KEY": "short", "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY", "at least 50 random"),
-        ({"ANALYTICS_PROFILE": "prod", "SECRET_KEY": "ab" * 40, "ALLOWED_HOSTS": "example.com"}, "SECRET_KEY", "5+ distinct"),
+        (
+            {"ANALYTICS_PROFILE": "prod", "SECRET_KEY": "short", "ALLOWED_HOSTS": "example.com"},
+            "SECRET_KEY",
+            "at least 50 random",
+        ),
+        (
+            {"ANALYTICS_PROFILE": "prod", "SECRET_KEY": "ab" * 40, "ALLOWED_HOSTS": "example.com"},
+            "SECRET_KEY",
+            "5+ distinct",
+        ),
         ({"ANALYTICS_PROFILE": "prod", "SECRET_KEY": "k3Y-p9" * 10}, "ALLOWED_HOSTS", "required in prod"),
         (
             {"ANALYTICS_MODE": "scale", "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres"},
