@@ -5,10 +5,9 @@ messages) and free them again by reference counting: nothing on their hot paths 
 reference cycles. With CPython's default threshold (a young collection every 700 net
 allocations) the cyclic collector still ran every couple of requests and walked every
 object that was alive at that moment: the rows of all requests in flight, the buffered
-Kafka messages. Measured: 10-12 % of the consumer's CPU; in the embedded web process the
-per-event validation cost 9.6 us with the default and 4.3 us with these settings
-(micro-benchmark of ``native_rows`` over 100-event requests), and the event loop's CPU
-per event fell by about a quarter under the HTTP benchmark's load.
+Kafka messages. The work of each walk grows with the load, so it became a large share of
+both processes' CPU for no garbage found. Freezing the start-up objects and making young
+collections rare removes that walk (docs/pipeline.md, docs/ingestion.md).
 
 Applied by ``config.asgi.web_application`` (the factory ``manage.py serve`` runs) and by
 ``manage.py consume_events``.

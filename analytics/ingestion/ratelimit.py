@@ -6,10 +6,11 @@ project only, so nothing a client sends (such as a forged X-Forwarded-For) can m
 into a fresh bucket. A request larger than the whole limit is let through when its
 window is empty, so a small limit can never lock a client out for good.
 
-A Redis round trip through redis-py costs about 100 us of CPU, as much as validating 25
-events, so the checks of one project that arrive while a call for it is in flight wait
-for the next call and go together: one script call for all of them, each still judged in
-arrival order, atomically, against the shared window (what one call per request did).
+A Redis round trip through redis-py costs the web process as much CPU as validating a
+few dozen events, so the checks of one project that arrive while a call for it is in
+flight wait for the next call and go together: one script call for all of them, each
+still judged in arrival order, atomically, against the shared window (what one call per
+request did).
 """
 
 from __future__ import annotations

@@ -12,9 +12,9 @@ Events are in the native API shape (``event``, ``distinct_id``, ``event_id``,
 
 Why chunks of encoded events: the load generator shares the machine with what it
 measures. Drawing and encoding one event at a time in Python (dicts, ``uuid.UUID``,
-``datetime``) cost about 20 to 30 µs per event, half a core at 20,000 events/s. A
-scenario therefore draws whole sessions at once with numpy and hands out
-:class:`EventChunk` objects: each event already encoded as its JSON object (one bytes
+``datetime``) took a large share of a core at the end-to-end target rate, CPU taken from
+the processes under test. A scenario therefore draws whole sessions at once with numpy
+and hands out :class:`EventChunk` objects: each event already encoded as its JSON object (one bytes
 % format per event), and its id as 16 raw bytes for the ledger (no UUID parsing later).
 """
 

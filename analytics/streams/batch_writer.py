@@ -8,9 +8,9 @@ the previous flush started at least ``interval`` ago, or when ``max_rows`` are w
 and, while flushes are small, when no rows arrived for ``quiet`` seconds. Each request
 waits for the flush that contains its rows, so a 202 still means "written to the store".
 
-Why the interval: each insert costs chDB ~7 ms of CPU whatever its size, and every part
-it creates is merged later, so under load few large flushes are much cheaper than many
-small ones. Why the quiet gap, and only after a small flush: a few clients that each
+Why the interval: each insert has a fixed CPU cost in chDB whatever its size (creating a
+part's files), and every part it creates is merged later, so under load few large
+flushes are much cheaper than many small ones. Why the quiet gap, and only after a small flush: a few clients that each
 wait for their answer before sending again (a backfill script, a handful of servers)
 are all waiting after a few milliseconds without rows, and would otherwise wait out the
 interval on every request. The gap does not tell such clients apart from independent

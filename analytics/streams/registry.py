@@ -40,9 +40,9 @@ class StreamSpec:
     # A group is written when the buffered messages reach either size, or the oldest
     # has waited max_wait_seconds. While one group is being written the next fills up,
     # so under load the groups grow by themselves. Large on purpose: each partition batch
-    # is one insert, and a chDB insert costs about 15 to 20 ms of CPU whatever its size
-    # (6 partitions: 0.1 s per group); 200k-message groups took 30 % less CPU per event
-    # than 50k ones, and at live rates a 1 s wait 28 % less than 0.5 s (docs/pipeline.md).
+    # is one insert, and a chDB insert has a fixed CPU cost whatever its size, so larger
+    # groups (in a backlog) and a longer wait (at live rates) spread it over more events;
+    # the wait is latency every event pays (docs/pipeline.md).
     max_messages: int = 200_000
     max_bytes: int = 128 * 1024 * 1024
     max_wait_seconds: float = 1.0

@@ -23,7 +23,7 @@ _COLUMN_COUNT = len(EVENT_COLUMNS)
 
 def rows_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """The Arrow batch of event rows. Complete rows (what the API pipeline builds) convert in
-    one C++ pass, about half the cost of the general column-by-column conversion, which the
+    one C++ pass, cheaper than the general column-by-column conversion, which the
     rest takes (and which raises KeyError for a row missing a required column)."""
     first = rows[0] if rows else None
     if (

@@ -42,6 +42,11 @@ class Migration:
     def checksum(self) -> str:
         return hashlib.sha256(inspect.getsource(self.module).encode()).hexdigest()[:16]
 
+    def matches(self, recorded: str) -> bool:
+        """Whether ``recorded`` is this file's checksum, or one of its earlier texts that the
+        module lists in ``ACCEPTED_CHECKSUMS`` (a comment edit, the statements unchanged)."""
+        return recorded == self.checksum or recorded in getattr(self.module, "ACCEPTED_CHECKSUMS", ())
+
 
 class MigrationContext:
     """Writes DDL for a single node or, with a cluster name, for a replicated cluster."""
@@ -170,7 +175,7 @@ class Migrator:
     def changed(self, applied: dict[int, str] | None = None) -> list[Migration]:
         """Applied migrations whose file changed since (a warning, never re-applied)."""
         applied = self.applied() if applied is None else applied
-        return [m for m in discover() if m.version in applied and applied[m.version] != m.checksum]
+        return [m for m in discover() if m.version in applied and not m.matches(applied[m.version])]
 
     def migrate(self, applied: dict[int, str] | None = None) -> list[Migration]:
         done = []

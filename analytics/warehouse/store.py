@@ -241,9 +241,8 @@ class EventStore:
         ``optimize_on_insert=0``: by default ClickHouse runs the ReplacingMergeTree merge over
         every inserted block, collapsing rows that share a sort key inside it. Every read that
         counts events uses FINAL or ``uniqExact(event_id)``, so that early collapse buys
-        nothing, and it was 40 % of the insert's CPU: 4.5 to 6.9 against 2.7 to 3.7 us per
-        row, 200k rows in 50k batches, four interleaved runs (docs/pipeline.md, "Fourth
-        pass"). A server that predates the setting (18.16 in the tests) gets none.
+        nothing, and it is a large part of the insert's CPU per row (docs/event-store.md).
+        A server that predates the setting (18.16 in the tests) gets none.
         """
         if self._event_insert_settings is None:
             try:

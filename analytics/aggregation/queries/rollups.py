@@ -37,8 +37,8 @@ FINAL_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
 ROLLUP_SETTINGS = {**FINAL_SETTINGS, "short_circuit_function_evaluation": "force_enable"}
 
 # uniqExact of a String counts the distinct SipHash-128 values of the strings. The same
-# 128-bit hash handed over as a UInt128 takes uniqExact's numeric path, measured 1.6x
-# cheaper (2.1 s vs 3.2 s of CPU on 10.8M events): the same figure, the same guarantee.
+# 128-bit hash handed over as a UInt128 takes uniqExact's numeric path, which skips the
+# string handling: the same figure, the same guarantee, less CPU.
 UNIQUE_USERS_SQL = "uniqExact(reinterpretAsUInt128(sipHash128(distinct_id)))"
 # ClickHouse's multiSearch* functions take at most 255 needles.
 MAX_SEARCH_NEEDLES = 255

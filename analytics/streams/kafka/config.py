@@ -41,8 +41,8 @@ def producer_config(**overrides: Any) -> dict[str, Any]:
         "compression.type": COMPRESSION,
         # Throughput: wait up to 5 ms to fill batches of up to 1 MiB (many requests share one).
         # A request is answered after the acknowledgement, so a longer linger costs every
-        # request that much latency: 20 ms saved the broker (Tansu) 3 to 5 us of CPU per event
-        # in e2e, but halved one web process's rate at 8 connections (docs/pipeline.md).
+        # request that much latency: it saves the broker some CPU per event, but with a fixed
+        # number of requests in flight it lowers one web process's rate (docs/pipeline.md).
         "linger.ms": 5,
         "batch.size": 1024 * 1024,
         "batch.num.messages": 10_000,

@@ -71,7 +71,7 @@ def encode_messages(rows: Sequence[Mapping[str, Any]]) -> list[tuple[bytes, byte
     their lines of JSON, so the messages keep the rows' order exactly (a request's events
     of different users keep their order within a partition too: person updates depend on
     it). A message is cut before it passes :data:`MAX_MESSAGE_BYTES`. Why: the consumer
-    pays about 1.5 µs per message (``Message`` objects, the poll loop, librdkafka) on top
+    pays a fixed cost per message (``Message`` objects, the poll loop, librdkafka) on top
     of its per-event cost, and an SDK's batch is usually one user's events in a row.
     """
     messages: list[tuple[bytes, bytes, int]] = []

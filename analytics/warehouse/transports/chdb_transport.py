@@ -31,12 +31,11 @@ from analytics.warehouse.transports.common import (
 log = get_logger(__name__)
 
 # Below this many rows an insert streams Arrow IPC bytes (``send_insert``); above it, it
-# runs INSERT ... SELECT FROM Python(table), which reads the Arrow buffers in place. chDB
-# 4.4, same process, interleaved (CPU of the process, median): 100 rows 7.2 vs 14.2 ms,
-# 1,000 rows 15 vs 25 ms (the table function's planning is a fixed ~10 ms), 20,000 rows
-# 70 vs 65 ms, 200,000 rows 855 vs 662 ms (serialising and parsing the IPC stream costs
-# more than the fixed planning). The embedded batch writer's flushes are small, the
-# consumer's per-partition batches large: each gets the cheaper path.
+# runs INSERT ... SELECT FROM Python(table), which reads the Arrow buffers in place. The
+# table function pays a fixed planning cost per insert, which dominates small batches; the
+# IPC stream is serialised and parsed per row, which dominates large ones. The embedded
+# batch writer's flushes are small, the consumer's per-partition batches large: each gets
+# the cheaper path.
 STREAMING_INSERT_MAX_ROWS = 10_000
 
 __all__ = ["TRANSIENT_ERROR_CODES", "ChdbTransport", "classify_clickhouse_error", "settings_clause"]
@@ -55,7 +54,7 @@ class ChdbTransport:
         # on the second. A session runs one statement at a time (ClickHouse parallelises
         # inside it), so with one session a long rollup query held up every insert behind
         # it, and in embedded mode every event POST waiting for its insert; with two, an
-        # insert runs while a query does (measured: 4 ms during a 2 s query, not 1.9 s).
+        # insert runs while a query does instead of waiting for it to finish.
         self._session = session.Session(path)
         self._lock = threading.Lock()
         self._insert_session = session.Session(path)

@@ -7,9 +7,9 @@ its JSON summary (the last line it prints). The figure is the sustained end-to-e
 events verified in the store per second from the first send to the last insert, so a
 consumer that falls behind and catches up after the load shows in the figure, not only in
 the latency. The send rate is in the details. The stage asks 2 % more than the target: the
-load generator lands 0.5-1 % under the rate asked on a shared 2-core machine, and the
-figure includes the last events' time to the store (about 1.5 s), so asking exactly the
-target could never show it. Baseline:
+load generator lands slightly under the rate asked on a busy machine, and the figure's
+duration includes the last events' time to the store, so asking exactly the target could
+never show it. Baseline:
 the raw confluent-kafka produce rate of the same number of events in the product's wire
 format, measured in this stage. Targets (issue 5): at least 20,000 events/s sustained,
 p95 send-to-stored under 5 s, nothing lost, nothing doubled.

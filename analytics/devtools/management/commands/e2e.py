@@ -99,8 +99,9 @@ class Command(BaseCommand):
         parser.add_argument("--rate", type=float, default=0.0, help="Events per second (0: as fast as possible).")
         parser.add_argument("--web-processes", type=int, default=2)
         parser.add_argument("--workers", type=int, default=2, help="Loadgen worker processes.")
-        # 20,000 events/s in 100-event batches is 200 requests/s; at 50 to 100 ms per request
-        # under load that needs 10 to 20 requests in flight (4 per worker capped it near 15k/s).
+        # 20,000 events/s in 100-event batches is 200 requests/s; a request is answered only
+        # once its events are acknowledged, so the connections in flight must be 200/s times a
+        # request's latency under load (Little's law): more than a few per worker.
         parser.add_argument("--threads", type=int, default=12, help="Connections per loadgen worker.")
         parser.add_argument("--batch-size", type=int, default=100)
         parser.add_argument("--partitions", type=int, default=6)
@@ -279,8 +280,8 @@ class Command(BaseCommand):
             self._wait_http(url + "/healthz", web)
         # The load starts once every part is up, the consumer included: its group join takes
         # a few seconds (the broker's initial rebalance delay), and events sent meanwhile
-        # would measure the start-up rather than the pipeline (they were 10 % of a 60 s run,
-        # all at 5 to 8 s send-to-stored).
+        # would measure the start-up rather than the pipeline (they wait in the topic until the
+        # group is formed, and their latency would dominate the percentiles of a short run).
         self._wait_for_line(self.workdir / "consumer.log", "stream.assigned", consumer)
 
         since = datetime.now(UTC) - timedelta(minutes=1)

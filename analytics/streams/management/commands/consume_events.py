@@ -20,7 +20,7 @@ log = get_logger(__name__)
 
 # The consumer holds hundreds of thousands of Kafka Message objects (GC-tracked containers)
 # between the poll and the write; with the default threshold the cyclic collector walked
-# them all the time (10-12 % of the CPU). See analytics/core/gctuning.py.
+# them all the time, for no garbage found. See analytics/core/gctuning.py.
 
 
 class Command(BaseCommand):
