@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Line and branch coverage of analytics/ that `make test` requires (measured: 74 %, 2026-12-02).
+COVERAGE_FLOOR ?= 73
 
 .PHONY: run test lint bench e2e install install-dev lock migrate clean help
 
@@ -70,7 +72,7 @@ test: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 bench: install-dev
 	$(PY) manage.py bench $(BENCH_ARGS)
