@@ -13,7 +13,7 @@ COVERAGE_FLOOR ?= 73
 
 help:
 	@echo "make run    - embedded mode on http://$(HOST):$(PORT) (SQLite + chDB, no services)"
-	@echo "make test   - ruff + the whole pytest suite against PostgreSQL, Redis, a Kafka broker, chDB"
+	@echo "make test   - ruff, mypy + the whole pytest suite against PostgreSQL, Redis, a Kafka broker, chDB"
 	@echo "make bench  - the benchmark suite; JSON summary on the last line"
 	@echo "make e2e    - the scale-mode pipeline end to end (broker, web, consumer, loadgen --verify)"
 	@echo "make lock   - recompile the hashed requirements/*.txt locks from requirements/*.in"
@@ -67,11 +67,13 @@ lint: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy analytics config
 
 test: install-dev
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy analytics config
 	$(PY) -m pytest --cov --cov-report=term --cov-fail-under=$(COVERAGE_FLOOR) $(PYTEST_ARGS)
 
 bench: install-dev

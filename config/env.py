@@ -175,7 +175,7 @@ class Var(Generic[T]):
         if not self.variants or self.registry is None:
             return None
         mode, profile = self.registry.context()
-        return self.variants.get(profile) or self.variants.get(mode)
+        return (self.variants.get(profile) if profile else None) or (self.variants.get(mode) if mode else None)
 
     def get(self) -> T:
         """The validated value from the environment, else the (mode's/profile's) default."""

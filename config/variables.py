@@ -180,9 +180,7 @@ CLICKHOUSE_URL = registry.url(
     default_doc="`chdb://$DATA_DIR/chdb`",
     variants={
         "test": variant(
-            default=lambda: (
-                "chdb://" + os.path.join(tempfile.gettempdir(), f"analytics-test-chdb-{ANALYTICS_TEST_RUN_ID.get()}")
-            ),
+            default=lambda: "chdb://" + os.path.join(tempfile.gettempdir(), f"analytics-test-chdb-{_test_run_id()}"),
             default_doc="`chdb://$TMPDIR/analytics-test-chdb-$ANALYTICS_TEST_RUN_ID`",
         )
     },
@@ -376,9 +374,15 @@ SECURE_HSTS_SECONDS = registry.integer(
     doc="HSTS max-age sent with HTTPS responses.",
 )
 
+
 # ------------------------------------------------------------------------------
 # Test profile
 # ------------------------------------------------------------------------------
+def _test_run_id() -> str:
+    # Declared further down (in README order); resolved only when a default is computed.
+    return ANALYTICS_TEST_RUN_ID.get()
+
+
 ANALYTICS_TEST_RUN_ID = registry.text(
     "ANALYTICS_TEST_RUN_ID",
     scope="test",

@@ -36,7 +36,7 @@ def login_rate_limited(view: Callable[..., HttpResponseBase]) -> Callable[..., H
         if request.method == "POST":
             throttle = AuthRateThrottle()
             # get_ident reads only request.META, so a plain Django request will do.
-            if not throttle.allow_request(request, None):  # type: ignore[arg-type]
+            if not throttle.allow_request(request, None):  # type: ignore[arg-type]  # not a DRF Request/view
                 wait = max(1, round(throttle.wait() or 1))
                 response = JsonResponse(
                     {"error": {"code": "throttled", "message": "too many log-in attempts", "retry_after": wait}},

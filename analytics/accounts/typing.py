@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     class AuthenticatedRequest(Request):
         """A DRF request after IsAuthenticated*: ``request.user`` is our User."""
 
-        user: User  # type: ignore[assignment]
+        user: User
 
 else:
     AuthenticatedRequest = Request

@@ -12,6 +12,7 @@ import functools
 import json
 import threading
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.db import close_old_connections, connections
 from django_celery_beat.models import PeriodicTask
@@ -20,13 +21,16 @@ from analytics.core.background import BackgroundService
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 
+if TYPE_CHECKING:
+    from celery import Celery
+
 log = get_logger(__name__)
 
 TICK_SECONDS = 1.0
 
 
 @functools.cache
-def _celery_app():  # type: ignore[no-untyped-def]
+def _celery_app() -> Celery:
     """The Celery app with its task modules imported, once per process.
 
     import_default_modules() fires Celery's import signal, on which Django's fixup runs

@@ -30,7 +30,8 @@ def scan_topic_for_ids(topic: str, wanted: set[str], *, idle_timeout: float = 10
         highs = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         last: dict[int, int] = {}
-        done: set[int] = set()
+        # An error not tied to a partition has no partition (None); it is counted all the same.
+        done: set[int | None] = set()
         idle_since = time.monotonic()
         while len(done) < len(partitions) and time.monotonic() - idle_since < idle_timeout:
             for message in consumer.consume(10_000, timeout=1.0):
@@ -39,6 +40,9 @@ def scan_topic_for_ids(topic: str, wanted: set[str], *, idle_timeout: float = 10
                     done.add(message.partition())
                     continue
                 partition, offset = message.partition(), message.offset()
+                # A fetched message (no error) always has both.
+                assert partition is not None
+                assert offset is not None
                 stats = per_partition.setdefault(partition, {"messages": 0, "events": 0, "gaps": 0, "out_of_order": 0})
                 stats["messages"] += 1
                 previous = last.get(partition)

@@ -16,7 +16,7 @@ Install in ``config/asgi.py``: ``"http": IngestionFastPath(django_asgi_app)``.
 from __future__ import annotations
 
 import io
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from django.conf import settings
@@ -29,9 +29,10 @@ from analytics.core.middleware import request_id_for
 
 log = get_logger(__name__)
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+# As Django's ASGIHandler is typed, so that it can be the wrapped app.
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 def _handlers() -> dict[str, Callable[[Any], Awaitable[HttpResponse]]]:
@@ -60,7 +61,7 @@ class IngestionFastPath:
         body_file = io.BytesIO()
         request = ASGIRequest(scope, body_file)
         request_id = request_id_for(request)
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id  # type: ignore[attr-defined]  # our own attribute; stubs list none
         try:
             request.get_host()  # what CommonMiddleware would check: ALLOWED_HOSTS
         except DisallowedHost:

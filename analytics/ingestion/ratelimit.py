@@ -183,6 +183,7 @@ def get_rate_limiter() -> LocalRateLimiter | RedisRateLimiter:
     if _limiter is None:
         backend = settings.INGEST_RATE_LIMIT_BACKEND
         cache_backend = settings.CACHES["default"]["BACKEND"]
+        assert isinstance(cache_backend, str)  # a dotted path; the settings leave CACHES unannotated
         if backend == "redis" or (backend == "auto" and "redis" in cache_backend.lower()):
             prefix = settings.CACHES["default"].get("KEY_PREFIX") or "analytics"
             _limiter = RedisRateLimiter(settings.REDIS_URL, f"{prefix}:")

@@ -6,11 +6,19 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Protocol
 
 import numpy as np
 
 from analytics.loadgen.sender import SendPlan, read_ledger, start_workers, totals
+
+
+class ProgressStream(Protocol):
+    """Where the progress line goes: a text stream, or a management command's OutputWrapper."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> None: ...
 
 
 @dataclass
@@ -32,7 +40,7 @@ class SendSummary:
         return self.sent / attempted if attempted else 0.0
 
 
-def run_load(plan: SendPlan, *, progress: TextIO | None = sys.stderr, interval: float = 1.0) -> SendSummary:
+def run_load(plan: SendPlan, *, progress: ProgressStream | None = sys.stderr, interval: float = 1.0) -> SendSummary:
     """Send according to ``plan``; returns once every worker has finished."""
     started = time.monotonic()
     processes, counters = start_workers(plan)

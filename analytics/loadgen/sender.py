@@ -249,7 +249,7 @@ def _iso_now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
 
 
-def start_workers(plan: SendPlan) -> tuple[list[multiprocessing.Process], Any]:
+def start_workers(plan: SendPlan) -> tuple[list[multiprocessing.context.ForkProcess], Any]:
     """Fork the worker processes; returns them and the shared counters."""
     context = multiprocessing.get_context("fork")
     counters = context.Array("q", plan.workers * COUNTERS, lock=False)
@@ -264,7 +264,7 @@ def start_workers(plan: SendPlan) -> tuple[list[multiprocessing.Process], Any]:
 def totals(counters: Any, workers: int) -> tuple[int, int, int, int]:
     """(accepted, failed, requests, retries) over all workers."""
     values = list(counters)
-    return tuple(sum(values[worker * COUNTERS + index] for worker in range(workers)) for index in range(COUNTERS))  # type: ignore[return-value]
+    return tuple(sum(values[worker * COUNTERS + index] for worker in range(workers)) for index in range(COUNTERS))
 
 
 def read_ledger(ledger_dir: str | Path) -> np.ndarray:

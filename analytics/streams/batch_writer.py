@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, InvalidStateError
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 
@@ -42,7 +42,7 @@ SMALL_FLUSH_ROWS = 1_000
 
 Rows = Sequence[Mapping[str, Any]]
 # A submission: row dicts, or an Arrow table of events (what DirectBus hands over).
-Batch = Rows | pa.Table
+Batch: TypeAlias = Rows | pa.Table
 WriteFunction = Callable[[Any, str], Any]
 
 

@@ -175,11 +175,13 @@ class StreamConsumer:
         # Python loop that also checked errors and summed sizes cost.
         if any(map(_message_error, messages)):
             for message in messages:
-                if message.error() is not None:
-                    self._on_message_error(message.error())
+                error = message.error()
+                if error is not None:
+                    self._on_message_error(error)
             messages = [message for message in messages if message.error() is None]
         by_partition: dict[int, list[Any]] = {}
         for partition, run in itertools.groupby(messages, _message_partition):
+            assert partition is not None  # a fetched message without an error has its partition
             bucket = by_partition.get(partition)
             if bucket is None:
                 by_partition[partition] = list(run)

@@ -54,8 +54,9 @@ class DeadLetter:
     detail: str = ""
     line: int | None = None
 
-    def headers(self, stream: str) -> list[tuple[str, bytes]]:
-        headers = [
+    def headers(self, stream: str) -> list[tuple[str, str | bytes | None]]:
+        # Typed as Producer.produce takes them (its stubs want exactly this list type).
+        headers: list[tuple[str, str | bytes | None]] = [
             (REASON_HEADER, self.reason.encode()),
             (DETAIL_HEADER, self.detail[:500].encode("utf-8", "replace")),
             (TOPIC_HEADER, self.topic.encode()),

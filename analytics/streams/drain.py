@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from analytics.streams.kafka.config import consumer_config, producer_config
 from analytics.streams.kafka.wire import CONTROL_HEADER, DRAIN_MARKER, control_message
@@ -32,11 +32,15 @@ def send_drain_markers(topic: str, *, timeout: float = 30.0) -> dict[int, int]:
     targets: dict[int, int] = {}
     errors: list[KafkaError] = []
 
-    def on_delivery(error: KafkaError | None, message: object) -> None:
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
         if error is not None:
             errors.append(error)
         else:
-            targets[message.partition()] = message.offset() + 1  # type: ignore[attr-defined]
+            partition, offset = message.partition(), message.offset()
+            # A delivered message has both.
+            assert partition is not None
+            assert offset is not None
+            targets[partition] = offset + 1
 
     for partition in partition_ids(topic):
         producer.produce(

@@ -135,7 +135,7 @@ class EventsProcessor:
         retry after a crash splits the same way and stays de-duplicated.
         """
         try:
-            return store_event_batch(table, dedup_token=token), []  # type: ignore[arg-type]
+            return store_event_batch(table, dedup_token=token), []
         except StoreQueryError as error:
             if table.num_rows == 1:
                 log.warning("stream.row_rejected", stream=self.stream, token=token, error=str(error)[:300])

@@ -64,6 +64,7 @@ def store_event_batch(rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_tok
     after a failure writes nothing twice.
     """
     store = get_store()
+    person_rows: Sequence[Mapping[str, Any]]
     if isinstance(rows, pa.Table):
         table, person_rows = rows, _person_rows(rows)
     else:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -67,11 +68,11 @@ class DataSpec:
     confine: bool = False
 
     @classmethod
-    def for_scale(cls, scale: float, **overrides: object) -> DataSpec:
+    def for_scale(cls, scale: float, **overrides: Any) -> DataSpec:
         """10M events / 1M users times ``scale`` (at least 1 event and 1 user)."""
         events = max(1, round(EVENTS_PER_SCALE * scale))
         users = max(1, round(USERS_PER_SCALE * scale))
-        return cls(events=events, users=users, **overrides)  # type: ignore[arg-type]
+        return cls(events=events, users=users, **overrides)
 
     @property
     def start_ms(self) -> int:
@@ -263,7 +264,7 @@ def generate(spec: DataSpec) -> pa.Table:
     return pa.concat_tables(list(iter_batches(spec)))
 
 
-def api_events(table: pa.Table) -> list[dict[str, object]]:
+def api_events(table: pa.Table) -> list[dict[str, Any]]:
     """The batch as ingestion API events (``POST /api/v1/events``), for HTTP benchmarks."""
     import orjson
 

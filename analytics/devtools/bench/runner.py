@@ -173,7 +173,7 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
     names = only or list(stages)
     started_at = datetime.now(UTC)
     started = time.monotonic()
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for name in names:
         print(f"[bench] stage {name}: {stages[name].title}", file=log, flush=True)
         results[name] = run_stage(name, scale, log=log, previous=results)

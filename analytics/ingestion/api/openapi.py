@@ -299,7 +299,7 @@ class SegmentMessage(serializers.Serializer):
     timestamp = TimestampField(required=False, help_text="When it happened; the receive time if absent.")
     originalTimestamp = TimestampField(required=False, help_text="Used when `timestamp` is absent.")
     sentAt = TimestampField(required=False, help_text="The client's clock when it sent this (skew correction).")
-    context = SegmentContext(required=False)
+    context = SegmentContext(required=False)  # type: ignore[assignment]  # a field, not Field.context
     integrations = serializers.DictField(required=False, help_text="Accepted and ignored.")
 
 
@@ -377,7 +377,10 @@ def _batch_message(kind: str, call: type[serializers.Serializer]) -> type[serial
     )
 
 
-SEGMENT_BATCH_MESSAGES = {kind: _batch_message(kind, call) for kind, call in SEGMENT_CALLS.items()}
+# Typed as PolymorphicProxySerializer takes it (its stubs want exactly this dict type).
+SEGMENT_BATCH_MESSAGES: dict[str, serializers.Serializer | type[serializers.Serializer]] = {
+    kind: _batch_message(kind, call) for kind, call in SEGMENT_CALLS.items()
+}
 
 
 class SegmentBatch(serializers.Serializer):
@@ -393,7 +396,9 @@ class SegmentBatch(serializers.Serializer):
         help_text="1 to `INGEST_MAX_BATCH` messages, each with its `type`.",
     )
     sentAt = TimestampField(required=False, help_text="The client's clock when it sent the batch.")
-    context = SegmentContext(required=False, help_text="Applies to every message; a message's own keys win.")
+    context = SegmentContext(  # type: ignore[assignment]  # a field, not Field.context
+        required=False, help_text="Applies to every message; a message's own keys win."
+    )
     writeKey = serializers.CharField(
         required=False, help_text="The write key, when neither Basic auth nor `X-Api-Key` is used."
     )

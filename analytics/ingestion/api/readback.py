@@ -10,11 +10,11 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.accounts.selectors import project_get_for_user
+from analytics.accounts.typing import AuthenticatedRequest
 from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import parse_iso_utc, utc_now
 from analytics.ingestion.queries import events as event_queries
@@ -53,7 +53,7 @@ def _moment(text: str, name: str) -> Any:
 
 
 class _ReadBackView(APIView):
-    def _inputs(self, request: Request, project_id: int) -> tuple[int, dict[str, Any]]:
+    def _inputs(self, request: AuthenticatedRequest, project_id: int) -> tuple[int, dict[str, Any]]:
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = RangeInput(data=request.query_params)
         data.is_valid(raise_exception=True)
@@ -66,7 +66,7 @@ def _range_out(values: dict[str, Any]) -> dict[str, str]:
 
 class EventCountView(_ReadBackView):
     @extend_schema(parameters=_RANGE_PARAMETERS, responses={200: dict})
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """Events, distinct ids and unique persons (identify/alias merged) in the range."""
         project_id, values = self._inputs(request, project_id)
         scope = {"project_id": project_id, "start": values["start"], "end": values["end"], "event": values.get("event")}
@@ -85,7 +85,7 @@ class EventCountView(_ReadBackView):
 
 class EventsByTypeView(_ReadBackView):
     @extend_schema(parameters=_RANGE_PARAMETERS, responses={200: dict})
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project_id, values = self._inputs(request, project_id)
         query = event_queries.by_type_query(
             project_id=project_id,
@@ -103,7 +103,7 @@ class EventsByTypeView(_ReadBackView):
 
 class EventsByUserView(_ReadBackView):
     @extend_schema(parameters=_RANGE_PARAMETERS, responses={200: dict})
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project_id, values = self._inputs(request, project_id)
         query = event_queries.by_user_query(
             project_id=project_id,
@@ -129,7 +129,7 @@ class EventTimeseriesView(_ReadBackView):
         parameters=[*_RANGE_PARAMETERS, OpenApiParameter("interval", str, enum=list(event_queries.INTERVALS))],
         responses={200: dict},
     )
-    def get(self, request: Request, project_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project_id, values = self._inputs(request, project_id)
         interval = values["interval"]
         span = (values["end"] - values["start"]).total_seconds()
@@ -153,7 +153,7 @@ class EventTimeseriesView(_ReadBackView):
 
 class PersonView(APIView):
     @extend_schema(responses={200: dict})
-    def get(self, request: Request, project_id: int, distinct_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int, distinct_id: str) -> Response:
         """The person behind a distinct id: its id, properties and merged distinct ids."""
         project = project_get_for_user(user=request.user, project_id=project_id)
         return Response(person_queries.person_get(get_store(), project_id=project.id, distinct_id=distinct_id[:200]))

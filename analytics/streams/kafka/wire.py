@@ -75,7 +75,7 @@ def encode_messages(rows: Sequence[Mapping[str, Any]]) -> list[tuple[bytes, byte
     of its per-event cost, and an SDK's batch is usually one user's events in a row.
     """
     messages: list[tuple[bytes, bytes, int]] = []
-    run_key: bytes | None = None
+    run_key = b""  # the key of the rows in ``run`` (read only while it has some)
     run: list[bytes] = []
     size = 0
     for row in rows:
@@ -83,12 +83,12 @@ def encode_messages(rows: Sequence[Mapping[str, Any]]) -> list[tuple[bytes, byte
         line = orjson.dumps(row)
         if key != run_key or size + len(line) > MAX_MESSAGE_BYTES:
             if run:
-                messages.append((run_key, b"\n".join(run), len(run)))  # type: ignore[arg-type]
+                messages.append((run_key, b"\n".join(run), len(run)))
             run_key, run, size = key, [], 0
         run.append(line)
         size += len(line) + 1
     if run:
-        messages.append((run_key, b"\n".join(run), len(run)))  # type: ignore[arg-type]
+        messages.append((run_key, b"\n".join(run), len(run)))
     return messages
 
 

@@ -4,13 +4,15 @@ Operators edit them in the admin; `celery beat` (scale mode) and the in-process 
 of `manage.py serve` (embedded mode) both read these rows.
 """
 
+from django.apps.registry import Apps
 from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 
 RETENTION_TASK = "analytics.warehouse.tasks.events_retention_enforce"
 OPTIMIZE_TASK = "analytics.warehouse.tasks.events_partitions_optimize"
 
 
-def create_schedule(apps, schema_editor):  # type: ignore[no-untyped-def]
+def create_schedule(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     IntervalSchedule = apps.get_model("django_celery_beat", "IntervalSchedule")
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     hourly, _ = IntervalSchedule.objects.get_or_create(every=1, period="hours")
@@ -35,7 +37,7 @@ def create_schedule(apps, schema_editor):  # type: ignore[no-untyped-def]
     )
 
 
-def remove_schedule(apps, schema_editor):  # type: ignore[no-untyped-def]
+def remove_schedule(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
     PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
     PeriodicTask.objects.filter(task__in=[RETENTION_TASK, OPTIMIZE_TASK]).delete()
 

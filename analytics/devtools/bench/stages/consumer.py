@@ -11,6 +11,7 @@ Target (issue 5): at least 150,000 events/s into chDB.
 
 from __future__ import annotations
 
+import functools
 import os
 
 from analytics.devtools.bench.consume import consumer_available, fill_and_consume
@@ -40,7 +41,7 @@ def run(ctx: StageContext) -> list[Metric]:
     store = migrated_store()
     session = chdb_session(store)
     create_like(session, "bench_consumer_raw")
-    raw_seconds = sum(timed(lambda batch=batch: raw_insert(session, "bench_consumer_raw", batch)) for batch in batches)
+    raw_seconds = sum(timed(functools.partial(raw_insert, session, "bench_consumer_raw", batch)) for batch in batches)
     baseline = spec.events / raw_seconds
     metric = Metric(
         name="consumer Kafka -> chDB",

@@ -13,6 +13,7 @@ FINAL read a short time range without reading the whole day (docs/event-store.md
 
 from __future__ import annotations
 
+import functools
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +22,7 @@ from analytics.devtools.bench.helpers import best_of, chdb_session, create_like,
 from analytics.devtools.bench.registry import Metric, StageContext, stage
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
+from analytics.warehouse.transports import QueryResult
 
 EVENTS_AT_SCALE_ONE = 10_000_000
 COUNT_SQL = "SELECT count() FROM {table} WHERE project_id = {{project_id:UInt64}}"
@@ -47,11 +49,14 @@ def run(ctx: StageContext) -> list[Metric]:
         raw_insert(session, "bench_scan_plain", batch)
     params = {"project_id": spec.project_id}
 
-    def product(sql: str, name: str) -> object:
+    def product(sql: str, name: str) -> QueryResult:
         return store.query(Query(name=name, sql=sql.format(table="events FINAL"), params=params))
 
-    def plain(sql: str) -> object:
+    def plain(sql: str) -> Any:
         return session.query(sql.format(table="bench_scan_plain"), "ArrowTable", params=params)
+
+    def events_without_final(sql: str) -> Any:
+        return session.query(sql.format(table="events"), "ArrowTable", params=params)
 
     stored = product(COUNT_SQL, "bench.scan.count").scalar()
     plain_count = plain(COUNT_SQL).column(0)[0].as_py()
@@ -60,10 +65,11 @@ def run(ctx: StageContext) -> list[Metric]:
     ctx.log("querying")
     metrics = []
     for label, sql in (("count()", COUNT_SQL), ("group by event", GROUP_SQL)):
-        figure = best_of(lambda sql=sql, label=label: product(sql, f"bench.scan.{label}"))
-        baseline = best_of(lambda sql=sql: plain(sql))
+        # functools.partial, not a lambda with default arguments: mypy cannot infer those.
+        figure = best_of(functools.partial(product, sql, f"bench.scan.{label}"))
+        baseline = best_of(functools.partial(plain, sql))
         # The same table without FINAL: splits the gap into what FINAL costs and what the layout costs.
-        no_final = best_of(lambda sql=sql: session.query(sql.format(table="events"), "ArrowTable", params=params))
+        no_final = best_of(functools.partial(events_without_final, sql))
         metrics.append(
             Metric(
                 name=f"scan {label}",
