@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -265,8 +266,6 @@ def generate(spec: DataSpec) -> pa.Table:
 
 def api_events(table: pa.Table) -> list[dict[str, object]]:
     """The batch as ingestion API events (``POST /api/v1/events``), for HTTP benchmarks."""
-    import orjson
-
     columns = table.select(["event_id", "event", "distinct_id", "timestamp", "properties"]).to_pydict()
     events = []
     for event_id, name, distinct_id, timestamp, properties in zip(
