@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import shutil
 import socket
 from collections.abc import Callable, Iterator
@@ -16,11 +17,15 @@ from typing import Any
 from urllib.parse import urlparse
 
 import orjson
+import psycopg
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 
 from analytics.devtools.devbroker import Broker, start_broker
+from analytics.warehouse.migrator import Migrator
+from analytics.warehouse.store import close_store, get_store
 from tests.factories import member_with_project
 
 
@@ -56,11 +61,6 @@ def _drop_databases_of_dead_runs(database: dict) -> None:
     Each run names its test database after its process id (config/settings/test.py); a
     database whose process is gone belongs to nobody, and without this they pile up.
     """
-    import os
-    import re
-
-    import psycopg
-
     pattern = re.compile(r"^test_analytics_(\d+)$")
     try:
         with psycopg.connect(
@@ -83,8 +83,6 @@ def _drop_databases_of_dead_runs(database: dict) -> None:
 
 
 def _process_alive(pid: int) -> bool:
-    import os
-
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -97,9 +95,6 @@ def _process_alive(pid: int) -> bool:
 @pytest.fixture(scope="session")
 def clickhouse_store(django_db_setup: None) -> Iterator[object]:
     """The chDB-backed event store of this test run, migrated once."""
-    from analytics.warehouse.migrator import Migrator
-    from analytics.warehouse.store import close_store, get_store
-
     store = get_store()
     Migrator(store).migrate()
     yield store
@@ -124,8 +119,6 @@ def kafka_broker() -> Iterator[Broker]:
 
 @pytest.fixture(autouse=True)
 def _clear_cache() -> Iterator[None]:
-    from django.core.cache import cache
-
     yield
     # Only this run's keys: django-redis's clear() is FLUSHDB, which would also wipe the keys
     # (throttle counters, cached lookups) of other test runs sharing the Redis database.
@@ -142,7 +135,7 @@ CHROMIUM = "/usr/bin/chromium"
 @pytest.fixture
 def browser_page() -> Iterator[Any]:
     """A page of Debian's headless Chromium, driven by Playwright."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - only the browser tests load Playwright
 
     # Playwright's sync API runs an event loop in this thread; our DB calls here are still sync.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -20,6 +20,7 @@ from django_celery_beat.models import PeriodicTask
 from analytics.core.background import BackgroundService
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
+from config.celery_app import app
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -36,8 +37,6 @@ def _celery_app() -> Celery:
     import_default_modules() fires Celery's import signal, on which Django's fixup runs
     every system check: far too much for a once-a-second tick.
     """
-    from config.celery_app import app
-
     app.loader.import_default_modules()
     return app
 

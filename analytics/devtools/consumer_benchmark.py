@@ -20,8 +20,11 @@ import orjson
 from confluent_kafka import Producer
 from django.conf import settings
 
+from analytics.streams.consumer import StreamConsumer
+from analytics.streams.drain import send_drain_markers, wait_until_drained
 from analytics.streams.kafka.config import ensure_topics, producer_config
 from analytics.streams.kafka.wire import decode_batch, encode_messages
+from analytics.streams.registry import get_stream
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import get_store
 
@@ -71,10 +74,6 @@ def benchmark_rows(count: int, *, project_id: int) -> list[dict[str, Any]]:
 
 def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001) -> dict[str, Any]:
     """Measure the events stream against the raw insert rate; returns the figures."""
-    from analytics.streams.consumer import StreamConsumer
-    from analytics.streams.drain import send_drain_markers, wait_until_drained
-    from analytics.streams.registry import get_stream
-
     suffix = uuid.uuid4().hex[:8]
     spec = get_stream("events")
     topic, group = f"bench-events-{suffix}", f"bench-{suffix}"

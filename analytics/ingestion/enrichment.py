@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
+from ua_parser import parse
 
 FUTURE_LIMIT_MS = 23 * 3600 * 1000
 # DateTime64(3) holds 1900..2299; we accept 1970..2200 and refuse the rest as garbage.
@@ -83,8 +84,6 @@ def parse_user_agent(user_agent: str) -> tuple[str, str, str, str, str]:
     user agent costs about a millisecond and a handful of agents send most events."""
     if not user_agent:
         return ("", "", "", "", "")
-    from ua_parser import parse
-
     result = parse(user_agent[:1024])
     agent, system, device = result.user_agent, result.os, result.device
     browser = agent.family if agent and agent.family != "Other" else ""

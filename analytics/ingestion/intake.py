@@ -20,7 +20,7 @@ from analytics.accounts.selectors import IngestionProject
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 from analytics.ingestion import live, metrics
-from analytics.ingestion.enrichment import client_ip, stored_ip
+from analytics.ingestion.enrichment import InvalidTimestamp, client_ip, parse_timestamp_ms, stored_ip
 from analytics.ingestion.ratelimit import get_rate_limiter, retry_after_seconds
 from analytics.ingestion.selectors import aevent_schemas_for_project, aproject_for_key
 from analytics.ingestion.validation import RequestContext
@@ -119,8 +119,6 @@ async def check_rate_limit(project: IngestionProject, events: int) -> None:
 
 def sent_at_ms(value: Any) -> int | None:
     """A request's ``sent_at``; an unusable one disables skew correction rather than failing."""
-    from analytics.ingestion.enrichment import InvalidTimestamp, parse_timestamp_ms
-
     if value is None:
         return None
     try:

@@ -12,6 +12,8 @@ import asyncio
 import time
 from typing import Any
 
+from channels.layers import get_channel_layer
+
 from analytics.core.live import live_group
 from analytics.core.logging import get_logger
 from analytics.ingestion import metrics
@@ -59,8 +61,6 @@ def _send(loop: asyncio.AbstractEventLoop, project_id: int) -> None:
 
 
 async def _group_send(project_id: int, accepted: int) -> None:
-    from channels.layers import get_channel_layer
-
     try:
         layer = get_channel_layer()
         if layer is not None:

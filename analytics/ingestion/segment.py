@@ -27,6 +27,45 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
+def _event_of_kind(
+    kind: str,
+    message: dict[str, Any],
+    properties: dict[str, Any],
+    traits: dict[str, Any],
+    segment_context: dict[str, Any],
+) -> str:
+    """The event a message of ``kind`` becomes; adds what the kind implies to ``properties``."""
+    if kind == "track":
+        return check_name(message.get("event"), "event")
+    user_id = message.get("userId")
+    if kind == "identify":
+        anonymous_id = message.get("anonymousId")
+        traits = traits or _dict(segment_context.get("traits"))
+        if traits:
+            properties["$set"] = traits
+        if user_id not in (None, "") and anonymous_id not in (None, "") and anonymous_id != user_id:
+            properties["$anon_distinct_id"] = check_name(anonymous_id, "anonymousId")
+        return "$identify"
+    if kind == "page":
+        if message.get("name") is not None:
+            properties.setdefault("name", message.get("name"))
+        return "$pageview"
+    if kind == "screen":
+        if message.get("name") is not None:
+            properties.setdefault("$screen_name", message.get("name"))
+        return "$screen"
+    if kind == "group":
+        properties["$group_id"] = check_name(message.get("groupId"), "groupId")
+        if traits:
+            properties["$group_set"] = traits
+        return "$groupidentify"
+    # alias
+    if user_id in (None, ""):
+        raise EventRejected("missing_distinct_id", "alias needs a userId")
+    properties["alias"] = check_name(message.get("previousId"), "previousId")
+    return "$create_alias"
+
+
 def segment_message_row(context: RequestContext, message: Any, kind: str | None = None) -> dict[str, Any]:
     """One Segment message (of ``kind``, or of its own ``type`` inside /v1/batch)."""
     if type(message) is not dict:
@@ -48,33 +87,7 @@ def segment_message_row(context: RequestContext, message: Any, kind: str | None 
     segment_context = _dict(message.get("context"))
     page = _dict(segment_context.get("page"))
 
-    if kind == "track":
-        event = check_name(message.get("event"), "event")
-    elif kind == "identify":
-        event = "$identify"
-        traits = traits or _dict(segment_context.get("traits"))
-        if traits:
-            properties["$set"] = traits
-        if user_id not in (None, "") and anonymous_id not in (None, "") and anonymous_id != user_id:
-            properties["$anon_distinct_id"] = check_name(anonymous_id, "anonymousId")
-    elif kind == "page":
-        event = "$pageview"
-        if message.get("name") is not None:
-            properties.setdefault("name", message.get("name"))
-    elif kind == "screen":
-        event = "$screen"
-        if message.get("name") is not None:
-            properties.setdefault("$screen_name", message.get("name"))
-    elif kind == "group":
-        event = "$groupidentify"
-        properties["$group_id"] = check_name(message.get("groupId"), "groupId")
-        if traits:
-            properties["$group_set"] = traits
-    else:  # alias
-        event = "$create_alias"
-        if user_id in (None, ""):
-            raise EventRejected("missing_distinct_id", "alias needs a userId")
-        properties["alias"] = check_name(message.get("previousId"), "previousId")
+    event = _event_of_kind(kind, message, properties, traits, segment_context)
 
     url = _text(properties.get("url")) or _text(page.get("url"))
     if url:

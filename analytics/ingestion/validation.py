@@ -158,7 +158,9 @@ def _dump_properties(properties: dict[str, Any], limit: int) -> bytes:
     return encoded
 
 
-def build_row(
+# The per-event hot path (~4 us an event): the hot-key lookups stay inline, a flat run of
+# independent "key present: take it" tests; a helper call measured 2-3% per event.
+def build_row(  # noqa: C901
     context: RequestContext,
     *,
     event: str,

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from analytics.accounts.selectors import projects_for_user
 from analytics.core.live import live_group
 
 
@@ -41,6 +42,4 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     @database_sync_to_async
     def _is_member(self, user: Any, project_id: int) -> bool:
-        from analytics.accounts.selectors import projects_for_user
-
         return projects_for_user(user=user).filter(pk=project_id).exists()

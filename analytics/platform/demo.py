@@ -21,8 +21,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from analytics.accounts.models import Project
+from analytics.accounts.selectors import IngestionProject
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import to_epoch_ms
+from analytics.ingestion.validation import RequestContext, native_rows
+from analytics.streams.sink import store_event_batch
 
 log = get_logger(__name__)
 
@@ -143,11 +147,6 @@ def demo_load(*, project_id: int, total: int, progress: Callable[[int, int], Non
     Returns the number of events stored. Rejected events would be a bug in the generator,
     so they are logged.
     """
-    from analytics.accounts.models import Project
-    from analytics.accounts.selectors import IngestionProject
-    from analytics.ingestion.validation import RequestContext, native_rows
-    from analytics.streams.sink import store_event_batch
-
     project = Project.objects.get(pk=project_id)
     ingestion_project = IngestionProject.from_project(project)
     now = datetime.now(UTC)

@@ -21,6 +21,8 @@ from django_prometheus.exports import ExportToDjangoView
 
 from analytics.core.logging import get_logger, redact_text
 from analytics.core.metrics import DEPENDENCY_CHECK_SECONDS, DEPENDENCY_UP
+from analytics.streams.bus import get_event_bus
+from analytics.warehouse.store import get_store
 
 log = get_logger(__name__)
 
@@ -38,8 +40,6 @@ def _check_database() -> None:
 
 
 def _check_store() -> None:
-    from analytics.warehouse.store import get_store
-
     get_store().ping()
 
 
@@ -52,8 +52,6 @@ def _check_cache() -> None:
 
 
 def _check_bus() -> None:
-    from analytics.streams.bus import get_event_bus
-
     get_event_bus().check_health()
 
 

@@ -91,10 +91,7 @@ _bus: EventBus | None = None
 def get_event_bus() -> EventBus:
     global _bus
     if _bus is None:
-        if settings.EVENT_BUS == "kafka":
-            _bus = KafkaBus.from_settings()
-        else:
-            _bus = DirectBus()
+        _bus = KafkaBus.from_settings() if settings.EVENT_BUS == "kafka" else DirectBus()
     return _bus
 
 

@@ -529,11 +529,14 @@ class StreamConsumer:
             start = starts.get(buffer.partition)
             if start is not None and not buffer.messages:
                 buffer.expected_offset = start
-            elif start is not None and buffer.messages[0].offset() > start:
+            elif (
+                start is not None
+                and buffer.messages[0].offset() > start
                 # The first fetch after the assignment already skipped offsets (see _take_contiguous).
-                if not self._gap_accepted(buffer, start, int(buffer.messages[0].offset())):
-                    buffer.restart_at(start)
-                    self.consumer.seek(TopicPartition(self.topic, buffer.partition, start))
+                and not self._gap_accepted(buffer, start, int(buffer.messages[0].offset()))
+            ):
+                buffer.restart_at(start)
+                self.consumer.seek(TopicPartition(self.topic, buffer.partition, start))
             intent = intents.get(buffer.partition)
             if intent is not None:
                 buffer.apply_intent(intent.first_offset, intent.last_offset)

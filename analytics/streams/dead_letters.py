@@ -20,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from analytics.core.logging import get_logger
+from analytics.streams.continuity import OffsetContinuity
 from analytics.streams.faults import fault_point
-from analytics.streams.kafka.config import producer_config
+from analytics.streams.kafka.config import consumer_config, producer_config
 from analytics.streams.kafka.wire import REASON_HEADER
 from analytics.warehouse.errors import StoreUnavailable
 
@@ -155,11 +156,6 @@ def replay_dead_letters(
     ``dry_run`` counts by reason and commits nothing. Stops after ``idle_timeout``
     seconds without a message, or after ``limit`` messages.
     """
-    from confluent_kafka import Consumer, TopicPartition
-
-    from analytics.streams.continuity import OffsetContinuity
-    from analytics.streams.kafka.config import consumer_config
-
     consumer = Consumer(consumer_config(group, **(config or {})))
     producer = None if dry_run else Producer(producer_config(**{"client.id": "analytics-dead-letter-replay"}))
     # A fetch that skips offsets is read again (see OffsetContinuity): committing after it

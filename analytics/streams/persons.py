@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,6 +116,62 @@ def _apply_project(store: EventStore, project_id: int, changes: list[_Change], *
     def resolve(distinct_id: str) -> str:
         return mapping.get(distinct_id) or person_id_for(project_id, distinct_id)
 
+    new_mappings, merged_into, touched = _apply_merges(store, project_id, changes, mapping, resolve)
+    for change in changes:
+        if change.kind != "merge":
+            touched.setdefault(resolve(change.distinct_id), change.timestamp)
+
+    people = sorted(set(touched) | set(merged_into))
+    properties, created = _person_properties(store, project_id, people, changes, touched, merged_into, resolve)
+
+    version = next_version()
+    person_rows = [
+        {
+            "project_id": project_id,
+            "person_id": person,
+            "properties": orjson.dumps(properties[person]).decode(),
+            "created_at": created.get(person) or None,
+            "version": version,
+            "is_deleted": 1 if person in merged_into else 0,
+        }
+        for person in people
+    ]
+    for row in person_rows:
+        if row["created_at"] is None:
+            row["created_at"] = int(time.time() * 1000)
+    store.insert_arrow("persons", pa.Table.from_pylist(person_rows, schema=PERSONS_SCHEMA), dedup_token=dedup_token)
+    metrics.PERSON_UPDATES.labels(kind="person").inc(len(person_rows))
+    if new_mappings:
+        mapping_rows = [
+            {
+                "project_id": project_id,
+                "distinct_id": distinct_id,
+                "person_id": person,
+                "version": version,
+                "is_deleted": 0,
+            }
+            for distinct_id, person in sorted(new_mappings.items())
+        ]
+        store.insert_arrow(
+            "person_distinct_ids",
+            pa.Table.from_pylist(mapping_rows, schema=DISTINCT_IDS_SCHEMA),
+            dedup_token=dedup_token + ":ids",
+        )
+        metrics.PERSON_UPDATES.labels(kind="distinct_id").inc(len(mapping_rows))
+
+
+def _apply_merges(
+    store: EventStore,
+    project_id: int,
+    changes: list[_Change],
+    mapping: dict[str, str],
+    resolve: Callable[[str], str],
+) -> tuple[dict[str, str], dict[str, str], dict[str, int]]:
+    """Apply the batch's merges to ``mapping`` (distinct id -> person, updated in place).
+
+    Returns the new mappings (distinct id -> person), the merged persons (old person ->
+    surviving person) and the persons touched so far (person -> first timestamp seen).
+    """
     new_mappings: dict[str, str] = {}
     merged_into: dict[str, str] = {}  # old person -> surviving person
     touched: dict[str, int] = {}  # person -> first timestamp seen in this batch
@@ -153,11 +209,20 @@ def _apply_project(store: EventStore, project_id: int, changes: list[_Change], *
             new_mappings[change.distinct_id] = survivor
             members_of[survivor].add(change.distinct_id)
         merged_into[absorbed] = survivor
-    for change in changes:
-        if change.kind != "merge":
-            touched.setdefault(resolve(change.distinct_id), change.timestamp)
+    return new_mappings, merged_into, touched
 
-    people = sorted(set(touched) | set(merged_into))
+
+def _person_properties(
+    store: EventStore,
+    project_id: int,
+    people: list[str],
+    changes: list[_Change],
+    touched: dict[str, int],
+    merged_into: dict[str, str],
+    resolve: Callable[[str], str],
+) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+    """Each person's properties and creation time after the batch: the stored ones, what
+    merged persons bring, then the batch's ``$set`` / ``$set_once`` in order."""
     current = person_queries.person_properties(store, project_id=project_id, person_ids=people)
     properties: dict[str, dict[str, Any]] = {person: dict(current.get(person, ({}, 0))[0]) for person in people}
     created: dict[str, int] = {
@@ -178,38 +243,4 @@ def _apply_project(store: EventStore, project_id: int, changes: list[_Change], *
         else:
             for key, value in change.values.items():
                 target.setdefault(key, value)
-
-    version = next_version()
-    person_rows = [
-        {
-            "project_id": project_id,
-            "person_id": person,
-            "properties": orjson.dumps(properties[person]).decode(),
-            "created_at": created.get(person) or None,
-            "version": version,
-            "is_deleted": 1 if person in merged_into else 0,
-        }
-        for person in people
-    ]
-    for row in person_rows:
-        if row["created_at"] is None:
-            row["created_at"] = int(time.time() * 1000)
-    store.insert_arrow("persons", pa.Table.from_pylist(person_rows, schema=PERSONS_SCHEMA), dedup_token=dedup_token)
-    metrics.PERSON_UPDATES.labels(kind="person").inc(len(person_rows))
-    if new_mappings:
-        mapping_rows = [
-            {
-                "project_id": project_id,
-                "distinct_id": distinct_id,
-                "person_id": person,
-                "version": version,
-                "is_deleted": 0,
-            }
-            for distinct_id, person in sorted(new_mappings.items())
-        ]
-        store.insert_arrow(
-            "person_distinct_ids",
-            pa.Table.from_pylist(mapping_rows, schema=DISTINCT_IDS_SCHEMA),
-            dedup_token=dedup_token + ":ids",
-        )
-        metrics.PERSON_UPDATES.labels(kind="distinct_id").inc(len(mapping_rows))
+    return properties, created

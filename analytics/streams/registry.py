@@ -14,6 +14,8 @@ from typing import Protocol
 from django.conf import settings
 
 from analytics.streams.batching import FlushGroup
+from analytics.streams.dead_letters import DeadLetterProducer
+from analytics.streams.events import EventsProcessor
 from analytics.streams.intents import Intent
 
 
@@ -61,9 +63,6 @@ class StreamSpec:
 
 
 def _events_processor(spec: StreamSpec) -> BatchProcessor:
-    from analytics.streams.dead_letters import DeadLetterProducer
-    from analytics.streams.events import EventsProcessor
-
     dead_letters = DeadLetterProducer(spec.dead_letter_topic, spec.name, timeout=float(settings.KAFKA_PRODUCE_TIMEOUT))
     return EventsProcessor(stream=spec.name, group=spec.group, dead_letters=dead_letters)
 

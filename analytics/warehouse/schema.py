@@ -68,10 +68,7 @@ def events_to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     """Build the columnar batch the store inserts. Raises KeyError for a missing required key."""
     columns: dict[str, list[Any]] = {}
     for name, (_, _, default) in EVENT_COLUMNS.items():
-        if name in REQUIRED_COLUMNS:
-            values = [row[name] for row in rows]
-        else:
-            values = [row.get(name, default) for row in rows]
+        values = [row[name] for row in rows] if name in REQUIRED_COLUMNS else [row.get(name, default) for row in rows]
         if name in _TIME_COLUMNS:
             values = [_epoch_ms(value) for value in values]
         elif name == "event_id" or name == "person_id":

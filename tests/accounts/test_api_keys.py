@@ -41,7 +41,8 @@ def test_create_shows_the_raw_key_once_and_stores_only_its_hash() -> None:
     assert raw_key.startswith(record.prefix)
     listed = logged_in(user).get("/api/v1/api-keys").json()
     assert [item["id"] for item in listed] == [created["id"]]
-    assert "key" not in listed[0] and "key_hash" not in listed[0]
+    assert "key" not in listed[0]
+    assert "key_hash" not in listed[0]
 
 
 def test_personal_key_reads_the_users_projects() -> None:

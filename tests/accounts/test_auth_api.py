@@ -27,7 +27,8 @@ def test_register_creates_user_owning_an_organisation_and_returns_tokens() -> No
     assert response.status_code == 201, response.content
     body = response.json()
     assert body["email"] == "ada@example.com"
-    assert body["access"] and body["refresh"]
+    assert body["access"]
+    assert body["refresh"]
     user = User.objects.get(email="ada@example.com")
     assert Membership.objects.get(user=user).role == Role.OWNER
     me = APIClient()

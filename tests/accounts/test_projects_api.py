@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
-from analytics.accounts.models import Role
+from analytics.accounts.models import Role, User
+from analytics.accounts.selectors import project_for_write_key
 from tests.factories import UserFactory, member_with_project
 
 pytestmark = pytest.mark.django_db
@@ -64,15 +66,14 @@ def test_detail_shows_the_project_to_a_member() -> None:
 
 
 def test_admin_rotates_the_write_key_and_the_old_key_stops_resolving() -> None:
-    from analytics.accounts.selectors import project_for_write_key
-
     admin_user, project = member_with_project(role=Role.ADMIN)
     old_key = project.write_key
     assert project_for_write_key(old_key) is not None  # now cached
     response = client_for(admin_user).post(f"/api/v1/projects/{project.id}/rotate-write-key")
     assert response.status_code == 200
     new_key = response.json()["write_key"]
-    assert new_key != old_key and new_key.startswith("wk_")
+    assert new_key != old_key
+    assert new_key.startswith("wk_")
     assert project_for_write_key(old_key) is None
     assert project_for_write_key(new_key).id == project.id
 
@@ -103,10 +104,6 @@ def test_non_member_gets_404_for_unknown_and_malformed_ids_alike() -> None:
 
 
 def test_superuser_without_organisation_gets_a_default_one_on_first_project(monkeypatch: pytest.MonkeyPatch) -> None:
-    from django.core.management import call_command
-
-    from analytics.accounts.models import User
-
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-operator-passphrase")
     call_command("createsuperuser", interactive=False, email="ops@example.com", verbosity=0)
     operator = User.objects.get(email="ops@example.com")

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from analytics.aggregation.models import Rollup
 from analytics.warehouse.store import get_store
 
 EVENT_NAMES = ("CALL_OUT", "SMS_SENT", "DATA", "purchase")
@@ -161,8 +162,6 @@ def assert_rollups_equal(
 
 
 def stored_rollups(project_id: int, granularity: str) -> dict[tuple[datetime, str], dict[str, Any]]:
-    from analytics.aggregation.models import Rollup
-
     return {
         (row.bucket.astimezone(UTC), row.event): {
             "count": row.count,

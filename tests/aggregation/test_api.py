@@ -52,7 +52,8 @@ def test_aggregates_return_final_rollups_and_live_buckets_past_the_watermark(sto
     for (bucket, event), want in expected.items():
         item = got[(bucket.strftime("%Y-%m-%dT%H:%M:%SZ"), event)]
         assert item["final"] is (bucket < START + timedelta(hours=1))
-        assert item["count"] == want["count"] and item["unique_users"] == want["unique_users"]
+        assert item["count"] == want["count"]
+        assert item["unique_users"] == want["unique_users"]
         stats = want["measures"].get("duration_sec")
         if stats is None:
             assert item["measure"] is None
@@ -79,8 +80,11 @@ def test_aggregates_filter_by_event_and_list_every_measure_without_measure(store
 
     assert response.status_code == 200, response.content
     [item] = response.json()["results"]
-    assert item["final"] is True and item["count"] == 2 and item["unique_users"] == 2
-    assert item["measures"]["revenue"]["avg"] == 20.0 and item["measures"]["revenue"]["p50"] == 20.0
+    assert item["final"] is True
+    assert item["count"] == 2
+    assert item["unique_users"] == 2
+    assert item["measures"]["revenue"]["avg"] == 20.0
+    assert item["measures"]["revenue"]["p50"] == 20.0
 
 
 @pytest.mark.parametrize(

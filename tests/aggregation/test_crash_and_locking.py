@@ -63,7 +63,8 @@ def test_a_crash_between_rollup_write_and_watermark_update_keeps_the_old_state(
 
     assert not Rollup.objects.filter(project_id=project.id).exists()
     watermark = Watermark.objects.get(project=project, granularity="5m")
-    assert watermark.event_time_mark is None and watermark.inserted_mark is None
+    assert watermark.event_time_mark is None
+    assert watermark.inserted_mark is None
     assert "simulated crash" in watermark.last_error
 
 

@@ -40,7 +40,8 @@ def test_rollups_equal_an_independent_computation(store: object, granularity: st
     assert_rollups_equal(stored_rollups(project.id, granularity), expected)
     assert result.events == len(rows)
     watermark = Watermark.objects.get(project=project, granularity=granularity)
-    assert watermark.event_time_mark is not None and watermark.event_time_mark > START + timedelta(hours=5)
+    assert watermark.event_time_mark is not None
+    assert watermark.event_time_mark > START + timedelta(hours=5)
 
 
 def test_rerun_changes_nothing(store: object) -> None:
@@ -53,7 +54,8 @@ def test_rerun_changes_nothing(store: object) -> None:
 
     again = aggregation_run(project_id=project.id, granularity="5m", now=now)
 
-    assert again.status == "idle" and again.rows_written == 0
+    assert again.status == "idle"
+    assert again.rows_written == 0
     assert stored_rollups(project.id, "5m") == before
     assert Watermark.objects.get(project=project, granularity="5m").event_time_mark == mark
 
@@ -66,7 +68,8 @@ def test_only_buckets_older_than_the_allowed_lateness_are_final(store: object) -
     aggregation_run(project_id=project.id, granularity="1m", now=now)
 
     latest = Rollup.objects.filter(project_id=project.id, granularity="1m").order_by("-bucket").first()
-    assert latest is not None and latest.bucket == START + timedelta(minutes=39)
+    assert latest is not None
+    assert latest.bucket == START + timedelta(minutes=39)
     assert Watermark.objects.get(project=project, granularity="1m").event_time_mark == START + timedelta(minutes=40)
 
 
@@ -98,5 +101,7 @@ def test_measures_are_exact_whatever_the_json_text_looks_like(store: object) -> 
     actual = stored_rollups(project.id, "1m")
     assert_rollups_equal(actual, expected)
     measures = actual[(START, "DATA")]["measures"]
-    assert measures["duration_sec"]["count"] == 3 and measures["duration_sec"]["sum"] == 7 + 3.25 + 40
-    assert measures["bytes_up"]["count"] == 1 and measures["bytes_down"]["count"] == 1
+    assert measures["duration_sec"]["count"] == 3
+    assert measures["duration_sec"]["sum"] == 7 + 3.25 + 40
+    assert measures["bytes_up"]["count"] == 1
+    assert measures["bytes_down"]["count"] == 1

@@ -7,15 +7,19 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from django_celery_beat.models import PeriodicTask
+from prometheus_client import REGISTRY
 
+from analytics.accounts.models import Project
 from analytics.aggregation.beat import run_due_tasks
 from analytics.aggregation.models import Rollup, Watermark
 from analytics.aggregation.partitions import existing_partitions, rollup_partitions_ensure, rollup_partitions_maintain
-from analytics.aggregation.services import aggregation_run
+from analytics.aggregation.services import aggregation_run, watermark_lag_export
 from analytics.core.timeutils import utc_now
+from analytics.devtools.bench.aggregation_measure import measure_run
 from tests.aggregation.helpers import assert_rollups_equal, expected_rollups, insert, random_events, stored_rollups
-from tests.factories import member_with_project
+from tests.factories import UserFactory, member_with_project
 
 pytestmark = pytest.mark.django_db
 
@@ -28,13 +32,15 @@ def test_the_schedule_lives_in_the_database_and_the_embedded_beat_runs_due_tasks
     rows = random_events(project.id, start, timedelta(hours=1), 200, seed=41)
     insert(rows)
     dispatch = PeriodicTask.objects.get(task="analytics.aggregation.tasks.aggregation_dispatch")
-    assert dispatch.enabled and dispatch.interval is not None
+    assert dispatch.enabled
+    assert dispatch.interval is not None
 
     ran = run_due_tasks()
 
     assert dispatch.name in ran
     dispatch.refresh_from_db()
-    assert dispatch.total_run_count == 1 and dispatch.last_run_at is not None
+    assert dispatch.total_run_count == 1
+    assert dispatch.last_run_at is not None
     assert Watermark.objects.filter(project=project).count() == 5
     assert_rollups_equal(stored_rollups(project.id, "1h"), expected_rollups(rows, "1h", "UTC", MEASURES))
     assert dispatch.name not in run_due_tasks()  # not due again within its interval
@@ -69,7 +75,8 @@ def test_maintenance_creates_coming_partitions_and_applies_each_projects_retenti
 
     months = existing_partitions()
     assert {date(2026, 11, 1), date(2026, 12, 1), date(2027, 1, 1), date(2027, 2, 1)} <= months
-    assert old_month not in months and done["dropped"] >= 1
+    assert old_month not in months
+    assert done["dropped"] >= 1
     assert not Rollup.objects.filter(project=short).exists()
     assert Rollup.objects.filter(project=long).count() == 1
 
@@ -83,7 +90,8 @@ def test_backfill_restores_damaged_rollups_and_shows_progress(store: object) -> 
     expected = expected_rollups(rows, "5m", "UTC", MEASURES)
     damaged = Rollup.objects.filter(project_id=project.id, granularity="5m").order_by("bucket")
     first, last = damaged.first(), damaged.last()
-    assert first is not None and last is not None
+    assert first is not None
+    assert last is not None
     Rollup.objects.filter(pk=first.pk).update(count=999_999)
     Rollup.objects.filter(pk=last.pk).delete()
 
@@ -114,15 +122,12 @@ def test_aggregate_once_runs_every_granularity_of_a_project(store: object) -> No
     call_command("aggregate", "--project", str(project.id), "--once", stdout=output)
 
     lines = output.getvalue().splitlines()
-    assert len(lines) == 5 and all(" done " in line or " idle " in line for line in lines)
+    assert len(lines) == 5
+    assert all(" done " in line or " idle " in line for line in lines)
     assert Watermark.objects.filter(project=project, event_time_mark__isnull=False).count() == 5
 
 
 def test_watermark_lag_is_exported_per_project_and_granularity(store: object) -> None:
-    from prometheus_client import REGISTRY
-
-    from analytics.aggregation.services import watermark_lag_export
-
     _, project = member_with_project()
     mark = utc_now() - timedelta(minutes=10)
     Watermark.objects.create(project=project, granularity="1m", event_time_mark=mark, inserted_mark=mark)
@@ -130,14 +135,11 @@ def test_watermark_lag_is_exported_per_project_and_granularity(store: object) ->
     watermark_lag_export()
 
     lag = REGISTRY.get_sample_value("watermark_lag_seconds", {"project": str(project.id), "granularity": "1m"})
-    assert lag is not None and 600 <= lag < 900
+    assert lag is not None
+    assert 600 <= lag < 900
 
 
 def test_aggregation_behind_drops_to_at_most_one_bucket_once_the_stream_caught_up(store: object) -> None:
-    from prometheus_client import REGISTRY
-
-    from analytics.aggregation.services import watermark_lag_export
-
     _, project = member_with_project()
     insert(random_events(project.id, utc_now() - timedelta(minutes=30), timedelta(minutes=10), 20, seed=44))
     stale = (utc_now() - timedelta(minutes=20)).replace(second=0, microsecond=0)
@@ -154,8 +156,6 @@ def test_aggregation_behind_drops_to_at_most_one_bucket_once_the_stream_caught_u
 
 
 def test_the_benchmark_hook_times_one_run_over_one_hour(store: object) -> None:
-    from analytics.devtools.bench.aggregation_measure import measure_run
-
     _, project = member_with_project()
     hour = datetime(2026, 6, 1, 10, tzinfo=UTC)
     rows = random_events(project.id, hour, timedelta(hours=1), 300, seed=45)
@@ -163,15 +163,13 @@ def test_the_benchmark_hook_times_one_run_over_one_hour(store: object) -> None:
 
     figures = measure_run(project.id, hour)
 
-    assert figures["status"] == "done" and figures["events"] == 300
+    assert figures["status"] == "done"
+    assert figures["events"] == 300
     assert figures["rows_written"] == len(expected_rollups(rows, "1m", "UTC", MEASURES))
     assert figures["seconds"] >= figures["query_seconds"] > 0
 
 
 def test_the_benchmark_hook_creates_a_project_the_django_database_does_not_know(store: object) -> None:
-    from analytics.accounts.models import Project
-    from analytics.devtools.bench.aggregation_measure import measure_run
-
     unknown = (Project.objects.order_by("-id").values_list("id", flat=True).first() or 0) + 1000
     hour = datetime(2026, 6, 2, 10, tzinfo=UTC)
     insert(random_events(unknown, hour, timedelta(hours=1), 50, seed=47))
@@ -183,10 +181,6 @@ def test_the_benchmark_hook_creates_a_project_the_django_database_does_not_know(
 
 
 def test_operators_see_watermarks_and_schedules_in_the_admin_and_can_reset_a_stream(store: object) -> None:
-    from django.test import Client
-
-    from tests.factories import UserFactory
-
     _, project = member_with_project()
     watermark = Watermark.objects.create(
         project=project, granularity="1h", event_time_mark=utc_now(), inserted_mark=utc_now()
@@ -203,4 +197,5 @@ def test_operators_see_watermarks_and_schedules_in_the_admin_and_can_reset_a_str
 
     assert response.status_code == 302
     watermark.refresh_from_db()
-    assert watermark.event_time_mark is None and watermark.inserted_mark is None
+    assert watermark.event_time_mark is None
+    assert watermark.inserted_mark is None

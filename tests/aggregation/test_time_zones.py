@@ -68,7 +68,8 @@ def test_day_buckets_start_at_local_midnight_across_dst(
     )
     assert [bucket.astimezone(UTC) for bucket in buckets] == midnights
     lengths = {(later - earlier) for earlier, later in itertools.pairwise(midnights)}
-    assert timedelta(hours=24) in lengths and len(lengths) == 2  # one day is 23 h or 25 h
+    assert timedelta(hours=24) in lengths
+    assert len(lengths) == 2
     edge = Rollup.objects.filter(project_id=project.id, granularity="1d", event="edge").order_by("bucket")
     assert [(row.bucket.astimezone(UTC), row.count) for row in edge] == [(midnights[1], 1), (midnights[2], 1)]
     assert_rollups_equal(stored_rollups(project.id, "1d"), expected_rollups(rows, "1d", tz_name, MEASURES))

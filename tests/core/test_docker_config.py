@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import yaml
+from django.core.management import get_commands
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
@@ -97,13 +98,12 @@ def test_image_runs_as_non_root_under_tini_with_a_health_check() -> None:
     assert "FROM python:3.11-slim" in dockerfile
     assert re.search(r"^USER analytics$", dockerfile, re.M)
     assert 'ENTRYPOINT ["/usr/bin/tini", "--"' in dockerfile
-    assert "HEALTHCHECK" in dockerfile and "/healthz" in dockerfile
+    assert "HEALTHCHECK" in dockerfile
+    assert "/healthz" in dockerfile
     assert "collectstatic" in dockerfile
 
 
 def test_commands_in_compose_exist() -> None:
-    from django.core.management import get_commands
-
     services = COMPOSE["services"]
     for name in ("web", "consumer"):
         assert services[name]["command"][0] in get_commands(), name

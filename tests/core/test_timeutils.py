@@ -17,4 +17,4 @@ def test_to_epoch_ms_floors_sub_millisecond_parts_before_the_epoch_too() -> None
 
 
 def test_naive_datetimes_are_taken_as_utc() -> None:
-    assert to_epoch_ms(datetime(1970, 1, 1, 0, 0, 1)) == 1000
+    assert to_epoch_ms(datetime(1970, 1, 1, 0, 0, 1)) == 1000  # noqa: DTZ001 - naive on purpose

@@ -35,7 +35,8 @@ def test_schema_and_sizes(table):
     assert table.num_rows == SPEC.events
     assert [batch.num_rows for batch in iter_batches(SPEC)] == [15_000, 15_000, 10_000]
     assert len(set(table.column("event_id").to_pylist())) == SPEC.events
-    assert DataSpec.for_scale(1.0).events == 10_000_000 and DataSpec.for_scale(1.0).users == 1_000_000
+    assert DataSpec.for_scale(1.0).events == 10_000_000
+    assert DataSpec.for_scale(1.0).users == 1_000_000
     assert DataSpec.for_scale(10).events == 100_000_000
 
 
@@ -108,7 +109,8 @@ def test_telecom_actions_carry_their_measures(table):
 def test_api_events_are_what_the_ingestion_api_takes(table):
     events = api_events(table.slice(0, 3))
     assert set(events[0]) == {"event_id", "event", "distinct_id", "timestamp", "properties"}
-    assert isinstance(events[0]["timestamp"], int) and isinstance(events[0]["properties"], dict)
+    assert isinstance(events[0]["timestamp"], int)
+    assert isinstance(events[0]["properties"], dict)
 
 
 @pytest.mark.django_db

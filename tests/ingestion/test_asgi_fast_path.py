@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any
 
 import orjson
+import psycopg
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.cache import cache
+from django.db import connection
 
+from analytics.ingestion.selectors import forget_local
+from config.asgi import application
+from tests.factories import member_with_project
 from tests.ingestion.conftest import event, stored
 
 
@@ -16,8 +23,6 @@ def call(
     path: str, body: bytes | list[bytes], *, method: str = "POST", headers: list[tuple[bytes, bytes]] | None = None
 ) -> tuple[int, dict[bytes, bytes], bytes, int]:
     """Drive config.asgi.application; returns status, headers, body and the chunks it read."""
-    from config.asgi import application
-
     chunks = body if isinstance(body, list) else [body]
     headers = list(headers or [])
     if not any(name == b"host" for name, _ in headers):
@@ -90,8 +95,6 @@ def test_oversize_body_is_refused_while_it_streams_in(project):
 
 
 def test_segment_call_takes_the_fast_path(project, store):
-    import base64
-
     auth = b"Basic " + base64.b64encode(project.write_key.encode() + b":")
     status, headers, body, _ = call(
         "/v1/track", orjson.dumps({"userId": "u", "event": "Signed Up"}), headers=[(b"authorization", auth)]
@@ -137,13 +140,6 @@ def test_a_host_outside_allowed_hosts_is_refused(project, store):
 @pytest.mark.django_db(transaction=True)
 def test_a_connection_the_database_dropped_is_replaced(store):
     """The fast path sends no request signals; a key lookup must still survive a dropped connection."""
-    import psycopg
-    from django.core.cache import cache
-    from django.db import connection
-
-    from analytics.ingestion.selectors import forget_local
-    from tests.factories import member_with_project
-
     _, project = member_with_project()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")

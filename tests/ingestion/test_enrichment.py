@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from analytics.ingestion.enrichment import anonymise_ip, client_ip, parse_user_agent
 from analytics.warehouse.identity import person_id_for
+from tests.factories import member_with_project
 from tests.ingestion.conftest import event, stored
 
 IPHONE = (
@@ -80,8 +81,6 @@ def test_ipv6_keeps_only_the_first_48_bits():
 
 
 def test_project_can_keep_the_full_ip(db, store, post):
-    from tests.factories import member_with_project
-
     _, project = member_with_project(keep_full_ip=True)
     post(event(), key=project.write_key, REMOTE_ADDR="203.0.113.77")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analytics.ingestion.services import event_schema_register, telecom_schema_install
+from tests.factories import member_with_project
 from tests.ingestion.conftest import event
 
 CALL = {
@@ -96,8 +97,6 @@ def test_schema_api_installs_telecom(owner_and_project, client):
 
 
 def test_schema_api_is_404_for_non_members(owner_and_project, client):
-    from tests.factories import member_with_project
-
     stranger, _ = member_with_project()
     client.force_login(stranger)
 

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from analytics.accounts.services import project_update
+import asyncio
+import time
+import uuid
+
+import redis
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.test import override_settings
+from prometheus_client import REGISTRY
+
+from analytics.accounts.models import User
+from analytics.accounts.services import project_rotate_write_key, project_update
+from analytics.ingestion.enrichment import client_ip
+from analytics.ingestion.ratelimit import LocalRateLimiter, RedisRateLimiter
+from analytics.ingestion.selectors import forget_local
 from tests.factories import member_with_project
 from tests.ingestion.conftest import event, stored
 
@@ -59,9 +73,6 @@ def test_write_key_cannot_read(project, client):
 
 
 def test_rotated_write_key_stops_working(project, post):
-    from analytics.accounts.services import project_rotate_write_key
-    from analytics.ingestion.selectors import forget_local
-
     old_key = project.write_key
     assert post(event(), key=old_key).status_code == 202
 
@@ -73,10 +84,6 @@ def test_rotated_write_key_stops_working(project, post):
 
 
 def test_local_rate_limiter_of_the_embedded_mode():
-    from asgiref.sync import async_to_sync
-
-    from analytics.ingestion.ratelimit import LocalRateLimiter
-
     limiter = LocalRateLimiter()
     allow = async_to_sync(limiter.allow)
 
@@ -88,19 +95,12 @@ def test_local_rate_limiter_of_the_embedded_mode():
 
 
 def test_trusted_proxy_count_applies_without_a_proxy_list():
-    from django.conf import settings
-    from django.test import override_settings
-
-    from analytics.ingestion.enrichment import client_ip
-
     with override_settings(TRUSTED_PROXIES=[], REST_FRAMEWORK={**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}):
         assert client_ip("10.0.0.1", "6.6.6.6, 203.0.113.5") == "203.0.113.5"
     assert client_ip("10.0.0.1", "6.6.6.6, 203.0.113.5") == "10.0.0.1"
 
 
 def test_admin_refuses_a_bad_schema_with_a_form_error(owner_and_project, client):
-    from analytics.accounts.models import User
-
     _, project = owner_and_project
     admin = User.objects.create_superuser(email="root@example.com", password="x-long-password-1")
     client.force_login(admin)
@@ -116,15 +116,6 @@ def test_admin_refuses_a_bad_schema_with_a_form_error(owner_and_project, client)
 
 def test_concurrent_checks_are_judged_in_arrival_order_against_redis():
     """Checks of one project that wait for the same Redis call get what one call each would give."""
-    import asyncio
-    import time
-    import uuid
-
-    import redis
-    from django.conf import settings
-
-    from analytics.ingestion.ratelimit import RedisRateLimiter
-
     prefix = f"test-{uuid.uuid4().hex}:"
     limiter = RedisRateLimiter(settings.REDIS_URL, prefix)
 
@@ -152,12 +143,6 @@ def test_concurrent_checks_are_judged_in_arrival_order_against_redis():
 
 
 def test_redis_limiter_lets_requests_through_when_redis_is_down():
-    import asyncio
-
-    from prometheus_client import REGISTRY
-
-    from analytics.ingestion.ratelimit import RedisRateLimiter
-
     limiter = RedisRateLimiter("redis://127.0.0.1:1/0", "test-down:")
     errors = REGISTRY.get_sample_value("ingest_rate_limit_backend_errors_total") or 0
 

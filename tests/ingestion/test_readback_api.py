@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from rest_framework_simplejwt.tokens import RefreshToken
 
 from analytics.accounts.services import personal_api_key_create
 from tests.factories import member_with_project
@@ -99,8 +100,6 @@ def test_bad_range_and_interval_are_400(loaded, client):
 
 
 def test_jwt_works_too(loaded, client, owner_and_project):
-    from rest_framework_simplejwt.tokens import RefreshToken
-
     project, _ = loaded
     token = RefreshToken.for_user(owner_and_project[0]).access_token
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -52,13 +53,12 @@ def test_first_run_creates_admin_project_and_events_then_reruns_change_nothing(s
 
 
 def test_demo_data_has_both_domains_with_their_measures() -> None:
-    from datetime import UTC, datetime
-
     events = list(demo_events(5_000, now=datetime(2026, 6, 1, tzinfo=UTC)))
     assert len(events) == 5_000
     assert len({event["event_id"] for event in events}) == 5_000
     purchases = [event for event in events if event["event"] == "purchase"]
-    assert purchases and all(event["properties"]["revenue"] > 0 for event in purchases)
+    assert purchases
+    assert all(event["properties"]["revenue"] > 0 for event in purchases)
     data = next(event for event in events if event["event"] == "DATA")
     assert {"duration_sec", "bytes_up", "bytes_down", "started_at", "ended_at", "meta"} <= set(data["properties"])
     assert min(event["timestamp"] for event in events) >= "2026-03-03"

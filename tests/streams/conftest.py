@@ -24,6 +24,10 @@ import orjson
 import pytest
 
 from analytics.devtools.devbroker import Broker, start_broker
+from analytics.streams.bus import reset_event_bus
+from analytics.streams.kafka.config import ensure_topics
+from analytics.streams.kafka.producer import KafkaBus
+from tests.factories import member_with_project
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -53,8 +57,6 @@ def _topics(settings: Any, broker: Broker, partitions: int = 3) -> Topics:
     settings.KAFKA_CONSUMER_GROUP = topics.group
     settings.KAFKA_PARTITIONS = partitions
     settings.KAFKA_PRODUCE_TIMEOUT = 3
-    from analytics.streams.kafka.config import ensure_topics
-
     ensure_topics([topics.topic, topics.dead_letter_topic], partitions=partitions)
     return topics
 
@@ -98,8 +100,6 @@ def event_rows(project_id: int, count: int, *, users: int = 50, start: int = 0) 
 
 def produce_rows(rows: list[dict[str, Any]]) -> None:
     """Publish through the real bus (acks=all), in requests of 500 rows."""
-    from analytics.streams.kafka.producer import KafkaBus
-
     bus = KafkaBus.from_settings()
     try:
         for start in range(0, len(rows), 500):
@@ -129,23 +129,24 @@ class ConsumerProcess:
             "ANALYTICS_FAILPOINTS": failpoints,
             "KAFKA_PRODUCE_TIMEOUT": "5",
         }
-        self._log = open(log_path, "ab")  # closed in wait() or stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "consume_events",
-                "--session-timeout-ms",
-                "6000",
-                "--max-wait",
-                "0.3",
-                *(extra_args or []),
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        # The consumer writes the log through its own descriptor: ours closes once it has started.
+        with open(log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "manage.py",
+                    "consume_events",
+                    "--session-timeout-ms",
+                    "6000",
+                    "--max-wait",
+                    "0.3",
+                    *(extra_args or []),
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
 
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -166,16 +167,12 @@ class ConsumerProcess:
         self.process.send_signal(signum)
 
     def wait(self, timeout: float) -> int:
-        try:
-            return self.process.wait(timeout=timeout)
-        finally:
-            self._log.close()
+        return self.process.wait(timeout=timeout)
 
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(timeout=10)
-        self._log.close()
 
 
 def probe(chdb_dir: Path, *args: str, timeout: float = 120) -> dict[str, Any]:
@@ -214,8 +211,6 @@ def chdb_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def kafka_api(settings: Any) -> Iterator[None]:
     """The API in scale mode: events go to Kafka (the topics fixture sets where)."""
-    from analytics.streams.bus import reset_event_bus
-
     settings.EVENT_BUS = "kafka"
     reset_event_bus()
     yield
@@ -224,8 +219,6 @@ def kafka_api(settings: Any) -> Iterator[None]:
 
 @pytest.fixture
 def write_project(db: None) -> Any:
-    from tests.factories import member_with_project
-
     return member_with_project()[1]
 
 

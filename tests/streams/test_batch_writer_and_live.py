@@ -13,11 +13,14 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from analytics.accounts.selectors import project_for_write_key
 from analytics.core.live import live_group
 from analytics.ingestion import live
+from analytics.ingestion.validation import RequestContext, native_rows
 from analytics.streams.batch_writer import SMALL_FLUSH_ROWS, BatchWriter
-from analytics.streams.sink import store_event_batch
+from analytics.streams.sink import rows_to_arrow, store_event_batch
 from analytics.warehouse.identity import person_id_for
+from analytics.warehouse.schema import events_to_arrow
 from tests.ingestion.conftest import stored
 
 
@@ -190,11 +193,6 @@ def test_a_cancelled_request_does_not_stop_the_writer(project, store):
 
 
 def test_fast_arrow_conversion_of_pipeline_rows_matches_the_general_one(project):
-    from analytics.accounts.selectors import project_for_write_key
-    from analytics.ingestion.validation import RequestContext, native_rows
-    from analytics.streams.sink import rows_to_arrow
-    from analytics.warehouse.schema import events_to_arrow
-
     context = RequestContext(
         project=project_for_write_key(project.write_key),
         received_at_ms=1_763_900_000_000,

@@ -6,6 +6,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from analytics.devtools.devbroker import Broker
+from analytics.streams.drain import partition_ids
 from analytics.streams.kafka.config import consumer_config
 from tests.streams.conftest import Topics, api_events, post_events
 
@@ -13,8 +14,6 @@ pytestmark = [pytest.mark.kafka]
 
 
 def _topic_messages(topics: Topics) -> int:
-    from analytics.streams.drain import partition_ids
-
     consumer = Consumer(consumer_config("count-reader"))
     try:
         total = 0

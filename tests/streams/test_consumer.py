@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -12,7 +15,12 @@ from typing import Any
 import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from django.conf import settings
+from prometheus_client import REGISTRY
 
+from analytics.devtools import faults as failpoints
+from analytics.devtools.consumer_benchmark import run_benchmark
+from analytics.devtools.postmortem import scan_topic_for_ids
 from analytics.streams.consumer import StreamConsumer
 from analytics.streams.dead_letters import (
     LINE_HEADER,
@@ -163,10 +171,12 @@ def test_replay_sends_dead_letters_back_once(topics: Topics) -> None:
         config={"session.timeout.ms": 6000},
     )
 
-    assert first.replayed == 1 and first.by_reason == {"undecodable": 1}
+    assert first.replayed == 1
+    assert first.by_reason == {"undecodable": 1}
     assert second.replayed == 0
     replayed = [message for message in _read_all(topics.topic) if message.value() == b"{broken"]
-    assert len(replayed) == 1 and replayed[0].key() == b"7:someone"
+    assert len(replayed) == 1
+    assert replayed[0].key() == b"7:someone"
 
 
 def test_a_rebalance_commits_what_was_written_and_the_new_member_loses_and_doubles_nothing(
@@ -200,9 +210,6 @@ def test_a_fetch_that_skips_offsets_is_read_again_and_nothing_is_lost(topics: To
     another producer is still writing, so the client never returns those messages; a
     commit after them would lose them for good. The consumer must see the hole in the
     offsets and read the partition again from the first missing one."""
-    from prometheus_client import REGISTRY
-
-    from analytics.devtools import faults as failpoints
 
     def refetched() -> float:
         labels = {"stream": "events", "result": "refetched"}
@@ -225,8 +232,6 @@ def test_a_fetch_that_skips_offsets_is_read_again_and_nothing_is_lost(topics: To
 
 
 def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
-    from analytics.devtools.postmortem import scan_topic_for_ids
-
     rows = event_rows(9312, 300)
     for index, row in enumerate(rows):  # 50 users, each with 6 events in a row
         row["distinct_id"] = f"user-{index // 6}"
@@ -247,9 +252,6 @@ def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
 def test_replay_reads_a_skipped_fetch_again_and_replays_every_dead_letter(topics: Topics) -> None:
     """The replay commits what it sent back, so a fetch that skips offsets (Tansu at the log
     end) must be read again, or the skipped dead letters would never be replayed."""
-    from prometheus_client import REGISTRY
-
-    from analytics.devtools import faults as failpoints
 
     def refetched() -> float:
         labels = {"stream": "dead-letter-replay", "result": "refetched"}
@@ -287,10 +289,6 @@ def test_replay_reads_a_skipped_fetch_again_and_replays_every_dead_letter(topics
 
 
 def test_consume_events_refuses_an_unmigrated_store_and_names_the_fix(tmp_path) -> None:
-    import os
-    import subprocess
-    import sys
-
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -299,8 +297,6 @@ def test_consume_events_refuses_an_unmigrated_store_and_names_the_fix(tmp_path) 
         "CLICKHOUSE_URL": f"chdb://{tmp_path / 'chdb'}",
         "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
     }
-    from django.conf import settings
-
     result = subprocess.run(
         [sys.executable, str(settings.BASE_DIR / "manage.py"), "consume_events"],
         env=env,
@@ -314,11 +310,10 @@ def test_consume_events_refuses_an_unmigrated_store_and_names_the_fix(tmp_path) 
 
 
 def test_the_consumer_benchmark_stores_every_row_of_its_multi_event_messages(topics: Topics, store: Any) -> None:
-    from analytics.devtools.consumer_benchmark import run_benchmark
-
     result = run_benchmark(3000, project_id=9307)
 
     assert result["drained"] is True
     assert result["stored_unique"] == 3000
     assert result["messages"] < 3000 / 5  # sessions of 7 events: several events per message
-    assert result["consumer_events_per_second"] > 0 and result["raw_arrow_insert_events_per_second"] > 0
+    assert result["consumer_events_per_second"] > 0
+    assert result["raw_arrow_insert_events_per_second"] > 0

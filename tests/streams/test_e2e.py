@@ -46,9 +46,11 @@ def test_e2e_runs_the_pipeline_and_verifies_every_event() -> None:
     assert result.returncode == 0, output[-2000:] + result.stderr.decode(errors="replace")[-3000:]
     summary = orjson.loads(output.strip().splitlines()[-1])
 
-    assert summary["sent"] == 3000 and summary["failed"] == 0
+    assert summary["sent"] == 3000
+    assert summary["failed"] == 0
     assert summary["verified"] == 3000
-    assert summary["lost"] == 0 and summary["duplicates"] == 0
+    assert summary["lost"] == 0
+    assert summary["duplicates"] == 0
     assert summary["consumer_clean_exit"] is True
     assert summary["web_processes"] == 2
     assert summary["latency_ms"]["p50"] is not None

@@ -97,7 +97,8 @@ def test_store_unavailable_commits_nothing_and_the_consumer_catches_up(
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == b"holding"
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == b"holding"
         consumer = ConsumerProcess(topics, chdb_dir, tmp_path / "consumer.log")
         consumers.append(consumer)
 

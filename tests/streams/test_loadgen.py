@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from analytics.loadgen.scenarios import SCENARIOS, iso_strings
+from analytics.loadgen.scenarios import SCENARIOS, event_chunks, iso_strings, sessions_per_chunk
 from analytics.loadgen.sender import SendPlan, _Feed
 
 
@@ -25,7 +25,8 @@ def test_web_sessions_are_page_views_then_signup_then_purchase_and_ids_match_the
     for session in by_session.values():
         names = [event["event"] for event in session]
         views = names.count("page_view")
-        assert 1 <= views <= 8 and names[:views] == ["page_view"] * views
+        assert 1 <= views <= 8
+        assert names[:views] == ["page_view"] * views
         assert names[views:] in ([], ["signup"], ["signup", "purchase"])
         assert len({event["distinct_id"] for event in session}) == 1
         assert [event["timestamp"] for event in session[:views]] == list(
@@ -33,7 +34,8 @@ def test_web_sessions_are_page_views_then_signup_then_purchase_and_ids_match_the
         )
         if "purchase" in names:
             purchase = session[-1]["properties"]
-            assert purchase["revenue"] in (9.0, 29.0, 99.0) and purchase["currency"] == "EUR"
+            assert purchase["revenue"] in (9.0, 29.0, 99.0)
+            assert purchase["currency"] == "EUR"
         assert session[0]["properties"]["$current_url"].endswith(session[0]["properties"]["path"])
     assert {"signup", "purchase"} <= {event["event"] for event in events}
 
@@ -45,9 +47,11 @@ def test_telecom_actions_carry_the_schema_properties_and_visitors_come_back() ->
     assert {event["event"] for event in events} == {"CALL_OUT", "CALL_IN", "SMS_SENT", "SMS_RECEIVED", "DATA"}
     for event in events:
         properties = event["properties"]
-        assert properties["started_at"].endswith("Z") and properties["meta"]["cell"].startswith("cell-")
+        assert properties["started_at"].endswith("Z")
+        assert properties["meta"]["cell"].startswith("cell-")
         timed = event["event"] in ("CALL_OUT", "CALL_IN", "DATA")
-        assert ("duration_sec" in properties) == timed and ("ended_at" in properties) == timed
+        assert ("duration_sec" in properties) == timed
+        assert ("ended_at" in properties) == timed
         assert ("bytes_up" in properties) == (event["event"] == "DATA")
     assert len({event["event_id"] for event in events}) == len(events)
     # 200 possible users over 600 sessions: users return.
@@ -82,15 +86,15 @@ def test_a_worker_feed_hands_out_exactly_its_quota_in_batches() -> None:
         assert len(events) == len(batch_ids)
         sizes.append(len(events))
         ids.extend(bytes(row) for row in batch_ids)
-    assert sum(sizes) == 1_251 and max(sizes) == 100
+    assert sum(sizes) == 1_251
+    assert max(sizes) == 100
     assert len(set(ids)) == 1_251
 
 
 def test_chunks_last_about_two_seconds_of_sending_so_events_are_not_stamped_minutes_early() -> None:
-    from analytics.loadgen.scenarios import event_chunks, sessions_per_chunk
-
     slow = next(event_chunks("web", seed=1, users=100, rate=50))
     fast = next(event_chunks("web", seed=1, users=100, rate=None))
     assert len(slow) <= 4 * 50  # at 50 events/s: a few seconds' worth, not thousands
     assert len(fast) > 5_000
-    assert sessions_per_chunk(1) >= 1 and sessions_per_chunk(1e9) == sessions_per_chunk(None)
+    assert sessions_per_chunk(1) >= 1
+    assert sessions_per_chunk(1e9) == sessions_per_chunk(None)

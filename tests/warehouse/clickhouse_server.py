@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from clickhouse_driver import Client
+
 from analytics.devtools.ports import free_port
 
 CANDIDATES = ("clickhouse-server", "/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/bin/clickhouse")
@@ -110,8 +112,6 @@ class ClickHouseServer:
 
 def start_server(command: list[str], *, timeout: float = 60.0) -> ClickHouseServer:
     """Start a server and wait until it answers ``SELECT 1`` on the native port."""
-    from clickhouse_driver import Client
-
     root = Path(tempfile.mkdtemp(prefix="analytics-clickhouse-"))
     for sub in ("data", "tmp", "user_files", "format_schemas", "log"):
         (root / sub).mkdir()

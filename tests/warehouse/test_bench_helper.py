@@ -36,7 +36,8 @@ def test_measure_insert_reports_both_sides_and_cleans_up(store: EventStore) -> N
         "raw_label",
     }
     assert (report["transport"], report["rows"], report["batches"]) == ("chdb", 30, 3)
-    assert report["store_rows_per_second"] > 0 and report["raw_rows_per_second"] > 0
+    assert report["store_rows_per_second"] > 0
+    assert report["raw_rows_per_second"] > 0
     assert _tables(store) == before
 
 

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
 
 import pyarrow as pa
+import pytest
 
+from analytics.warehouse.errors import StoreQueryError
 from analytics.warehouse.guard import Query
+from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.store import EventStore
+from analytics.warehouse.transports.chdb_transport import STREAMING_INSERT_MAX_ROWS
 from tests.warehouse.helpers import count_events, event_row, new_project_id
 
 
@@ -89,9 +95,6 @@ def test_small_and_large_batches_take_both_chdb_insert_paths_and_honour_the_toke
     """Below STREAMING_INSERT_MAX_ROWS a chDB insert streams Arrow IPC, above it it reads
     the Arrow table in place; both store every row and pass the dedup token through: other
     rows under a used token are dropped, the same rows under a new token are stored again."""
-    from analytics.warehouse.schema import events_to_arrow
-    from analytics.warehouse.transports.chdb_transport import STREAMING_INSERT_MAX_ROWS
-
     for size in (3, STREAMING_INSERT_MAX_ROWS + 1):
         project_id = new_project_id()
         table = events_to_arrow(_batch(project_id, size))
@@ -105,11 +108,6 @@ def test_small_and_large_batches_take_both_chdb_insert_paths_and_honour_the_toke
 
 
 def test_a_refused_streaming_insert_leaves_the_session_usable(store: EventStore) -> None:
-    import pytest
-
-    from analytics.warehouse.errors import StoreQueryError
-    from analytics.warehouse.schema import events_to_arrow
-
     project_id = new_project_id()
     table = events_to_arrow(_batch(project_id, 2))
     broken = table.set_column(
@@ -124,9 +122,6 @@ def test_a_refused_streaming_insert_leaves_the_session_usable(store: EventStore)
 def test_an_insert_does_not_wait_behind_a_long_query(store: EventStore) -> None:
     """Queries and inserts use separate chDB sessions: a rollup query running for seconds
     no longer holds up the inserts (in embedded mode, every event POST) behind it."""
-    import threading
-    import time
-
     finished: list[str] = []
 
     def long_query() -> None:

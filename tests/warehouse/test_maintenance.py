@@ -7,10 +7,14 @@ from datetime import timedelta
 
 import pytest
 
+from analytics.accounts.models import Project
 from analytics.core.timeutils import utc_now
+from analytics.platform.tasks import events_retention_enforce
 from analytics.warehouse import services
 from analytics.warehouse.guard import Query
+from analytics.warehouse.queries import maintenance
 from analytics.warehouse.store import EventStore
+from tests.factories import ProjectFactory
 from tests.warehouse.helpers import count_events, event_row, new_project_id
 
 
@@ -36,7 +40,8 @@ def test_a_shrunk_retention_deletes_only_that_projects_older_rows(store: EventSt
 
     result = services.events_retention_enforce(project_id=shrunk, retention_days=30, wait=True, store=store)
 
-    assert result.deleted and result.expired_rows == 1
+    assert result.deleted
+    assert result.expired_rows == 1
     assert count_events(store, shrunk) == 1
     assert count_events(store, other) == 1  # the filter is per project
 
@@ -45,7 +50,8 @@ def test_nothing_to_delete_means_no_mutation(store: EventStore) -> None:
     project_id = new_project_id()
     _insert(store, project_id, 10, retention_days=30, token=f"recent-{project_id}")
     result = services.events_retention_enforce(project_id=project_id, retention_days=30, store=store)
-    assert not result.deleted and result.expired_rows == 0
+    assert not result.deleted
+    assert result.expired_rows == 0
     assert count_events(store, project_id) == 1
 
 
@@ -57,8 +63,6 @@ def test_rows_written_with_the_shorter_retention_are_left_to_the_ttl(store: Even
 
 
 def test_the_retention_delete_is_a_parameterised_project_scoped_mutation() -> None:
-    from analytics.warehouse.queries import maintenance
-
     query = maintenance.expired_rows_delete(project_id=7, retention_days=30, cutoff=utc_now(), cluster="main")
     assert query.sql.startswith(
         "ALTER TABLE events_local ON CLUSTER `main` DELETE WHERE project_id = {project_id:UInt64}"
@@ -68,10 +72,6 @@ def test_the_retention_delete_is_a_parameterised_project_scoped_mutation() -> No
 
 @pytest.mark.django_db
 def test_the_retention_task_enforces_every_projects_current_retention(store: EventStore) -> None:
-    from analytics.accounts.models import Project
-    from analytics.platform.tasks import events_retention_enforce
-    from tests.factories import ProjectFactory
-
     project: Project = ProjectFactory(retention_days=365)  # type: ignore[assignment]
     _insert(store, project.id, 200, retention_days=365, token=f"task-old-{project.id}")
     _insert(store, project.id, 5, retention_days=365, token=f"task-new-{project.id}")
@@ -93,8 +93,6 @@ def test_the_retention_task_enforces_every_projects_current_retention(store: Eve
 
 
 def _wait_for_mutations(store: EventStore, timeout: float = 60.0) -> None:
-    from analytics.warehouse.queries import maintenance
-
     deadline = time.monotonic() + timeout
     while store.query_unscoped_admin("test.mutations", maintenance.unfinished_mutations_sql(None)).scalar():
         assert time.monotonic() < deadline, "the retention mutation did not finish"
@@ -142,15 +140,11 @@ def test_the_current_month_is_never_optimized(store: EventStore) -> None:
 
 
 def test_an_optimize_of_a_partition_id_with_sql_is_refused() -> None:
-    from analytics.warehouse.queries import maintenance
-
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unexpected events partition id"):
         maintenance.optimize_partition_sql("202601' FINAL; DROP TABLE events; --", None)
 
 
 def test_counting_expired_rows_is_scoped(store: EventStore) -> None:
-    from analytics.warehouse.queries import maintenance
-
     query = maintenance.expired_rows_count(project_id=new_project_id(), retention_days=30, cutoff=utc_now())
     assert isinstance(query, Query)
     assert store.query(query).scalar() == 0

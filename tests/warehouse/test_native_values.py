@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 import pyarrow as pa
@@ -34,8 +35,6 @@ def test_without_a_known_target_type_values_stay_python_objects() -> None:
 
 
 def test_results_get_the_arrow_types_chdb_gives() -> None:
-    import uuid
-
     value = uuid.uuid4()
     table = _to_arrow(
         [

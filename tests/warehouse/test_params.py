@@ -30,7 +30,7 @@ CASES = [
     ("UUID", UUID_VALUE, UUID_VALUE),
     ("UUID", str(UUID_VALUE), UUID_VALUE),
     ("DateTime64(3, 'UTC')", MOMENT, MOMENT),
-    ("DateTime64(3, 'UTC')", datetime(2026, 3, 14, 15, 9, 26, 535_000), MOMENT),  # naive = UTC
+    ("DateTime64(3, 'UTC')", datetime(2026, 3, 14, 15, 9, 26, 535_000), MOMENT),  # noqa: DTZ001 - naive = UTC
     ("Date", date(2026, 3, 14), date(2026, 3, 14)),
     ("Array(String)", ["a", NASTY, ""], ["a", NASTY, ""]),
     ("Array(UInt64)", [1, 2, 3], [1, 2, 3]),

@@ -19,7 +19,7 @@ from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.store import EventStore
 from analytics.warehouse.transports.common import classify_error_code
 from analytics.warehouse.transports.native import NativeTransport
-from tests.warehouse.helpers import event_row, new_project_id
+from tests.warehouse.helpers import count_events, event_row, new_project_id
 
 
 def _metric(name: str, **labels: str) -> float:
@@ -112,8 +112,6 @@ def test_the_circuit_opens_after_repeated_unavailability_and_then_fails_fast() -
 
 def test_an_open_query_circuit_does_not_stop_inserts(store: EventStore) -> None:
     """Heavy queries timing out (rollups, reports) must not fail every insert."""
-    from tests.warehouse.helpers import count_events, new_project_id
-
     fragile = EventStore(store.transport, retries=0, breaker_fail_max=1)
     fragile.breaker.open()
     with pytest.raises(StoreCircuitOpen):

@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
 from analytics.warehouse.guard import Query
@@ -101,7 +102,8 @@ def test_optional_columns_take_their_defaults(store: EventStore) -> None:
     assert stored["properties"] == "{}"
     assert stored["flags"] == []
     assert stored["retention_days"] == 365
-    assert stored["session_id"] == "" and stored["country"] == ""
+    assert stored["session_id"] == ""
+    assert stored["country"] == ""
 
 
 @pytest.mark.parametrize(
@@ -157,8 +159,6 @@ def test_a_row_missing_a_required_key_is_refused_before_the_store() -> None:
 
 
 def test_persons_keep_their_latest_version(store: EventStore) -> None:
-    import pyarrow as pa
-
     project_id = new_project_id()
     person_id = str(uuid.uuid4())
     created = datetime(2026, 1, 1, tzinfo=UTC)

@@ -153,7 +153,8 @@ def rollup_query(
     }
     where = "(timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC'))"
     if dirty_buckets:
-        assert dirty_low is not None and dirty_high is not None
+        assert dirty_low is not None
+        assert dirty_high is not None
         params["dirty"] = [int(moment.timestamp()) for moment in dirty_buckets]
         params["dirty_low_ms"] = to_epoch_ms(dirty_low)
         params["dirty_high_ms"] = to_epoch_ms(dirty_high)

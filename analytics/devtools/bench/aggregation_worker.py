@@ -12,6 +12,8 @@ import resource
 import sys
 from datetime import datetime, timedelta
 
+from analytics.accounts.models import Project
+from analytics.aggregation.services import aggregation_run
 from analytics.devtools.bench.data import DataSpec, iter_batches
 from analytics.devtools.bench.helpers import chdb_session, timed
 from analytics.warehouse.store import get_store
@@ -65,9 +67,6 @@ def baseline_sql(granularity: str) -> str:
 
 def run(*, project_id: int, start: str, granularities: list[str]) -> None:
     """For each granularity: the raw baseline query, then one aggregation run over the hour."""
-    from analytics.accounts.models import Project
-    from analytics.aggregation.services import aggregation_run
-
     begin = datetime.fromisoformat(start)
     end = begin + timedelta(hours=1)
     project = Project.objects.get(pk=project_id)

@@ -18,11 +18,12 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     name, result_path = argv[1], Path(argv[2])
+    # A subprocess entry point: the settings module is chosen before Django is imported.
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
+    import django  # noqa: PLC0415
 
     django.setup()
-    from analytics.devtools.bench.registry import StageContext, Unavailable, bench_scale, load_stages
+    from analytics.devtools.bench.registry import StageContext, Unavailable, bench_scale, load_stages  # noqa: PLC0415
 
     stages = load_stages()
     workdir = Path(os.environ["BENCH_WORKDIR"])

@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.core.management import get_commands
+
 from analytics.devtools.bench.helpers import manage_py, run_python, stop_process
 from analytics.devtools.bench.kafka_raw import CommittedOffsets, create_topic, event_count, produce_raw
 from analytics.devtools.bench.registry import Unavailable
@@ -35,8 +37,6 @@ class ConsumeRun:
 
 
 def consumer_available() -> None:
-    from django.core.management import get_commands
-
     if "consume_events" not in get_commands():
         raise Unavailable("`manage.py consume_events` (issue 5) has not landed")
 

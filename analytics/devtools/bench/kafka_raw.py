@@ -5,6 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
+import pyarrow as pa
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from analytics.streams.kafka.wire import encode_messages
+
 PRODUCER_CONFIG = {
     # What a tuned producer of ours would use: durable (acks=all, idempotence) and batched.
     "acks": "all",
@@ -18,8 +24,6 @@ PRODUCER_CONFIG = {
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int = 6) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
     admin = AdminClient({"bootstrap.servers": bootstrap})
     futures = admin.create_topics(
         [NewTopic(topic, num_partitions=partitions, replication_factor=1)], operation_timeout=10
@@ -39,8 +43,6 @@ def event_count(messages: Sequence[tuple[bytes, bytes, int]]) -> int:
 
 def produce_raw(bootstrap: str, topic: str, messages: Sequence[tuple[bytes, bytes, int]]) -> float:
     """Produce (key, value, events) messages, wait for every delivery report; returns seconds taken."""
-    from confluent_kafka import Producer
-
     producer = Producer({"bootstrap.servers": bootstrap, **PRODUCER_CONFIG})
     failures: list[str] = []
 
@@ -75,10 +77,6 @@ def wire_messages(table: object) -> list[tuple[bytes, bytes, int]]:
     request's consecutive rows of one user share a message (the JSON lines of the enriched rows, times
     in epoch ms), keyed ``"{project_id}:{distinct_id}"``.
     """
-    import pyarrow as pa
-
-    from analytics.streams.kafka.wire import encode_messages
-
     assert isinstance(table, pa.Table)
     columns = []
     for field in table.schema:
@@ -98,8 +96,6 @@ class CommittedOffsets:
     """Reads a group's committed offsets on a topic (what its consumer has finished), one client reused."""
 
     def __init__(self, bootstrap: str, group: str, topic: str, partitions: int) -> None:
-        from confluent_kafka import Consumer, TopicPartition
-
         self._consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
         self._partitions = [TopicPartition(topic, partition) for partition in range(partitions)]
 

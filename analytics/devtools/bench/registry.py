@@ -8,7 +8,9 @@ not exist yet raises :class:`Unavailable`; the table says so instead of inventin
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import sys
 import time
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analytics.devtools.bench import stages
 from analytics.devtools.bench.data import DataSpec
 
 
@@ -125,11 +128,6 @@ def stage(name: str, title: str, order: int) -> Callable[[Callable[[StageContext
 
 def load_stages() -> dict[str, Stage]:
     """Import every stage module so that each registers itself; returns them in suite order."""
-    import importlib
-    import pkgutil
-
-    from analytics.devtools.bench import stages
-
     for info in pkgutil.iter_modules(stages.__path__):
         importlib.import_module(f"{stages.__name__}.{info.name}")
     return dict(sorted(STAGES.items(), key=lambda item: item[1].order))

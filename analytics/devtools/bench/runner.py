@@ -7,6 +7,8 @@ whole process group of a stage is killed if it overruns its time limit.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -56,10 +58,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        import chdb
-
-        chdb_version = chdb.__version__
-    except Exception:  # pragma: no cover - chdb is a base requirement
+        chdb_version = importlib.metadata.version("chdb")  # not `import chdb`: that maps ~200 MB
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover - chdb is a base requirement
         chdb_version = None
     return {
         "nproc": os.cpu_count(),
@@ -128,10 +128,8 @@ def run_stage(
             }
         finally:
             # Anything the stage left behind (a server, a broker) goes with its process group.
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
         if not result_path.exists():
             return {
                 "stage": name,

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -142,8 +142,6 @@ class EventTimeseriesView(_ReadBackView):
             interval=interval,
             event=values.get("event"),
         )
-        from datetime import UTC, datetime
-
         points = [
             {"bucket": datetime.fromtimestamp(int(row["bucket"]), tz=UTC).isoformat(), "count": int(row["events"])}
             for row in get_store().query(query).dicts()

@@ -12,6 +12,7 @@ the API answers 503 with ``Retry-After`` and never reports an unacknowledged eve
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -49,10 +50,8 @@ class _Delivery:
             self.error = error
         self.pending -= 1
         if self.pending == 0 and not self.abandoned:
-            try:
+            with contextlib.suppress(RuntimeError):  # the caller's loop is gone (it stopped waiting)
                 self.loop.call_soon_threadsafe(self._resolve)
-            except RuntimeError:  # the caller's loop is gone (it stopped waiting)
-                pass
 
     def _resolve(self) -> None:
         if self.future.done():

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from analytics.warehouse.guard import Query
+from analytics.warehouse.identity import person_id_for
 from analytics.warehouse.store import EventStore
 
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
@@ -131,8 +132,6 @@ def count_unique_persons(
 
 def person_get(store: EventStore, *, project_id: int, distinct_id: str) -> dict[str, Any] | None:
     """The person behind a distinct id: id, properties and every distinct id it has."""
-    from analytics.warehouse.identity import person_id_for
-
     person_id = current_person_ids(store, project_id=project_id, distinct_ids=[distinct_id]).get(distinct_id)
     person_id = person_id or person_id_for(project_id, distinct_id)
     properties = person_properties(store, project_id=project_id, person_ids=[person_id]).get(person_id)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow as pa
+from chdb import session
 
 from analytics.core.logging import get_logger
 from analytics.warehouse.errors import StoreQueryError, StoreUnavailable
@@ -45,8 +46,6 @@ class ChdbTransport:
     name = "chdb"
 
     def __init__(self, path: str, *, query_timeout: int) -> None:
-        from chdb import session
-
         Path(path).mkdir(parents=True, exist_ok=True)
         self.path = path
         self.database = "default"

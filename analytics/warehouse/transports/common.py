@@ -8,6 +8,7 @@ from typing import Any
 
 from analytics.warehouse.errors import StoreError, StoreQueryError, StoreUnavailable
 from analytics.warehouse.guard import validate_identifier
+from analytics.warehouse.params import quote_string
 
 # ClickHouse error codes that describe a passing condition of the server or the cluster
 # rather than a bad statement, so the same statement may succeed a moment later.
@@ -54,8 +55,6 @@ def classify_clickhouse_error(error: BaseException) -> StoreError:
 
 def setting_literal(value: Any) -> str:
     """A setting value as SQL: numbers as is, text as a quoted, escaped string."""
-    from analytics.warehouse.params import quote_string
-
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, int | float):

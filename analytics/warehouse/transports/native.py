@@ -42,8 +42,9 @@ MIN_REVISION_WITH_PARAMETERS = 54459
 
 def _compression_available() -> bool:
     try:
-        import clickhouse_cityhash  # noqa: F401
-        import lz4  # noqa: F401
+        # Optional (requirements/prod.in): an import probe, not a dependency.
+        import clickhouse_cityhash  # noqa: F401, PLC0415
+        import lz4  # noqa: F401, PLC0415
     except ImportError:
         return False
     return True

@@ -13,7 +13,7 @@ import json
 import os
 
 from analytics.devtools.bench.helpers import postgres_database, prepare_product, product_env, run_python
-from analytics.devtools.bench.registry import Metric, StageContext, Unavailable, at_most, stage
+from analytics.devtools.bench.registry import Metric, StageContext, at_most, stage
 
 EVENTS_AT_SCALE_ONE = 10_800_000
 HOUR_START = "2026-06-01T00:00:00+00:00"
@@ -21,16 +21,8 @@ GRANULARITIES = ["1m", "5m", "1h"]
 TARGET_SECONDS = 5.0
 
 
-def _available() -> None:
-    try:
-        from analytics.aggregation.services import aggregation_run  # noqa: F401
-    except ImportError as error:
-        raise Unavailable(f"the aggregation service has not landed ({error})") from error
-
-
 @stage("aggregation", "Aggregation: one run over one hour of 10.8M events (1m, 5m, 1h)", order=50)
 def run(ctx: StageContext) -> list[Metric]:
-    _available()
     events = ctx.rows(EVENTS_AT_SCALE_ONE)
     with postgres_database(f"bench_agg_{os.getpid()}") as database_url:
         env = product_env(ctx.workdir / "aggregation", DATABASE_URL=database_url)

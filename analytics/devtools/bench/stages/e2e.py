@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 
 from django.conf import settings
+from django.core.management import get_commands
 
 from analytics.devtools.bench.data import DataSpec, iter_batches
 from analytics.devtools.bench.helpers import kafka_broker
@@ -37,8 +38,6 @@ TARGET_P95_SECONDS = 5.0
 
 
 def _e2e_options() -> str:
-    from django.core.management import get_commands
-
     if "e2e" not in get_commands() or "loadgen" not in get_commands():
         raise Unavailable("`manage.py e2e` / `manage.py loadgen` (issue 5) have not landed")
     completed = subprocess.run(

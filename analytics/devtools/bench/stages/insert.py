@@ -16,6 +16,7 @@ import os
 
 from analytics.devtools.bench.data import generate
 from analytics.devtools.bench.helpers import migrated_store
+from analytics.devtools.bench.insert_measure import measure_insert
 from analytics.devtools.bench.registry import Metric, StageContext, at_least, stage
 
 EVENTS_AT_SCALE_ONE = 2_000_000
@@ -38,8 +39,6 @@ def _metric(transport: str, measured: dict | None, reason: str = "") -> Metric:
 
 @stage("insert", "Store insert through each transport vs the raw engine on the same rows", order=30)
 def run(ctx: StageContext) -> list[Metric]:
-    from analytics.devtools.bench.insert_measure import measure_insert
-
     table = generate(ctx.spec(EVENTS_AT_SCALE_ONE))
     store = migrated_store()
     ctx.log("chdb", rows=table.num_rows)

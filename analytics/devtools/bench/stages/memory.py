@@ -14,10 +14,13 @@ from __future__ import annotations
 import json
 import os
 
-from analytics.devtools.bench.data import api_events, generate
+from analytics.devtools.bench.consume import consumer_available, fill_and_consume
+from analytics.devtools.bench.data import api_events, generate, iter_batches
 from analytics.devtools.bench.helpers import kafka_broker, postgres_database, prepare_product, product_env, run_python
 from analytics.devtools.bench.ingest import batch_bodies, serve_and_post
+from analytics.devtools.bench.kafka_raw import wire_messages
 from analytics.devtools.bench.registry import Metric, StageContext, Unavailable, stage
+from analytics.devtools.bench.stages.aggregation import GRANULARITIES, HOUR_START
 
 IDLE_CODE = """
 import json, resource
@@ -56,10 +59,6 @@ def _consumer(ctx: StageContext) -> tuple[float, str]:
     found = _from_previous(ctx, "consumer", "consumer", "consumer_peak_rss_mb")
     if found:
         return found
-    from analytics.devtools.bench.consume import consumer_available, fill_and_consume
-    from analytics.devtools.bench.data import iter_batches
-    from analytics.devtools.bench.kafka_raw import wire_messages
-
     consumer_available()
     spec = ctx.spec(200_000)
     messages = [message for batch in iter_batches(spec) for message in wire_messages(batch)]
@@ -83,9 +82,6 @@ def _aggregation(ctx: StageContext) -> tuple[float, str]:
     found = _from_previous(ctx, "aggregation", "aggregation run", "run_process_peak_rss_mb")
     if found:
         return found
-    from analytics.devtools.bench.stages.aggregation import GRANULARITIES, HOUR_START, _available
-
-    _available()
     events = ctx.rows(1_080_000)
     with postgres_database(f"bench_memory_agg_{os.getpid()}") as database_url:
         env = product_env(ctx.workdir / "aggregation", DATABASE_URL=database_url)

@@ -20,10 +20,11 @@ from datetime import datetime
 
 import orjson
 
+from analytics.aggregation.models import Watermark
 from analytics.devtools.bench.data import DataSpec, iter_batches
 from analytics.devtools.bench.helpers import manage_py, prepare_product, product_env, stop_process
 from analytics.devtools.bench.httpload import build_request, post_paced
-from analytics.devtools.bench.registry import Metric, StageContext, Unavailable, at_most, stage
+from analytics.devtools.bench.registry import Metric, StageContext, at_most, stage
 from analytics.devtools.ports import free_port, wait_for_port
 
 RATE_AT_SCALE_ONE = 20_000
@@ -56,10 +57,6 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 @stage("watermark", "Aggregation watermark lag (1m stream) under sustained ingestion, embedded serve", order=55)
 def run(ctx: StageContext) -> list[Metric]:
-    try:
-        from analytics.aggregation.models import Watermark
-    except ImportError as error:
-        raise Unavailable(f"the aggregation watermark has not landed ({error})") from error
     rate = max(50, int(RATE_AT_SCALE_ONE * ctx.scale))
     workdir = ctx.workdir / "serve"
     env = product_env(workdir)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.devtools.bench.registry import bench_scale, load_stages
+from analytics.devtools.bench.runner import format_table, run_suite, write_latest
 
 
 def machine_line(report: dict[str, Any]) -> str:
@@ -55,11 +57,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from analytics.devtools.bench.runner import format_table, run_suite, write_latest
-
         if options["table_from"]:
-            from pathlib import Path
-
             report = json.loads(Path(options["table_from"]).read_text())
             self.stdout.write(format_table(report))
             self.stdout.write(machine_line(report))

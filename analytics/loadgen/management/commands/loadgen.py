@@ -18,7 +18,12 @@ from typing import Any
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
+from analytics.accounts.selectors import project_for_write_key
+from analytics.loadgen.runner import default_ledger_dir, run_load
 from analytics.loadgen.scenarios import SCENARIOS
+from analytics.loadgen.sender import SendPlan
+from analytics.loadgen.verify import verify_until_complete
+from analytics.warehouse.store import get_store
 
 
 class Command(BaseCommand):
@@ -48,9 +53,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print the summary as JSON on the last line.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from analytics.loadgen.runner import default_ledger_dir, run_load
-        from analytics.loadgen.sender import SendPlan
-
         if options["events"] is None and options["duration"] is None:
             options["events"] = 10_000
         if options["workers"] < 1 or options["threads"] < 1 or options["batch_size"] < 1:
@@ -93,10 +95,6 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _verify(self, plan: Any, ledger: Any, since: datetime, timeout: float) -> dict[str, Any]:
-        from analytics.accounts.selectors import project_for_write_key
-        from analytics.loadgen.verify import verify_until_complete
-        from analytics.warehouse.store import get_store
-
         project = project_for_write_key(plan.write_key)
         if project is None:
             raise CommandError("the write key matches no project")

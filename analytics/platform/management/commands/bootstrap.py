@@ -19,6 +19,9 @@ from django.db import transaction
 from analytics.accounts.models import Membership, Organisation, Project, Role, User
 from analytics.accounts.services import organisation_create, project_create
 from analytics.core.logging import get_logger
+from analytics.platform.demo import demo_load
+from analytics.warehouse.guard import Query
+from analytics.warehouse.store import get_store
 
 log = get_logger(__name__)
 
@@ -85,9 +88,6 @@ class Command(BaseCommand):
         return project
 
     def _demo_events(self, project: Project, total: int) -> int:
-        from analytics.warehouse.guard import Query
-        from analytics.warehouse.store import get_store
-
         count = Query(
             name="bootstrap.demo_count",
             sql="SELECT count() FROM events FINAL WHERE project_id = {project_id:UInt64}",
@@ -96,8 +96,6 @@ class Command(BaseCommand):
         existing = int(get_store().query(count).scalar() or 0)
         if existing or total <= 0:
             return existing
-        from analytics.platform.demo import demo_load
-
         self.stdout.write(f"Loading {total:,} demo events through ingestion (first run only) ...")
         started = time.monotonic()
         last_report = [started]

@@ -20,7 +20,10 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from analytics.core.background import start_background_services, stop_background_services
 from analytics.core.logging import get_logger
+from analytics.streams.bus import reset_event_bus
+from analytics.warehouse.store import close_store
 
 log = get_logger(__name__)
 
@@ -68,8 +71,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from analytics.core.background import start_background_services, stop_background_services
-
         if options["migrate"]:
             # Before the server and the background services open the store: chDB admits one user.
             call_command("migrate", interactive=False, verbosity=0)
@@ -111,9 +112,6 @@ class Command(BaseCommand):
         finally:
             if run_background:
                 stop_background_services()
-            from analytics.streams.bus import reset_event_bus
-            from analytics.warehouse.store import close_store
-
             reset_event_bus()
             close_store()
             log.info("serve.stopped")

@@ -11,10 +11,16 @@ import signal
 import threading
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from prometheus_client import start_http_server
 
 from analytics.core.gctuning import tune_gc
 from analytics.core.logging import get_logger
+from analytics.streams.consumer import StreamConsumer
+from analytics.streams.registry import get_stream
+from analytics.warehouse.migrator import Migrator
+from analytics.warehouse.store import get_store
 
 log = get_logger(__name__)
 
@@ -42,9 +48,6 @@ class Command(BaseCommand):
         parser.add_argument("--metrics-addr", default="127.0.0.1", help="Address of the metrics endpoint.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from analytics.streams.consumer import StreamConsumer
-        from analytics.streams.registry import get_stream
-
         self._require_migrated_store()
         tune_gc()
         try:
@@ -60,8 +63,6 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         if options["metrics_port"]:
-            from prometheus_client import start_http_server
-
             start_http_server(options["metrics_port"], addr=options["metrics_addr"])
         config: dict[str, Any] = {}
         if options["session_timeout_ms"]:
@@ -90,11 +91,6 @@ class Command(BaseCommand):
         Without it every insert fails permanently and the consumer would only fill the
         dead-letter topic. A store that is down now is fine: the consumer waits for it.
         """
-        from django.conf import settings
-
-        from analytics.warehouse.migrator import Migrator
-        from analytics.warehouse.store import get_store
-
         try:
             pending = Migrator(get_store(), cluster=settings.CLICKHOUSE_CLUSTER).plan()
         except Exception as error:  # down, or a chDB directory still held by another process

@@ -7,6 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from analytics.streams.dead_letters import replay_dead_letters
+from analytics.streams.registry import get_stream
+
 
 class Command(BaseCommand):
     help = "Replay the dead-letter topic of a stream into the topic each message came from."
@@ -20,9 +23,6 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Count dead letters by reason; replay nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from analytics.streams.dead_letters import replay_dead_letters
-        from analytics.streams.registry import get_stream
-
         try:
             spec = get_stream(options["stream"])
         except KeyError as error:
