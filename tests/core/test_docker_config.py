@@ -17,6 +17,8 @@ from pathlib import Path
 import yaml
 from django.core.management import get_commands
 
+from config.variables import registry
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker" / "compose.yaml").read_text())
 _SUBSTITUTION = re.compile(r"\$\{(?P<name>\w+)(?::(?P<op>[-?])(?P<arg>[^}]*))?\}")
@@ -26,8 +28,6 @@ _OUTSIDE_SETTINGS = {"DJANGO_SETTINGS_MODULE"}
 
 def settings_variables() -> set[str]:
     """The declared variables (config/variables.py): the settings read no other."""
-    from config.variables import registry
-
     return {variable.name for variable in registry}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from analytics.devtools.bench.readme import BEGIN, END, publish
 from analytics.devtools.bench.registry import Metric, at_least, at_most, load_stages
 from analytics.devtools.bench.runner import format_table
 
@@ -129,8 +130,6 @@ def test_bench_rejects_an_unknown_stage(tmp_path):
 
 
 def test_publish_puts_one_run_into_the_readme_block_and_the_history(tmp_path):
-    from analytics.devtools.bench.readme import BEGIN, END, publish
-
     metric = Metric(name="scan count()", figure=5_000.0, unit="rows/s", baseline=10_000.0, target="reported")
     report = {
         "started_at": "2026-12-02T20:15:00+00:00",

@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from analytics.devtools.bench.readme import publish
 from analytics.devtools.bench.registry import bench_scale, load_stages
 from analytics.devtools.bench.runner import format_table, run_suite, write_latest
 
@@ -89,11 +91,5 @@ class Command(BaseCommand):
             sys.exit(1)
 
     def _publish(self, report: dict[str, Any]) -> None:
-        from pathlib import Path
-
-        from django.conf import settings
-
-        from analytics.devtools.bench.readme import publish
-
         for path in publish(report, Path(settings.BASE_DIR)):
             self.stderr.write(f"[bench] published to {path}")
