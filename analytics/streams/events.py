@@ -22,7 +22,7 @@ from analytics.streams.intents import Intent, IntentLog
 from analytics.streams.kafka.wire import decode_batch, line_text
 from analytics.streams.sink import store_event_batch
 from analytics.warehouse.errors import StoreQueryError, StoreUnavailable
-from analytics.warehouse.store import EventStore, get_store
+from analytics.warehouse.store import EVENTS_TABLE, EventStore, get_store
 
 log = get_logger(__name__)
 
@@ -65,8 +65,14 @@ class EventsProcessor:
         return self._intents
 
     def intents(self, topic: str) -> dict[int, Intent]:
-        """The batches the previous owners were writing (raises StoreUnavailable)."""
-        return self._intent_log().lookup(topic)
+        """The batches the previous owners were writing (raises StoreUnavailable).
+
+        Called after every assignment, before the first write: the moment to learn which
+        events the previous owners stored, so their copies are recognised here too.
+        """
+        intents = self._intent_log().lookup(topic)
+        open_store().stored_events.refresh(EVENTS_TABLE)
+        return intents
 
     def prepare(self, group: FlushGroup) -> None:
         """Decode every batch of the group (in the consumer's decoder thread, ahead of the write).

@@ -1,6 +1,6 @@
 """Prometheus metrics of the event store."""
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 STORE_QUERY_SECONDS = Histogram(
     "store_query_duration_seconds",
@@ -25,4 +25,17 @@ STORE_RETENTION_ROWS = Counter(
 )
 STORE_PARTITIONS_OPTIMIZED = Counter(
     "store_partitions_optimized_total", "Closed event partitions merged into one part (OPTIMIZE FINAL)."
+)
+DUPLICATES_DROPPED = Counter(
+    "store_duplicate_events_dropped_total",
+    "Events not inserted because the same (project, source, event id) is stored or earlier in the batch.",
+    ["table"],
+)
+STORED_EVENTS_LOOKUPS = Counter(
+    "store_duplicate_checks_total",
+    "Events the stored-events filter flagged and the store looked up exactly (copies and false positives).",
+    ["table"],
+)
+STORED_EVENTS_FILTER_KEYS = Gauge(
+    "store_stored_events_filter_keys", "Event keys held by this process's stored-events filter.", ["table"]
 )

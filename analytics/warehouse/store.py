@@ -7,11 +7,14 @@ fast (pybreaker), and metrics. Get the process-wide instance with :func:`get_sto
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pybreaker
 from django.conf import settings
@@ -27,6 +30,7 @@ from analytics.core.logging import get_logger
 from analytics.warehouse import metrics
 from analytics.warehouse.errors import StoreCircuitOpen, StoreError, StoreQueryError, StoreUnavailable
 from analytics.warehouse.guard import Query, check_scoped
+from analytics.warehouse.once import KEY_SQL, StoredEvents
 from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.transports import QueryResult, Transport, transport_from_url
 
@@ -34,6 +38,32 @@ log = get_logger(__name__)
 T = TypeVar("T")
 
 EVENTS_TABLE = "events"
+_TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _checked_table(name: str) -> str:
+    # Table names end up in SQL (ClickHouse has no parameters for them).
+    if not _TABLE_NAME.match(name):
+        raise StoreQueryError(f"invalid events table name {name!r}")
+    return name
+
+
+def _alive(reference: weakref.ref[EventStore]) -> EventStore:
+    store = reference()
+    if store is None:
+        raise StoreUnavailable("the event store was closed")
+    return store
+
+
+def split_by_month(table: pa.Table) -> list[tuple[str, pa.Table]]:
+    """The batch cut by calendar month (UTC) of event time: ``[("202611", rows), ...]``."""
+    if table.num_rows == 0:
+        return []
+    months = table.column("timestamp").cast(pa.int64()).to_numpy().astype("datetime64[ms]").astype("datetime64[M]")
+    distinct = np.unique(months)
+    if len(distinct) == 1:
+        return [(str(distinct[0]).replace("-", ""), table)]
+    return [(str(month).replace("-", ""), table.filter(pa.array(months == month))) for month in distinct]
 
 
 class ConcurrentCircuitBreaker(pybreaker.CircuitBreaker):
@@ -79,6 +109,8 @@ class EventStore:
             f"clickhouse-{transport.name}-inserts", breaker_fail_max, breaker_reset_timeout
         )
         self._event_insert_settings: dict[str, Any] | None = None
+        self._once_lock = threading.Lock()
+        self._stored_events: StoredEvents | None = None
 
     @staticmethod
     def _breaker(name: str, fail_max: int, reset_timeout: float) -> ConcurrentCircuitBreaker:
@@ -184,13 +216,15 @@ class EventStore:
     def insert_events(
         self, rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_token: str, into: str = EVENTS_TABLE
     ) -> int:
-        """Insert a batch of events once.
+        """Insert a batch of events, each once. Returns the rows inserted.
 
-        ``dedup_token`` identifies the batch (for Kafka: topic, partition and offset
-        range): ClickHouse drops a second insert with the same token, so retrying a
-        batch after an ambiguous failure never stores it twice. Returns rows inserted.
-        ``into`` names a table with the events schema other than ``events`` (the insert
-        benchmark's scratch copy); everything else leaves it alone.
+        Copies of events already stored (same project, source and event id) and repeats
+        inside the batch are dropped first (``warehouse/once.py``). ``dedup_token`` identifies
+        the batch (for Kafka: topic, partition and offset range): ClickHouse drops a second
+        insert with the same token, so retrying a batch after an ambiguous failure never
+        stores it twice. Each month of event time is inserted with a token of its own, so a
+        retry that finds one month already stored still stores the other. ``into`` names a
+        table with the events schema other than ``events`` (the insert benchmark's copy).
         """
         if not dedup_token:
             raise StoreQueryError("insert_events needs a dedup_token")
@@ -198,20 +232,95 @@ class EventStore:
         if table.num_rows == 0:
             return 0
         started = time.perf_counter()
-        # Retrying is safe: the token makes a repeated insert of this batch a no-op.
-        settings = self.insert_settings(dedup_token)
-        # The settings lookup runs inside the call, so a server that is down counts on the
-        # insert breaker and is retried like the insert itself.
-        self._run(
-            "insert",
-            lambda: self.transport.insert_arrow(into, table, {**settings, **self.event_insert_settings()}),
-            breaker=self.insert_breaker,
-        )
+        once = self.stored_events
+        with once.lock:
+            table, keys = once.keep_new(into, table)
+            for month, part in split_by_month(table):
+                self._insert_event_part(into, part, f"{dedup_token}/{month}")
+            once.remember(into, keys)
         transport = self.transport.name
         metrics.STORE_INSERT_SECONDS.labels(transport=transport).observe(time.perf_counter() - started)
         metrics.STORE_ROWS_INSERTED.labels(transport=transport).inc(table.num_rows)
         metrics.STORE_BYTES_INSERTED.labels(transport=transport).inc(table.nbytes)
         return table.num_rows
+
+    def _insert_event_part(self, into: str, part: pa.Table, token: str) -> None:
+        # Retrying is safe: the token makes a repeated insert of this part a no-op. The
+        # settings lookup runs inside the call, so a server that is down counts on the
+        # insert breaker and is retried like the insert itself.
+        self._run(
+            "insert",
+            lambda: self.transport.insert_arrow(
+                into, part, {**self.insert_settings(token), **self.event_insert_settings()}
+            ),
+            breaker=self.insert_breaker,
+        )
+
+    @property
+    def stored_events(self) -> StoredEvents:
+        """This process's knowledge of which events are stored (``warehouse/once.py``)."""
+        with self._once_lock:
+            if self._stored_events is None:
+                # Through a weak reference: bound methods would make store and filter a
+                # reference cycle, which outlives close_store() under the tuned collector and
+                # lets chDB's session be destroyed after chDB itself at exit (a crash).
+                store = weakref.ref(self)
+
+                def read_keys(table: str, since: str | None) -> tuple[np.ndarray, str]:
+                    return _alive(store)._stored_event_keys(table, since)
+
+                def lookup(table: str, project_id: int, event_ids: list[str]) -> set[tuple[str, str]]:
+                    return _alive(store)._stored_identities(table, project_id, event_ids)
+
+                self._stored_events = StoredEvents(read_keys, lookup)
+            return self._stored_events
+
+    def _stored_event_keys(self, table: str, since: str | None) -> tuple[np.ndarray, str]:
+        """Keys of the rows of an events table (inserted at or after ``since``), and the server's clock.
+
+        Reads every project on purpose: the result is anonymous 64-bit hashes that never
+        leave this module, which is why it bypasses the tenant guard.
+        """
+        _checked_table(table)
+        where = (
+            ""
+            if since is None
+            else "WHERE inserted_at >= {since:DateTime64(3, 'UTC')} - INTERVAL {overlap:UInt32} SECOND"
+        )
+        # The insert breaker, not the query one: this read is part of every insert, and
+        # heavy reports timing out must not stop ingestion.
+        now = self._run(
+            "once:clock",
+            lambda: self.transport.query("SELECT toString(now64(3, 'UTC'))", {}, {}),
+            breaker=self.insert_breaker,
+        ).scalar()
+        params: dict[str, Any] = (
+            {} if since is None else {"since": since, "overlap": StoredEvents.REFRESH_OVERLAP_SECONDS}
+        )
+        result = self._run(
+            "once:keys",
+            lambda: self.transport.query(f"SELECT {KEY_SQL} AS key FROM {table} {where}", params, {}),
+            breaker=self.insert_breaker,
+        )
+        column = result.table.column(0) if result.table.num_columns else pa.array([], type=pa.uint64())
+        return np.array(column.to_numpy(), dtype=np.uint64, copy=True), str(now)
+
+    def _stored_identities(self, table: str, project_id: int, event_ids: list[str]) -> set[tuple[str, str]]:
+        """The stored ``(source_id, event_id)`` pairs of one project among ``event_ids``."""
+        _checked_table(table)
+        query = Query(
+            name="once.lookup",
+            sql=f"SELECT source_id, toString(event_id) FROM {table} "
+            "WHERE project_id = {project_id:UInt64} AND event_id IN {event_ids:Array(UUID)}",
+            params={"project_id": project_id, "event_ids": sorted(set(event_ids))},
+        )
+        check_scoped(query)
+        result = self._run(
+            "once:lookup",
+            lambda: self.transport.query(query.sql, query.params, query.settings),
+            breaker=self.insert_breaker,
+        )
+        return {(str(source), str(event)) for source, event in result.rows()}
 
     def insert_arrow(self, table_name: str, data: pa.Table, *, dedup_token: str | None = None) -> None:
         """Insert into another table of ours (persons, person_distinct_ids)."""

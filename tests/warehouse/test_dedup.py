@@ -47,39 +47,30 @@ def test_a_different_token_with_new_rows_is_stored(store: EventStore) -> None:
     assert count_events(store, project_id) == 10
 
 
-def test_a_resent_event_id_in_another_batch_is_counted_once_with_final(store: EventStore) -> None:
+def test_a_resent_event_id_in_another_batch_is_never_stored_again(store: EventStore) -> None:
     project_id = new_project_id()
     rows = _batch(project_id, 20)
     store.insert_events(rows, dedup_token=f"first-{project_id}")
     resent = [dict(row, received_at=int(row["received_at"]) + 60_000) for row in rows[:5]]  # type: ignore[call-overload]
-    store.insert_events(resent, dedup_token=f"client-resend-{project_id}")
-
-    assert count_events(store, project_id, final=False) == 25  # two parts, copies not merged yet
-    assert count_events(store, project_id) == 20
-    unique_users = store.query(
-        Query(
-            name="test.uniq",
-            sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
-            params={"project_id": project_id},
-        )
-    ).rows()
-    assert unique_users == [(20, 20)]
+    assert store.insert_events(resent, dedup_token=f"client-resend-{project_id}") == 0
+    # The plain table holds each event once: no FINAL, no uniqExact needed.
+    assert count_events(store, project_id, final=False) == 20
 
 
-def test_the_latest_copy_of_a_resent_event_wins(store: EventStore) -> None:
-    """ReplacingMergeTree(inserted_at): the copy inserted last is the one FINAL returns."""
+def test_the_first_stored_copy_of_a_resent_event_is_kept(store: EventStore) -> None:
+    """A copy changes nothing that is stored: the event is what arrived first."""
     project_id = new_project_id()
     row = event_row(project_id, properties='{"v": 1}')
     store.insert_events([row], dedup_token=f"v1-{project_id}")
     store.insert_events([dict(row, properties='{"v": 2}')], dedup_token=f"v2-{project_id}")
     properties = store.query(
         Query(
-            name="test.latest",
-            sql="SELECT properties FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            name="test.first",
+            sql="SELECT properties FROM events WHERE project_id = {project_id:UInt64}",
             params={"project_id": project_id},
         )
-    ).scalar()
-    assert properties == '{"v": 2}'
+    ).rows()
+    assert properties == [('{"v": 1}',)]
 
 
 def test_the_same_event_id_in_two_projects_is_two_events(store: EventStore) -> None:
@@ -94,17 +85,18 @@ def test_the_same_event_id_in_two_projects_is_two_events(store: EventStore) -> N
 def test_small_and_large_batches_take_both_chdb_insert_paths_and_honour_the_token(store: EventStore) -> None:
     """Below STREAMING_INSERT_MAX_ROWS a chDB insert streams Arrow IPC, above it it reads
     the Arrow table in place; both store every row and pass the dedup token through: other
-    rows under a used token are dropped, the same rows under a new token are stored again."""
+    rows under a used token are dropped, and the same rows under a new token are recognised
+    as stored."""
     for size in (3, STREAMING_INSERT_MAX_ROWS + 1):
         project_id = new_project_id()
         table = events_to_arrow(_batch(project_id, size))
         other_rows = events_to_arrow(_batch(project_id, size))  # new event ids
         store.insert_events(table, dedup_token=f"paths-{project_id}")
-        store.insert_events(other_rows, dedup_token=f"paths-{project_id}")  # a used token: dropped
+        store.insert_events(other_rows, dedup_token=f"paths-{project_id}")  # a used token: dropped by ClickHouse
         assert count_events(store, project_id, final=False) == size
-        store.insert_events(table, dedup_token=f"paths-again-{project_id}")  # a new token: stored
-        assert count_events(store, project_id, final=False) == 2 * size
-        assert count_events(store, project_id) == size  # the same ids, counted once
+        # The same events under a new token: recognised as stored, nothing written.
+        assert store.insert_events(table, dedup_token=f"paths-again-{project_id}") == 0
+        assert count_events(store, project_id, final=False) == size
 
 
 def test_a_refused_streaming_insert_leaves_the_session_usable(store: EventStore) -> None:
@@ -145,12 +137,8 @@ def test_an_insert_does_not_wait_behind_a_long_query(store: EventStore) -> None:
     assert count_events(store, project_id) == 10
 
 
-def test_a_duplicate_inside_one_batch_stays_until_merged_and_is_counted_once(store: EventStore) -> None:
-    # Event inserts skip ClickHouse's insert-time collapse (optimize_on_insert=0, see
-    # EventStore.event_insert_settings): the copy is in the part, and FINAL hides it.
-    assert store.event_insert_settings() == {"optimize_on_insert": 0}
+def test_a_duplicate_inside_one_batch_is_never_written(store: EventStore) -> None:
     project_id = new_project_id()
     rows = _batch(project_id, 10)
-    store.insert_events([*rows, dict(rows[3])], dedup_token=f"dup-inside-{project_id}")
-    assert count_events(store, project_id, final=False) == 11
-    assert count_events(store, project_id) == 10
+    assert store.insert_events([*rows, dict(rows[3])], dedup_token=f"dup-inside-{project_id}") == 10
+    assert count_events(store, project_id, final=False) == 10
