@@ -1,7 +1,7 @@
 """Rebuild events as a plain MergeTree that holds each event once (no FINAL on any read).
 
 Why: reads used ``FROM events FINAL`` on a ReplacingMergeTree to hide duplicates. That read
-at 0.2-3 % of a plain read's speed while the table had many parts, and it was not exact:
+far slower than a plain read while the table had many parts, and it was not exact:
 copies of one event with different timestamps fall into different hours (or months) of
 the sort key and never collapse (docs/benchmarks/2026-12-02-dedup-candidates.md). Now an
 event's identity is ``(project_id, source_id, event_id)``, duplicates are dropped when they
