@@ -110,7 +110,7 @@ def run_benchmark(count: int, *, partitions: int = 6, project_id: int = 999_001)
     stored = store.query(
         Query(
             name="bench.consumer_count",
-            sql="SELECT uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}",
             params={"project_id": project_id},
         )
     ).scalar()

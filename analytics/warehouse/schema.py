@@ -47,8 +47,9 @@ EVENT_COLUMNS: dict[str, tuple[str, pa.DataType, Any]] = {
     "flags": ("Array(LowCardinality(String))", pa.list_(pa.string()), ()),
     "retention_days": ("UInt16", pa.uint16(), 365),
 }
-# `inserted_at` is not listed: ClickHouse sets it at insert time (DEFAULT now64(3)); it is
-# also the ReplacingMergeTree version.
+# `inserted_at` is not listed: ClickHouse sets it at insert time (DEFAULT now64(3)); the
+# write-time duplicate filter reads recently inserted rows by it (minmax index), and when
+# migration 0004 dropped the copies of an event it kept the one with the smallest value.
 REQUIRED_COLUMNS = ("project_id", "event_id", "event", "distinct_id", "person_id", "timestamp", "received_at")
 ARROW_SCHEMA = pa.schema([pa.field(name, arrow_type) for name, (_, arrow_type, _) in EVENT_COLUMNS.items()])
 

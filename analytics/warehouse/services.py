@@ -1,15 +1,17 @@
 """Maintenance of the event store: per-project retention and merging closed partitions.
 
-Why both exist (docs/event-store.md, "Retention" and "FINAL"):
+Why both exist (docs/event-store.md, "Retention and partition maintenance"):
 - Retention: each row carries the ``retention_days`` of its project at ingestion, and the
   table TTL drops it when ``timestamp + retention_days`` passes. When a project's retention
   SHRINKS, rows already written keep their longer value, so :func:`events_retention_enforce`
   deletes the rows the TTL would keep too long. Run periodically (not from the settings
   change), it also catches rows that age past the new retention later.
-- ``SELECT ... FINAL`` merges the parts of a partition at read time to collapse re-sent
-  events. A past month rarely changes, so :func:`events_partitions_optimize` merges it
-  into one part once (``OPTIMIZE ... FINAL``); reading it with FINAL then has nothing
-  left to merge, and the duplicates are gone from disk.
+- Part count: every insert writes new parts and ClickHouse merges them in the background,
+  but it leaves a month of many mid-sized parts unmerged for long. A past month rarely
+  changes, so :func:`events_partitions_optimize` merges it into one part once
+  (``OPTIMIZE ... FINAL``): fewer parts to open per query, better compression, one place
+  for the TTL to act. Plain maintenance: the table holds each event once (duplicates are
+  dropped when they are written), so no read waits for a merge to be correct.
 """
 
 from __future__ import annotations

@@ -347,10 +347,10 @@ class EventStore:
     def event_insert_settings(self) -> dict[str, Any]:
         """Settings for inserts into the events table, found once per store.
 
-        ``optimize_on_insert=0``: by default ClickHouse runs the ReplacingMergeTree merge over
-        every inserted block, collapsing rows that share a sort key inside it. Every read that
-        counts events uses FINAL or ``uniqExact(event_id)``, so that early collapse buys
-        nothing, and it is a large part of the insert's CPU per row (docs/event-store.md).
+        ``optimize_on_insert=0``: on a Replacing or Collapsing table ClickHouse would merge
+        every inserted block, collapsing rows that share a sort key inside it; the events
+        table is a plain MergeTree (since migration 0004) where the setting changes nothing,
+        and it is kept so an insert never pays that merge (docs/event-store.md).
         A server that predates the setting (18.16 in the tests) gets none.
         """
         if self._event_insert_settings is None:

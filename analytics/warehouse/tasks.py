@@ -18,5 +18,5 @@ from analytics.warehouse.errors import StoreUnavailable
     max_retries=3,
 )
 def events_partitions_optimize() -> list[str]:
-    """Merge closed months into one part each so FINAL stays cheap (services)."""
+    """Merge closed months into one part each: part-count maintenance (services)."""
     return services.events_partitions_optimize()

@@ -121,7 +121,7 @@ def test_batches_insert_into_the_event_store(store):
     count = store.query(
         Query(
             name="test.bench.count",
-            sql="SELECT count(), uniqExact(distinct_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            sql="SELECT count(), uniqExact(distinct_id) FROM events WHERE project_id = {project_id:UInt64}",
             params={"project_id": spec.project_id},
         )
     ).rows()[0]

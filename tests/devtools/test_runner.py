@@ -98,15 +98,22 @@ def test_bench_only_scan_end_to_end(tmp_path):
     scan = report["stages"]["scan"]
     assert scan["status"] == "ok", scan
     metrics = {metric["name"]: metric for metric in scan["metrics"]}
-    assert set(metrics) == {"scan count()", "scan group by event", "scan last minute of a merged day"}
+    scans = [f"scan {label}, {phase}" for phase in ("unmerged", "merged") for label in ("count()", "group by event")]
+    assert set(metrics) == {*scans, "scan last minute of a merged day"}
     for metric in metrics.values():
         assert metric["figure"] > 0
         assert metric["baseline"] > 0
         assert metric["ratio"] > 0
         assert {"unit", "target", "passed", "checks", "baseline_label"} <= metric.keys()
-    for name in ("scan count()", "scan group by event"):
-        assert metrics[name]["details"]["rows"] == 10_000
-        assert metrics[name]["details"]["events_without_final_seconds"] > 0
+    for name in scans:
+        details = metrics[name]["details"]
+        assert details["rows"] == 10_000
+        assert details["baseline_seconds"] > 0
+        assert metrics[name]["target"] == ">= 50% of plain"
+        assert [check["check"] for check in metrics[name]["checks"]] == ["ratio >= 0.50"]
+        assert metrics[name]["passed"] is not None  # a pass/fail figure, not "reported"
+    # OPTIMIZE ... FINAL merged the day's events into one part (one month, one partition).
+    assert metrics["scan count(), merged"]["details"]["events_parts"] == 1
     last_minute = metrics["scan last minute of a merged day"]
     assert last_minute["unit"] == "s"
     assert last_minute["details"]["rows_in_day"] == 10_000

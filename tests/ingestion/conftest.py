@@ -10,11 +10,11 @@ from analytics.warehouse.guard import Query
 
 
 def stored(store: Any, project_id: int, sql_where: str = "", **params: Any) -> list[dict[str, Any]]:
-    """The project's stored events (FINAL), oldest first."""
+    """The project's stored events, oldest first."""
     sql = (
         "SELECT *, toUnixTimestamp64Milli(timestamp) AS ts_ms, toUnixTimestamp64Milli(received_at) AS received_ms,"
         " toString(event_id) AS event_id_text, toString(person_id) AS person_id_text"
-        " FROM events FINAL WHERE project_id = {project_id:UInt64} " + sql_where + " ORDER BY timestamp, event_id"
+        " FROM events WHERE project_id = {project_id:UInt64} " + sql_where + " ORDER BY timestamp, event_id"
     )
     return store.query(Query(name="test.stored", sql=sql, params={"project_id": project_id, **params})).dicts()
 

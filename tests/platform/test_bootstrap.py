@@ -21,7 +21,7 @@ def events_by_name(store: object, project_id: int) -> dict[str, int]:
     result = store.query(
         Query(
             name="test.bootstrap.counts",
-            sql="SELECT event, count() FROM events FINAL WHERE project_id = {project_id:UInt64} GROUP BY event",
+            sql="SELECT event, count() FROM events WHERE project_id = {project_id:UInt64} GROUP BY event",
             params={"project_id": project_id},
         )
     )

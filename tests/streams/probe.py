@@ -39,7 +39,7 @@ def main() -> None:
         final = store.query(
             Query(
                 name="probe_final",
-                sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+                sql="SELECT count(), uniqExact(event_id) FROM events WHERE project_id = {project_id:UInt64}",
                 params=params,
             )
         ).rows()[0]

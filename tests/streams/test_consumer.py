@@ -68,7 +68,7 @@ def _count(store: Any, project_id: int) -> tuple[int, int]:
     row = store.query(
         Query(
             name="test.pipeline.count",
-            sql="SELECT count(), uniqExact(event_id) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            sql="SELECT count(), uniqExact(event_id) FROM events WHERE project_id = {project_id:UInt64}",
             params={"project_id": project_id},
         )
     ).rows()[0]

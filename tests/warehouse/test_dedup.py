@@ -27,7 +27,7 @@ def test_same_batch_with_same_token_is_stored_once(store: EventStore) -> None:
     store.insert_events(rows, dedup_token=f"topic-0-100-149-{project_id}")
     store.insert_events(rows, dedup_token=f"topic-0-100-149-{project_id}")
     # Without FINAL: the second insert never wrote a part, so not even the raw table has copies.
-    assert count_events(store, project_id, final=False) == 50
+    assert count_events(store, project_id) == 50
 
 
 def test_a_batch_spanning_two_months_is_still_stored_once(store: EventStore) -> None:
@@ -37,7 +37,7 @@ def test_a_batch_spanning_two_months_is_still_stored_once(store: EventStore) -> 
     rows = [event_row(project_id, timestamp=moment, received_at=moment) for moment in (january, february) * 10]
     for _ in range(3):
         store.insert_events(rows, dedup_token=f"two-months-{project_id}")
-    assert count_events(store, project_id, final=False) == 20
+    assert count_events(store, project_id) == 20
 
 
 def test_a_different_token_with_new_rows_is_stored(store: EventStore) -> None:
@@ -54,7 +54,7 @@ def test_a_resent_event_id_in_another_batch_is_never_stored_again(store: EventSt
     resent = [dict(row, received_at=int(row["received_at"]) + 60_000) for row in rows[:5]]  # type: ignore[call-overload]
     assert store.insert_events(resent, dedup_token=f"client-resend-{project_id}") == 0
     # The plain table holds each event once: no FINAL, no uniqExact needed.
-    assert count_events(store, project_id, final=False) == 20
+    assert count_events(store, project_id) == 20
 
 
 def test_the_first_stored_copy_of_a_resent_event_is_kept(store: EventStore) -> None:
@@ -93,10 +93,10 @@ def test_small_and_large_batches_take_both_chdb_insert_paths_and_honour_the_toke
         other_rows = events_to_arrow(_batch(project_id, size))  # new event ids
         store.insert_events(table, dedup_token=f"paths-{project_id}")
         store.insert_events(other_rows, dedup_token=f"paths-{project_id}")  # a used token: dropped by ClickHouse
-        assert count_events(store, project_id, final=False) == size
+        assert count_events(store, project_id) == size
         # The same events under a new token: recognised as stored, nothing written.
         assert store.insert_events(table, dedup_token=f"paths-again-{project_id}") == 0
-        assert count_events(store, project_id, final=False) == size
+        assert count_events(store, project_id) == size
 
 
 def test_a_refused_streaming_insert_leaves_the_session_usable(store: EventStore) -> None:
@@ -141,4 +141,4 @@ def test_a_duplicate_inside_one_batch_is_never_written(store: EventStore) -> Non
     project_id = new_project_id()
     rows = _batch(project_id, 10)
     assert store.insert_events([*rows, dict(rows[3])], dedup_token=f"dup-inside-{project_id}") == 10
-    assert count_events(store, project_id, final=False) == 10
+    assert count_events(store, project_id) == 10

@@ -9,7 +9,7 @@ from analytics.warehouse.guard import Query, check_scoped, quote_identifier, val
 from analytics.warehouse.store import EventStore
 from tests.warehouse.helpers import new_project_id
 
-SCOPED = "SELECT count() FROM events FINAL WHERE project_id = {project_id:UInt64}"
+SCOPED = "SELECT count() FROM events WHERE project_id = {project_id:UInt64}"
 
 
 def test_an_unscoped_query_is_refused_by_the_store(store: EventStore) -> None:

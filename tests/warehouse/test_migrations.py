@@ -41,12 +41,26 @@ def test_migrations_apply_twice_without_change_and_plan_is_empty(store: EventSto
 
 
 @pytest.mark.django_db
-def test_events_table_is_sorted_by_project_then_hour_and_partitioned_by_month(store: EventStore) -> None:
+def test_events_table_is_a_plain_merge_tree_sorted_by_project_then_hour_and_partitioned_by_month(
+    store: EventStore,
+) -> None:
     ddl = _table_ddl(store)["events"]
-    assert "ReplacingMergeTree(inserted_at)" in ddl
-    assert "PARTITION BY toYYYYMM(timestamp)" in ddl
-    assert "ORDER BY (project_id, toStartOfHour(timestamp), event, event_id)" in ddl
+    assert "ENGINE = MergeTree PARTITION BY toYYYYMM(timestamp)" in ddl
+    assert "Replacing" not in ddl
+    assert "ORDER BY (project_id, toStartOfHour(timestamp), event) " in ddl
     assert "TTL toDateTime(timestamp) + toIntervalDay(retention_days)" in ddl
+    assert "non_replicated_deduplication_window = 10000" in ddl
+    assert "ttl_only_drop_parts = 0" in ddl
+    indexes = store.query_unscoped_admin(
+        "test.indexes",
+        "SELECT name, type FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = 'events'"
+        " ORDER BY name",
+    ).rows()
+    assert [tuple(row) for row in indexes] == [
+        ("idx_distinct_id", "bloom_filter"),
+        ("idx_event_id", "bloom_filter"),
+        ("idx_inserted_at", "minmax"),
+    ]
 
 
 def test_cluster_mode_emits_replicated_local_tables_and_distributed_tables() -> None:
@@ -201,3 +215,163 @@ def test_a_comment_only_edit_listed_in_accepted_checksums_is_not_reported_as_cha
     assert migration.matches(migration.checksum)
     assert not migration.matches("0000000000000000")
     assert Migrator(store, cluster=None).changed(applied) == []
+
+
+# Migration 0004: events becomes a plain MergeTree holding each (project_id, source_id, event_id) once.
+
+_COPY = "00000000-0000-0000-0000-00000000000{n}"
+_ONCE_INSERT = (
+    "INSERT INTO `{database}`.events (project_id, event_id, event, distinct_id, person_id, timestamp, received_at,"
+    " source_id, retention_days, inserted_at) VALUES"
+)
+
+
+def _unscoped(store: EventStore, sql: str) -> Any:
+    """The first value of ``sql`` over every project of a scratch database (bypasses the tenant guard)."""
+    return store.transport.query(sql, {}, {}).scalar()
+
+
+def _events_before_0004(store: EventStore, database: str) -> None:
+    """A store as migrations 0001..0003 leave it, holding copies the ReplacingMergeTree never collapsed."""
+    store.command(f"DROP DATABASE IF EXISTS `{database}` SYNC")
+    store.command(f"CREATE DATABASE `{database}`")
+    context = MigrationContext(database, None)
+    for version in (1, 3):
+        for sql in _migration(version).statements(context):
+            store.command(sql)
+    # 40 distinct events over two months, one part.
+    store.command(
+        f"INSERT INTO `{database}`.events (project_id, event_id, event, distinct_id, person_id, timestamp,"
+        " received_at, source_id, retention_days, inserted_at) SELECT 1, generateUUIDv4(), 'e' || toString(number % 3),"
+        " 'u', generateUUIDv4(), toDateTime64('2026-05-31 20:00:00', 3, 'UTC') + number * 997, now64(3), 'web', 3650,"
+        " toDateTime64('2026-06-02 00:00:00', 3, 'UTC') FROM numbers(40)"
+    )
+    rows = [
+        # Event 1: stored first at 10:15 (the copy to keep), re-sent with other timestamps in
+        # other batches: another hour, another month, another day. Never collapsed by FINAL.
+        ("1", "web", "2026-06-01 10:15:00", "2026-06-02 01:00:00"),
+        ("1", "web", "2026-06-01 11:45:00", "2026-06-02 02:00:00"),
+        ("1", "web", "2026-05-31 23:59:00", "2026-06-02 03:00:00"),
+        ("1", "web", "2026-06-03 09:00:00", "2026-06-02 04:00:00"),
+        # Event 2: the same timestamp twice (the case ReplacingMergeTree did collapse).
+        ("2", "web", "2026-06-01 12:00:00", "2026-06-02 01:00:00"),
+        ("2", "web", "2026-06-01 12:00:00", "2026-06-02 02:00:00"),
+        # Event 3: two sources that happen to use the same event id are two events.
+        ("3", "web", "2026-06-01 13:00:00", "2026-06-02 01:00:00"),
+        ("3", "ios", "2026-06-01 13:30:00", "2026-06-02 01:00:00"),
+    ]
+    for index, (n, source, timestamp, inserted_at) in enumerate(rows):  # one part each
+        store.command(
+            _ONCE_INSERT.format(database=database)
+            + f" (1, '{_COPY.format(n=n)}', 'copy', 'u', generateUUIDv4(), toDateTime64('{timestamp}', 3, 'UTC'),"
+            f" now64(3), '{source}', 3650, toDateTime64('{inserted_at}', 3, 'UTC') + {index} / 1000)"
+        )
+    # Event 4 in project 2: the same event id as event 1 in another project is another event.
+    store.command(
+        _ONCE_INSERT.format(database=database)
+        + f" (2, '{_COPY.format(n=1)}', 'copy', 'u', generateUUIDv4(), toDateTime64('2026-06-01 10:15:00', 3, 'UTC'),"
+        " now64(3), 'web', 3650, now64(3))"
+    )
+
+
+def _copies(store: EventStore, database: str) -> list[tuple[Any, ...]]:
+    sql = (
+        f"SELECT project_id, toString(event_id), source_id, toString(timestamp) FROM `{database}`.events"
+        " WHERE event = 'copy' ORDER BY project_id, event_id, source_id"
+    )
+    return [tuple(row) for row in store.transport.query(sql, {}, {}).rows()]
+
+
+@pytest.mark.parametrize("interrupted_after", ["copy", "swap"])
+def test_exactly_once_migration_keeps_the_first_copy_of_each_identity_and_finishes_when_rerun(
+    store: EventStore, interrupted_after: str
+) -> None:
+    database = f"once_{interrupted_after}"
+    _events_before_0004(store, database)
+    identities = _unscoped(store, f"SELECT uniqExact(project_id, source_id, event_id) FROM `{database}`.events")
+    assert identities == 40 + 4 + 1
+
+    steps = _migration(4).statements(MigrationContext(database, None))
+    cut = next(
+        index
+        for index, sql in enumerate(steps)
+        if sql.startswith("EXCHANGE" if interrupted_after == "swap" else "INSERT")
+    )
+    for sql in steps[: cut + 1]:
+        store.command(sql)
+    for sql in steps:  # the rerun
+        store.command(sql)
+
+    tables = store.query_unscoped_admin(
+        "test.once.tables", f"SELECT name, engine, sorting_key FROM system.tables WHERE database = '{database}'"
+    ).rows()
+    assert [tuple(row) for row in tables] == [("events", "MergeTree", "project_id, toStartOfHour(timestamp), event")]
+    assert _copies(store, database) == [
+        (1, _COPY.format(n=1), "web", "2026-06-01 10:15:00.000"),  # the first stored copy
+        (1, _COPY.format(n=2), "web", "2026-06-01 12:00:00.000"),
+        (1, _COPY.format(n=3), "ios", "2026-06-01 13:30:00.000"),
+        (1, _COPY.format(n=3), "web", "2026-06-01 13:00:00.000"),
+        (2, _COPY.format(n=1), "web", "2026-06-01 10:15:00.000"),
+    ]
+    total = _unscoped(store, f"SELECT count() FROM `{database}`.events")
+    assert total == identities
+    indexes = store.query_unscoped_admin(
+        "test.once.indexes",
+        f"SELECT name FROM system.data_skipping_indices WHERE database = '{database}' ORDER BY name",
+    ).rows()
+    assert [row[0] for row in indexes] == ["idx_distinct_id", "idx_event_id", "idx_inserted_at"]
+    store.command(f"DROP DATABASE `{database}` SYNC")
+
+
+def test_exactly_once_migration_refuses_to_swap_when_events_arrived_during_the_copy(store: EventStore) -> None:
+    database = "once_writer_running"
+    _events_before_0004(store, database)
+    steps = _migration(4).statements(MigrationContext(database, None))
+    check = next(index for index, sql in enumerate(steps) if sql.startswith("SELECT throwIf"))
+    for sql in steps[:check]:
+        store.command(sql)
+    store.command(  # a writer that was not stopped
+        f"INSERT INTO `{database}`.events (project_id, event_id, event, distinct_id, person_id, timestamp,"
+        " received_at, retention_days) SELECT 1, generateUUIDv4(), 'late', 'u', generateUUIDv4(),"
+        " toDateTime64('2026-06-01 00:00:00', 3, 'UTC'), now64(3), 3650"
+    )
+
+    with pytest.raises(StoreError, match="events arrived during the copy"):
+        store.command(steps[check])
+    engine = store.query_unscoped_admin(
+        "test.once.engine", f"SELECT engine FROM system.tables WHERE database = '{database}' AND name = 'events'"
+    ).scalar()
+    assert engine == "ReplacingMergeTree"  # not swapped
+    for sql in steps:  # run again, writers stopped: completes with every event
+        store.command(sql)
+    total = _unscoped(store, f"SELECT count() FROM `{database}`.events")
+    assert total == 40 + 4 + 1 + 1
+    store.command(f"DROP DATABASE `{database}` SYNC")
+
+
+def test_exactly_once_migration_on_a_cluster_copies_through_the_distributed_tables() -> None:
+    steps = _migration(4).statements(MigrationContext("analytics", "main_cluster"))
+    text = "\n".join(steps)
+    assert (
+        "CREATE TABLE IF NOT EXISTS `analytics`.`events_once_local` ON CLUSTER `main_cluster` AS "
+        "`analytics`.`events_local` ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/analytics/"
+        "events_local_{uuid}', '{replica}') PARTITION BY toYYYYMM(timestamp) "
+        "ORDER BY (project_id, toStartOfHour(timestamp), event) " in text
+    )
+    assert "replicated_deduplication_window = 10000, ttl_only_drop_parts = 0" in text
+    assert "non_replicated_deduplication_window" not in text
+    assert (
+        "ALTER TABLE `analytics`.`events_once_local` ON CLUSTER `main_cluster` "
+        "ADD INDEX IF NOT EXISTS idx_inserted_at inserted_at TYPE minmax GRANULARITY 1" in steps
+    )
+    assert (
+        "ENGINE = Distributed('main_cluster', 'analytics', 'events_once_local', cityHash64(project_id, distinct_id))"
+        in text
+    )
+    copy = next(sql for sql in steps if sql.startswith("INSERT"))
+    assert copy.startswith("INSERT INTO `analytics`.`events_once` SETTINGS insert_distributed_sync = 1 ")
+    assert "FROM `analytics`.`events` ORDER BY inserted_at LIMIT 1 BY project_id, source_id, event_id" in copy
+    check = next(sql for sql in steps if sql.startswith("SELECT"))
+    assert "FROM `analytics`.`events`)" in check
+    assert "FROM `analytics`.`events_once`)" in check
+    assert "EXCHANGE TABLES `analytics`.`events_local` AND `analytics`.`events_once_local` ON CLUSTER" in text

@@ -24,7 +24,7 @@ def _read_back(store: EventStore, project_id: int) -> list[dict[str, Any]]:
     return store.query(
         Query(
             name="test.read_back",
-            sql="SELECT * FROM events FINAL WHERE project_id = {project_id:UInt64} ORDER BY timestamp, event_id",
+            sql="SELECT * FROM events WHERE project_id = {project_id:UInt64} ORDER BY timestamp, event_id",
             params={"project_id": project_id},
         )
     ).dicts()
@@ -124,7 +124,7 @@ def test_properties_round_trip_and_are_readable_with_json_functions(store: Event
     keys = store.query(
         Query(
             name="test.json_keys",
-            sql="SELECT JSONExtractKeys(properties) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            sql="SELECT JSONExtractKeys(properties) FROM events WHERE project_id = {project_id:UInt64}",
             params={"project_id": project_id},
         )
     ).scalar()
@@ -138,7 +138,7 @@ def test_a_32kb_property_value_is_extracted_whole(store: EventStore) -> None:
     extracted = store.query(
         Query(
             name="test.json_big",
-            sql="SELECT JSONExtractString(properties, {key:String}) FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            sql="SELECT JSONExtractString(properties, {key:String}) FROM events WHERE project_id = {project_id:UInt64}",
             params={"project_id": project_id, "key": "big"},
         )
     ).scalar()

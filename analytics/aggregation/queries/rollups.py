@@ -1,8 +1,9 @@
 """ClickHouse SQL for rollups: one GROUP BY per stream returning every bucket x event.
 
-Every statistic is computed from raw events (``FROM events FINAL``, so a re-sent event
-id counts once) for every granularity; nothing is added up from smaller buckets, which
-is the only way unique users and percentiles stay exact.
+Every statistic is computed from raw events (``FROM events``: the table holds each event
+once, duplicates are dropped when they are written, docs/event-store.md) for every
+granularity; nothing is added up from smaller buckets, which is the only way unique users
+and percentiles stay exact.
 
 Percentiles use ``quantilesExactInclusive``: exact (every value is kept per group) and
 linearly interpolated between the two nearest ranks, the definition of numpy's default,
@@ -31,10 +32,9 @@ MEASURE_FIELDS = ("count", "sum", "min", "max", "avg", *QUANTILE_FIELDS)
 # Measures that are typed columns of the events table; the others come from JSON properties.
 TYPED_MEASURE_COLUMNS = {"revenue": "revenue"}
 
-FINAL_SETTINGS = {"do_not_merge_across_partitions_select_final": 1}
 # Rollup queries only: evaluate the JSON parse of a row only when the cheap substring
 # test says the properties can hold a measure (``if`` is lazy only with force_enable).
-ROLLUP_SETTINGS = {**FINAL_SETTINGS, "short_circuit_function_evaluation": "force_enable"}
+ROLLUP_SETTINGS = {"short_circuit_function_evaluation": "force_enable"}
 
 # uniqExact of a String counts the distinct SipHash-128 values of the strings. The same
 # 128-bit hash handed over as a UInt128 takes uniqExact's numeric path, which skips the
@@ -167,7 +167,7 @@ def rollup_query(
     if event is not None:
         params["event"] = event
         event_filter = " AND event = {event:String}"
-    # Innermost: one row per event (FINAL), measures as Nullable(Float64). Middle: the
+    # Innermost: one row per event, measures as Nullable(Float64). Middle: the
     # GROUP BY. Outer: the JSON of each group's statistics (no aggregate is repeated).
     sql = f"""
 SELECT bucket, event, count, unique_users, unique_persons, {measures_sql} AS measures
@@ -180,15 +180,13 @@ FROM (
         uniqExact(person_id) AS unique_persons{aggregates}
     FROM (
         SELECT {inner_columns}
-        FROM events FINAL
+        FROM events
         WHERE project_id = {{project_id:UInt64}} AND {where}{event_filter}
     )
     GROUP BY bucket, event
 )
 ORDER BY bucket, event
 """
-    # Partitions are months of ``timestamp`` and the sort key holds its hour, so two rows
-    # that FINAL must collapse are always in one partition: no merging across partitions.
     # A day or month bucket at thousands of events per second reads far more than an
     # interactive query: it gets its own time limit instead of CLICKHOUSE_QUERY_TIMEOUT.
     query_settings = {**ROLLUP_SETTINGS, "max_execution_time": int(settings.AGGREGATION_QUERY_TIMEOUT_SECONDS)}
@@ -206,17 +204,14 @@ def late_buckets_query(
 ) -> Query:
     """Buckets holding events inserted in (inserted_after, inserted_until] with a timestamp
     before ``before`` (the event-time watermark): the late events. Columns: bucket
-    (epoch seconds), late (distinct late event ids in it).
+    (epoch seconds), late (late events in it; the table holds each event once).
 
-    No FINAL here, on purpose: this query only names the dirty buckets, whose figures the
-    rollup query then recomputes with FINAL. Without FINAL, ClickHouse reads the narrow
-    ``inserted_at`` column first (PREWHERE) and skips everything older; with FINAL it would
-    merge every part of the project's history on each run (seconds instead of milliseconds).
-    A re-sent event id is counted once by ``uniqExact(event_id)``.
+    ClickHouse reads the narrow ``inserted_at`` column first (PREWHERE) and skips
+    everything older (the ``idx_inserted_at`` minmax index skips whole granules).
     """
     bucket = clickhouse_bucket_expression(granularity)
     sql = f"""
-SELECT {bucket} AS bucket, uniqExact(event_id) AS late
+SELECT {bucket} AS bucket, count() AS late
 FROM events
 PREWHERE inserted_at > fromUnixTimestamp64Milli({{after_ms:Int64}}, 'UTC')
     AND inserted_at <= fromUnixTimestamp64Milli({{until_ms:Int64}}, 'UTC')

@@ -40,7 +40,7 @@ def user_events_query(
     sql = f"""
 SELECT toString(event_id) AS event_id_text, event, toUnixTimestamp64Milli(timestamp) AS timestamp_ms,
        properties, revenue, session_id, toString(person_id) AS person_id_text
-FROM events FINAL
+FROM events
 WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{distinct_id:String}}{cursor}
 ORDER BY timestamp DESC, event_id DESC
 LIMIT {{limit:UInt32}}
@@ -64,7 +64,7 @@ def user_totals_query(
     sums = "".join(", " + _sum_sql(index, measure) for index, measure in enumerate(measures))
     sql = f"""
 SELECT {period_sql} AS period, event, count() AS count{sums}
-FROM events FINAL
+FROM events
 WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{distinct_id:String}}
 GROUP BY period, event
 ORDER BY period, event

@@ -39,10 +39,9 @@ def fill(*, project_id: int, events: int, start: str) -> None:
 
 
 def baseline_sql(granularity: str) -> str:
-    """The same statistics as a rollup in one query on the same table, without FINAL, nothing written.
+    """The same statistics as a rollup in one query on the same table, nothing written.
 
-    The generated data holds no duplicate event ids, so FINAL changes no figure here; the
-    baseline is what the engine needs for the computation itself.
+    The baseline is what the engine needs for the computation itself.
     """
     stats = []
     for index, measure in enumerate(MEASURES):

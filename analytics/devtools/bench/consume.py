@@ -20,7 +20,7 @@ NO_PROGRESS_SECONDS = 90
 COUNT_CODE = """
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import get_store
-print(get_store().query(Query(name="bench.count", sql="SELECT count() FROM events FINAL WHERE project_id = {project_id:UInt64}",
+print(get_store().query(Query(name="bench.count", sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}",
                               params={"project_id": %d})).scalar())
 """
 

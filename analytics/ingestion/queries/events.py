@@ -1,7 +1,8 @@
 """ClickHouse SQL for the read-back endpoints: counts, by type, by user, time series.
 
 Each builder returns a :class:`Query` scoped by project; time ranges are half-open
-[start, end) and every read uses ``FINAL`` so a resent event counts once.
+[start, end). The events table holds each event once (duplicates are dropped when they
+are written, docs/event-store.md), so the reads are plain: no ``FINAL``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _params(project_id: int, start: datetime, end: datetime, event: str | None) 
 def count_query(*, project_id: int, start: datetime, end: datetime, event: str | None = None) -> Query:
     """Events and distinct ids in the range."""
     where, params = _params(project_id, start, end, event)
-    sql = f"SELECT count() AS events, uniqExact(distinct_id) AS distinct_ids FROM events FINAL WHERE {where}"
+    sql = f"SELECT count() AS events, uniqExact(distinct_id) AS distinct_ids FROM events WHERE {where}"
     return Query(name="ingestion.count", sql=sql, params=params)
 
 
@@ -44,7 +45,7 @@ def by_type_query(
     params["limit"] = limit
     sql = (
         "SELECT event, count() AS events, uniqExact(distinct_id) AS distinct_ids"
-        f" FROM events FINAL WHERE {where}"
+        f" FROM events WHERE {where}"
         " GROUP BY event ORDER BY events DESC, event LIMIT {limit:UInt32}"
     )
     return Query(name="ingestion.by_type", sql=sql, params=params)
@@ -59,7 +60,7 @@ def by_user_query(
     sql = (
         "SELECT distinct_id, count() AS events,"
         " toUnixTimestamp64Milli(min(timestamp)) AS first_ms, toUnixTimestamp64Milli(max(timestamp)) AS last_ms"
-        f" FROM events FINAL WHERE {where}"
+        f" FROM events WHERE {where}"
         " GROUP BY distinct_id ORDER BY events DESC, distinct_id LIMIT {limit:UInt32}"
     )
     return Query(name="ingestion.by_user", sql=sql, params=params)
@@ -74,7 +75,7 @@ def timeseries_query(
     params["step"] = INTERVAL_SECONDS[interval]
     sql = (
         f"SELECT toUnixTimestamp({bucket}(timestamp)) AS bucket, count() AS events"
-        f" FROM events FINAL WHERE {where}"
+        f" FROM events WHERE {where}"
         " GROUP BY bucket ORDER BY bucket"
         f" WITH FILL FROM toUnixTimestamp({bucket}({{start:DateTime64(3, 'UTC')}}))"
         " TO toUnixTimestamp({end:DateTime64(3, 'UTC')}) STEP {step:UInt32}"

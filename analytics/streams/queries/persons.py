@@ -103,7 +103,7 @@ def unique_persons_query(*, project_id: int, start: datetime, end: datetime, eve
 SELECT uniqExact(if(m.current_person = toUUID('{ZERO_UUID}'), e.person_id, m.current_person))
 FROM (
     SELECT DISTINCT distinct_id, person_id
-    FROM events FINAL
+    FROM events
     WHERE project_id = {{project_id:UInt64}}
       AND timestamp >= {{start:DateTime64(3, 'UTC')}} AND timestamp < {{end:DateTime64(3, 'UTC')}}
       {event_filter}

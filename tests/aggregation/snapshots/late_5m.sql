@@ -1,4 +1,4 @@
-SELECT toUnixTimestamp(toStartOfFiveMinutes(timestamp)) AS bucket, uniqExact(event_id) AS late
+SELECT toUnixTimestamp(toStartOfFiveMinutes(timestamp)) AS bucket, count() AS late
 FROM events
 PREWHERE inserted_at > fromUnixTimestamp64Milli({after_ms:Int64}, 'UTC')
     AND inserted_at <= fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')

@@ -10,11 +10,11 @@ FROM (
         count(m1) AS c1, sum(m1) AS s1, min(m1) AS lo1, max(m1) AS hi1, avg(m1) AS a1, quantilesExactInclusive(0.25, 0.5, 0.75, 0.9, 0.99)(m1) AS q1
     FROM (
         SELECT timestamp, event, distinct_id, person_id, if(multiSearchAny(properties, {measure_needles:Array(String)}), JSONExtract(properties, {measures_type:String}), JSONExtract('{}', {measures_type:String})) AS measure_values, toNullable(toFloat64(revenue)) AS m0, tupleElement(measure_values, 1) AS m1
-        FROM events FINAL
+        FROM events
         WHERE project_id = {project_id:UInt64} AND ((timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')) OR (timestamp >= fromUnixTimestamp64Milli({dirty_low_ms:Int64}, 'UTC') AND timestamp < fromUnixTimestamp64Milli({dirty_high_ms:Int64}, 'UTC') AND toUnixTimestamp(toStartOfDay(timestamp, {tz:String})) IN {dirty:Array(UInt32)})) AND event = {event:String}
     )
     GROUP BY bucket, event
 )
 ORDER BY bucket, event
 -- params: {"dirty": [1766966400], "dirty_high_ms": 1767052800000, "dirty_low_ms": 1766966400000, "end_ms": 1767398400000, "event": "CALL_OUT", "measure_0": "revenue", "measure_1": "duration_sec", "measure_needles": ["\"duration_sec\"", "\\"], "measures_type": "Tuple(`duration_sec` Nullable(Float64))", "project_id": 7, "start_ms": 1767225600000, "tz": "Europe/Berlin"}
--- settings: {'do_not_merge_across_partitions_select_final': 1, 'short_circuit_function_evaluation': 'force_enable', 'max_execution_time': 600}
+-- settings: {'short_circuit_function_evaluation': 'force_enable', 'max_execution_time': 600}

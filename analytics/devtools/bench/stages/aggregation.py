@@ -4,7 +4,7 @@ One hour at 3,000 events/s is 10.8 million events at scale 1. A fill process ins
 them through the store; a second process runs ``aggregation_run`` once per granularity
 (1m, 5m, 1h) over exactly that hour, with the rollups written to a scratch PostgreSQL
 database (COPY + upsert, the scale-mode path). Baseline: the same statistics computed
-by one raw chDB query on the same table (no FINAL, nothing written, no Django). Target (issue 6): a run under 5 s.
+by one raw chDB query on the same table (nothing written, no Django). Target (issue 6): a run under 5 s.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def run(ctx: StageContext) -> list[Metric]:
             figure=item["seconds"],
             unit="s",
             baseline=item["baseline_seconds"],
-            baseline_label="same stats, one raw chDB query, no FINAL/write",
+            baseline_label="same stats, one raw chDB query, no write",
             higher_is_better=False,
             target="< 5 s",
             details={**item, "events_in_store": events, "run_process_peak_rss_mb": answer["peak_rss_mb"]},

@@ -90,7 +90,7 @@ class Command(BaseCommand):
     def _demo_events(self, project: Project, total: int) -> int:
         count = Query(
             name="bootstrap.demo_count",
-            sql="SELECT count() FROM events FINAL WHERE project_id = {project_id:UInt64}",
+            sql="SELECT count() FROM events WHERE project_id = {project_id:UInt64}",
             params={"project_id": project.id},
         )
         existing = int(get_store().query(count).scalar() or 0)
