@@ -28,7 +28,7 @@ inserted since its last look (:meth:`StoredEvents.refresh`). Two writers that ov
 partition after a rebalance cut the same batch with the same insert token (the intent log),
 and ClickHouse drops the second block. Copies that carry another ``distinct_id`` travel
 another partition and are caught only if the first copy is stored before the second is
-checked (docs/event-store.md, "Exactly once").
+checked (docs/event-store.md, "Exactly once: what holds, and its limits").
 """
 
 from __future__ import annotations
