@@ -39,7 +39,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from analytics.core.logging import get_logger
 from analytics.warehouse import metrics
@@ -52,7 +51,7 @@ log = get_logger(__name__)
 _M_HIGH = 0x9E3779B97F4A7C15
 _M_PROJECT = 0xC2B2AE3D27D4EB4F
 _M_FINAL = 0x94D049BB133111EB
-_HALF = "reinterpretAsUInt64(reverse(substring(UUIDStringToNum(toString(event_id)), {start}, 8)))"
+_HALF = "reinterpretAsUInt64(reverse(substring(UUIDToNum(event_id), {start}, 8)))"
 _MIXED = f"bitXor(bitXor({_HALF.format(start=1)} * {_M_HIGH}, {_HALF.format(start=9)}), project_id * {_M_PROJECT})"
 KEY_SQL = f"bitXor(bitShiftRight(({_MIXED}) * {_M_FINAL}, 31), ({_MIXED}) * {_M_FINAL})"
 
@@ -63,7 +62,8 @@ _DASHES = [8, 13, 18, 23]
 
 BITS_PER_KEY = 32  # one 64-bit word holds about two keys' 8 bits: false positives ~1e-4
 BITS_SET_PER_KEY = 8
-MIN_CAPACITY = 1_000_000
+MIN_CAPACITY = 4_000_000  # 16 MB: a new installation rebuilds rarely
+GROWTH = 4  # a full filter is rebuilt this many times larger: few rebuilds, each reads every key
 
 
 def event_keys(project_ids: np.ndarray, event_ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
@@ -77,11 +77,13 @@ def event_keys(project_ids: np.ndarray, event_ids: pa.Array | pa.ChunkedArray) -
     if count == 0:
         return np.zeros(0, dtype=np.uint64)
     text = event_ids.cast(pa.string())
-    if text.offset or pc.min_max(pc.utf8_length(text)).as_py() != {"min": 36, "max": 36}:
-        text = pa.array(text.to_pylist(), type=pa.string())  # re-pack a sliced array; lengths checked below
-        if pc.min_max(pc.utf8_length(text)).as_py() != {"min": 36, "max": 36}:
-            raise ValueError("event ids must be canonical UUID strings")
-    characters = np.frombuffer(text.buffers()[2], dtype=np.uint8, count=count * 36).reshape(count, 36)
+    # Read the characters in place, also for a slice of a larger array (the buffers are
+    # shared; the offsets say where this slice's text starts).
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int32, count=count + 1, offset=text.offset * 4)
+    if text.null_count or not (np.diff(offsets) == 36).all():
+        raise ValueError("event ids must be canonical UUID strings")
+    characters = np.frombuffer(text.buffers()[2], dtype=np.uint8, count=count * 36, offset=int(offsets[0]))
+    characters = characters.reshape(count, 36)
     nibbles = _HEX[np.delete(characters, _DASHES, axis=1)]
     octets = (nibbles[:, 0::2] << 4) | nibbles[:, 1::2]
     halves = np.ascontiguousarray(octets).view(">u8").astype(np.uint64)
@@ -117,7 +119,13 @@ class BlockedBloomFilter:
         if len(keys) == 0:
             return
         index, mask = self._positions(keys)
-        np.bitwise_or.at(self.words, index, mask)
+        # A scatter keeps only one write per repeated word, so repeat it for the keys whose
+        # bits did not all land (two keys of the batch in one word: rare). Much cheaper than
+        # np.bitwise_or.at, which handles repeats but costs a slow loop per key.
+        while len(index):
+            self.words[index] |= mask
+            missing = (self.words[index] & mask) != mask
+            index, mask = index[missing], mask[missing]
         self.count += len(keys)
 
     def may_contain(self, keys: np.ndarray) -> np.ndarray:
@@ -167,7 +175,7 @@ class StoredEvents:
 
     def _build(self, table: str, state: _TableState, *, at_least: int = 0) -> None:
         keys, now = self._read_keys(table, None)
-        capacity = max(MIN_CAPACITY, 2 * len(keys), 2 * at_least)
+        capacity = max(MIN_CAPACITY, GROWTH * len(keys), GROWTH * at_least)
         bloom = BlockedBloomFilter(capacity)
         bloom.add(keys)
         state.bloom, state.seen_until = bloom, now

@@ -201,3 +201,10 @@ def test_a_store_that_used_its_filter_is_freed_without_the_cyclic_collector(stor
         assert reference() is None
     finally:
         gc.enable()
+
+
+def test_keys_of_a_slice_equal_the_keys_of_the_same_rows_in_the_whole_array() -> None:
+    ids = pa.array([str(uuid.uuid4()) for _ in range(100)])
+    projects = np.arange(100, dtype=np.uint64)
+    whole = event_keys(projects, ids)
+    assert (event_keys(projects[30:70], ids.slice(30, 40)) == whole[30:70]).all()
