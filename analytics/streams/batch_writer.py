@@ -47,10 +47,15 @@ WriteFunction = Callable[[Any, str], Any]
 
 
 def rows_digest(rows: Rows) -> str:
-    """A digest naming exactly these rows (project and event ids, in order)."""
+    """A digest naming exactly these rows (their identities: project, source and event id, in order).
+
+    It is the batch's insert token, so it must tell apart two events that differ only in
+    their source: with the source left out, a second source reusing an event id had the
+    token of the first one's batch and ClickHouse dropped it as a repeat.
+    """
     digest = hashlib.sha256()
     for row in rows:
-        digest.update(f"{row['project_id']}:{row['event_id']};".encode())
+        digest.update(f"{row['project_id']}:{row.get('source_id') or ''}:{row['event_id']};".encode())
     return digest.hexdigest()
 
 

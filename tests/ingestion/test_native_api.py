@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from tests.ingestion.conftest import event, stored
 
@@ -108,3 +109,30 @@ def test_event_older_than_the_retention_is_rejected(project, post):
 
     assert response.json()["accepted"] == 1
     assert "retention" in response.json()["rejected"][0]["error"]
+
+
+def test_a_resent_event_is_stored_once_whatever_its_timestamp(project, post, store):
+    """The same event id sent again: without a timestamp, then with two others an hour and a
+    day apart (a client that re-stamps on retry): one event, the first copy's."""
+    event_id = str(uuid.uuid4())
+    now = datetime.now(UTC)
+    copies = [
+        event(event_id=event_id, properties={"copy": 0}),
+        event(event_id=event_id, timestamp=(now - timedelta(hours=1, minutes=5)).isoformat(), properties={"copy": 1}),
+        event(event_id=event_id, timestamp=(now - timedelta(days=1)).isoformat(), properties={"copy": 2}),
+    ]
+    for copy in copies:
+        assert post(copy, key=project.write_key).json() == {"accepted": 1, "rejected": []}
+    post({"batch": copies}, key=project.write_key)
+
+    rows = stored(store, project.id)
+    assert [(row["event_id_text"], row["properties"]) for row in rows] == [(event_id, '{"copy":0}')]
+
+
+def test_two_sources_that_reuse_an_event_id_are_two_events(project, post, store):
+    event_id = str(uuid.uuid4())
+    for source in ("web", "backend", "web"):
+        post(event(event_id=event_id, source_id=source), key=project.write_key)
+
+    rows = stored(store, project.id)
+    assert sorted(row["source_id"] for row in rows) == ["backend", "web"]
