@@ -5,6 +5,11 @@ from __future__ import annotations
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
 from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, display_prefix, hash_key, new_personal_key, new_write_key
 from analytics.accounts.models import (
@@ -18,6 +23,7 @@ from analytics.accounts.models import (
     User,
 )
 from analytics.accounts.selectors import role_for
+from analytics.accounts.tokens import UserRefreshToken
 from analytics.core.errors import ApplicationError
 
 
@@ -32,6 +38,37 @@ def user_register(*, email: str, password: str, name: str = "", organisation_nam
     user = User.objects.create_user(email=email, password=password, name=name)
     organisation_create(name=organisation_name or f"{name or email.split('@')[0]}'s organisation", owner=user)
     return user
+
+
+@transaction.atomic
+def refresh_token_rotate(*, token: RefreshToken, user: User) -> RefreshToken:
+    """Blacklist ``token`` and issue a new pair, once: of concurrent rotations one wins.
+
+    The gate is the insert of the old token's BlacklistedToken (one per outstanding token,
+    a unique constraint): a concurrent insert waits for the winner's commit, then finds its
+    row and loses (TokenError, 401). The new token is issued in the same transaction, so a
+    failure after the gate leaves the old token usable.
+    """
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=token[jwt_settings.JTI_CLAIM],
+        defaults={
+            "user": user,
+            "created_at": token.current_time,
+            "token": str(token),
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+    if not created:
+        raise TokenError("Token is blacklisted")
+    return UserRefreshToken.for_user(user)
+
+
+def user_logout(*, token: RefreshToken, user: User) -> None:
+    """Blacklist the refresh token and revoke every token of the user (all devices)."""
+    with transaction.atomic():
+        token.blacklist()
+        user.revoke_tokens()
 
 
 def organisation_create(*, name: str, owner: User) -> Organisation:

@@ -117,7 +117,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Personal keys first: JWT authentication would reject a "Bearer pak_..." header.
         "analytics.accounts.authentication.PersonalApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "analytics.accounts.authentication.UserJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Personal API keys read only; JWT and session users may also write (roles decide what).
