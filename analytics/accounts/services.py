@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +13,14 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, display_prefix, hash_key, new_personal_key, new_write_key
+from analytics.accounts.keys import (
+    WRITE_KEY_GENERATION_CACHE_KEY,
+    WRITE_KEY_GENERATION_CHECK_SECONDS,
+    display_prefix,
+    hash_key,
+    new_personal_key,
+    new_write_key,
+)
 from analytics.accounts.models import (
     EDITING_ROLES,
     MANAGING_ROLES,
@@ -130,22 +139,45 @@ def project_update(*, project: Project, user: User, **changes: object) -> Projec
         setattr(project, field, value)
     project.full_clean()
     project.save()
-    _forget_write_key(project.write_key)
+    _publish_write_key_change(wait=False)
     return project
 
 
-def project_rotate_write_key(*, project: Project) -> Project:
-    """Issue a new write key; the old one stops working at once."""
-    old_key = project.write_key
+def project_rotate_write_key(*, project: Project, wait: bool = True) -> Project:
+    """Issue a new write key; the old one stops working at once, in every process.
+
+    Returns after ``WRITE_KEY_GENERATION_CHECK_SECONDS`` (``wait``): by then every process has
+    re-read the write-key generation and dropped its cached lookups. Several rotations in a
+    row pass ``wait=False`` and call ``write_keys_settle()`` once at the end.
+    """
     project.write_key = new_write_key()
     project.write_key_rotated_at = timezone.now()
     project.save(update_fields=["write_key", "write_key_rotated_at"])
-    _forget_write_key(old_key)
+    _publish_write_key_change(wait=wait)
     return project
 
 
-def _forget_write_key(write_key: str) -> None:
-    cache.delete(WRITE_KEY_CACHE_PREFIX + hash_key(write_key))
+def _publish_write_key_change(*, wait: bool) -> None:
+    write_keys_changed()
+    if transaction.get_connection().in_atomic_block:
+        # Until the commit, lookups still read the old row; move on again once it is visible.
+        transaction.on_commit(write_keys_changed)
+    if wait:
+        write_keys_settle()
+
+
+def write_keys_changed() -> None:
+    """Bump the shared write-key generation: every cached key lookup is stale from now on."""
+    cache.add(WRITE_KEY_GENERATION_CACHE_KEY, 0, timeout=None)
+    try:
+        cache.incr(WRITE_KEY_GENERATION_CACHE_KEY)
+    except ValueError:  # evicted between add and incr: a fresh value is a change too
+        cache.set(WRITE_KEY_GENERATION_CACHE_KEY, 1, timeout=None)
+
+
+def write_keys_settle() -> None:
+    """Wait until every process has re-read the write-key generation (a rotation's reply)."""
+    time.sleep(WRITE_KEY_GENERATION_CHECK_SECONDS + 0.05)
 
 
 def personal_api_key_create(*, user: User, label: str) -> tuple[PersonalApiKey, str]:
