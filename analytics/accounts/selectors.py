@@ -85,7 +85,7 @@ def project_for_write_key(
     The shared entry is keyed by the write-key generation, so a lookup that read the database
     before a rotation and stores its answer after it stores it where nobody reads any more.
     """
-    if not write_key or not write_key.startswith(WRITE_KEY_PREFIX) or len(write_key) > 64:
+    if not write_key or not write_key.startswith(WRITE_KEY_PREFIX) or len(write_key) > 64 or not write_key.isascii():
         return None
     if generation is None:
         generation = write_key_generation()
