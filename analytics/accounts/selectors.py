@@ -72,7 +72,7 @@ class IngestionProject:
 
 
 def write_key_generation() -> int:
-    """The shared write-key counter (0 when unset or evicted: any change counts as one)."""
+    """The shared write-key counter; 0 when unset or evicted (a value it never takes when set)."""
     value = cache.get(WRITE_KEY_GENERATION_CACHE_KEY)
     return value if isinstance(value, int) else 0
 

@@ -167,12 +167,16 @@ def _publish_write_key_change(*, wait: bool) -> None:
 
 
 def write_keys_changed() -> None:
-    """Bump the shared write-key generation: every cached key lookup is stale from now on."""
-    cache.add(WRITE_KEY_GENERATION_CACHE_KEY, 0, timeout=None)
+    """Bump the shared write-key generation: every cached key lookup is stale from now on.
+
+    A missing counter (never set, evicted, Redis restarted) starts at the current time in
+    milliseconds, not 0: a value some process saw before the loss must not come back.
+    """
+    cache.add(WRITE_KEY_GENERATION_CACHE_KEY, time.time_ns() // 1_000_000, timeout=None)
     try:
         cache.incr(WRITE_KEY_GENERATION_CACHE_KEY)
-    except ValueError:  # evicted between add and incr: a fresh value is a change too
-        cache.set(WRITE_KEY_GENERATION_CACHE_KEY, 1, timeout=None)
+    except ValueError:  # evicted between add and incr
+        cache.set(WRITE_KEY_GENERATION_CACHE_KEY, time.time_ns() // 1_000_000, timeout=None)
 
 
 def write_keys_settle() -> None:

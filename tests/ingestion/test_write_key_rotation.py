@@ -10,8 +10,10 @@ import time
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.core.cache import cache
 
-from analytics.accounts.services import project_rotate_write_key, project_update
+from analytics.accounts.keys import WRITE_KEY_GENERATION_CACHE_KEY
+from analytics.accounts.services import project_rotate_write_key, project_update, write_keys_changed
 from analytics.ingestion import selectors
 from analytics.ingestion.selectors import aproject_for_key, forget_local, project_for_key
 from tests.ingestion.conftest import event
@@ -62,3 +64,12 @@ def test_the_hot_path_is_a_dict_lookup_with_a_cache_read_at_most_every_check_int
     assert len(reads) <= 2 + elapsed / selectors.WRITE_KEY_GENERATION_CHECK_SECONDS
     # A dict lookup and a clock read: microseconds, far below one Redis round trip.
     assert per_lookup < 20e-6, per_lookup
+
+
+def test_a_lost_counter_does_not_come_back_with_a_value_a_process_has_seen(project) -> None:
+    old_key = project.write_key
+    write_keys_changed()
+    assert project_for_key(old_key).id == project.id  # seen under the current generation
+    cache.delete(WRITE_KEY_GENERATION_CACHE_KEY)  # evicted, or Redis restarted
+    project_rotate_write_key(project=project)
+    assert project_for_key(old_key) is None
