@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from analytics.accounts.models import Membership, Organisation, PersonalApiKey, Project, User
-from analytics.accounts.services import personal_api_key_revoke, project_rotate_write_key
+from analytics.accounts.services import personal_api_key_revoke, project_rotate_write_key, write_keys_settle
 
 
 class UserCreationAdminForm(AdminUserCreationForm):
@@ -78,8 +78,9 @@ class ProjectAdmin(admin.ModelAdmin):
     def rotate_write_keys(self, request: HttpRequest, queryset: QuerySet[Project]) -> None:
         rotated = 0
         for project in queryset:
-            project_rotate_write_key(project=project)
+            project_rotate_write_key(project=project, wait=False)
             rotated += 1
+        write_keys_settle()  # once for all: then no process accepts any of the old keys
         self.message_user(request, f"Rotated {rotated} write key(s).", messages.SUCCESS)
 
 

@@ -1,4 +1,4 @@
-"""DRF authentication with personal API keys (``Authorization: Bearer pak_...``)."""
+"""DRF authentication: personal API keys (``Authorization: Bearer pak_...``) and JWTs."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from datetime import timedelta
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+from rest_framework_simplejwt.tokens import Token
 
 from analytics.accounts.keys import PERSONAL_KEY_PREFIX
 from analytics.accounts.models import User
 from analytics.accounts.selectors import personal_api_key_lookup
+from analytics.accounts.tokens import TOKEN_VERSION_CLAIM
 
 
 class PersonalApiKeyAuthentication(authentication.BaseAuthentication):
@@ -32,3 +36,21 @@ class PersonalApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return "Bearer"
+
+
+class UserJWTAuthentication(JWTAuthentication):
+    """simplejwt's checks (user exists, is active, password unchanged) and the token version.
+
+    The version is on the user row simplejwt loads anyway: no extra query.
+    """
+
+    def get_user(self, validated_token: Token) -> User:  # type: ignore[override]  # narrower than AuthUser
+        user = super().get_user(validated_token)
+        if not isinstance(user, User) or validated_token.get(TOKEN_VERSION_CLAIM, 0) != user.token_version:
+            raise InvalidToken("Token has been revoked (logged out or password changed)")
+        return user
+
+
+def token_user(token: Token) -> User:
+    """The user of a signature-checked token, or InvalidToken / AuthenticationFailed (401)."""
+    return UserJWTAuthentication().get_user(token)

@@ -31,3 +31,9 @@ def display_prefix(raw_key: str) -> str:
 
 
 WRITE_KEY_CACHE_PREFIX = "project-by-write-key:"
+# A counter in the shared cache bumped by every write-key change (rotation, project settings);
+# the shared entries above are keyed by it and processes drop their local entries when it moves.
+WRITE_KEY_GENERATION_CACHE_KEY = "write-key-generation"
+# How often a process re-reads the counter at most; a rotation returns only after this long, so
+# by then every process has seen it (analytics/ingestion/selectors.py).
+WRITE_KEY_GENERATION_CHECK_SECONDS = 0.25

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 DEFAULT_MEASURES = ["revenue", "duration_sec", "bytes_up", "bytes_down"]
 
@@ -50,6 +52,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    # Carried in every JWT (analytics/accounts/tokens.py); a token with another version is
+    # refused. Only revoke_tokens() changes it, always upwards, never save().
+    token_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -59,6 +64,45 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; a changed password (set_password, from any path) also revokes every token.
+
+        A save of an existing user never writes ``token_version``: a stale instance (loaded
+        before a log-out elsewhere) must not move it back and revive revoked tokens.
+        """
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        # set_password() keeps the raw password until the save; a rehash at log-in clears it first.
+        password_changed = getattr(self, "_password", None) is not None
+        if kwargs.get("update_fields") is None and not args:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "token_version"
+            ]
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            if password_changed:
+                self.revoke_tokens(blacklist_refresh_tokens=True)
+
+    def revoke_tokens(self, *, blacklist_refresh_tokens: bool = False) -> None:
+        """Make every access and refresh token issued so far invalid at once (version bump).
+
+        ``blacklist_refresh_tokens`` also blacklists the user's outstanding refresh tokens,
+        so they show as revoked in the admin too, not only by their old version.
+        """
+        with transaction.atomic():
+            type(self).objects.filter(pk=self.pk).update(token_version=F("token_version") + 1)
+            self.refresh_from_db(fields=["token_version"])
+            if blacklist_refresh_tokens:
+                outstanding = OutstandingToken.objects.filter(
+                    user=self, expires_at__gt=timezone.now(), blacklistedtoken__isnull=True
+                )
+                BlacklistedToken.objects.bulk_create(
+                    [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
+                )
 
 
 class Organisation(models.Model):

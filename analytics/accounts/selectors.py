@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import F, QuerySet
 
-from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, WRITE_KEY_PREFIX, hash_key
+from analytics.accounts.keys import (
+    WRITE_KEY_CACHE_PREFIX,
+    WRITE_KEY_GENERATION_CACHE_KEY,
+    WRITE_KEY_PREFIX,
+    hash_key,
+)
 from analytics.accounts.models import Membership, PersonalApiKey, Project, User
 from analytics.core.errors import NotFound
 from analytics.core.middleware import bind_log_context
@@ -66,11 +71,25 @@ class IngestionProject:
         )
 
 
-def project_for_write_key(write_key: str, *, cache_seconds: int = 30) -> IngestionProject | None:
-    """Resolve a write key (cached briefly; rotation clears the entry)."""
-    if not write_key or not write_key.startswith(WRITE_KEY_PREFIX) or len(write_key) > 64:
+def write_key_generation() -> int:
+    """The shared write-key counter; 0 when unset or evicted (a value it never takes when set)."""
+    value = cache.get(WRITE_KEY_GENERATION_CACHE_KEY)
+    return value if isinstance(value, int) else 0
+
+
+def project_for_write_key(
+    write_key: str, *, cache_seconds: int = 30, generation: int | None = None
+) -> IngestionProject | None:
+    """Resolve a write key (cached briefly; a write-key change moves on to new entries).
+
+    The shared entry is keyed by the write-key generation, so a lookup that read the database
+    before a rotation and stores its answer after it stores it where nobody reads any more.
+    """
+    if not write_key or not write_key.startswith(WRITE_KEY_PREFIX) or len(write_key) > 64 or not write_key.isascii():
         return None
-    cache_key = WRITE_KEY_CACHE_PREFIX + hash_key(write_key)
+    if generation is None:
+        generation = write_key_generation()
+    cache_key = f"{WRITE_KEY_CACHE_PREFIX}{generation}:{hash_key(write_key)}"
     cached = cache.get(cache_key)
     if cached is not None:
         return cached if isinstance(cached, IngestionProject) else None

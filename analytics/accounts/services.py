@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import time
+
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch
 
-from analytics.accounts.keys import WRITE_KEY_CACHE_PREFIX, display_prefix, hash_key, new_personal_key, new_write_key
+from analytics.accounts.keys import (
+    WRITE_KEY_GENERATION_CACHE_KEY,
+    WRITE_KEY_GENERATION_CHECK_SECONDS,
+    display_prefix,
+    hash_key,
+    new_personal_key,
+    new_write_key,
+)
 from analytics.accounts.models import (
     EDITING_ROLES,
     MANAGING_ROLES,
@@ -18,6 +32,7 @@ from analytics.accounts.models import (
     User,
 )
 from analytics.accounts.selectors import role_for
+from analytics.accounts.tokens import UserRefreshToken
 from analytics.core.errors import ApplicationError
 
 
@@ -32,6 +47,37 @@ def user_register(*, email: str, password: str, name: str = "", organisation_nam
     user = User.objects.create_user(email=email, password=password, name=name)
     organisation_create(name=organisation_name or f"{name or email.split('@')[0]}'s organisation", owner=user)
     return user
+
+
+@transaction.atomic
+def refresh_token_rotate(*, token: RefreshToken, user: User) -> RefreshToken:
+    """Blacklist ``token`` and issue a new pair, once: of concurrent rotations one wins.
+
+    The gate is the insert of the old token's BlacklistedToken (one per outstanding token,
+    a unique constraint): a concurrent insert waits for the winner's commit, then finds its
+    row and loses (TokenError, 401). The new token is issued in the same transaction, so a
+    failure after the gate leaves the old token usable.
+    """
+    outstanding, _ = OutstandingToken.objects.get_or_create(
+        jti=token[jwt_settings.JTI_CLAIM],
+        defaults={
+            "user": user,
+            "created_at": token.current_time,
+            "token": str(token),
+            "expires_at": datetime_from_epoch(token["exp"]),
+        },
+    )
+    _, created = BlacklistedToken.objects.get_or_create(token=outstanding)
+    if not created:
+        raise TokenError("Token is blacklisted")
+    return UserRefreshToken.for_user(user)
+
+
+def user_logout(*, token: RefreshToken, user: User) -> None:
+    """Blacklist the refresh token and revoke every token of the user (all devices)."""
+    with transaction.atomic():
+        token.blacklist()
+        user.revoke_tokens()
 
 
 def organisation_create(*, name: str, owner: User) -> Organisation:
@@ -93,22 +139,49 @@ def project_update(*, project: Project, user: User, **changes: object) -> Projec
         setattr(project, field, value)
     project.full_clean()
     project.save()
-    _forget_write_key(project.write_key)
+    _publish_write_key_change(wait=False)
     return project
 
 
-def project_rotate_write_key(*, project: Project) -> Project:
-    """Issue a new write key; the old one stops working at once."""
-    old_key = project.write_key
+def project_rotate_write_key(*, project: Project, wait: bool = True) -> Project:
+    """Issue a new write key; the old one stops working at once, in every process.
+
+    Returns after ``WRITE_KEY_GENERATION_CHECK_SECONDS`` (``wait``): by then every process has
+    re-read the write-key generation and dropped its cached lookups. Several rotations in a
+    row pass ``wait=False`` and call ``write_keys_settle()`` once at the end.
+    """
     project.write_key = new_write_key()
     project.write_key_rotated_at = timezone.now()
     project.save(update_fields=["write_key", "write_key_rotated_at"])
-    _forget_write_key(old_key)
+    _publish_write_key_change(wait=wait)
     return project
 
 
-def _forget_write_key(write_key: str) -> None:
-    cache.delete(WRITE_KEY_CACHE_PREFIX + hash_key(write_key))
+def _publish_write_key_change(*, wait: bool) -> None:
+    write_keys_changed()
+    if transaction.get_connection().in_atomic_block:
+        # Until the commit, lookups still read the old row; move on again once it is visible.
+        transaction.on_commit(write_keys_changed)
+    if wait:
+        write_keys_settle()
+
+
+def write_keys_changed() -> None:
+    """Bump the shared write-key generation: every cached key lookup is stale from now on.
+
+    A missing counter (never set, evicted, Redis restarted) starts at the current time in
+    milliseconds, not 0: a value some process saw before the loss must not come back.
+    """
+    cache.add(WRITE_KEY_GENERATION_CACHE_KEY, time.time_ns() // 1_000_000, timeout=None)
+    try:
+        cache.incr(WRITE_KEY_GENERATION_CACHE_KEY)
+    except ValueError:  # evicted between add and incr
+        cache.set(WRITE_KEY_GENERATION_CACHE_KEY, time.time_ns() // 1_000_000, timeout=None)
+
+
+def write_keys_settle() -> None:
+    """Wait until every process has re-read the write-key generation (a rotation's reply)."""
+    time.sleep(WRITE_KEY_GENERATION_CHECK_SECONDS + 0.05)
 
 
 def personal_api_key_create(*, user: User, label: str) -> tuple[PersonalApiKey, str]:

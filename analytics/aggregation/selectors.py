@@ -25,6 +25,7 @@ from analytics.aggregation.models import Rollup, Watermark
 from analytics.aggregation.queries.rollups import rollup_query
 from analytics.aggregation.queries.users import EVENT_FIELDS, user_events_query, user_totals_query
 from analytics.core.errors import ApplicationError, NotFound
+from analytics.core.inputs import InvalidParameter, epoch_ms
 from analytics.core.timeutils import from_epoch_ms, utc_now
 from analytics.warehouse.store import get_store
 
@@ -192,9 +193,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         milliseconds, event_id = text.split(":", 1)
-        return from_epoch_ms(int(milliseconds)), str(uuid.UUID(event_id))
+        moment, event_id = epoch_ms(int(milliseconds), "cursor"), str(uuid.UUID(event_id))
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ApplicationError("invalid cursor") from None
+        raise InvalidParameter("cursor", "is not a cursor this API returned") from None
+    return moment, event_id
 
 
 def _totals(project: Project, distinct_id: str, period: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 from rest_framework import serializers
@@ -38,3 +39,9 @@ class PersonalApiKeyScheme(OpenApiAuthenticationExtension):
             "scheme": "bearer",
             "description": "A personal API key (`pak_...`): read access as its user.",
         }
+
+
+class UserJWTScheme(SimpleJWTScheme):
+    """simplejwt's ``jwtAuth`` scheme for its subclass that also checks the token version."""
+
+    target_class = "analytics.accounts.authentication.UserJWTAuthentication"

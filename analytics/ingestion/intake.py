@@ -8,6 +8,7 @@ the rate limit, and handing accepted rows to the bus. Every refusal raises
 
 from __future__ import annotations
 
+import json
 import time
 import zlib
 from typing import Any
@@ -86,14 +87,35 @@ def read_body(request: HttpRequest, *, limit: int, too_large_status: int = 413) 
     return body
 
 
-def parse_json(body: bytes) -> Any:
+def parse_json(body: bytes) -> tuple[Any, bool]:
+    """The payload, and whether it may hold unpaired surrogates (then check each event).
+
+    orjson refuses an escaped lone surrogate (``"\\ud800"``) anywhere in the body, which would
+    lose a whole batch for one bad string. Only for that refusal the body is parsed again by
+    the stdlib, which keeps such strings, and validation rejects the events holding one
+    (``validation.collect``). Valid input never leaves the orjson path.
+    """
     if not body.strip():
         raise IntakeError(400, "empty_body", "the body is empty")
     try:
-        return orjson.loads(body)
+        return orjson.loads(body), False
     except orjson.JSONDecodeError as error:
-        # orjson's message names the position and the cause (truncated, surrogate, depth...).
+        if "surrogate" in str(error):
+            return _parse_keeping_surrogates(body, error), True
+        # orjson's message names the position and the cause (truncated, depth...).
         raise IntakeError(400, "malformed_json", f"malformed JSON: {str(error)[:200]}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _parse_keeping_surrogates(body: bytes, original: orjson.JSONDecodeError) -> Any:
+    try:
+        # As strict as orjson otherwise: UTF-8 only, no NaN/Infinity, nesting bounded by recursion.
+        return json.loads(body.decode("utf-8"), parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise IntakeError(400, "malformed_json", f"malformed JSON: {str(original)[:200]}") from None
 
 
 async def resolve_project(write_key: Any) -> IngestionProject:
@@ -127,7 +149,9 @@ def sent_at_ms(value: Any) -> int | None:
         return None
 
 
-async def request_context(request: HttpRequest, project: IngestionProject, *, sent_at: Any) -> RequestContext:
+async def request_context(
+    request: HttpRequest, project: IngestionProject, *, sent_at: Any, check_unicode: bool = False
+) -> RequestContext:
     """Everything the events of one request share: receive time, IP, user agent, schemas."""
     meta = request.META
     address = client_ip(meta.get("REMOTE_ADDR", "") or "", meta.get("HTTP_X_FORWARDED_FOR", ""))
@@ -138,6 +162,7 @@ async def request_context(request: HttpRequest, project: IngestionProject, *, se
         ip=stored_ip(address, keep_full_ip=project.keep_full_ip),
         user_agent=meta.get("HTTP_USER_AGENT", "")[:1024],
         schemas=await aevent_schemas_for_project(project.id),
+        check_unicode=check_unicode,
     )
 
 

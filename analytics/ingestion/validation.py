@@ -81,6 +81,8 @@ class RequestContext:
     lib_version: str = ""
     schemas: dict[str, CompiledSchema] = field(default_factory=dict)
     max_event_bytes: int = 0
+    # The body held an unpaired surrogate (intake.parse_json): check each event for one.
+    check_unicode: bool = False
     # A row with what the request's events share, in column order; each row starts as a copy.
     # Copying it and setting a few keys is several times cheaper than a 26-key dict literal,
     # which grows its hash table step by step (a large share of the per-event cost).
@@ -301,8 +303,29 @@ def native_event_row(context: RequestContext, item: Any) -> dict[str, Any]:
     )
 
 
+def reject_unpaired_surrogates(item: Any) -> None:
+    """Reject an event holding a string with an unpaired UTF-16 surrogate (not storable text)."""
+    try:
+        orjson.dumps(item)
+    except TypeError as error:  # orjson.JSONEncodeError; deep nesting is left to the row checks
+        if "surrogate" in str(error):
+            raise EventRejected(
+                "invalid_unicode", "the event holds a string with an unpaired UTF-16 surrogate (\\ud800-\\udfff)"
+            ) from None
+
+
+def _unicode_checked(to_row: Any) -> Any:
+    def checked(context: RequestContext, item: Any) -> dict[str, Any]:
+        reject_unpaired_surrogates(item)
+        return to_row(context, item)
+
+    return checked
+
+
 def collect(context: RequestContext, items: Iterable[Any], to_row: Any) -> BatchResult:
     """Run ``to_row`` over a request's events, keeping the good ones and the errors of the bad."""
+    if context.check_unicode:
+        to_row = _unicode_checked(to_row)
     rows: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
     for index, item in enumerate(items):

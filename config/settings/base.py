@@ -117,13 +117,19 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # Personal keys first: JWT authentication would reject a "Bearer pak_..." header.
         "analytics.accounts.authentication.PersonalApiKeyAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "analytics.accounts.authentication.UserJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Personal API keys read only; JWT and session users may also write (roles decide what).
     "DEFAULT_PERMISSION_CLASSES": ["analytics.accounts.permissions.IsAuthenticatedApiKeysReadOnly"],
     "DEFAULT_SCHEMA_CLASS": "analytics.core.schema.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON with a nesting limit (a 400, not a RecursionError); forms as DRF's defaults.
+    "DEFAULT_PARSER_CLASSES": [
+        "analytics.core.inputs.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "EXCEPTION_HANDLER": "analytics.core.exception_handler.api_exception_handler",
     "DEFAULT_PAGINATION_CLASS": "analytics.core.pagination.CursorPagination",
     "PAGE_SIZE": 100,

@@ -9,7 +9,8 @@
  *
  * Events go to POST {host}/api/v1/events as {"api_key", "sent_at", "batch": [...]}, sent as
  * text/plain so browsers need no CORS preflight. Every event carries a random UUID
- * event_id, so a retried batch is stored once.
+ * event_id, so a retried batch is stored once. 429 and 5xx are retried with backoff; events
+ * the server refuses by index ("rejected") are dropped, the others of the batch kept.
  */
 (function (window, document) {
   "use strict";
@@ -48,6 +49,34 @@
   }
   function remove(key) {
     try { window.localStorage.removeItem(STORAGE_PREFIX + key); } catch (e) { delete memory[key]; }
+  }
+
+  // The first `limit` code points (the server counts code points): never half a surrogate pair.
+  function truncate(text, limit) {
+    text = String(text);
+    if (text.length <= limit) return text;
+    var end = 0;
+    for (var count = 0; count < limit && end < text.length; count++) {
+      var code = text.charCodeAt(end);
+      end += code >= 0xd800 && code <= 0xdbff && (text.charCodeAt(end + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+    }
+    return text.slice(0, end);
+  }
+
+  // The indexes the server refused, from {"rejected": [{"index": i, ...}]} (also inside "error").
+  function rejectedIndexes(body) {
+    var list = body && (body.rejected || (body.error && body.error.rejected));
+    var indexes = {};
+    var count = 0;
+    if (list && list.length) {
+      for (var i = 0; i < list.length; i++) {
+        if (list[i] && typeof list[i].index === "number" && !indexes[list[i].index]) {
+          indexes[list[i].index] = true;
+          count += 1;
+        }
+      }
+    }
+    return count ? indexes : null;
   }
 
   function assign(target) {
@@ -134,7 +163,7 @@
   Tracker.prototype.capture = function (event, properties, distinctId) {
     if (typeof event !== "string" || !event) return;
     this.queue.push({
-      event: event.slice(0, 200),
+      event: truncate(event, 200),
       distinct_id: distinctId || this.distinctId(),
       event_id: uuid4(),
       timestamp: new Date().toISOString(),
@@ -157,7 +186,7 @@
   /** Tie this browser's anonymous id to a known user and set person properties. */
   Tracker.prototype.identify = function (userId, traits) {
     if (userId === undefined || userId === null || userId === "") return;
-    userId = String(userId).slice(0, 200);
+    userId = truncate(userId, 200);
     var previous = this.distinctId();
     save("user_id", userId);
     var properties = { $set: traits || {} };
@@ -215,6 +244,22 @@
       self.retries = 0;
       if (self.queue.length >= self.options.batchSize) self.flush();
     };
+    // A 4xx: resending the same batch cannot help. If the server named the bad events, keep
+    // the others for the next send; otherwise (or if it named none of them) drop the batch.
+    var refused = function (status, answer) {
+      var bad = rejectedIndexes(answer);
+      var keep = [];
+      if (bad) {
+        for (var i = 0; i < batch.length; i++) if (!bad[i]) keep.push(batch[i]);
+      }
+      if (keep.length && keep.length < batch.length) {
+        self.queue = keep.concat(self.queue).slice(-MAX_QUEUE);
+        self.log("events refused, the rest kept", status, answer);
+      } else {
+        self.log("batch refused", status, answer);
+      }
+      done();
+    };
     try {
       window.fetch(this.endpoint(), {
         method: "POST",
@@ -225,11 +270,18 @@
       }).then(function (response) {
         if (response.status === 429 || response.status >= 500) {
           retry(parseInt(response.headers.get("Retry-After") || "0", 10));
-        } else {
-          // 2xx, or a 4xx that resending cannot fix: drop the batch.
-          if (response.status >= 400) self.log("batch refused", response.status);
-          done();
+          return;
         }
+        var answered = function (answer) {
+          if (response.status >= 400) {
+            refused(response.status, answer);
+          } else {
+            // Stored, except the events listed in "rejected": resending would not change that.
+            if (rejectedIndexes(answer)) self.log("events rejected", answer.rejected);
+            done();
+          }
+        };
+        response.json().then(answered, function () { answered(null); });
       }, function () { retry(0); });
     } catch (e) {
       retry(0);

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from analytics.accounts.models import Role
 from analytics.accounts.services import personal_api_key_create
+from analytics.accounts.tokens import UserRefreshToken
 from analytics.aggregation.services import aggregation_run
 from tests.aggregation.helpers import expected_rollups, insert, make_event, random_events
 from tests.factories import UserFactory, member_with_project
@@ -117,7 +117,7 @@ def test_personal_api_key_and_jwt_both_authenticate(store: object) -> None:
     user, project = member_with_project()
     _, raw_key = personal_api_key_create(user=user, label="bi")
     by_key = APIClient(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
-    by_jwt = APIClient(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    by_jwt = APIClient(HTTP_AUTHORIZATION=f"Bearer {UserRefreshToken.for_user(user).access_token}")
     for client in (by_key, by_jwt):
         response = client.get(f"/api/v1/projects/{project.id}/aggregates/global", {"period": "month"})
         assert response.status_code == 200, response.content

@@ -43,6 +43,53 @@ def test_lone_surrogate_is_400(project, post):
     assert "surrogate" in response.json()["error"]["message"]
 
 
+def _with_lone_surrogates(batch: list[dict], marker: str = "LONE") -> bytes:
+    """The batch as JSON text with each ``marker`` turned into an escaped lone surrogate."""
+    return orjson.dumps({"batch": batch}).replace(marker.encode(), b"\\ud800")
+
+
+def test_a_lone_surrogate_rejects_only_its_event_and_the_rest_is_stored(project, post, store):
+    batch = [
+        event("a"),
+        event("b", properties={"note": "bad LONE here"}),
+        event("cLONE"),
+        event("d", properties={"keyLONE": 1}),
+        event("e", properties={"pair": "\U0001f600 ok"}),
+    ]
+
+    response = post(_with_lone_surrogates(batch), key=project.write_key)
+
+    assert response.status_code == 202, response.content
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [item["index"] for item in body["rejected"]] == [1, 2, 3]
+    assert all("surrogate" in item["error"] for item in body["rejected"])
+    assert sorted(row["event"] for row in stored(store, project.id)) == ["a", "e"]
+    assert rejected_events("invalid_unicode") >= 3
+
+
+def test_a_lone_surrogate_in_a_segment_batch_rejects_only_that_message(project, post, store):
+    messages = [
+        {"type": "track", "event": "ok", "userId": "u1"},
+        {"type": "track", "event": "bad", "userId": "u1", "properties": {"x": "LONE"}},
+    ]
+    body = orjson.dumps({"batch": messages}).replace(b"LONE", b"\\udc00")
+
+    response = post(body, key=project.write_key, path="/v1/batch")
+
+    assert response.status_code == 200, response.content
+    assert [item["index"] for item in response.json()["rejected"]] == [1]
+    assert [row["event"] for row in stored(store, project.id)] == ["ok"]
+
+
+def test_a_lone_surrogate_in_the_write_key_is_401_not_500(project, post):
+    body = orjson.dumps({"api_key": project.write_key[:-1] + "LONE", "batch": [event()]})
+
+    response = post(body.replace(b"LONE", b"\\ud800"))
+
+    assert response.status_code == 401
+
+
 def test_raw_nul_byte_is_400(project, post):
     assert post(b'{"event": "x\x00", "distinct_id": "a"}', key=project.write_key).status_code == 400
 

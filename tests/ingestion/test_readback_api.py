@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from rest_framework_simplejwt.tokens import RefreshToken
 
 from analytics.accounts.services import personal_api_key_create
+from analytics.accounts.tokens import UserRefreshToken
 from tests.factories import member_with_project
 from tests.ingestion.conftest import event
 
@@ -101,7 +101,7 @@ def test_bad_range_and_interval_are_400(loaded, client):
 
 def test_jwt_works_too(loaded, client, owner_and_project):
     project, _ = loaded
-    token = RefreshToken.for_user(owner_and_project[0]).access_token
+    token = UserRefreshToken.for_user(owner_and_project[0]).access_token
 
     response = client.get(
         f"/api/v1/projects/{project.id}/events/count", params(), headers={"Authorization": f"Bearer {token}"}

@@ -13,39 +13,66 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
-from rest_framework_simplejwt.serializers import TokenVerifySerializer
-from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenRefreshSerializer,
+    TokenVerifySerializer,
+)
+from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView, TokenVerifyView
 
+from analytics.accounts.authentication import token_user
 from analytics.accounts.models import User
-from analytics.accounts.services import user_register
+from analytics.accounts.services import refresh_token_rotate, user_logout, user_register
 from analytics.accounts.throttling import AuthRateThrottle
+from analytics.accounts.tokens import UserRefreshToken
 from analytics.core.errors import ApplicationError
+
+
+class _ObtainSerializer(TokenObtainPairSerializer):
+    token_class = UserRefreshToken
 
 
 class TokenView(TokenObtainPairView):
     """``{email, password}`` -> ``{access, refresh}``."""
 
+    serializer_class = _ObtainSerializer
     throttle_classes = [AuthRateThrottle]
 
 
-class TokenRefreshRotatingView(TokenRefreshView):
-    """``{refresh}`` -> a new pair; the old refresh token is blacklisted (a reuse gets 401)."""
+class _RefreshSerializer(TokenRefreshSerializer):
+    token_class = UserRefreshToken
 
+    def validate(self, attrs: dict) -> dict:
+        old = self.token_class(attrs["refresh"])  # signature, expiry, blacklist (TokenError)
+        new = refresh_token_rotate(token=old, user=token_user(old))
+        return {"access": str(new.access_token), "refresh": str(new)}
+
+
+class TokenRefreshRotatingView(TokenRefreshView):
+    """``{refresh}`` -> a new pair; the old refresh token is blacklisted (a reuse gets 401).
+
+    Concurrent refreshes of one token: exactly one gets the new pair, the others 401.
+    """
+
+    serializer_class = _RefreshSerializer
     throttle_classes = [AuthRateThrottle]
 
 
 class _VerifySerializer(TokenVerifySerializer):
     def validate(self, attrs: dict) -> dict:
         try:
-            return super().validate(attrs)
+            super().validate(attrs)
         except serializers.ValidationError as error:
             # simplejwt answers a blacklisted token with 400; it is an invalid token like any other.
             raise InvalidToken(str(error.detail[0] if isinstance(error.detail, list) else error.detail)) from None
+        # The checks the API makes: the user exists, is active, and the token is not revoked.
+        token_user(UntypedToken(attrs["token"]))
+        return {}
 
 
 class TokenCheckView(TokenVerifyView):
-    """``{token}`` -> 200 when the token is valid and not blacklisted, else 401."""
+    """``{token}`` -> 200 when the API would accept the token, else 401."""
 
     serializer_class = _VerifySerializer
     throttle_classes = [AuthRateThrottle]
@@ -93,7 +120,7 @@ class RegisterView(APIView):
             user = user_register(**data.validated_data)
         except IntegrityError:
             raise ApplicationError("an account with this e-mail already exists") from None
-        refresh = RefreshToken.for_user(user)
+        refresh = UserRefreshToken.for_user(user)
         return Response(
             {"id": user.id, "email": user.email, "access": str(refresh.access_token), "refresh": str(refresh)},
             status=status.HTTP_201_CREATED,
@@ -101,7 +128,7 @@ class RegisterView(APIView):
 
 
 class LogoutView(APIView):
-    """Blacklist the given refresh token so it can never be used again."""
+    """Blacklist the given refresh token and revoke every token of its user (all devices)."""
 
     permission_classes = [AllowAny]
     authentication_classes: list[type] = []
@@ -115,7 +142,8 @@ class LogoutView(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
-            RefreshToken(data.validated_data["refresh"]).blacklist()
+            refresh = RefreshToken(data.validated_data["refresh"])
         except TokenError as error:
             return Response({"error": {"code": "token_not_valid", "message": str(error)}}, status=401)
+        user_logout(token=refresh, user=token_user(refresh))
         return Response(status=status.HTTP_205_RESET_CONTENT)

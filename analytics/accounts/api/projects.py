@@ -16,6 +16,7 @@ from analytics.accounts.services import (
     project_update,
 )
 from analytics.accounts.typing import AuthenticatedRequest
+from analytics.core.inputs import BoundedIntegerField
 
 
 class ProjectOutputSerializer(serializers.ModelSerializer):
@@ -75,7 +76,7 @@ class ProjectDetailView(APIView):
         name = serializers.CharField(max_length=200, required=False)
         timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone])
         retention_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
-        ingest_rate_limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+        ingest_rate_limit = BoundedIntegerField(min_value=1, required=False, allow_null=True)
         keep_full_ip = serializers.BooleanField(required=False)
         aggregation_lateness_seconds = serializers.IntegerField(min_value=0, max_value=86400, required=False)
         measures = serializers.ListField(

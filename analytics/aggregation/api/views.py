@@ -19,6 +19,7 @@ from analytics.accounts.typing import AuthenticatedRequest
 from analytics.aggregation import selectors
 from analytics.aggregation.granularity import GRANULARITY_CHOICES, Granularity
 from analytics.core.errors import ServiceUnavailable
+from analytics.core.inputs import query_moment
 from analytics.warehouse.errors import StoreUnavailable
 
 T = TypeVar("T")
@@ -39,17 +40,18 @@ def _from_store(read: Callable[[], T]) -> T:
 
 
 class _RangeInputSerializer(serializers.Serializer):
-    """Query parameters with a time range; ``from`` is a Python keyword, so it is read as ``from_``."""
+    """Query parameters with a time range, ``from`` and ``to`` (bounded: core.inputs).
+
+    ``from`` is a Python keyword, so it is returned as ``from_``.
+    """
 
     event = serializers.CharField(max_length=200, required=False)
-    from_ = serializers.DateTimeField(required=False)
-    to = serializers.DateTimeField(required=False)
 
     def to_internal_value(self, data: Any) -> Any:
-        values: dict[str, Any] = {str(key): data.get(key) for key in self.fields if key != "from_" and data.get(key)}
-        if data.get("from"):
-            values["from_"] = data.get("from")
-        return super().to_internal_value(values)
+        values = super().to_internal_value({str(key): data.get(key) for key in self.fields if data.get(key)})
+        values["from_"] = query_moment(data, "from")
+        values["to"] = query_moment(data, "to")
+        return values
 
 
 class _BucketResultSerializer(serializers.Serializer):

@@ -91,7 +91,7 @@ def _answer(result: BatchResult, *, success_status: int, segment: bool = False) 
 @_guarded("native")
 async def events_view(request: HttpRequest) -> HttpResponse:
     """``POST /api/v1/events``: one event, or ``{"batch": [...], "sent_at": ...}``."""
-    payload = parse_json(read_body(request, limit=settings.INGEST_MAX_BODY_BYTES))
+    payload, check_unicode = parse_json(read_body(request, limit=settings.INGEST_MAX_BODY_BYTES))
     if type(payload) is dict:
         if "batch" in payload:
             items = payload["batch"]
@@ -111,7 +111,7 @@ async def events_view(request: HttpRequest) -> HttpResponse:
     if len(items) > settings.INGEST_MAX_BATCH:
         raise IntakeError(413, "batch_too_large", f"at most {settings.INGEST_MAX_BATCH} events per request")
     await check_rate_limit(project, len(items))
-    context = await request_context(request, project, sent_at=sent_at)
+    context = await request_context(request, project, sent_at=sent_at, check_unicode=check_unicode)
     result = native_rows(context, items)
     await publish(project, result.rows, endpoint="native")
     return _answer(result, success_status=202)
@@ -132,7 +132,7 @@ def _basic_auth_user(request: HttpRequest) -> str | None:
 async def _segment(request: HttpRequest, kind: str | None) -> HttpResponse:
     limit = SEGMENT_MAX_BATCH_BYTES if kind is None else SEGMENT_MAX_CALL_BYTES
     # Segment answers 400 for a payload over its limits.
-    payload = parse_json(read_body(request, limit=limit, too_large_status=400))
+    payload, check_unicode = parse_json(read_body(request, limit=limit, too_large_status=400))
     if type(payload) is not dict:
         raise IntakeError(400, "invalid_body", "the body must be a JSON object")
     write_key = _basic_auth_user(request) or payload.get("writeKey") or request.META.get("HTTP_X_API_KEY")
@@ -156,7 +156,7 @@ async def _segment(request: HttpRequest, kind: str | None) -> HttpResponse:
     else:
         messages, sent_at = [payload], None
     await check_rate_limit(project, len(messages))
-    context = await request_context(request, project, sent_at=sent_at)
+    context = await request_context(request, project, sent_at=sent_at, check_unicode=check_unicode)
     result = segment_rows(context, messages, kind)
     await publish(project, result.rows, endpoint="segment")
     return _answer(result, success_status=200, segment=True)

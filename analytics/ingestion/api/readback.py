@@ -1,6 +1,7 @@
 """Read-back: what landed in the store. JWT or personal API key; members only (404 otherwise).
 
-``from`` (inclusive) and ``to`` (exclusive) are ISO-8601; without them the last 24 hours.
+``from`` (inclusive) and ``to`` (exclusive) are ISO-8601 within 1970..2100 (core.inputs);
+without them the last 24 hours.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from rest_framework.views import APIView
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.core.errors import ApplicationError
-from analytics.core.timeutils import parse_iso_utc, utc_now
+from analytics.core.inputs import query_moment
+from analytics.core.timeutils import utc_now
 from analytics.ingestion.queries import events as event_queries
 from analytics.streams.queries import persons as person_queries
 from analytics.warehouse.store import get_store
@@ -37,19 +39,12 @@ class RangeInput(serializers.Serializer):
     def to_internal_value(self, data: Any) -> dict[str, Any]:
         renamed = {key: data[key] for key in ("event", "limit", "interval") if key in data}
         values = super().to_internal_value(renamed)
-        end = _moment(data.get("to"), "to") if data.get("to") else utc_now()
-        start = _moment(data.get("from"), "from") if data.get("from") else end - timedelta(days=1)
+        end = query_moment(data, "to") or utc_now()
+        start = query_moment(data, "from") or end - timedelta(days=1)
         if start >= end:
             raise serializers.ValidationError({"from": "from must be before to"})
         values.update(start=start, end=end)
         return values
-
-
-def _moment(text: str, name: str) -> Any:
-    try:
-        return parse_iso_utc(text)
-    except (ValueError, TypeError, OverflowError):
-        raise serializers.ValidationError({name: "must be ISO-8601, e.g. 2024-05-01T00:00:00Z"}) from None
 
 
 class _ReadBackView(APIView):
