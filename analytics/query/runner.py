@@ -64,6 +64,7 @@ class _Line:
     integer: bool
     values: dict[int, float] = field(default_factory=dict)
     total: float = 0
+    volume: int = 0
 
     def put(self, epoch: int, value: float) -> None:
         # A bucket start ClickHouse and Python disagree on (a zone whose midnight does not
@@ -108,14 +109,15 @@ def _run_period(
         value = 0 if value is None or value != value else value  # NULL / NaN (no rows) -> 0
         if row["bucket"] is None:
             line.total = value
+            line.volume = int(row.get("volume") or 0)
         else:
             line.put(int(row["bucket"]), value)
     if not compiled.breakdown:
         line = lines.get((True, ""), _Line(epochs, integer))
         return [{**_describe(series), "points": line.points(zone), "total": line._number(line.total)}]
     answer = []
-    # Top values by their total, most first; "other" last.
-    for (is_top, value), line in sorted(lines.items(), key=lambda item: (not item[0][0], -item[1].total, item[0][1])):
+    # Top values by event count as ranked by the query (ties by value), "other" last.
+    for (is_top, value), line in sorted(lines.items(), key=lambda item: (not item[0][0], -item[1].volume, item[0][1])):
         entry: dict[str, Any] = {**_describe(series), "points": line.points(zone), "total": line._number(line.total)}
         if is_top:
             entry.update(

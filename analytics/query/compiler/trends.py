@@ -8,7 +8,8 @@ once) for one period ``[start, end)``:
   percentile is computed over the whole period, not summed from buckets;
 - with a breakdown, rows ``(bucket, is_top, breakdown_value, value)``: the top N values of
   the breakdown property by event count (ties by value) keep their value, every other
-  event goes to "other" (``is_top = 0``); totals per value from ``GROUPING SETS``. A
+  event goes to "other" (``is_top = 0``); totals per value from ``GROUPING SETS``, with
+  each value's event count (``volume``) to order them. A
   property that is not set and an empty one form one group (value ``''``).
 
 Math: ``total`` (events), ``unique_users`` (``uniqExact(person_id)``), and ``sum``, ``avg``,
@@ -103,7 +104,7 @@ def compile_series(*, project_id: int, query: TrendsQuery, series: Series, date_
     limit = params.add(query.breakdown.limit, "UInt32")
     top = f"SELECT {value} AS top FROM events WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
     sql = (
-        f"SELECT bucket, is_top, breakdown_value, {math} AS value FROM ("
+        f"SELECT bucket, is_top, breakdown_value, {math} AS value, count() AS volume FROM ("
         f"SELECT {bucket} AS bucket, {value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
         f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM events WHERE {where}"
         ") GROUP BY GROUPING SETS ((is_top, breakdown_value, bucket), (is_top, breakdown_value))"
