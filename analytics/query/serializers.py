@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from analytics.query.limits import too_many_points
@@ -123,6 +124,13 @@ class ConditionSerializer(serializers.Serializer):
         return attrs
 
 
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+        "description": 'A condition {"key", "type": "event", "operator", "value"}, a group'
+        ' {"op": "and"|"or", "conditions": [...]} or a list of them (AND).',
+    }
+)
 class FilterField(serializers.Field):
     """A condition, a group ``{"op", "conditions"}`` or a list (AND), nested to MAX_FILTER_DEPTH."""
 
@@ -201,25 +209,23 @@ class TrendsQuerySerializer(serializers.Serializer):
 
     series = serializers.ListField(child=SeriesSerializer(), min_length=1, max_length=MAX_SERIES)
     interval = serializers.ChoiceField(choices=list(INTERVALS), default="day")
-    # "from" is a Python keyword: the fields are renamed in to_internal_value.
     date_from = serializers.CharField(max_length=64, default="-7d")
     date_to = serializers.CharField(max_length=64, required=False, allow_null=True)
     filters = FilterField(required=False, allow_null=True)
     breakdown = BreakdownSerializer(required=False, allow_null=True)
     compare = serializers.BooleanField(default=False)
 
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            data = {{"from": "date_from", "to": "date_to"}.get(key, key): value for key, value in data.items()}
-        try:
-            return super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            raise serializers.ValidationError(_renamed(error.detail)) from None
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword, so the fields are declared as date_from/date_to and renamed here.
+        fields = super().get_fields()
+        fields["from"] = fields.pop("date_from")
+        fields["to"] = fields.pop("date_to")
+        return fields
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         zone = ZoneInfo(self.context["time_zone"])
         now: datetime = self.context["now"]
-        date_from, date_to = attrs["date_from"].strip(), attrs.get("date_to")
+        date_from, date_to = attrs["from"].strip(), attrs.get("to")
         try:
             end = parse_moment(date_to, zone, now, is_end=True) if date_to else now
         except RangeError as error:
@@ -246,9 +252,3 @@ class TrendsQuerySerializer(serializers.Serializer):
         if problem:
             raise serializers.ValidationError({"interval": [problem]})
         return {"query": query}
-
-
-def _renamed(detail: Any) -> Any:
-    if isinstance(detail, dict):
-        return {{"date_from": "from", "date_to": "to"}.get(key, key): value for key, value in detail.items()}
-    return detail
