@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/v1/", include("analytics.accounts.api.urls")),
     path("", include("analytics.ingestion.api.urls")),
     path("api/v1/", include("analytics.aggregation.api.urls")),
+    path("api/v1/", include("analytics.reports.api.urls")),
     path("", include("analytics.platform.urls")),
 ]
 

@@ -52,6 +52,8 @@ THIRD_PARTY_APPS = [
 LOCAL_APPS = [
     "analytics.platform",
     "analytics.loadgen",
+    "analytics.reports",
+    "analytics.query",
     "analytics.aggregation",
     "analytics.ingestion",
     "analytics.streams",

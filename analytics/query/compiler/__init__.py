@@ -1,0 +1,1 @@
+"""Compilers from the query model to parameterised ClickHouse SQL, one module per report kind."""

@@ -1,0 +1,142 @@
+"""Filters to a SQL boolean expression over ``events``, with generated parameters.
+
+Injection is impossible by construction: a property name only ever reaches SQL as a
+``{vN:String}`` parameter of ``JSONExtract*``, a value only as a typed parameter, and the
+only identifiers pasted into SQL are the column names of :data:`HOT_COLUMNS` (our own
+constants, chosen by dictionary lookup).
+
+How values compare (``properties`` is JSON text; a missing key and JSON ``null`` are "not set"):
+
+- a **string** value compares with the property's text: ``JSONExtract(properties, key,
+  'Nullable(String)')``: a JSON string as is, a number as ClickHouse writes it (``42``,
+  ``4.5e1`` -> ``45``), a boolean as ``true``/``false``. So ``"42"`` matches both ``"42"``
+  and ``42``;
+- a **number** compares numerically with ``JSONExtract(properties, key,
+  'Nullable(Float64)')``: JSON numbers, strings that are numbers (``"42"``, not ``" 42 "``)
+  and booleans (1/0); anything else is not a number and never matches. So ``42`` matches
+  ``42``, ``42.0`` and ``"42"``;
+- a **boolean** compares with the text ``true``/``false``: it matches JSON booleans and the
+  strings ``"true"``/``"false"``;
+- ``contains`` is case-insensitive (UTF-8); ``regex`` is RE2 (ClickHouse ``match``),
+  unanchored; ``gt``/``gte``/``lt``/``lte``/``between`` are numeric (``between`` inclusive);
+- the negative operators (``neq``, ``not_in``, ``not_contains``, ``not_regex``) also match
+  events where the property is not set: such an event "is not" the value;
+- ``is_set``: the key is present and not JSON ``null``.
+
+The key ``event`` means the event name; the hot keys of :data:`HOT_COLUMNS` read their typed
+column instead of the JSON (empty text there means "not set").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analytics.query.compiler.params import Params
+from analytics.query.model import NEGATIVE_OPERATORS, Condition, Filter, Group
+
+# Property key -> typed column of ``events`` (docs/event-store.md: the hot columns).
+HOT_COLUMNS: dict[str, str] = {
+    "event": "event",
+    "distinct_id": "distinct_id",
+    "$current_url": "url",
+    "$referrer": "referrer",
+    "$browser": "browser",
+    "$browser_version": "browser_version",
+    "$os": "os",
+    "$os_version": "os_version",
+    "$device_type": "device_type",
+    "$country": "country",
+    "$session_id": "session_id",
+    "$lib": "lib",
+    "$revenue": "revenue",
+}
+NUMERIC_COLUMNS = frozenset({"revenue"})
+
+
+@dataclass(frozen=True)
+class Property:
+    """The SQL views of one property: as text, as a number, and whether it is set."""
+
+    text: str  # Nullable(String)
+    number: str  # Nullable(Float64)
+    is_set: str  # UInt8
+
+
+def property_views(key: str, params: Params) -> Property:
+    column = HOT_COLUMNS.get(key)
+    if column in NUMERIC_COLUMNS:
+        return Property(text=f"toString({column})", number=column, is_set=f"isNotNull({column})")
+    if column is not None:
+        return Property(text=f"nullIf({column}, '')", number=f"toFloat64OrNull({column})", is_set=f"{column} != ''")
+    name = params.add(key, "String")
+    return Property(
+        text=f"JSONExtract(properties, {name}, 'Nullable(String)')",
+        number=f"JSONExtract(properties, {name}, 'Nullable(Float64)')",
+        is_set=f"(JSONHas(properties, {name}) AND JSONType(properties, {name}) != 'Null')",
+    )
+
+
+def _scalar_test(view: Property, value: str | int | float | bool, params: Params) -> str:
+    """``view = value`` by the value's JSON type (nullable)."""
+    if isinstance(value, bool):
+        return f"{view.text} = {params.add('true' if value else 'false', 'String')}"
+    if isinstance(value, int | float):
+        return f"{view.number} = {params.add(float(value), 'Float64')}"
+    return f"{view.text} = {params.add(value, 'String')}"
+
+
+def _in_test(view: Property, values: list[str | int | float | bool], params: Params) -> str:
+    texts = [("true" if v else "false") if isinstance(v, bool) else v for v in values if isinstance(v, bool | str)]
+    numbers = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    parts = []
+    if texts:
+        parts.append(f"{view.text} IN {params.add(texts, 'Array(String)')}")
+    if numbers:
+        parts.append(f"{view.number} IN {params.add(numbers, 'Array(Float64)')}")
+    return " OR ".join(parts) if len(parts) > 1 else parts[0]
+
+
+_COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
+
+
+def _positive_test(condition: Condition, view: Property, params: Params) -> str:
+    """The condition without its negation, as a nullable boolean."""
+    operator, value = condition.operator, condition.value
+    if operator in ("eq", "neq"):
+        return _scalar_test(view, value, params)
+    if operator in ("in", "not_in"):
+        return _in_test(view, list(value), params)
+    if operator in ("contains", "not_contains"):
+        return f"positionCaseInsensitiveUTF8({view.text}, {params.add(str(value), 'String')}) > 0"
+    if operator in ("regex", "not_regex"):
+        return f"match({view.text}, {params.add(str(value), 'String')})"
+    if operator in _COMPARISONS:
+        return f"{view.number} {_COMPARISONS[operator]} {params.add(float(value), 'Float64')}"
+    if operator == "between":
+        low, high = (params.add(float(bound), "Float64") for bound in value)
+        return f"{view.number} BETWEEN {low} AND {high}"
+    if operator in ("is_set", "is_not_set"):
+        return view.is_set
+    raise ValueError(f"unknown operator {operator!r}")  # the serializer admits none
+
+
+def condition_sql(condition: Condition, params: Params) -> str:
+    if condition.type != "event":
+        raise ValueError(f"{condition.type} filters are not supported")  # refused by the serializer
+    test = _positive_test(condition, property_views(condition.key, params), params)
+    # A NULL (property not set, not a number) is "no match"; the negation of no match is a match.
+    if condition.operator in NEGATIVE_OPERATORS:
+        return f"NOT ifNull({test}, 0)"
+    return f"ifNull({test}, 0)"
+
+
+def filter_sql(node: Filter, params: Params) -> str:
+    """A boolean SQL expression for a condition or a (nested) group."""
+    if isinstance(node, Condition):
+        return condition_sql(node, params)
+    if isinstance(node, Group):
+        if not node.conditions:
+            return "1"
+        joiner = " AND " if node.op == "and" else " OR "
+        return "(" + joiner.join(filter_sql(child, params) for child in node.conditions) + ")"
+    raise TypeError(f"not a filter: {node!r}")

@@ -1,0 +1,113 @@
+"""Trends: one time series per (series, period), optionally broken down by a property.
+
+Each series compiles to one query over ``events`` (no ``FINAL``: the table holds each event
+once) for one period ``[start, end)``:
+
+- rows ``(bucket, value)`` per bucket and a total row (``bucket`` NULL) from
+  ``GROUP BY ROLLUP`` (``group_by_use_nulls = 1``): the total of ``unique_users`` or of a
+  percentile is computed over the whole period, not summed from buckets;
+- with a breakdown, rows ``(bucket, is_top, breakdown_value, value)``: the top N values of
+  the breakdown property by event count (ties by value) keep their value, every other
+  event goes to "other" (``is_top = 0``); totals per value from ``GROUPING SETS``, with
+  each value's event count (``volume``) to order them. A
+  property that is not set and an empty one form one group (value ``''``).
+
+Math: ``total`` (events), ``unique_users`` (``uniqExact(person_id)``), and ``sum``, ``avg``,
+``min``, ``max``, ``p50``..``p99`` of a numeric property (numeric view of
+``compiler.filters``: events where it is not a number are left out; percentiles are
+``quantileExactInclusive``, linear interpolation between the closest ranks).
+
+Buckets are ``toStartOfMinute/Hour/Day(timestamp, tz)``, ``toMonday`` and
+``toStartOfMonth`` in the project's zone, returned as Unix seconds of the bucket start.
+
+Not yet here: formulas across series, per-user and session maths, person properties,
+the rollup path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from analytics.query.compiler.filters import filter_sql, property_views
+from analytics.query.compiler.params import Params
+from analytics.query.model import PROPERTY_MATHS, DateRange, Series, TrendsQuery
+from analytics.warehouse.guard import Query
+
+_TZ = "{tz:String}"
+BUCKETS = {
+    "minute": f"toUnixTimestamp(toStartOfMinute(timestamp, {_TZ}))",
+    "hour": f"toUnixTimestamp(toStartOfHour(timestamp, {_TZ}))",
+    "day": f"toUnixTimestamp(toStartOfDay(timestamp, {_TZ}))",
+    "week": f"toUnixTimestamp(toDateTime(toMonday(timestamp, {_TZ}), {_TZ}))",
+    "month": f"toUnixTimestamp(toDateTime(toStartOfMonth(timestamp, {_TZ}), {_TZ}))",
+}
+# Over the inner query's columns ``person_id`` and ``x`` (the numeric property).
+MATH_SQL = {
+    "total": "count()",
+    "unique_users": "uniqExact(person_id)",
+    "sum": "sum(x)",
+    "avg": "avg(x)",
+    "min": "min(x)",
+    "max": "max(x)",
+    "p50": "quantileExactInclusive(0.5)(x)",
+    "p75": "quantileExactInclusive(0.75)(x)",
+    "p90": "quantileExactInclusive(0.9)(x)",
+    "p95": "quantileExactInclusive(0.95)(x)",
+    "p99": "quantileExactInclusive(0.99)(x)",
+}
+INTEGER_MATHS = frozenset({"total", "unique_users"})
+_SCOPE = (
+    "project_id = {project_id:UInt64}"
+    " AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}"
+)
+
+
+@dataclass(frozen=True)
+class CompiledSeries:
+    query: Query
+    breakdown: bool
+
+
+def _where(query: TrendsQuery, series: Series, params: Params) -> tuple[str, str]:
+    """The WHERE clause and the inner column list of one series."""
+    parts = [_SCOPE]
+    if series.event is not None:
+        parts.append(f"event = {params.add(series.event, 'String')}")
+    if series.filters is not None:
+        parts.append(filter_sql(series.filters, params))
+    if query.filters is not None:
+        parts.append(filter_sql(query.filters, params))
+    columns = "person_id"
+    if series.math in PROPERTY_MATHS:
+        assert series.property is not None  # the serializer requires it
+        number = property_views(series.property, params).number
+        parts.append(f"isNotNull({number})")
+        columns += f", assumeNotNull({number}) AS x"
+    return " AND ".join(parts), columns
+
+
+def compile_series(*, project_id: int, query: TrendsQuery, series: Series, date_range: DateRange) -> CompiledSeries:
+    params = Params(project_id=project_id, start=date_range.start, end=date_range.end, tz=query.time_zone)
+    where, columns = _where(query, series, params)
+    bucket, math = BUCKETS[query.interval], MATH_SQL[series.math]
+    settings_ = {"group_by_use_nulls": 1, "max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT}
+    if query.breakdown is None:
+        sql = (
+            f"SELECT bucket, {math} AS value FROM ("
+            f"SELECT {bucket} AS bucket, {columns} FROM events WHERE {where}"
+            ") GROUP BY ROLLUP(bucket) ORDER BY bucket"
+        )
+        return CompiledSeries(Query(name="trends.series", sql=sql, params=params.values, settings=settings_), False)
+    value = f"ifNull({property_views(query.breakdown.key, params).text}, '')"
+    limit = params.add(query.breakdown.limit, "UInt32")
+    top = f"SELECT {value} AS top FROM events WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
+    sql = (
+        f"SELECT bucket, is_top, breakdown_value, {math} AS value, count() AS volume FROM ("
+        f"SELECT {bucket} AS bucket, {value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
+        f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM events WHERE {where}"
+        ") GROUP BY GROUPING SETS ((is_top, breakdown_value, bucket), (is_top, breakdown_value))"
+        " ORDER BY is_top DESC, breakdown_value, bucket"
+    )
+    return CompiledSeries(Query(name="trends.breakdown", sql=sql, params=params.values, settings=settings_), True)

@@ -1,0 +1,123 @@
+"""The typed query model: filters, date ranges, series, breakdowns, trends queries.
+
+Plain frozen dataclasses, built only by the serializers (``serializers.py``), which do all
+validation; the compilers may therefore trust every value here. Times are aware UTC
+datetimes; the project's time zone travels with the query as an IANA name.
+
+Filters have one JSON shape everywhere:
+
+- a condition ``{"key": "plan", "type": "event", "operator": "eq", "value": "pro"}``;
+- a group ``{"op": "and"|"or", "conditions": [...]}`` (groups nest);
+- a bare list of conditions or groups, which means AND.
+
+Only ``type: "event"`` is implemented; person and session filters are refused (400) until
+their joins land.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+Operator = Literal[
+    "eq",
+    "neq",
+    "in",
+    "not_in",
+    "contains",
+    "not_contains",
+    "regex",
+    "not_regex",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "between",
+    "is_set",
+    "is_not_set",
+]
+OPERATORS: tuple[str, ...] = Operator.__args__  # type: ignore[attr-defined]
+NEGATIVE_OPERATORS = frozenset({"neq", "not_in", "not_contains", "not_regex", "is_not_set"})
+
+Interval = Literal["minute", "hour", "day", "week", "month"]
+INTERVALS: tuple[str, ...] = Interval.__args__  # type: ignore[attr-defined]
+
+Math = Literal["total", "unique_users", "sum", "avg", "min", "max", "p50", "p75", "p90", "p95", "p99"]
+MATHS: tuple[str, ...] = Math.__args__  # type: ignore[attr-defined]
+PROPERTY_MATHS = frozenset({"sum", "avg", "min", "max", "p50", "p75", "p90", "p95", "p99"})
+
+MAX_SERIES = 20
+MAX_POINTS = 10_000
+MAX_BREAKDOWN_LIMIT = 50
+
+# A JSON scalar as a filter value (lists only for in/not_in/between).
+Scalar = str | int | float | bool
+
+
+@dataclass(frozen=True)
+class Condition:
+    key: str
+    operator: str
+    value: Any = None
+    type: str = "event"
+
+
+@dataclass(frozen=True)
+class Group:
+    op: Literal["and", "or"]
+    conditions: tuple[Filter, ...]
+
+
+Filter = Condition | Group
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """A half-open range [start, end) of aware UTC datetimes."""
+
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Series:
+    event: str | None  # None: every event
+    math: str = "total"
+    property: str | None = None
+    filters: Filter | None = None
+    name: str | None = None
+
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        base = self.event if self.event is not None else "all events"
+        if self.math == "total":
+            return base
+        if self.property is not None:
+            return f"{base} {self.math}({self.property})"
+        return f"{base} {self.math}"
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    key: str
+    type: str = "event"
+    limit: int = 10
+
+
+@dataclass(frozen=True)
+class TrendsQuery:
+    series: tuple[Series, ...]
+    interval: str
+    date_from: datetime | None  # None: "all", from the project's first event (the runner looks it up)
+    date_to: datetime
+    time_zone: str
+    filters: Filter | None = None
+    breakdown: Breakdown | None = None
+    compare: bool = False
+
+    def points_per_bucket(self) -> int:
+        """Upper bound of the points one bucket contributes to the answer."""
+        per_series = (self.breakdown.limit + 1) if self.breakdown else 1
+        return len(self.series) * per_series * (2 if self.compare else 1)

@@ -1,0 +1,163 @@
+"""Runs compiled queries on the event store and shapes the answer.
+
+``run_trends`` answers::
+
+    {"series": [{"label", "event", "math", "property"?, "breakdown_value"?, "is_other"?,
+                 "compare"?, "points": [{"bucket", "value"}], "total"}],
+     "interval", "from", "to", "time_zone", "computed_at", "source": "events"}
+
+``bucket`` is the bucket's start in ISO 8601 with the project's offset at that moment
+(``2026-03-29T00:00:00+01:00``, the next day ``...+02:00``); empty buckets are 0. With a
+breakdown, each top value is a series (``breakdown_value`` null when the property is not
+set), most voluminous first, then the rest as one series with ``is_other: true`` and
+``breakdown_value: "$other"``. With ``compare``, each series comes twice, ``"compare":
+"current"`` then ``"previous"`` (the period of equal length before; its buckets are its
+own dates).
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from analytics.core.errors import ApplicationError
+from analytics.core.timeutils import utc_now
+from analytics.query.compiler.trends import INTEGER_MATHS, compile_series
+from analytics.query.limits import too_many_points
+from analytics.query.model import DateRange, Series, TrendsQuery
+from analytics.query.timerange import iter_buckets, previous_range
+from analytics.warehouse.guard import Query
+from analytics.warehouse.store import EventStore, get_store
+
+OTHER = "$other"
+
+
+class QueryTooLarge(ApplicationError):
+    """More points than MAX_POINTS (known only once "all" is resolved): a 400 naming the limit."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extra={"fields": {"interval": [message]}})
+
+
+def _first_event(store: EventStore, project_id: int) -> datetime | None:
+    row = store.query(
+        Query(
+            name="trends.first_event",
+            sql="SELECT count() AS n, toUnixTimestamp64Milli(min(timestamp)) AS first_ms"
+            " FROM events WHERE project_id = {project_id:UInt64}",
+            params={"project_id": project_id},
+        )
+    ).dicts()[0]
+    if not int(row["n"]):
+        return None
+    return datetime.fromtimestamp(int(row["first_ms"]) / 1000, tz=UTC)
+
+
+@dataclass
+class _Line:
+    """One answer series being filled: bucket starts (epoch seconds) -> value."""
+
+    epochs: list[int]
+    integer: bool
+    values: dict[int, float] = field(default_factory=dict)
+    total: float = 0
+    volume: int = 0
+
+    def put(self, epoch: int, value: float) -> None:
+        # A bucket start ClickHouse and Python disagree on (a zone whose midnight does not
+        # exist on a DST day) goes to the bucket that holds it.
+        index = bisect_right(self.epochs, epoch) - 1
+        if index >= 0:
+            key = self.epochs[index]
+            self.values[key] = self.values.get(key, 0) + value
+
+    def points(self, zone: ZoneInfo) -> list[dict[str, Any]]:
+        return [
+            {
+                "bucket": datetime.fromtimestamp(epoch, tz=zone).isoformat(),
+                "value": self._number(self.values.get(epoch, 0)),
+            }
+            for epoch in self.epochs
+        ]
+
+    def _number(self, value: float) -> float | int:
+        return int(value) if self.integer else float(value)
+
+
+def _describe(series: Series) -> dict[str, Any]:
+    described: dict[str, Any] = {"label": series.label(), "event": series.event, "math": series.math}
+    if series.property is not None:
+        described["property"] = series.property
+    return described
+
+
+def _run_period(
+    store: EventStore, project_id: int, query: TrendsQuery, series: Series, date_range: DateRange
+) -> list[dict[str, Any]]:
+    zone = ZoneInfo(query.time_zone)
+    epochs = [int(bucket.timestamp()) for bucket in iter_buckets(date_range, query.interval, zone)]
+    compiled = compile_series(project_id=project_id, query=query, series=series, date_range=date_range)
+    integer = series.math in INTEGER_MATHS
+    lines: dict[tuple[bool, str], _Line] = {}
+    for row in store.query(compiled.query).dicts():
+        key = (bool(row["is_top"]), str(row["breakdown_value"])) if compiled.breakdown else (True, "")
+        line = lines.setdefault(key, _Line(epochs, integer))
+        value = row["value"]
+        value = 0 if value is None or value != value else value  # NULL / NaN (no rows) -> 0
+        if row["bucket"] is None:
+            line.total = value
+            line.volume = int(row.get("volume") or 0)
+        else:
+            line.put(int(row["bucket"]), value)
+    if not compiled.breakdown:
+        line = lines.get((True, ""), _Line(epochs, integer))
+        return [{**_describe(series), "points": line.points(zone), "total": line._number(line.total)}]
+    answer = []
+    # Top values by event count as ranked by the query (ties by value), "other" last.
+    for (is_top, value), line in sorted(lines.items(), key=lambda item: (not item[0][0], -item[1].volume, item[0][1])):
+        entry: dict[str, Any] = {**_describe(series), "points": line.points(zone), "total": line._number(line.total)}
+        if is_top:
+            entry.update(
+                label=f"{series.label()} · {value or '(not set)'}", breakdown_value=value or None, is_other=False
+            )
+        else:
+            entry.update(label=f"{series.label()} · other", breakdown_value=OTHER, is_other=True)
+        answer.append(entry)
+    return answer
+
+
+def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None = None) -> dict[str, Any]:
+    """Compute a trends query for one project (the caller has checked the user may read it)."""
+    store = store or get_store()
+    zone = ZoneInfo(query.time_zone)
+    start = query.date_from
+    if start is None:
+        start = _first_event(store, project_id) or query.date_to
+    date_range = DateRange(min(start, query.date_to), query.date_to)
+    problem = too_many_points(query, date_range)
+    if problem:
+        raise QueryTooLarge(problem)
+    periods = [("current", date_range)]
+    if query.compare:
+        periods.append(("previous", previous_range(date_range, zone)))
+    series_out: list[dict[str, Any]] = []
+    for series in query.series:
+        for name, period in periods:
+            for entry in _run_period(store, project_id, query, series, period):
+                if query.compare:
+                    entry["compare"] = name
+                    if name == "previous":
+                        entry["label"] += " (previous)"
+                series_out.append(entry)
+    return {
+        "series": series_out,
+        "interval": query.interval,
+        "from": date_range.start.astimezone(zone).isoformat(),
+        "to": date_range.end.astimezone(zone).isoformat(),
+        "time_zone": query.time_zone,
+        "computed_at": utc_now().isoformat(),
+        "source": "events",
+    }

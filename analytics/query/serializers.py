@@ -1,0 +1,254 @@
+"""DRF serializers that validate the JSON of a query and build the model (``model.py``).
+
+Errors name the field: ``{"series": [{"filters": {"operator": [...]}}]}``, ``{"from": [...]}``.
+The serializers need ``context={"time_zone": <IANA name>, "now": <aware datetime>}`` to
+resolve relative dates.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from analytics.query.limits import too_many_points
+from analytics.query.model import (
+    INTERVALS,
+    MATHS,
+    MAX_BREAKDOWN_LIMIT,
+    MAX_SERIES,
+    OPERATORS,
+    PROPERTY_MATHS,
+    Breakdown,
+    Condition,
+    DateRange,
+    Filter,
+    Group,
+    Series,
+    TrendsQuery,
+)
+from analytics.query.timerange import RangeError, parse_moment
+
+MAX_FILTER_DEPTH = 5
+MAX_CONDITIONS = 100
+MAX_IN_VALUES = 1000
+MAX_REGEX_LENGTH = 1000
+# Constructs Python's re accepts and RE2 (ClickHouse match) does not: look-around,
+# back-references, atomic groups, possessive quantifiers, conditionals.
+_RE2_UNSUPPORTED = re.compile(r"(?<!\\)(?:\\\\)*(?:\(\?<?[=!]|\(\?>|\(\?P=|\(\?\(|\\[1-9]|[*+?}]\+)")
+_VALUELESS = frozenset({"is_set", "is_not_set"})
+_NUMERIC = frozenset({"gt", "gte", "lt", "lte"})
+_TEXT = frozenset({"contains", "not_contains", "regex", "not_regex"})
+
+
+def _is_scalar(value: Any) -> bool:
+    if isinstance(value, bool | str):
+        return True
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _as_number(value: Any) -> float:
+    if isinstance(value, bool) or not _is_scalar(value):
+        raise serializers.ValidationError("must be a number")
+    try:
+        return float(value)
+    except ValueError:
+        raise serializers.ValidationError("must be a number") from None
+
+
+def _check_regex(pattern: str) -> None:
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise serializers.ValidationError(f"regex longer than {MAX_REGEX_LENGTH} characters")
+    try:
+        re.compile(pattern)
+    except re.error as error:
+        raise serializers.ValidationError(f"regex does not compile: {error}") from None
+    if _RE2_UNSUPPORTED.search(pattern):
+        raise serializers.ValidationError(
+            "regex uses a construct RE2 does not support (look-around, back-reference, atomic or possessive)"
+        )
+
+
+def _value_for(operator: str, value: Any) -> Any:  # noqa: C901 - one branch per operator family
+    """The condition's value, checked for its operator (raises ValidationError)."""
+    if operator in _VALUELESS:
+        return None
+    if value is None:
+        raise serializers.ValidationError(f"{operator} needs a value")
+    if operator in ("in", "not_in"):
+        if not isinstance(value, list) or not value or len(value) > MAX_IN_VALUES:
+            raise serializers.ValidationError(f"{operator} needs a list of 1 to {MAX_IN_VALUES} values")
+        if not all(_is_scalar(item) for item in value):
+            raise serializers.ValidationError("list items must be strings, numbers or booleans")
+        return tuple(value)
+    if operator == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise serializers.ValidationError("between needs [low, high]")
+        low, high = (_as_number(bound) for bound in value)
+        if low > high:
+            raise serializers.ValidationError("between needs low <= high")
+        return (low, high)
+    if not _is_scalar(value):
+        raise serializers.ValidationError("must be a string, a number or a boolean")
+    if operator in _NUMERIC:
+        return _as_number(value)
+    if operator in _TEXT:
+        if not isinstance(value, str):
+            raise serializers.ValidationError(f"{operator} needs a string")
+        if operator in ("regex", "not_regex"):
+            _check_regex(value)
+    return value
+
+
+class ConditionSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=200, trim_whitespace=False)
+    type = serializers.ChoiceField(choices=["event", "person", "session"], default="event")
+    operator = serializers.ChoiceField(choices=list(OPERATORS))
+    value = serializers.JSONField(required=False, allow_null=True)
+
+    def validate_type(self, value: str) -> str:
+        if value != "event":
+            raise serializers.ValidationError(f"{value} filters are not supported yet; use type event")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            attrs["value"] = _value_for(attrs["operator"], attrs.get("value"))
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({"value": error.detail}) from None
+        return attrs
+
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
+        "description": 'A condition {"key", "type": "event", "operator", "value"}, a group'
+        ' {"op": "and"|"or", "conditions": [...]} or a list of them (AND).',
+    }
+)
+class FilterField(serializers.Field):
+    """A condition, a group ``{"op", "conditions"}`` or a list (AND), nested to MAX_FILTER_DEPTH."""
+
+    def to_internal_value(self, data: Any) -> Filter:
+        counter = [0]
+        return self._parse(data, 1, counter)
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+    def _parse(self, data: Any, depth: int, counter: list[int]) -> Filter:
+        if depth > MAX_FILTER_DEPTH:
+            raise serializers.ValidationError(f"filters nest at most {MAX_FILTER_DEPTH} levels")
+        if isinstance(data, list):
+            return Group("and", self._children(data, depth, counter))
+        if not isinstance(data, dict):
+            raise serializers.ValidationError("a filter is a condition, a group or a list")
+        if "op" in data or "conditions" in data:
+            if data.get("op") not in ("and", "or"):
+                raise serializers.ValidationError({"op": ['must be "and" or "or"']})
+            if not isinstance(data.get("conditions"), list):
+                raise serializers.ValidationError({"conditions": ["must be a list"]})
+            try:
+                return Group(data["op"], self._children(data["conditions"], depth, counter))
+            except serializers.ValidationError as error:
+                raise serializers.ValidationError({"conditions": error.detail}) from None
+        counter[0] += 1
+        if counter[0] > MAX_CONDITIONS:
+            raise serializers.ValidationError(f"at most {MAX_CONDITIONS} conditions")
+        condition = ConditionSerializer(data=data)
+        if not condition.is_valid():
+            raise serializers.ValidationError(condition.errors)
+        values = condition.validated_data
+        return Condition(key=values["key"], operator=values["operator"], value=values["value"], type=values["type"])
+
+    def _children(self, items: list[Any], depth: int, counter: list[int]) -> tuple[Filter, ...]:
+        children, errors = [], {}
+        for index, item in enumerate(items):
+            try:
+                children.append(self._parse(item, depth + 1, counter))
+            except serializers.ValidationError as error:
+                errors[str(index)] = error.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return tuple(children)
+
+
+class SeriesSerializer(serializers.Serializer):
+    event = serializers.CharField(max_length=200, allow_null=True, trim_whitespace=False)
+    math = serializers.ChoiceField(choices=list(MATHS), default="total")
+    property = serializers.CharField(max_length=200, required=False, allow_null=True, trim_whitespace=False)
+    filters = FilterField(required=False, allow_null=True)
+    name = serializers.CharField(max_length=200, required=False, allow_null=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["math"] in PROPERTY_MATHS and not attrs.get("property"):
+            raise serializers.ValidationError({"property": [f"math {attrs['math']} needs a numeric property"]})
+        if attrs["math"] not in PROPERTY_MATHS and attrs.get("property"):
+            raise serializers.ValidationError({"property": [f"math {attrs['math']} takes no property"]})
+        return attrs
+
+
+class BreakdownSerializer(serializers.Serializer):
+    key = serializers.CharField(max_length=200, trim_whitespace=False)
+    type = serializers.ChoiceField(choices=["event", "person"], default="event")
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_BREAKDOWN_LIMIT, default=10)
+
+    def validate_type(self, value: str) -> str:
+        if value != "event":
+            raise serializers.ValidationError("person breakdowns are not supported yet; use type event")
+        return value
+
+
+class TrendsQuerySerializer(serializers.Serializer):
+    """``{"series", "interval", "from", "to"?, "filters"?, "breakdown"?, "compare"?}``."""
+
+    series = serializers.ListField(child=SeriesSerializer(), min_length=1, max_length=MAX_SERIES)
+    interval = serializers.ChoiceField(choices=list(INTERVALS), default="day")
+    date_from = serializers.CharField(max_length=64, default="-7d")
+    date_to = serializers.CharField(max_length=64, required=False, allow_null=True)
+    filters = FilterField(required=False, allow_null=True)
+    breakdown = BreakdownSerializer(required=False, allow_null=True)
+    compare = serializers.BooleanField(default=False)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # "from" is a Python keyword, so the fields are declared as date_from/date_to and renamed here.
+        fields = super().get_fields()
+        fields["from"] = fields.pop("date_from")
+        fields["to"] = fields.pop("date_to")
+        return fields
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        zone = ZoneInfo(self.context["time_zone"])
+        now: datetime = self.context["now"]
+        date_from, date_to = attrs["from"].strip(), attrs.get("to")
+        try:
+            end = parse_moment(date_to, zone, now, is_end=True) if date_to else now
+        except RangeError as error:
+            raise serializers.ValidationError({"to": [str(error)]}) from None
+        start = None
+        if date_from != "all":
+            try:
+                start = parse_moment(date_from, zone, now, is_end=False)
+            except RangeError as error:
+                raise serializers.ValidationError({"from": [str(error)]}) from None
+            if start >= end:
+                raise serializers.ValidationError({"from": ["from must be before to"]})
+        query = TrendsQuery(
+            series=tuple(Series(**series) for series in attrs["series"]),
+            interval=attrs["interval"],
+            date_from=start,
+            date_to=end,
+            time_zone=self.context["time_zone"],
+            filters=attrs.get("filters"),
+            breakdown=Breakdown(**attrs["breakdown"]) if attrs.get("breakdown") else None,
+            compare=attrs["compare"],
+        )
+        problem = too_many_points(query, DateRange(start, end)) if start is not None else None
+        if problem:
+            raise serializers.ValidationError({"interval": [problem]})
+        return {"query": query}

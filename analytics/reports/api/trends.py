@@ -1,0 +1,70 @@
+"""``POST /api/v1/projects/{id}/insights/trends``: a trends query for a member's project.
+
+A POST because the query is a JSON document, but it only reads: personal API keys (which
+may only read) are allowed. A non-member gets 404. The query model and its validation are
+in ``analytics.query``; the answer's shape in ``analytics.query.runner``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
+from analytics.accounts.selectors import project_get_for_user
+from analytics.accounts.typing import AuthenticatedRequest
+from analytics.core.timeutils import utc_now
+from analytics.query.runner import run_trends
+from analytics.query.serializers import TrendsQuerySerializer
+
+
+class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
+    """Authenticated by any means, personal API keys included: this POST only reads."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method != "POST":
+            return super().has_permission(request, view)
+        user = request.user
+        return user is not None and user.is_authenticated
+
+
+class TrendsPointSerializer(serializers.Serializer):
+    bucket = serializers.CharField(help_text="bucket start, ISO 8601 with the project's offset")
+    value = serializers.FloatField()
+
+
+class TrendsSeriesSerializer(serializers.Serializer):
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
+    event = serializers.CharField(allow_null=True)
+    math = serializers.CharField()
+    property = serializers.CharField(required=False)
+    breakdown_value = serializers.CharField(required=False, allow_null=True, help_text='"$other" for the rest')
+    is_other = serializers.BooleanField(required=False)
+    compare = serializers.ChoiceField(choices=["current", "previous"], required=False)
+    points = TrendsPointSerializer(many=True)
+    total = serializers.FloatField()
+
+
+class TrendsResultSerializer(serializers.Serializer):
+    series = TrendsSeriesSerializer(many=True)
+    interval = serializers.CharField()
+    time_zone = serializers.CharField()
+    computed_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(choices=["events", "rollup"])  # type: ignore[assignment]  # like Field.source
+
+
+class TrendsView(APIView):
+    permission_classes = [IsAuthenticatedReadQuery]
+
+    @extend_schema(request=TrendsQuerySerializer, responses={200: TrendsResultSerializer})
+    def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
+        """Event counts, unique users or a property's statistics per bucket, in the project's time zone."""
+        project = project_get_for_user(user=request.user, project_id=project_id)
+        serializer = TrendsQuerySerializer(data=request.data, context={"time_zone": project.timezone, "now": utc_now()})
+        serializer.is_valid(raise_exception=True)
+        return Response(run_trends(project_id=project.id, query=serializer.validated_data["query"]))
