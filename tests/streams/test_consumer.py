@@ -322,19 +322,19 @@ def test_the_consumer_benchmark_stores_every_row_of_its_multi_event_messages(top
 def test_a_resend_through_kafka_with_other_timestamps_is_stored_once(topics: Topics, store: Any) -> None:
     """A client resends a batch hours later: the copies travel the same partitions, carry
     new timestamps (across hours), and the consumer stores none of them."""
-    rows = event_rows(9311, 600)
+    rows = event_rows(9321, 600)
     produce_rows(rows)
     targets = send_drain_markers(topics.topic)
     with running_consumer():
         assert wait_until_drained(topics.group, topics.topic, targets, timeout=120)
-    assert _count(store, 9311) == (600, 600)
+    assert _count(store, 9321) == (600, 600)
     resent = [
         dict(row, timestamp=int(row["timestamp"]) - 3 * 3_600_000, received_at=int(row["received_at"]) + 5)
         for row in rows[:200]
     ]
-    produce_rows([*resent, *event_rows(9311, 10, start=600)])
+    produce_rows([*resent, *event_rows(9321, 10, start=600)])
     targets = send_drain_markers(topics.topic)
     with running_consumer() as consumer:
         assert wait_until_drained(topics.group, topics.topic, targets, timeout=120)
-    assert _count(store, 9311) == (610, 610)
+    assert _count(store, 9321) == (610, 610)
     assert consumer.stats.rows == 10
