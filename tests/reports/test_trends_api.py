@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -201,3 +203,16 @@ def test_openapi_documents_the_request_and_the_answer(client):
         schema["components"]["schemas"][request]["properties"]
     )
     assert {"series", "computed_at", "source"} <= set(schema["components"]["schemas"][answer]["properties"])
+
+
+def test_the_readme_trend_example_is_answered(berlin_project, client):
+    """README's curl example of a trend: its body, as written there, gets an answer."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    example = readme[readme.index("/insights/trends -H") :]
+    body = json.loads(example[example.index("-d '") + 4 : example.index("}'") + 1])
+    project, auth = berlin_project
+    response = post(client, project.id, body, auth)
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    assert answer["source"] == "events"
+    assert isinstance(answer["series"], list)  # this project has no purchases: no breakdown values
