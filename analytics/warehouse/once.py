@@ -204,8 +204,7 @@ class StoredEvents:
         assert bloom is not None
         projects = batch.column("project_id").to_numpy(zero_copy_only=False)
         keys = event_keys(projects, batch.column("event_id"))
-        keep = np.ones(batch.num_rows, dtype=bool)
-        keep &= _first_of_each_identity(batch, keys)
+        keep = _first_of_each_identity(batch, keys)
         flagged = np.flatnonzero(keep & bloom.may_contain(keys))
         if len(flagged):
             keep[flagged] = self._not_stored(table, batch, flagged)
@@ -226,11 +225,6 @@ class StoredEvents:
         if bloom.count > bloom.capacity:
             self._build(table, state, at_least=bloom.count)
         metrics.STORED_EVENTS_FILTER_KEYS.labels(table=table).set(bloom.count)
-
-    def forget(self) -> None:
-        """Drop every filter (after rows were deleted, e.g. a retention mutation or a test's wipe)."""
-        with self.lock:
-            self._tables.clear()
 
     def _not_stored(self, table: str, batch: pa.Table, rows: np.ndarray) -> np.ndarray:
         """For each of ``rows``: True when its identity is not in the table."""
