@@ -21,6 +21,10 @@ urlpatterns = [
     path("", include("analytics.ingestion.api.urls")),
     path("api/v1/", include("analytics.aggregation.api.urls")),
     path("api/v1/", include("analytics.reports.api.urls")),
+    path("api/v1/", include("analytics.segments.api.urls")),
+    path("api/v1/", include("analytics.funnels.api.urls")),
+    path("api/v1/", include("analytics.cohorts.api.urls")),
+    path("", include("analytics.dashboards.urls")),
     path("", include("analytics.platform.urls")),
 ]
 

@@ -51,8 +51,12 @@ THIRD_PARTY_APPS = [
 # and test profiles only (config/settings/__init__.py).
 LOCAL_APPS = [
     "analytics.platform",
+    "analytics.dashboards",
     "analytics.loadgen",
     "analytics.reports",
+    "analytics.funnels",
+    "analytics.cohorts",
+    "analytics.segments",
     "analytics.query",
     "analytics.aggregation",
     "analytics.ingestion",

@@ -1,0 +1,1 @@
+"""Funnels (where users drop off) and user paths (what they do instead)."""
