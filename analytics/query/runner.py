@@ -17,6 +17,7 @@ own dates).
 
 from __future__ import annotations
 
+import math
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,8 +27,10 @@ from zoneinfo import ZoneInfo
 from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import utc_now
 from analytics.query.compiler.trends import INTEGER_MATHS, compile_series
+from analytics.query.formula import LETTERS, evaluate
 from analytics.query.limits import too_many_points
-from analytics.query.model import DateRange, Series, TrendsQuery
+from analytics.query.model import DateRange, Formula, Series, TrendsQuery
+from analytics.query.rollup_source import rollup_counts
 from analytics.query.timerange import iter_buckets, previous_range
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore, get_store
@@ -94,11 +97,28 @@ def _describe(series: Series) -> dict[str, Any]:
     return described
 
 
+def _rollup_period(
+    project_id: int, query: TrendsQuery, series: Series, date_range: DateRange, epochs: list[int]
+) -> list[dict[str, Any]] | None:
+    counts = rollup_counts(project_id=project_id, query=query, series=series, date_range=date_range, epochs=epochs)
+    if counts is None:
+        return None
+    line = _Line(epochs, True)
+    for epoch, count in counts.items():
+        line.put(epoch, count)
+        line.total += count
+    zone = ZoneInfo(query.time_zone)
+    return [{**_describe(series), "points": line.points(zone), "total": line._number(line.total), "source": "rollup"}]
+
+
 def _run_period(
     store: EventStore, project_id: int, query: TrendsQuery, series: Series, date_range: DateRange
 ) -> list[dict[str, Any]]:
     zone = ZoneInfo(query.time_zone)
     epochs = [int(bucket.timestamp()) for bucket in iter_buckets(date_range, query.interval, zone)]
+    from_rollup = _rollup_period(project_id, query, series, date_range, epochs)
+    if from_rollup is not None:
+        return from_rollup
     compiled = compile_series(project_id=project_id, query=query, series=series, date_range=date_range)
     integer = series.math in INTEGER_MATHS
     lines: dict[tuple[bool, str], _Line] = {}
@@ -114,11 +134,18 @@ def _run_period(
             line.put(int(row["bucket"]), value)
     if not compiled.breakdown:
         line = lines.get((True, ""), _Line(epochs, integer))
-        return [{**_describe(series), "points": line.points(zone), "total": line._number(line.total)}]
+        return [
+            {**_describe(series), "points": line.points(zone), "total": line._number(line.total), "source": "events"}
+        ]
     answer = []
     # Top values by event count as ranked by the query (ties by value), "other" last.
     for (is_top, value), line in sorted(lines.items(), key=lambda item: (not item[0][0], -item[1].volume, item[0][1])):
-        entry: dict[str, Any] = {**_describe(series), "points": line.points(zone), "total": line._number(line.total)}
+        entry: dict[str, Any] = {
+            **_describe(series),
+            "points": line.points(zone),
+            "total": line._number(line.total),
+            "source": "events",
+        }
         if is_top:
             entry.update(
                 label=f"{series.label()} · {value or '(not set)'}", breakdown_value=value or None, is_other=False
@@ -126,6 +153,56 @@ def _run_period(
         else:
             entry.update(label=f"{series.label()} · other", breakdown_value=OTHER, is_other=True)
         answer.append(entry)
+    return answer
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def _formula_lines(formula: Formula, per_series: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """One line per (period, breakdown value): the formula over the series' lines of that key.
+
+    A series without a line for the key (a breakdown value outside its top N) counts as 0.
+    """
+    keyed: dict[tuple[Any, Any], dict[str, dict[str, Any]]] = {}
+    for index, entries in enumerate(per_series):
+        for entry in entries:
+            key = (entry.get("compare"), entry.get("breakdown_value", ""))
+            keyed.setdefault(key, {})[LETTERS[index]] = entry
+    answer = []
+    for (period, breakdown_value), by_letter in keyed.items():
+        template = next(iter(by_letter.values()))
+        buckets = [point["bucket"] for point in template["points"]]
+
+        def value_at(position: int, by_letter: dict[str, dict[str, Any]] = by_letter) -> dict[str, float | None]:
+            return {letter: entry["points"][position]["value"] for letter, entry in by_letter.items()}
+
+        values = {letter: 0.0 for letter in LETTERS[: len(per_series)]}
+        points = [
+            {"bucket": bucket, "value": _finite(evaluate(formula.tree, {**values, **value_at(position)}))}
+            for position, bucket in enumerate(buckets)
+        ]
+        totals = {**values, **{letter: entry["total"] for letter, entry in by_letter.items()}}
+        line: dict[str, Any] = {
+            "label": formula.text,
+            "event": None,
+            "math": "formula",
+            "formula": formula.text,
+            "points": points,
+            "total": _finite(evaluate(formula.tree, totals)),
+            "source": "rollup" if all(entry["source"] == "rollup" for entry in by_letter.values()) else "events",
+        }
+        for name in ("breakdown_value", "is_other", "compare"):
+            if name in template:
+                line[name] = template[name]
+        if template.get("is_other"):
+            line["label"] = f"{formula.text} · other"
+        elif "breakdown_value" in template:
+            line["label"] = f"{formula.text} · {breakdown_value or '(not set)'}"
+        if period == "previous":
+            line["label"] += " (previous)"
+        answer.append(line)
     return answer
 
 
@@ -143,15 +220,21 @@ def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None 
     periods = [("current", date_range)]
     if query.compare:
         periods.append(("previous", previous_range(date_range, zone)))
-    series_out: list[dict[str, Any]] = []
+    per_series: list[list[dict[str, Any]]] = []
     for series in query.series:
+        entries = []
         for name, period in periods:
             for entry in _run_period(store, project_id, query, series, period):
                 if query.compare:
                     entry["compare"] = name
                     if name == "previous":
                         entry["label"] += " (previous)"
-                series_out.append(entry)
+                entries.append(entry)
+        per_series.append(entries)
+    if query.formula is not None:
+        series_out = _formula_lines(query.formula, per_series)
+    else:
+        series_out = [entry for entries in per_series for entry in entries]
     return {
         "series": series_out,
         "interval": query.interval,
@@ -159,5 +242,5 @@ def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None 
         "to": date_range.end.astimezone(zone).isoformat(),
         "time_zone": query.time_zone,
         "computed_at": utc_now().isoformat(),
-        "source": "events",
+        "source": "rollup" if series_out and all(entry["source"] == "rollup" for entry in series_out) else "events",
     }

@@ -97,7 +97,7 @@ def test_sum_of_a_property_broken_down_by_week():
         " AND isNotNull(JSONExtract(properties, {v3:String}, 'Nullable(Float64)'))"
     )
     assert query.sql == (
-        "SELECT bucket, is_top, breakdown_value, sum(x) AS value, count() AS volume FROM ("
+        "SELECT is_top, breakdown_value, bucket, sum(x) AS value, count() AS volume FROM ("
         "SELECT toUnixTimestamp(toDateTime(toMonday(timestamp, {tz:String}), {tz:String})) AS bucket,"
         " ifNull(nullIf(country, ''), '') AS breakdown_raw,"
         " breakdown_raw IN (SELECT ifNull(nullIf(country, ''), '') AS top FROM events WHERE " + where + ""

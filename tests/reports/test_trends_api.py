@@ -122,7 +122,7 @@ def _fields(response: Any) -> Any:
             ["filters", "0", "value"],
         ),
         (
-            {"series": [{"event": "a"}], "filters": [{"key": "p", "type": "person", "operator": "eq", "value": 1}]},
+            {"series": [{"event": "a"}], "filters": [{"key": "p", "type": "session", "operator": "eq", "value": 1}]},
             ["filters", "0", "type"],
         ),
         ({"series": [{"event": "a", "math": "p95"}]}, ["series", "0", "property"]),
