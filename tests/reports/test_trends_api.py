@@ -216,3 +216,73 @@ def test_the_readme_trend_example_is_answered(berlin_project, client):
     answer = response.json()
     assert answer["source"] == "events"
     assert isinstance(answer["series"], list)  # this project has no purchases: no breakdown values
+
+
+def test_a_bad_formula_is_400_naming_formula(berlin_project, client):
+    project, auth = berlin_project
+    body = {"series": [{"event": "signup"}], "formula": "__import__('os').system('true')"}
+
+    assert "formula" in _fields(post(client, project.id, body, auth))
+
+
+def test_a_formula_answers_with_null_for_division_by_zero(berlin_project, client):
+    project, auth = berlin_project
+    body = {"series": [{"event": "signup"}, {"event": "nothing"}], "formula": "A / B", "from": "-1d"}
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    (line,) = response.json()["series"]
+    assert line["math"] == "formula"
+    assert line["total"] is None
+
+
+def test_a_missing_segment_is_400_naming_segment(berlin_project, client):
+    project, auth = berlin_project
+    condition = {"type": "segment", "key": "id", "operator": "in", "value": 987654}
+    body = {"series": [{"event": "signup"}], "filters": [condition], "from": "-1d"}
+
+    assert "segment" in _fields(post(client, project.id, body, auth))
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"type": "segment", "key": "name", "operator": "in", "value": 1},
+        {"type": "segment", "key": "id", "operator": "contains", "value": 1},
+        {"type": "segment", "key": "id", "operator": "in", "value": "1 OR 1=1"},
+        {"type": "person", "key": "plan", "operator": "like", "value": "x"},
+    ],
+)
+def test_malformed_segment_and_person_conditions_are_400(berlin_project, client, condition):
+    project, auth = berlin_project
+    body = {"series": [{"event": "signup"}], "filters": [condition]}
+
+    assert _fields(post(client, project.id, body, auth))["filters"]["0"]
+
+
+def test_injection_attempts_through_person_filters_and_breakdowns_are_data(berlin_project, client):
+    project, auth = berlin_project
+    evil_filter = {"key": EVIL_KEY, "type": "person", "operator": "neq", "value": EVIL_VALUE}
+    body = {
+        "series": [{"event": "signup", "filters": [evil_filter]}],
+        "from": "-1d",
+        "breakdown": {"key": EVIL_KEY, "type": "person", "limit": 5},
+    }
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    # No person rows: every event "is not" the value and breaks down as not set.
+    assert [(line["breakdown_value"], line["total"]) for line in response.json()["series"]] == [(None, 3)]
+
+
+def test_unknown_person_properties_give_empty_results(berlin_project, client):
+    project, auth = berlin_project
+    condition = {"key": "never_seen", "type": "person", "operator": "eq", "value": "x"}
+    body = {"series": [{"event": "signup", "filters": [condition]}], "from": "-1d"}
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["series"][0]["total"] == 0
