@@ -49,6 +49,7 @@ INTERVALS: tuple[str, ...] = Interval.__args__  # type: ignore[attr-defined]
 Math = Literal[
     "total",
     "unique_users",
+    "unique_distinct_ids",
     "unique_sessions",
     "avg_per_user",
     "min_per_user",
@@ -153,3 +154,18 @@ class TrendsQuery:
         """Upper bound of the points one bucket contributes to the answer."""
         per_series = (self.breakdown.limit + 1) if self.breakdown else 1
         return len(self.series) * per_series * (2 if self.compare else 1)
+
+
+@dataclass(frozen=True)
+class TopValuesQuery:
+    """The most frequent values of one event key in a range, with their event counts.
+
+    ``key`` is read like a filter key (``event``, ``distinct_id``, a hot, derived or JSON
+    property); events where it is not set are left out. Ordered by events, then value.
+    """
+
+    key: str
+    date_range: DateRange
+    limit: int
+    event: str | None = None
+    filters: Filter | None = None

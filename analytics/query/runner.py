@@ -18,22 +18,28 @@ own dates).
 from __future__ import annotations
 
 import math
+import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
+
 from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import utc_now
+from analytics.query.compiler.top import compile_top_values
 from analytics.query.compiler.trends import INTEGER_MATHS, compile_series
 from analytics.query.formula import LETTERS, evaluate
 from analytics.query.limits import too_many_points
-from analytics.query.model import DateRange, Formula, Series, TrendsQuery
+from analytics.query.model import DateRange, Formula, Series, TopValuesQuery, TrendsQuery
 from analytics.query.rollup_source import rollup_counts
 from analytics.query.timerange import iter_buckets, previous_range
+from analytics.warehouse.errors import StoreQueryError, StoreUnavailable
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore, get_store
+from analytics.warehouse.transports.common import error_code
 
 OTHER = "$other"
 
@@ -43,6 +49,45 @@ class QueryTooLarge(ApplicationError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, extra={"fields": {"interval": [message]}})
+
+
+class InvalidRegex(ApplicationError):
+    """A regex Python accepts but ClickHouse's RE2 does not: a 400 naming the filters."""
+
+    def __init__(self, reason: str) -> None:
+        message = f"a regex does not compile in RE2: {reason}"
+        super().__init__(message, extra={"fields": {"filters": [message]}})
+
+
+class QueryTimeout(ApplicationError):
+    """The query ran longer than CLICKHOUSE_QUERY_TIMEOUT: a 400 naming the limit."""
+
+    def __init__(self) -> None:
+        message = (
+            f"the query took longer than the {settings.CLICKHOUSE_QUERY_TIMEOUT} s limit;"
+            " use a shorter range, fewer series or narrower filters"
+        )
+        super().__init__(message, extra={"fields": {"timeout": [message]}})
+
+
+_CANNOT_COMPILE_REGEXP = 427
+_TIMEOUT_EXCEEDED = 159
+_RE2_REASON = re.compile(r"cannot compile re2: (.*?)\. Look at", re.DOTALL)
+
+
+def _rows(store: EventStore, query: Query) -> list[dict[str, Any]]:
+    """The query's rows; a regex RE2 refuses and a timeout become 400s instead of 500s."""
+    try:
+        return store.query(query).dicts()
+    except StoreQueryError as error:
+        if error_code(error) == _CANNOT_COMPILE_REGEXP:
+            match = _RE2_REASON.search(str(error))
+            raise InvalidRegex(match.group(1)[:300] if match else "rejected by ClickHouse") from None
+        raise
+    except StoreUnavailable as error:
+        if error_code(error) == _TIMEOUT_EXCEEDED:
+            raise QueryTimeout() from None
+        raise
 
 
 def _first_event(store: EventStore, project_id: int) -> datetime | None:
@@ -122,7 +167,7 @@ def _run_period(
     compiled = compile_series(project_id=project_id, query=query, series=series, date_range=date_range)
     integer = series.math in INTEGER_MATHS
     lines: dict[tuple[bool, str], _Line] = {}
-    for row in store.query(compiled.query).dicts():
+    for row in _rows(store, compiled.query):
         key = (bool(row["is_top"]), str(row["breakdown_value"])) if compiled.breakdown else (True, "")
         line = lines.setdefault(key, _Line(epochs, integer))
         value = row["value"]
@@ -244,3 +289,18 @@ def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None 
         "computed_at": utc_now().isoformat(),
         "source": "rollup" if series_out and all(entry["source"] == "rollup" for entry in series_out) else "events",
     }
+
+
+def run_top_values(*, project_id: int, query: TopValuesQuery, store: EventStore | None = None) -> list[dict[str, Any]]:
+    """``[{"value", "events", "distinct_ids", "first_ms", "last_ms"}]``, most events first."""
+    rows = _rows(store or get_store(), compile_top_values(project_id=project_id, query=query))
+    return [
+        {
+            "value": row["value"],
+            "events": int(row["events"]),
+            "distinct_ids": int(row["distinct_ids"]),
+            "first_ms": int(row["first_ms"]),
+            "last_ms": int(row["last_ms"]),
+        }
+        for row in rows
+    ]

@@ -286,3 +286,14 @@ def test_unknown_person_properties_give_empty_results(berlin_project, client):
 
     assert response.status_code == 200, response.content
     assert response.json()["series"][0]["total"] == 0
+
+
+def test_a_regex_only_re2_refuses_is_400_naming_filters(berlin_project, client):
+    project, auth = berlin_project
+    # Python's re accepts \\Z; RE2 (ClickHouse) does not: the store's refusal becomes a 400.
+    condition = {"key": "plan", "operator": "regex", "value": "pro\\Z"}
+    body = {"series": [{"event": "signup", "filters": [condition]}], "from": "-1d"}
+
+    fields = _fields(post(client, project.id, body, auth))
+
+    assert "invalid escape sequence" in fields["filters"][0]

@@ -47,6 +47,7 @@ BUCKETS = {
 MATH_SQL = {
     "total": "count()",
     "unique_users": "uniqExact(person_id)",
+    "unique_distinct_ids": "uniqExact(distinct_id)",
     "unique_sessions": "uniqExact(session)",
     "sum": "sum(x)",
     "avg": "avg(x)",
@@ -64,7 +65,9 @@ PER_USER_SQL = {
     "max_per_user": "max(n)",
     "median_per_user": "quantileExactInclusive(0.5)(n)",
 }
-INTEGER_MATHS = frozenset({"total", "unique_users", "unique_sessions", "min_per_user", "max_per_user"})
+INTEGER_MATHS = frozenset(
+    {"total", "unique_users", "unique_distinct_ids", "unique_sessions", "min_per_user", "max_per_user"}
+)
 _SCOPE = (
     "project_id = {project_id:UInt64}"
     " AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}"
@@ -105,6 +108,8 @@ def _where(query: TrendsQuery, series: Series, params: Params) -> tuple[str, str
         columns += f", assumeNotNull({number}) AS x"
     if series.math == "unique_sessions":
         columns += f", {session_key_sql()} AS session"
+    if series.math == "unique_distinct_ids":
+        columns += ", distinct_id"
     return " AND ".join(parts), columns
 
 
