@@ -2,9 +2,9 @@
 
 ``run_trends`` answers::
 
-    {"series": [{"label", "event", "math", "property"?, "breakdown_value"?, "is_other"?,
-                 "compare"?, "points": [{"bucket", "value"}], "total"}],
-     "interval", "from", "to", "time_zone", "computed_at", "source": "events"}
+    {"series": [{"label", "event", "math", "property"?, "formula"?, "breakdown_value"?,
+                 "is_other"?, "compare"?, "source", "points": [{"bucket", "value"}], "total"}],
+     "interval", "from", "to", "time_zone", "computed_at", "source": "events"|"rollup"}
 
 ``bucket`` is the bucket's start in ISO 8601 with the project's offset at that moment
 (``2026-03-29T00:00:00+01:00``, the next day ``...+02:00``); empty buckets are 0. With a
@@ -12,7 +12,17 @@ breakdown, each top value is a series (``breakdown_value`` null when the propert
 set), most voluminous first, then the rest as one series with ``is_other: true`` and
 ``breakdown_value: "$other"``. With ``compare``, each series comes twice, ``"compare":
 "current"`` then ``"previous"`` (the period of equal length before; its buckets are its
-own dates).
+own dates). Each series is read from the rollups when they answer it exactly
+(``rollup_source.py``), else from raw events; ``source`` says which, per line and for the
+whole answer (``rollup`` only when every line is).
+
+With a ``formula`` the answer holds, instead of the series, one line per (period,
+breakdown value) with ``"math": "formula"``: the formula over the series' values of each
+bucket and over their totals (``formula.py``; division by zero is null).
+
+``run_top_values`` answers a :class:`TopValuesQuery`: the most frequent values of a key.
+Store errors that are the client's doing become 400s: a regex RE2 refuses
+(:class:`InvalidRegex`) and a query over the time limit (:class:`QueryTimeout`).
 """
 
 from __future__ import annotations

@@ -24,7 +24,17 @@ How values compare (``properties`` is JSON text; a missing key and JSON ``null``
 - ``is_set``: the key is present and not JSON ``null``.
 
 The key ``event`` means the event name; the hot keys of :data:`HOT_COLUMNS` read their typed
-column instead of the JSON (empty text there means "not set").
+column instead of the JSON (empty text there means "not set"); the derived keys of
+:data:`DERIVED_TEXT` (``$pathname``, ``$referring_domain``) are computed from the ``url`` and
+``referrer`` columns; the UTM keys (:data:`UTM_KEYS`) are the event property when set and not
+empty, else the URL-decoded query parameter of the page URL.
+
+Person conditions (``type: "person"``) test the properties of the event's person, the latest
+version of its ``persons`` row that is not deleted (``FINAL``), through ``person_id IN
+(<persons for whom the positive test holds>)``; a negative operator is ``NOT IN`` that set,
+so an event whose person has no row "is not" the value. Segment conditions (``type:
+"segment"``) are ``person_id [NOT] IN (<members>)``, the members' SQL from
+``analytics.query.membership``. See docs/query.md.
 """
 
 from __future__ import annotations

@@ -12,16 +12,23 @@ once) for one period ``[start, end)``:
   each value's event count (``volume``) to order them. A
   property that is not set and an empty one form one group (value ``''``).
 
-Math: ``total`` (events), ``unique_users`` (``uniqExact(person_id)``), and ``sum``, ``avg``,
-``min``, ``max``, ``p50``..``p99`` of a numeric property (numeric view of
+Math: ``total`` (events), ``unique_users`` (``uniqExact(person_id)``),
+``unique_distinct_ids``, ``unique_sessions`` (distinct non-empty :func:`session_key_sql`),
+and ``sum``, ``avg``, ``min``, ``max``, ``p50``..``p99`` of a numeric property (numeric view of
 ``compiler.filters``: events where it is not a number are left out; percentiles are
-``quantileExactInclusive``, linear interpolation between the closest ranks).
+``quantileExactInclusive``, linear interpolation between the closest ranks). The per-user
+maths (``avg_per_user``, ``min_per_user``, ``max_per_user``, ``median_per_user``) count each
+person's events per bucket and over the period (``GROUPING SETS``, the period's row has
+``bucket`` NULL), then take the statistic over the persons of each group.
+
+A person breakdown (``type: "person"``) joins each event with the latest live properties of
+its person (``LEFT JOIN`` on ``person_id``; no row: not set). Event breakdowns take every key
+filters take, derived keys included.
 
 Buckets are ``toStartOfMinute/Hour/Day(timestamp, tz)``, ``toMonday`` and
 ``toStartOfMonth`` in the project's zone, returned as Unix seconds of the bucket start.
 
-Not yet here: formulas across series, per-user and session maths, person properties,
-the rollup path.
+Formulas are computed in Python by the runner; the rollup path is ``rollup_source.py``.
 """
 
 from __future__ import annotations
