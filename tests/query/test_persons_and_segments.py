@@ -243,3 +243,27 @@ def test_derived_keys_filter_too(web):
     answer = trends(project_id, {"series": [{"event": None, "filters": [condition]}]})
 
     assert answer["series"][0]["total"] == sum(1 for row in rows if _utm(row, "utm_source") == "ads")
+
+
+def test_person_breakdown_with_person_and_event_filters(people):
+    project_id, rows, expected = people
+    person = {"key": "age", "type": "person", "operator": "is_set"}
+    event = {"key": "plan", "operator": "neq", "value": "pro"}
+
+    answer = trends(
+        project_id,
+        {
+            "series": [{"event": None, "math": "unique_users", "filters": [event]}],
+            "filters": [person],
+            "breakdown": {"key": "plan", "type": "person", "limit": 50},
+        },
+    )
+
+    groups: dict[str | None, set[str]] = {}
+    for row in rows:
+        if filter_matches(person_of(row, expected), person) and filter_matches(row, event):
+            value = text_view(person_of(row, expected), "plan") or None
+            groups.setdefault(value, set()).add(row["person_id"])
+    assert {line["breakdown_value"]: line["total"] for line in answer["series"]} == {
+        value: len(persons) for value, persons in groups.items()
+    }

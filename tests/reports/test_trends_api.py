@@ -199,7 +199,7 @@ def test_openapi_documents_the_request_and_the_answer(client):
     operation = schema["paths"]["/api/v1/projects/{project_id}/insights/trends"]["post"]
     request = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert {"series", "interval", "from", "to", "filters", "breakdown", "compare"} <= set(
+    assert {"series", "interval", "from", "to", "filters", "breakdown", "compare", "formula"} <= set(
         schema["components"]["schemas"][request]["properties"]
     )
     assert {"series", "computed_at", "source"} <= set(schema["components"]["schemas"][answer]["properties"])
