@@ -184,6 +184,11 @@ SPECTACULAR_SETTINGS = {
     # The prefix left out of operation ids and tags. Fixed, because drf-spectacular would
     # otherwise take the paths' common prefix, which the Segment paths (/v1/...) turn into "/".
     "SCHEMA_PATH_PREFIX": "/api",
+    # Choice sets that share a field name with another set get their own component name.
+    "ENUM_NAME_OVERRIDES": {
+        "CalendarIntervalEnum": "analytics.query.presets.CALENDAR_INTERVALS",
+        "QueryIntervalEnum": "analytics.query.model.INTERVALS",
+    },
 }
 
 # CORS: the read/management API answers only the origins listed here. The ingestion paths

@@ -129,9 +129,11 @@ class SavedReportDetailView(APIView):
         return self._update(request, project_id, report_id, partial=True)
 
     def _update(self, request: AuthenticatedRequest, project_id: int, report_id: int, *, partial: bool) -> Response:
-        report = self._report(request, project_id, report_id)
+        project = project_get_for_user(user=request.user, project_id=project_id)
+        # The body is read before the report is looked up: a malformed body is a 400 either way.
         serializer = SavedReportWriteSerializer(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
+        report = saved_report_get(project=project, report_id=report_id)
         changes = {key: value for key, value in serializer.validated_data.items() if not partial or key in request.data}
         report = saved_report_update(user=request.user, report=report, changes=changes)
         return Response(SavedReportSerializer(report).data)
