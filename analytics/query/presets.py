@@ -187,30 +187,28 @@ def _last_moment_day(query: PresetQuery) -> date:
 def run_active_users(project_id: int, query: PresetQuery, store: EventStore) -> dict[str, Any]:
     zone = query.zone
     first_day, last_day = query.start.astimezone(zone).date(), _last_moment_day(query)
+    scan_first = first_day - timedelta(days=MONTH_DAYS - 1)
     compiled = compile_active_users(
         project_id=project_id,
         time_zone=query.time_zone,
-        scan_start=_local_midnight(first_day - timedelta(days=MONTH_DAYS - 1), zone),
+        scan_start=_local_midnight(scan_first, zone),
         scan_end=_local_midnight(last_day + timedelta(days=1), zone),
-        first_day=first_day,
         last_day=last_day,
         event=query.event,
         filters=query.filters,
     )
-    counts = {row["target"]: row for row in store.query(compiled).dicts()}
-    points, day = [], first_day
+    steps = {int(row["day_number"]): row for row in store.query(compiled).dicts()}
+    epoch = date(1970, 1, 1)
+    running = {"dau_step": 0, "wau_step": 0, "mau_step": 0}
+    points, day = [], scan_first
     while day <= last_day:
-        row = counts.get(day, {})
-        dau, wau, mau = (int(row.get(name, 0)) for name in ("dau", "wau", "mau"))
-        points.append(
-            {
-                "bucket": _iso_day(day, zone),
-                "dau": dau,
-                "wau": wau,
-                "mau": mau,
-                "stickiness": dau / mau if mau else None,
-            }
-        )
+        for name, step in steps.get((day - epoch).days, {}).items():
+            if name in running:
+                running[name] += int(step)
+        if day >= first_day:
+            dau, wau, mau = running["dau_step"], running["wau_step"], running["mau_step"]
+            stickiness = dau / mau if mau else None
+            points.append({"bucket": _iso_day(day, zone), "dau": dau, "wau": wau, "mau": mau, "stickiness": stickiness})
         day += timedelta(days=1)
     return _envelope(query, interval="day", event=query.event, points=points)
 

@@ -10,8 +10,10 @@ start. Two figures:
   details. Baseline: the same answer computed (the cache miss). Target (issue 16): under
   10 ms.
 - DAU/WAU/MAU over 90 days, as ``analytics.query.presets`` answers it (validation, SQL
-  through the store's tenant guard, shaping). Baseline: the same SQL written by hand, run
-  straight on the chDB session. Target (issue 16): under 0.5 s.
+  through the store's tenant guard, shaping). Baseline: the straightforward hand-written
+  SQL (each distinct (person, day) counted with ``uniqExact`` in the 30 daily windows that
+  hold it), run straight on the chDB session; the product instead sums per-person +1/-1
+  steps (``compiler/active_users.py``). Target (issue 16): under 0.5 s.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ EVENTS_AT_SCALE_ONE = 10_000_000
 DAYS = 90
 CACHED_TARGET_SECONDS = 0.010
 ACTIVE_USERS_TARGET_SECONDS = 0.5
-# Hand-written DAU/WAU/MAU: each (person, day) pair counted in the 30 windows that hold it.
+# Hand-written DAU/WAU/MAU: each distinct (person, day) counted in the 30 windows that hold it.
 HAND_WRITTEN_SQL = (
     "SELECT addDays(day, offset) AS target, uniqExactIf(person_id, offset = 0) AS dau,"
     " uniqExactIf(person_id, offset < 7) AS wau, uniqExact(person_id) AS mau"
@@ -130,9 +132,10 @@ def _active_users(ctx: StageContext, session: Any, project_id: int, start: Any) 
         return session.query(HAND_WRITTEN_SQL, "ArrowTable", params=params)
 
     answer = product()
-    baseline_rows = hand_written().num_rows
-    if len(answer["points"]) != DAYS or baseline_rows != DAYS:
-        raise RuntimeError(f"expected {DAYS} days, got {len(answer['points'])} and {baseline_rows}")
+    ours = [(point["dau"], point["wau"], point["mau"]) for point in answer["points"]]
+    theirs = [(row["dau"], row["wau"], row["mau"]) for row in hand_written().to_pylist()]
+    if len(ours) != DAYS or ours != theirs:
+        raise RuntimeError(f"DAU/WAU/MAU differ from the hand-written SQL's: {ours[:3]} vs {theirs[:3]}")
     figure = best_of(product)
     baseline = best_of(hand_written)
     ctx.log("active users", seconds=round(figure, 4), baseline_seconds=round(baseline, 4))
@@ -142,7 +145,7 @@ def _active_users(ctx: StageContext, session: Any, project_id: int, start: Any) 
         unit="s",
         higher_is_better=False,
         baseline=baseline,
-        baseline_label="the same SQL by hand, straight on chDB",
+        baseline_label="hand-written uniqExact SQL, straight on chDB",
         target="< 0.5 s",
         details={"days": DAYS, "last_day": answer["points"][-1]},
     )
