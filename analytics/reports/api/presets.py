@@ -15,9 +15,8 @@ from rest_framework.views import APIView
 
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.query.cache import wants_refresh, without_refresh
-from analytics.query.presets import PRESETS, Preset
-from analytics.query.saved_reports import run_report_query
+from analytics.query.cache import cached_answer, wants_refresh, without_refresh
+from analytics.query.presets import PRESETS, Preset, run_preset, validate_preset
 from analytics.reports.api.trends import IsAuthenticatedReadQuery
 
 REFRESH = OpenApiParameter("refresh", bool, description="true: compute afresh and rewrite the cached answer")
@@ -41,10 +40,17 @@ class PresetView(APIView):
 
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
-        refresh = wants_refresh(request.query_params, request.data)
+        body = without_refresh(request.data)
+        # Validated here (not only inside the cache) so that errors name the body's own fields.
+        query = validate_preset(self.preset.kind, body, time_zone=project.timezone)
         return Response(
-            run_report_query(
-                project=project, kind=self.preset.kind, query=without_refresh(request.data), refresh=refresh
+            cached_answer(
+                kind=self.preset.kind,
+                query_json=body,
+                project_id=project.id,
+                time_zone=project.timezone,
+                compute=lambda: run_preset(project_id=project.id, query=query),
+                refresh=wants_refresh(request.query_params, request.data),
             )
         )
 
