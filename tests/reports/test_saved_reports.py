@@ -253,3 +253,30 @@ def test_openapi_documents_reports_and_presets(client):
     for preset in ("active-users", "revenue", "stickiness", "lifecycle", "top-events", "top-pages", "top-referrers"):
         operation = paths[f"/api/v1/projects/{{project_id}}/insights/{preset}"]["post"]
         assert operation["requestBody"]["content"]["application/json"]["schema"]
+
+
+def test_the_admin_refuses_a_query_its_kind_rejects(team, client):
+    project, owner = team["project"], team["users"]["owner"]
+    create(client, project, owner, name="Editable")
+    report = SavedReport.objects.get(name="Editable")
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    form = {
+        "project": project.id,
+        "name": "Editable",
+        "description": "",
+        "kind": "trends",
+        "query": '{"series": [{"event": "a", "math": "p95"}]}',
+        "tags": "[]",
+    }
+
+    refused = client.post(f"/admin/query/savedreport/{report.id}/change/", form)
+    accepted = client.post(
+        f"/admin/query/savedreport/{report.id}/change/",
+        {**form, "query": '{"series": [{"event": "a"}]}', "tags": '["x"]'},
+    )
+
+    assert refused.status_code == 200  # the form again, with the error
+    assert b"property" in refused.content
+    assert accepted.status_code == 302
+    report.refresh_from_db()
+    assert (report.query, report.tags, report.owner_id) == ({"series": [{"event": "a"}]}, ["x"], owner.id)
