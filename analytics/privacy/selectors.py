@@ -91,7 +91,7 @@ def remaining_rows(*, store: EventStore, subject: Subject) -> dict[str, int]:
     """Rows of the subject still stored: {"events", "persons", "identities"}."""
     rows = store.query(queries.remaining_rows(subject)).dicts()
     first = rows[0] if rows else {}
-    return {key: int(first.get(key) or 0) for key in ("events", "persons", "identities")}
+    return {key: int(first.get(f"{key}_left") or 0) for key in ("events", "persons", "identities")}
 
 
 def _iso(epoch_ms: Any) -> str | None:
@@ -99,9 +99,9 @@ def _iso(epoch_ms: Any) -> str | None:
 
 
 def _event_json(row: dict[str, Any]) -> dict[str, Any]:
-    event = dict(row)
-    event["timestamp"] = _iso(row["timestamp"])
-    event["received_at"] = _iso(row["received_at"])
+    event = {key.removeprefix("export_"): value for key, value in row.items()}
+    event["timestamp"] = _iso(event["timestamp"])
+    event["received_at"] = _iso(event["received_at"])
     try:
         event["properties"] = orjson.loads(row["properties"] or "{}")
     except orjson.JSONDecodeError:
@@ -126,8 +126,8 @@ def person_export(
         "distinct_ids": subject.distinct_ids,
         "persons": [
             {
-                "person_id": row["person_id"],
-                "properties": orjson.loads(row["properties"] or "{}"),
+                "person_id": row["person"],
+                "properties": orjson.loads(row["latest_properties"] or "{}"),
                 "created_at": _iso(row["created_at_ms"]),
                 "merged_into_another": bool(row["merged"]),
             }
@@ -138,7 +138,7 @@ def person_export(
                 "session_id": row["session_id"],
                 "started_at": _iso(row["started_ms"]),
                 "ended_at": _iso(row["ended_ms"]),
-                "events": int(row["events"]),
+                "events": int(row["event_count"]),
                 "entry_url": row["entry_url"],
             }
             for row in sessions

@@ -152,6 +152,9 @@ def test_forget_removes_everything_of_the_person_and_nothing_else(
     assert final["state"] == "verified", final
     assert final["counts"]["events_deleted"] == sum(1 for row in before if row["distinct_id"] in alice_ids)
     assert final["counts"]["rollup_buckets_recomputed"] > 0
+    assert final["counts"]["person_rows_deleted"] >= 2  # alice's and anon-a's merged-away row
+    assert final["counts"]["identity_rows_deleted"] == 2
+    assert final["counts"]["distinct_ids"] == 2
 
     after = stored(store, project.id)
     assert not [row for row in after if row["distinct_id"] in alice_ids]

@@ -35,6 +35,11 @@ class DeletionAcceptedSerializer(serializers.Serializer):
 
 
 class DeletionSerializer(serializers.ModelSerializer):
+    # Plain text, not an enum: "source" is an enum of other components in the schema.
+    source = serializers.CharField(  # type: ignore[assignment]  # a field named like Field.source
+        read_only=True, help_text="api, admin or command"
+    )
+
     class Meta:
         model = DeletionRequest
         fields = ["id", "state", "source", "suppress", "counts", "error", "created_at", "done_at", "verified_at"]

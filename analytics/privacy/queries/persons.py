@@ -78,9 +78,9 @@ def remaining_rows(scope: PersonScope) -> Query:
     return Query(
         name="privacy.remaining",
         sql=(
-            f"SELECT (SELECT count() FROM events WHERE {_PERSON_EVENTS}) AS events, "
-            f"(SELECT count() FROM persons WHERE {_PERSON_ROWS}) AS persons, "
-            f"(SELECT count() FROM person_distinct_ids WHERE {_IDENTITY_ROWS}) AS identities"
+            f"SELECT (SELECT count() FROM events WHERE {_PERSON_EVENTS}) AS events_left, "
+            f"(SELECT count() FROM persons WHERE {_PERSON_ROWS}) AS persons_left, "
+            f"(SELECT count() FROM person_distinct_ids WHERE {_IDENTITY_ROWS}) AS identities_left"
         ),
         params=_params(scope),
     )
@@ -125,11 +125,15 @@ EXPORT_EVENT_COLUMNS = (
 
 def export_events(scope: PersonScope, *, limit: int) -> Query:
     """The person's events, oldest first, at most ``limit`` (the caller asks for one more to
-    know whether the export is complete). Times as epoch milliseconds."""
+    know whether the export is complete). Times as epoch milliseconds.
+
+    Converted columns get aliases with an ``export_`` prefix: an alias named like a column
+    would replace that column in the WHERE clause (ClickHouse substitutes aliases).
+    """
     columns = ", ".join(
-        f"toUnixTimestamp64Milli({name}) AS {name}"
+        f"toUnixTimestamp64Milli({name}) AS export_{name}"
         if name in ("timestamp", "received_at")
-        else f"toString({name}) AS {name}"
+        else f"toString({name}) AS export_{name}"
         if name in ("event_id", "person_id")
         else name
         for name in EXPORT_EVENT_COLUMNS
@@ -146,7 +150,7 @@ def export_persons(scope: PersonScope) -> Query:
     return Query(
         name="privacy.export.persons",
         sql=(
-            "SELECT toString(person_id) AS person_id, argMax(properties, version) AS properties, "
+            "SELECT toString(person_id) AS person, argMax(properties, version) AS latest_properties, "
             "toUnixTimestamp64Milli(min(created_at)) AS created_at_ms, argMax(is_deleted, version) AS merged "
             f"FROM persons WHERE {_PERSON_ROWS} GROUP BY person_id ORDER BY person_id"
         ),
@@ -160,7 +164,7 @@ def export_sessions(scope: PersonScope) -> Query:
         name="privacy.export.sessions",
         sql=(
             "SELECT session_id, toUnixTimestamp64Milli(min(timestamp)) AS started_ms, "
-            "toUnixTimestamp64Milli(max(timestamp)) AS ended_ms, count() AS events, "
+            "toUnixTimestamp64Milli(max(timestamp)) AS ended_ms, count() AS event_count, "
             "argMin(url, timestamp) AS entry_url "
             f"FROM events WHERE {_PERSON_EVENTS} AND session_id != '' "
             "GROUP BY session_id ORDER BY started_ms, session_id"
