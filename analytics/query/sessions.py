@@ -20,6 +20,7 @@ from analytics.query.compiler.sessions import UTM_KEYS, SessionRules, session_li
 from analytics.warehouse.store import EventStore, get_store
 
 MAX_PAGE = 200
+_MAX_MS = 2**53  # any real event time fits; a forged cursor must not overflow Int64
 _TEXT_FIELDS: tuple[str, ...] = (
     *("session_key", "session_id", "person_id", "distinct_id", "entry_url", "exit_url", "referrer"),
     *(*UTM_KEYS, "country", "browser", "os", "device_type"),
@@ -40,9 +41,12 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         milliseconds, session_key = text.split(":", 1)
-        return int(milliseconds), session_key
+        start_ms = int(milliseconds)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InvalidCursor() from None
+    if not 0 <= start_ms < _MAX_MS or not session_key.startswith(("c:", "p:")):
+        raise InvalidCursor()
+    return start_ms, session_key
 
 
 def _moment(milliseconds: int, zone: ZoneInfo) -> str:

@@ -1,7 +1,13 @@
 from django.urls import path
 
+from analytics.reports.api.sessions import SessionListView
 from analytics.reports.api.trends import TrendsView
+from analytics.reports.api.web import BreakdownView, SummaryView, TimeseriesView
 
 urlpatterns = [
     path("projects/<int:project_id>/insights/trends", TrendsView.as_view(), name="insights-trends"),
+    path("projects/<int:project_id>/sessions", SessionListView.as_view(), name="sessions"),
+    path("projects/<int:project_id>/web/summary", SummaryView.as_view(), name="web-summary"),
+    path("projects/<int:project_id>/web/breakdown", BreakdownView.as_view(), name="web-breakdown"),
+    path("projects/<int:project_id>/web/timeseries", TimeseriesView.as_view(), name="web-timeseries"),
 ]
