@@ -125,67 +125,71 @@ def session_events_sql(
     return f"SELECT {passed}, {key} AS session_key FROM ({started})"
 
 
+_ENTRY_COLUMNS = ("person_id", "distinct_id", "referrer", "country", "browser", "os", "device_type")
+ENTRY_ATTRIBUTES = (*_ENTRY_COLUMNS, *UTM_KEYS)
+
+
 def sessions_sql(
     params: Params,
     rules: SessionRules,
     *,
     where: str | None = None,
-    computed: Mapping[str, tuple[str, str]] | None = None,
+    counts: Mapping[str, str] | None = None,
+    attributes: Sequence[str] | None = None,
 ) -> str:
     """One row per session of the range (the columns of the module docstring).
 
-    ``computed`` adds per-session aggregates: ``alias -> (event expression, aggregate)``,
-    e.g. ``{"matched": ("event = 'x'", "countIf")}`` gives ``countIf(matched_e) AS matched``.
-    ``where`` is as for :func:`session_events_sql`.
+    ``counts`` adds per-session counts: ``alias -> boolean expression over an event``
+    (its values already in ``params``). ``attributes`` keeps only the named entry
+    attributes of :data:`ENTRY_ATTRIBUTES` (``person_id`` always; default: all), which
+    spares reading the other columns. ``where`` is as for :func:`session_events_sql`.
+    The rows also carry ``start_ms`` and ``end_ms`` (epoch milliseconds).
     """
-    event_exprs = {f"{_check_alias(alias)}_e": expression for alias, (expression, _) in (computed or {}).items()}
-    events = session_events_sql(
-        params,
-        rules,
-        columns=("event", "distinct_id", "url", "referrer", "country", "browser", "os", "device_type", "properties"),
-        computed=event_exprs,
-        where=where,
-    )
+    wanted = set(ENTRY_ATTRIBUTES if attributes is None else attributes) | {"person_id"}
+    assert wanted <= set(ENTRY_ATTRIBUTES), wanted
+    utm_keys = [name for name in UTM_KEYS if name in wanted]
+    entry_columns = [name for name in _ENTRY_COLUMNS if name in wanted]
+    counted = {f"count_{_check_alias(alias)}": expression for alias, expression in (counts or {}).items()}
+    scanned = ["event", "url", *entry_columns, *(["properties"] if utm_keys else [])]
+    events = session_events_sql(params, rules, columns=scanned, computed=counted, where=where)
     pageview = params.add(PAGEVIEW, "String")
     bounce = params.add(BOUNCE_SECONDS, "UInt32")
     order = "(timestamp, event_id)"
-    entry = {
-        name: f"argMin({name}, {order})"
-        for name in ("person_id", "distinct_id", "referrer", "country", "browser", "os", "device_type")
-    }
     aggregates = [
         "any(session_id) AS s_session_id",
-        *(f"{expression} AS s_{name}" for name, expression in entry.items()),
-        f"argMin(url, {order}) AS s_first_url",
-        f"argMin(properties, {order}) AS s_first_properties",
-        "min(timestamp) AS s_start",
-        "max(timestamp) AS s_end",
+        *(f"argMin({name}, {order}) AS s_{name}" for name in entry_columns),
+        "toUnixTimestamp64Milli(min(timestamp)) AS s_start_ms",
+        "toUnixTimestamp64Milli(max(timestamp)) AS s_end_ms",
         "count() AS s_event_count",
         f"countIf(event = {pageview}) AS s_pageviews",
         f"argMinIf(url, {order}, url != '') AS s_entry_url",
         f"argMaxIf(url, {order}, url != '') AS s_exit_url",
-        *(f"{aggregate}({alias}_e) AS s_{alias}" for alias, (_, aggregate) in (computed or {}).items()),
+        *(f"countIf({name}) AS s_{name}" for name in counted),
     ]
+    if utm_keys:
+        aggregates += [f"argMin(url, {order}) AS s_first_url", f"argMin(properties, {order}) AS s_first_properties"]
     utm = [
         f"coalesce(nullIf(JSONExtractString(s_first_properties, {key}), ''),"
         f" extractURLParameter(s_first_url, {key})) AS {name}"
-        for name, key in ((name, params.add(name, "String")) for name in UTM_KEYS)
+        for name, key in ((name, params.add(name, "String")) for name in utm_keys)
     ]
-    duration = "(toUnixTimestamp64Milli(s_end) - toUnixTimestamp64Milli(s_start)) / 1000"
+    duration = "(s_end_ms - s_start_ms) / 1000"
     outer = [
         "session_key",
         "s_session_id AS session_id",
-        *(f"s_{name} AS {name}" for name in entry),
+        *(f"s_{name} AS {name}" for name in entry_columns),
         *utm,
-        "s_start AS session_start",
-        "s_end AS session_end",
+        "fromUnixTimestamp64Milli(s_start_ms, 'UTC') AS session_start",
+        "fromUnixTimestamp64Milli(s_end_ms, 'UTC') AS session_end",
+        "s_start_ms AS start_ms",
+        "s_end_ms AS end_ms",
         f"{duration} AS duration_seconds",
         "s_event_count AS event_count",
         "s_pageviews AS pageviews",
         f"s_pageviews = 1 AND {duration} < {bounce} AS is_bounce",
         "s_entry_url AS entry_url",
         "s_exit_url AS exit_url",
-        *(f"s_{alias} AS {alias}" for alias in (computed or {})),
+        *(f"s_count_{alias} AS {alias}" for alias in (counts or {})),
     ]
     return (
         f"SELECT {', '.join(outer)} FROM (SELECT session_key, {', '.join(aggregates)}"
@@ -215,15 +219,9 @@ def session_list_query(
             f"person_id IN (SELECT person_id FROM events WHERE {SCOPE}"
             f" AND distinct_id = {params.add(distinct_id, 'String')})"
         )
-    sql = (
-        "SELECT *, toUnixTimestamp64Milli(session_start) AS start_ms, toUnixTimestamp64Milli(session_end) AS end_ms"
-        f" FROM ({sessions_sql(params, rules, where=where)})"
-    )
+    sql = f"SELECT * FROM ({sessions_sql(params, rules, where=where)})"
     if before is not None:
-        sql += (
-            f" WHERE (toUnixTimestamp64Milli(session_start), session_key)"
-            f" < ({params.add(before[0], 'Int64')}, {params.add(before[1], 'String')})"
-        )
+        sql += f" WHERE (start_ms, session_key) < ({params.add(before[0], 'Int64')}, {params.add(before[1], 'String')})"
     sql += f" ORDER BY session_start DESC, session_key DESC LIMIT {params.add(limit, 'UInt32')}"
     return Query(
         name="sessions.list",

@@ -35,6 +35,11 @@ SESSION_DIMENSIONS = {
     "os": "nullIf(os, '')",
     "device_type": "nullIf(device_type, '')",
 }
+# Dimension -> the entry attributes its expression reads.
+SESSION_ATTRIBUTES = {dimension: (dimension,) for dimension in SESSION_DIMENSIONS} | {
+    "entry_page": (),
+    "exit_page": (),
+}
 DIMENSIONS = (*EVENT_DIMENSIONS, *SESSION_DIMENSIONS)
 _ORDER = "ORDER BY visitors DESC, pageviews DESC, value ASC NULLS LAST"
 
@@ -61,7 +66,7 @@ def summary_query(
 ) -> Query:
     params = Params(project_id=project_id, start=start, end=end)
     matching = _matching(params, filters)
-    sessions = sessions_sql(params, rules, computed={"matched": (matching, "countIf")})
+    sessions = sessions_sql(params, rules, counts={"matched": matching}, attributes=())
     sql = (
         f"SELECT (SELECT uniqExact(person_id) FROM events WHERE {SCOPE} AND {matching}) AS visitors,"
         " sum(matched) AS pageviews, count() AS sessions, countIf(is_bounce) AS bounces,"
@@ -90,7 +95,7 @@ def breakdown_query(
         expression = SESSION_DIMENSIONS[dimension]
         if dimension in ("entry_page", "exit_page"):
             expression = _page(expression, params)
-        sessions = sessions_sql(params, rules, computed={"matched": (matching, "countIf")})
+        sessions = sessions_sql(params, rules, counts={"matched": matching}, attributes=SESSION_ATTRIBUTES[dimension])
         inner = f"SELECT {expression} AS value, person_id, matched FROM ({sessions}) WHERE matched > 0"
         sql = (
             "SELECT value, uniqExact(person_id) AS visitors, sum(matched) AS pageviews, count() AS sessions"
