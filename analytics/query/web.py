@@ -14,13 +14,16 @@ Definitions (``filters`` is the query model's event filter, applied to pageviews
 
 ``web_breakdown`` ranks the values of one dimension by visitors, then pageviews, then value
 (``None``, "not set", last) and returns the first ``limit`` as ``{"value", "visitors",
-"pageviews"}``. ``page`` is per pageview: the path of its URL (no scheme, host, query or
-fragment; ``/`` when empty). Every other dimension is a session's, taken from its entry:
-``entry_page``/``exit_page`` are the paths of the session's entry and exit URL,
-``referrer`` the host of the entry event's referrer without ``www.``, ``utm_*`` the entry's
-UTM values, ``country``/``browser``/``os``/``device_type`` the entry event's; for those
-rows ``visitors`` are the distinct persons of the sessions, ``pageviews`` the sessions'
-matching pageviews, and ``sessions`` their number.
+"pageviews"}``. Values are those of the filter key ``FILTER_KEYS[dimension]``
+(``compiler/filters.py``), so a row turns into an ``eq`` filter on that key (a filter on
+pageviews: for the session dimensions it keeps the sessions with such a pageview, which is
+not always the same as the sessions whose entry has the value). ``page`` is per pageview:
+``$pathname`` of its URL. Every other dimension is a session's, taken from its entry:
+``entry_page``/``exit_page`` are ``$pathname`` of the session's entry and exit URL,
+``referrer`` is ``$referring_domain`` of the entry event's referrer, ``utm_*`` the entry's
+UTM keys, ``country``/``browser``/``os``/``device_type`` the entry event's; for those rows
+``visitors`` are the distinct persons of the sessions, ``pageviews`` the sessions' matching
+pageviews, and ``sessions`` their number.
 
 ``web_timeseries`` gives visitors and pageviews per bucket (the buckets of the trends
 engine, in the project's time zone; empty buckets are zeros): ``[{"bucket", "visitors",

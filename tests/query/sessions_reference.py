@@ -7,7 +7,6 @@ Python over the rows the store holds; the tests compare the engine with it.
 from __future__ import annotations
 
 import random
-import re
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -27,6 +26,8 @@ PAGES = [
     "https://www.shop.example/blog/post-1#top",
     "/checkout?step=2",
     "https://shop.example/docs/a.b?utm_campaign=spring",
+    "https://shop.example",
+    "https://shop.example/caf%C3%A9?utm_campaign=black%20friday&utm_source=a+b",
     "",
 ]
 REFERRERS = ["", "https://www.google.com/search?q=x", "https://news.ycombinator.com/item", "https://t.co/abc"]
@@ -146,17 +147,26 @@ def describe(key: str, events: list[dict[str, Any]], zone: ZoneInfo) -> dict[str
     }
 
 
-_PAGE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)")
-
-
 def page_of(url: str) -> str | None:
-    """The documented page of a URL: its path without query and fragment, '/' if empty."""
-    if not url:
-        return None
-    match = _PAGE.match(url)
-    return (match.group(1) if match else "") or "/"
+    """``$pathname``: the path of a URL without query and fragment; None when empty."""
+    return urlsplit(url).path or None
 
 
 def referrer_domain(referrer: str) -> str | None:
-    host = urlsplit(referrer).hostname or ""
-    return host.removeprefix("www.") or None
+    """``$referring_domain``: the host of the referrer (``www.`` kept)."""
+    return urlsplit(referrer).hostname or None
+
+
+def with_derived_utm(row: dict[str, Any]) -> dict[str, Any]:
+    """The row with the UTM keys as filters read them (property, else the URL's parameter)."""
+    properties = dict(row.get("properties") or {})
+    for name in UTM_KEYS:
+        value = _utm(row, name)
+        if value:
+            properties[name] = value
+        else:
+            properties.pop(name, None)
+    return {**row, "properties": properties}
+
+
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign")

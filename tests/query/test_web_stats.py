@@ -15,7 +15,14 @@ from analytics.core.errors import ApplicationError
 from analytics.query.compiler.web import DIMENSIONS
 from analytics.query.web import web_breakdown, web_summary, web_timeseries
 from tests.query.helpers import filter_matches, moment_of
-from tests.query.sessions_reference import describe, generate_web, page_of, referrer_domain, session_groups
+from tests.query.sessions_reference import (
+    describe,
+    generate_web,
+    page_of,
+    referrer_domain,
+    session_groups,
+    with_derived_utm,
+)
 from tests.warehouse.helpers import new_project_id
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -49,7 +56,7 @@ def loaded(clickhouse_store: Any) -> tuple[Any, list[dict[str, Any]]]:
 
 
 def _matching(row: dict[str, Any], filters: Any) -> bool:
-    return row["event"] == "$pageview" and (filters is None or filter_matches(row, filters))
+    return row["event"] == "$pageview" and (filters is None or filter_matches(with_derived_utm(row), filters))
 
 
 def _sessions(rows: list[dict[str, Any]], start: datetime, end: datetime, filters: Any) -> list[tuple[dict, int]]:

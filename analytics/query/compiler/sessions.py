@@ -21,8 +21,9 @@ timeout applies to the past too. The rules, exactly:
 Per session (:func:`sessions_sql`): ``session_key``, ``session_id`` (the client's id, or
 ``''``), ``person_id``/``distinct_id``/``referrer``/``country``/``browser``/``os``/
 ``device_type`` of the entry event (the first by ``(timestamp, event_id)``),
-``utm_source``/``utm_medium``/``utm_campaign`` (the entry event's property of that name,
-else the parameter of that name in the entry event's URL, else ``''``), ``session_start``
+``utm_source``/``utm_medium``/``utm_campaign`` (the entry event's value of the UTM key as
+filters read it: the property when set and not empty, else the URL-decoded parameter of
+its URL; ``''`` when neither), ``session_start``
 and ``session_end`` (the first and last event's timestamps), ``duration_seconds`` (their
 difference, millisecond precision), ``event_count``, ``pageviews`` (``$pageview`` events),
 ``is_bounce`` (exactly one pageview and a duration under 10 seconds), ``entry_url`` and
@@ -42,6 +43,7 @@ from typing import Any
 
 from django.conf import settings
 
+from analytics.query.compiler.filters import property_views
 from analytics.query.compiler.params import Params
 from analytics.warehouse.guard import Query
 from analytics.warehouse.schema import EVENT_COLUMNS
@@ -168,11 +170,9 @@ def sessions_sql(
     ]
     if utm_keys:
         aggregates += [f"argMin(url, {order}) AS s_first_url", f"argMin(properties, {order}) AS s_first_properties"]
-    utm = [
-        f"coalesce(nullIf(JSONExtractString(s_first_properties, {key}), ''),"
-        f" extractURLParameter(s_first_url, {key})) AS {name}"
-        for name, key in ((name, params.add(name, "String")) for name in utm_keys)
-    ]
+    # The UTM keys of the filters (compiler/filters.py) read ``properties`` and ``url``: here
+    # those of the entry event.
+    utm = [f"ifNull({property_views(name, params).text}, '') AS {name}" for name in utm_keys]
     duration = "(s_end_ms - s_start_ms) / 1000"
     outer = [
         "session_key",
@@ -191,10 +191,10 @@ def sessions_sql(
         "s_exit_url AS exit_url",
         *(f"s_count_{alias} AS {alias}" for alias in (counts or {})),
     ]
-    return (
-        f"SELECT {', '.join(outer)} FROM (SELECT session_key, {', '.join(aggregates)}"
-        f" FROM ({events}) GROUP BY session_key)"
-    )
+    grouped = f"SELECT session_key, {', '.join(aggregates)} FROM ({events}) GROUP BY session_key"
+    if utm_keys:
+        grouped = f"SELECT *, s_first_url AS url, s_first_properties AS properties FROM ({grouped})"
+    return f"SELECT {', '.join(outer)} FROM ({grouped})"
 
 
 def session_list_query(

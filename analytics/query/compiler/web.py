@@ -11,46 +11,46 @@ from datetime import datetime
 
 from django.conf import settings
 
-from analytics.query.compiler.filters import filter_sql
+from analytics.query.compiler.filters import DERIVED_TEXT, filter_sql
 from analytics.query.compiler.params import Params
 from analytics.query.compiler.sessions import PAGEVIEW, SCOPE, SessionRules, sessions_sql
 from analytics.query.compiler.trends import BUCKETS
 from analytics.query.model import Filter
 from analytics.warehouse.guard import Query
 
-# The path of a URL, without scheme, host, query and fragment ("/" when empty); a relative
-# URL keeps its path. RE2 syntax, our constant, passed as a parameter like any value.
-PAGE_PATTERN = r"^(?:[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*)?([^?#]*)"
 EVENT_DIMENSIONS = ("page",)
-# Dimension -> expression over a session row of ``sessions_sql`` (NULL: not set).
-SESSION_DIMENSIONS = {
-    "entry_page": "entry_url",
-    "exit_page": "exit_url",
-    "referrer": "nullIf(domainWithoutWWW(referrer), '')",
-    "utm_source": "nullIf(utm_source, '')",
-    "utm_medium": "nullIf(utm_medium, '')",
-    "utm_campaign": "nullIf(utm_campaign, '')",
-    "country": "nullIf(country, '')",
-    "browser": "nullIf(browser, '')",
-    "os": "nullIf(os, '')",
-    "device_type": "nullIf(device_type, '')",
+# Dimension -> the filter key with the same values (compiler/filters.py), so that a row of a
+# breakdown becomes a filter: ``{"key": FILTER_KEYS[dimension], "operator": "eq", "value": v}``.
+FILTER_KEYS = {
+    "page": "$pathname",
+    "entry_page": "$pathname",
+    "exit_page": "$pathname",
+    "referrer": "$referring_domain",
+    "utm_source": "utm_source",
+    "utm_medium": "utm_medium",
+    "utm_campaign": "utm_campaign",
+    "country": "$country",
+    "browser": "$browser",
+    "os": "$os",
+    "device_type": "$device_type",
 }
-# Dimension -> the entry attributes its expression reads.
-SESSION_ATTRIBUTES = {dimension: (dimension,) for dimension in SESSION_DIMENSIONS} | {
-    "entry_page": (),
-    "exit_page": (),
+_PATH = f"nullIf({DERIVED_TEXT['$pathname']}, '')"  # over a column named ``url``
+# Session dimension -> (expression over the session row, the entry attributes it reads); the
+# page dimensions rename entry_url/exit_url to ``url`` first.
+SESSION_DIMENSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "entry_page": (_PATH, ()),
+    "exit_page": (_PATH, ()),
+    "referrer": (f"nullIf({DERIVED_TEXT['$referring_domain']}, '')", ("referrer",)),
+    **{name: (f"nullIf({name}, '')", (name,)) for name in ("utm_source", "utm_medium", "utm_campaign")},
+    **{name: (f"nullIf({name}, '')", (name,)) for name in ("country", "browser", "os", "device_type")},
 }
 DIMENSIONS = (*EVENT_DIMENSIONS, *SESSION_DIMENSIONS)
 _ORDER = "ORDER BY visitors DESC, pageviews DESC, value ASC NULLS LAST"
+_SESSION_URL = {"entry_page": "entry_url", "exit_page": "exit_url"}
 
 
 def _settings() -> dict[str, int]:
     return {"max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT}
-
-
-def _page(url: str, params: Params) -> str:
-    pattern = params.add(PAGE_PATTERN, "String")
-    return f"if({url} = '', NULL, coalesce(nullIf(extract({url}, {pattern}), ''), '/'))"
 
 
 def _matching(params: Params, filters: Filter | None) -> str:
@@ -89,13 +89,13 @@ def breakdown_query(
     params = Params(project_id=project_id, start=start, end=end)
     matching = _matching(params, filters)
     if dimension == "page":
-        inner = f"SELECT {_page('url', params)} AS value, person_id FROM events WHERE {SCOPE} AND {matching}"
+        inner = f"SELECT {_PATH} AS value, person_id FROM events WHERE {SCOPE} AND {matching}"
         sql = f"SELECT value, uniqExact(person_id) AS visitors, count() AS pageviews FROM ({inner}) GROUP BY value"
     else:
-        expression = SESSION_DIMENSIONS[dimension]
-        if dimension in ("entry_page", "exit_page"):
-            expression = _page(expression, params)
-        sessions = sessions_sql(params, rules, counts={"matched": matching}, attributes=SESSION_ATTRIBUTES[dimension])
+        expression, attributes = SESSION_DIMENSIONS[dimension]
+        sessions = sessions_sql(params, rules, counts={"matched": matching}, attributes=attributes)
+        if dimension in _SESSION_URL:
+            sessions = f"SELECT person_id, matched, {_SESSION_URL[dimension]} AS url FROM ({sessions})"
         inner = f"SELECT {expression} AS value, person_id, matched FROM ({sessions}) WHERE matched > 0"
         sql = (
             "SELECT value, uniqExact(person_id) AS visitors, sum(matched) AS pageviews, count() AS sessions"

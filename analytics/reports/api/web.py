@@ -20,7 +20,7 @@ from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.core.errors import ServiceUnavailable
 from analytics.core.timeutils import utc_now
-from analytics.query.compiler.web import DIMENSIONS
+from analytics.query.compiler.web import DIMENSIONS, FILTER_KEYS
 from analytics.query.model import INTERVALS
 from analytics.query.web import MAX_BREAKDOWN_LIMIT, web_breakdown, web_summary, web_timeseries
 from analytics.reports.api.ranges import FilteredRangeSerializer
@@ -108,6 +108,7 @@ class BreakdownRowSerializer(serializers.Serializer):
 
 class BreakdownResultSerializer(serializers.Serializer):
     dimension = serializers.CharField()
+    filter_key = serializers.CharField(help_text='a row as a filter: {"key": filter_key, "operator": "eq", "value"}')
     results = BreakdownRowSerializer(many=True)
 
 
@@ -134,7 +135,8 @@ class BreakdownView(APIView):
                 limit=values["limit"],
             )
         )
-        return Response({"dimension": values["dimension"], "results": rows})
+        dimension = values["dimension"]
+        return Response({"dimension": dimension, "filter_key": FILTER_KEYS[dimension], "results": rows})
 
 
 class TimeseriesInputSerializer(FilteredRangeSerializer):
