@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from analytics.core.errors import ApplicationError
 from analytics.query.compiler.sessions import UTM_KEYS, SessionRules, session_list_query
+from analytics.query.runner import _rows as store_rows  # RE2 and timeout errors as 400s, as in trends
 from analytics.warehouse.store import EventStore, get_store
 
 MAX_PAGE = 200
@@ -87,7 +88,7 @@ def list_sessions(
         limit=limit + 1,
         before=decode_cursor(cursor) if cursor else None,
     )
-    rows = (store or get_store()).query(query).dicts()
+    rows = store_rows(store or get_store(), query)
     zone = ZoneInfo(project.timezone)
     page = rows[:limit]
     next_cursor = None

@@ -46,6 +46,7 @@ from analytics.core.errors import ApplicationError
 from analytics.query.compiler.sessions import SessionRules
 from analytics.query.compiler.web import DIMENSIONS, breakdown_query, summary_query, timeseries_query
 from analytics.query.model import INTERVALS, MAX_POINTS, Condition, DateRange, Filter, Group
+from analytics.query.runner import _rows as store_rows  # RE2 and timeout errors as 400s, as in trends
 from analytics.query.serializers import FilterField
 from analytics.query.timerange import count_buckets, iter_buckets, previous_range
 from analytics.warehouse.store import EventStore, get_store
@@ -85,7 +86,7 @@ def _summary(project: Any, date_range: DateRange, filters: Filter | None, store:
         end=date_range.end,
         filters=filters,
     )
-    row = store.query(query).dicts()[0]
+    row = store_rows(store, query)[0]
     sessions, pageviews = int(row["sessions"] or 0), int(row["pageviews"] or 0)
     return {
         "visitors": int(row["visitors"] or 0),
@@ -144,7 +145,7 @@ def web_breakdown(
         limit=limit,
     )
     rows = []
-    for row in (store or get_store()).query(query).dicts():
+    for row in store_rows(store or get_store(), query):
         item = {"value": row["value"], "visitors": int(row["visitors"]), "pageviews": int(row["pageviews"])}
         if "sessions" in row:
             item["sessions"] = int(row["sessions"])
@@ -179,7 +180,7 @@ def web_timeseries(
     )
     epochs = [int(bucket.timestamp()) for bucket in iter_buckets(date_range, interval, zone)]
     totals: dict[int, list[int]] = {epoch: [0, 0] for epoch in epochs}
-    for row in (store or get_store()).query(query).dicts():
+    for row in store_rows(store or get_store(), query):
         # A bucket start ClickHouse and Python disagree on goes to the bucket that holds it.
         index = bisect_right(epochs, int(row["bucket"])) - 1
         if index >= 0:
