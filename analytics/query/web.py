@@ -25,9 +25,11 @@ UTM keys, ``country``/``browser``/``os``/``device_type`` the entry event's; for 
 ``visitors`` are the distinct persons of the sessions, ``pageviews`` the sessions' matching
 pageviews, and ``sessions`` their number.
 
-``web_timeseries`` gives visitors and pageviews per bucket (the buckets of the trends
-engine, in the project's time zone; empty buckets are zeros): ``[{"bucket", "visitors",
-"pageviews"}]``, ``bucket`` in ISO 8601 with the project's offset.
+``web_timeseries`` gives per bucket (the buckets of the trends engine, in the project's time
+zone; empty buckets are zeros and ``None`` rates): ``[{"bucket", "visitors", "pageviews",
+"sessions", "bounce_rate", "avg_visit_seconds"}]``; visitors and pageviews count the
+bucket's matching pageviews, the session figures the sessions that start in the bucket.
+``bucket`` is ISO 8601 with the project's offset.
 
 ``filters`` may be the model (``Condition``/``Group``) or its JSON (parsed like the trends
 API; a bad filter raises DRF's ``ValidationError`` under ``filters``).
@@ -172,25 +174,29 @@ def web_timeseries(
         raise WebQueryError("interval", f"more than {MAX_POINTS} buckets; choose a longer interval")
     query = timeseries_query(
         project_id=project.id,
-        time_zone=project.timezone,
+        rules=SessionRules.for_project(project),
         start=date_from,
         end=date_to,
         interval=interval,
         filters=parse_filters(filters),
     )
     epochs = [int(bucket.timestamp()) for bucket in iter_buckets(date_range, interval, zone)]
-    totals: dict[int, list[int]] = {epoch: [0, 0] for epoch in epochs}
+    totals = {epoch: [0, 0, 0, 0, 0.0] for epoch in epochs}  # visitors, pageviews, sessions, bounces, seconds
     for row in store_rows(store or get_store(), query):
         # A bucket start ClickHouse and Python disagree on goes to the bucket that holds it.
         index = bisect_right(epochs, int(row["bucket"])) - 1
         if index >= 0:
-            totals[epochs[index]][0] += int(row["visitors"])
-            totals[epochs[index]][1] += int(row["pageviews"])
+            line = totals[epochs[index]]
+            for position, name in enumerate(("visitors", "pageviews", "sessions", "bounces", "duration_seconds")):
+                line[position] += row[name]
     return [
         {
             "bucket": datetime.fromtimestamp(epoch, tz=UTC).astimezone(zone).isoformat(),
-            "visitors": visitors,
-            "pageviews": pageviews,
+            "visitors": int(visitors),
+            "pageviews": int(pageviews),
+            "sessions": int(sessions),
+            "bounce_rate": bounces / sessions if sessions else None,
+            "avg_visit_seconds": float(seconds) / sessions if sessions else None,
         }
-        for epoch, (visitors, pageviews) in totals.items()
+        for epoch, (visitors, pageviews, sessions, bounces, seconds) in totals.items()
     ]

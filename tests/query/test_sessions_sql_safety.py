@@ -28,7 +28,7 @@ def _queries(filters: Any) -> list[Query]:
     queries = [
         session_list_query(**common, rules=RULES, distinct_id=EVIL, limit=10, before=(1, f"p:{EVIL}")),
         summary_query(**common, rules=RULES, filters=filters),
-        timeseries_query(**common, time_zone="Europe/Berlin", interval="hour", filters=filters),
+        timeseries_query(**common, rules=RULES, interval="hour", filters=filters),
     ]
     queries += [breakdown_query(**common, rules=RULES, dimension=d, filters=filters, limit=5) for d in DIMENSIONS]
     return queries

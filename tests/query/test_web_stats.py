@@ -167,12 +167,28 @@ def test_timeseries_matches_python_across_the_dst_change(loaded, interval, bucke
         if START <= moment_of(row) < END and _matching(row, filters):
             visitors[bucket_of(moment_of(row))].add(row["person_id"])
             pageviews[bucket_of(moment_of(row))] += 1
+    sessions: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for session, _ in _sessions(rows, START, END, filters):
+        sessions[bucket_of(datetime.fromisoformat(session["start"]))].append(session)
+
+    def expected(bucket: str) -> dict[str, Any]:
+        started = sessions[bucket]
+        return {
+            "bucket": bucket,
+            "visitors": len(visitors[bucket]),
+            "pageviews": pageviews[bucket],
+            "sessions": len(started),
+            "bounce_rate": sum(s["is_bounce"] for s in started) / len(started) if started else None,
+            "avg_visit_seconds": pytest.approx(sum(s["duration_seconds"] for s in started) / len(started))
+            if started
+            else None,
+        }
+
     assert len(points) == buckets  # the 25-hour day has 25 hour buckets
     assert points[0]["bucket"] == "2026-10-24T00:00:00+02:00"
-    assert [(p["visitors"], p["pageviews"]) for p in points] == [
-        (len(visitors[p["bucket"]]), pageviews[p["bucket"]]) for p in points
-    ]
+    assert points == [expected(p["bucket"]) for p in points]
     assert sum(p["pageviews"] for p in points) == sum(pageviews.values()) > 0
+    assert sum(p["sessions"] for p in points) == sum(len(v) for v in sessions.values()) > 0
 
 
 def test_an_empty_range_has_no_rates(loaded):

@@ -158,6 +158,8 @@ def test_web_summary_breakdown_and_timeseries(berlin, client):
     points = series.json()["points"]
     assert len(points) == 23  # the spring-forward day in Berlin
     assert sum(p["pageviews"] for p in points) == 17
+    assert sum(p["sessions"] for p in points) == 10
+    assert points[0]["bounce_rate"] is None  # no session starts at local midnight
 
 
 def test_web_filters_apply(berlin, client):

@@ -106,13 +106,26 @@ def breakdown_query(
 
 
 def timeseries_query(
-    *, project_id: int, time_zone: str, start: datetime, end: datetime, interval: str, filters: Filter | None
+    *, project_id: int, rules: SessionRules, start: datetime, end: datetime, interval: str, filters: Filter | None
 ) -> Query:
-    params = Params(project_id=project_id, start=start, end=end, tz=time_zone)
+    """Per bucket: visitors and pageviews of the bucket's matching pageviews (``kind = 0``
+    rows), and the sessions that start in the bucket (``kind = 1`` rows)."""
+    params = Params(project_id=project_id, start=start, end=end, tz=rules.time_zone)
     matching = _matching(params, filters)
-    sql = (
-        "SELECT bucket, uniqExact(person_id) AS visitors, count() AS pageviews FROM ("
-        f"SELECT {BUCKETS[interval]} AS bucket, person_id FROM events WHERE {SCOPE} AND {matching}"
-        ") GROUP BY bucket ORDER BY bucket"
+    sessions = sessions_sql(params, rules, counts={"matched": matching}, attributes=())
+    bucket = BUCKETS[interval]  # over a column named ``timestamp``
+    pageviews = (
+        "SELECT 0 AS kind, bucket, uniqExact(person_id) AS visitors, count() AS pageviews,"
+        " 0 AS sessions, 0 AS bounces, 0 AS duration_seconds FROM ("
+        f"SELECT {bucket} AS bucket, person_id FROM events WHERE {SCOPE} AND {matching}"
+        ") GROUP BY bucket"
     )
+    visits = (
+        "SELECT 1 AS kind, bucket, 0 AS visitors, 0 AS pageviews, count() AS sessions,"
+        " countIf(is_bounce) AS bounces, sum(duration_seconds) AS duration_seconds FROM ("
+        f"SELECT {bucket} AS bucket, is_bounce, duration_seconds FROM ("
+        f"SELECT session_start AS timestamp, is_bounce, duration_seconds FROM ({sessions}) WHERE matched > 0)"
+        ") GROUP BY bucket"
+    )
+    sql = f"SELECT * FROM ({pageviews} UNION ALL {visits}) ORDER BY bucket, kind"
     return Query(name="web.timeseries", sql=sql, params=params.values, settings=_settings())

@@ -147,6 +147,9 @@ class TimeseriesPointSerializer(serializers.Serializer):
     bucket = serializers.CharField(help_text="bucket start, ISO 8601 with the project's offset")
     visitors = serializers.IntegerField()
     pageviews = serializers.IntegerField()
+    sessions = serializers.IntegerField(help_text="sessions starting in the bucket")
+    bounce_rate = serializers.FloatField(allow_null=True)
+    avg_visit_seconds = serializers.FloatField(allow_null=True)
 
 
 class TimeseriesResultSerializer(serializers.Serializer):
@@ -161,7 +164,7 @@ class TimeseriesView(APIView):
         responses={200: TimeseriesResultSerializer},
     )
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
-        """Visitors and pageviews per bucket in the project's time zone."""
+        """Visitors, pageviews, sessions, bounce rate and visit duration per bucket in the project's zone."""
         project = project_get_for_user(user=request.user, project_id=project_id)
         values = _validated(TimeseriesInputSerializer, request, project)
         points = _from_store(
