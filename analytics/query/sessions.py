@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from analytics.core.errors import ApplicationError
-from analytics.query.compiler.sessions import UTM_KEYS, SessionRules, session_list_query
+from analytics.query.compiler.sessions import UTM_KEYS, SessionRules, session_details_query, session_page_query
 from analytics.query.runner import _rows as store_rows  # RE2 and timeout errors as 400s, as in trends
 from analytics.warehouse.store import EventStore, get_store
 
@@ -79,19 +79,28 @@ def list_sessions(
 ) -> dict[str, Any]:
     """A page of the project's sessions in ``[date_from, date_to)`` (the caller checked access)."""
     assert 1 <= limit <= MAX_PAGE
-    query = session_list_query(
-        project_id=project.id,
-        rules=SessionRules.for_project(project),
-        start=date_from,
-        end=date_to,
-        distinct_id=distinct_id,
-        limit=limit + 1,
-        before=decode_cursor(cursor) if cursor else None,
+    store = store or get_store()
+    common = {"project_id": project.id, "rules": SessionRules.for_project(project), "start": date_from, "end": date_to}
+    keys = store_rows(
+        store,
+        session_page_query(
+            **common, distinct_id=distinct_id, limit=limit + 1, before=decode_cursor(cursor) if cursor else None
+        ),
     )
-    rows = store_rows(store or get_store(), query)
-    zone = ZoneInfo(project.timezone)
-    page = rows[:limit]
+    page = keys[:limit]
     next_cursor = None
-    if len(rows) > limit:
+    if len(keys) > limit:
         next_cursor = encode_cursor(int(page[-1]["start_ms"]), str(page[-1]["session_key"]))
-    return {"results": [_session(row, zone) for row in page], "next_cursor": next_cursor}
+    if not page:
+        return {"results": [], "next_cursor": None}
+    rows = store_rows(
+        store,
+        session_details_query(
+            **common,
+            session_keys=[str(row["session_key"]) for row in page],
+            person_ids=sorted({str(row["person_id"]) for row in page}),
+            session_ids=sorted({str(row["session_id"]) for row in page}),
+        ),
+    )
+    zone = ZoneInfo(project.timezone)
+    return {"results": [_session(row, zone) for row in rows], "next_cursor": next_cursor}

@@ -171,3 +171,35 @@ def test_bounce_means_one_pageview_under_ten_seconds(store, gap_ms, bounce):
 
 def uuid_for(number: int) -> str:
     return f"00000000-0000-4000-8000-{number:012d}"
+
+
+def test_a_client_session_id_shared_by_two_persons_is_one_session(store):
+    """E.g. an anonymous person identified mid-session: the client's id keeps the visit whole."""
+    project_id = new_project_id()
+    t0 = _at(2026, 5, 4, 12)
+    rows = [
+        event_row(
+            project_id,
+            event="$pageview",
+            person_id=uuid_for(n),
+            distinct_id=f"d{n}",
+            session_id="tab-9",
+            timestamp=t0 + timedelta(minutes=n),
+            received_at=t0,
+        )
+        for n in (1, 2)
+    ]
+    rows.append(event_row(project_id, event="$pageview", person_id=uuid_for(2), timestamp=t0, received_at=t0))
+    store.insert_events(rows, dedup_token=f"sessions-shared-{project_id}")
+
+    first_page = list_sessions(
+        project=_project(project_id), date_from=_at(2026, 5, 4), date_to=_at(2026, 5, 5), limit=1
+    )
+    everything = _all_sessions(_project(project_id), _at(2026, 5, 4), _at(2026, 5, 5), limit=1)
+
+    (shared,) = first_page["results"]
+    assert shared["session_key"] == "c:tab-9"
+    assert shared["event_count"] == 2
+    assert shared["person_id"] == uuid_for(1)  # the entry event's
+    assert shared["duration_seconds"] == 60
+    assert [s["event_count"] for s in everything] == [2, 1]

@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from analytics.query.compiler.params import Params
-from analytics.query.compiler.sessions import SessionRules, session_events_sql, session_list_query, sessions_sql
+from analytics.query.compiler.sessions import (
+    SessionRules,
+    session_details_query,
+    session_events_sql,
+    session_page_query,
+    sessions_sql,
+)
 from analytics.query.compiler.web import DIMENSIONS, breakdown_query, summary_query, timeseries_query
 from analytics.query.sessions import list_sessions
 from analytics.query.web import parse_filters, web_breakdown
@@ -26,7 +32,14 @@ RULES = SessionRules(time_zone="Europe/Berlin")
 def _queries(filters: Any) -> list[Query]:
     common = {"project_id": 7, "start": START, "end": END}
     queries = [
-        session_list_query(**common, rules=RULES, distinct_id=EVIL, limit=10, before=(1, f"p:{EVIL}")),
+        session_page_query(**common, rules=RULES, distinct_id=EVIL, limit=10, before=(1, f"p:{EVIL}")),
+        session_details_query(
+            **common,
+            rules=RULES,
+            session_keys=[EVIL],
+            person_ids=["00000000-0000-4000-8000-000000000001"],
+            session_ids=[EVIL],
+        ),
         summary_query(**common, rules=RULES, filters=filters),
         timeseries_query(**common, rules=RULES, interval="hour", filters=filters),
     ]

@@ -197,7 +197,7 @@ def sessions_sql(
     return f"SELECT {', '.join(outer)} FROM ({grouped})"
 
 
-def session_list_query(
+def session_page_query(
     *,
     project_id: int,
     rules: SessionRules,
@@ -207,8 +207,10 @@ def session_list_query(
     limit: int,
     before: tuple[int, str] | None,
 ) -> Query:
-    """Sessions of the range, newest first (``session_start``, then ``session_key``, descending).
+    """The keys of one page of sessions, newest first (``start_ms``, then ``session_key``, descending).
 
+    Step one of a page: it cuts the sessions reading only what the cut needs; step two
+    (:func:`session_details_query`) reads the rest for the page's sessions alone.
     ``distinct_id`` keeps the sessions of the persons whose events in the range carry it;
     ``before`` (start in epoch milliseconds, key) is the keyset cursor: rows after it.
     """
@@ -219,13 +221,37 @@ def session_list_query(
             f"person_id IN (SELECT person_id FROM events WHERE {SCOPE}"
             f" AND distinct_id = {params.add(distinct_id, 'String')})"
         )
-    sql = f"SELECT * FROM ({sessions_sql(params, rules, where=where)})"
+    sql = f"SELECT session_key, person_id, session_id, start_ms FROM ({sessions_sql(params, rules, where=where, attributes=())})"
     if before is not None:
         sql += f" WHERE (start_ms, session_key) < ({params.add(before[0], 'Int64')}, {params.add(before[1], 'String')})"
-    sql += f" ORDER BY session_start DESC, session_key DESC LIMIT {params.add(limit, 'UInt32')}"
-    return Query(
-        name="sessions.list",
-        sql=sql,
-        params=params.values,
-        settings={"max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT},
+    sql += f" ORDER BY start_ms DESC, session_key DESC LIMIT {params.add(limit, 'UInt32')}"
+    return Query(name="sessions.page", sql=sql, params=params.values, settings=_settings())
+
+
+def session_details_query(
+    *,
+    project_id: int,
+    rules: SessionRules,
+    start: datetime,
+    end: datetime,
+    session_keys: Sequence[str],
+    person_ids: Sequence[str],
+    session_ids: Sequence[str],
+) -> Query:
+    """Every column of the sessions ``session_keys``, cut from the events of their persons and
+    client session ids only (whole chains, so each session comes out as in the full cut)."""
+    params = Params(project_id=project_id, start=start, end=end)
+    where = (
+        f"person_id IN {params.add(list(person_ids), 'Array(UUID)')}"
+        f" OR session_id IN {params.add([sid for sid in session_ids if sid], 'Array(String)')}"
     )
+    sql = (
+        f"SELECT * FROM ({sessions_sql(params, rules, where=where)})"
+        f" WHERE session_key IN {params.add(list(session_keys), 'Array(String)')}"
+        " ORDER BY start_ms DESC, session_key DESC"
+    )
+    return Query(name="sessions.details", sql=sql, params=params.values, settings=_settings())
+
+
+def _settings() -> dict[str, int]:
+    return {"max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT}
