@@ -203,3 +203,28 @@ def test_a_client_session_id_shared_by_two_persons_is_one_session(store):
     assert shared["person_id"] == uuid_for(1)  # the entry event's
     assert shared["duration_seconds"] == 60
     assert [s["event_count"] for s in everything] == [2, 1]
+
+
+@pytest.mark.parametrize(
+    ("time_zone", "midnight"),
+    [
+        ("Europe/Berlin", _at(2026, 10, 25, 23)),  # 2026-10-26T00:00+01:00, after the autumn change
+        ("America/New_York", _at(2026, 11, 2, 5)),  # 2026-11-02T00:00-05:00, after the US change
+        ("Australia/Lord_Howe", _at(2026, 4, 4, 13)),  # 2026-04-05T00:00+11:00, on the half-hour change day
+    ],
+)
+def test_the_midnight_split_follows_the_local_midnight_after_a_dst_change(store, time_zone, midnight):
+    project_id = new_project_id()
+    moments = [midnight - timedelta(seconds=1), midnight, midnight + timedelta(minutes=5)]
+    rows = [
+        event_row(project_id, event="$pageview", person_id=uuid_for(3), timestamp=m, received_at=m) for m in moments
+    ]
+    store.insert_events(rows, dedup_token=f"sessions-dst-{project_id}")
+    window = (midnight - timedelta(days=1), midnight + timedelta(days=1))
+
+    split = _all_sessions(_project(project_id, time_zone=time_zone), *window)
+    whole = _all_sessions(_project(project_id, time_zone=time_zone, split=False), *window)
+
+    assert [s["event_count"] for s in split] == [2, 1]  # newest first
+    assert split[0]["start"].startswith(midnight.astimezone(ZoneInfo(time_zone)).date().isoformat() + "T00:00:00")
+    assert [s["event_count"] for s in whole] == [3]

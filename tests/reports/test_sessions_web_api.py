@@ -72,7 +72,7 @@ def test_sessions_page_through_newest_first(berlin, client):
     _, project, auth = berlin
     seen, cursor = [], None
     for _ in range(10):
-        response = get(client, project.id, "sessions", auth, limit=3, cursor=cursor, **RANGE)
+        response = get(client, project.id, "sessions", auth, limit=3, cursor=cursor, distinct_id="", **RANGE)
         assert response.status_code == 200, response.content
         body = response.json()
         assert len(body["results"]) <= 3

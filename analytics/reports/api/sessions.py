@@ -22,7 +22,7 @@ from analytics.warehouse.errors import StoreUnavailable
 
 
 class SessionListInputSerializer(RangeSerializer):
-    distinct_id = serializers.CharField(max_length=200, required=False, trim_whitespace=False)
+    distinct_id = serializers.CharField(max_length=200, required=False, allow_blank=True, trim_whitespace=False)
     limit = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=50)
     cursor = serializers.CharField(max_length=500, required=False)
 
@@ -79,7 +79,7 @@ class SessionListView(APIView):
                 project=project,
                 date_from=values["date_from"],
                 date_to=values["date_to"],
-                distinct_id=values.get("distinct_id"),
+                distinct_id=values.get("distinct_id") or None,  # empty: every person
                 limit=values["limit"],
                 cursor=values.get("cursor"),
             )
