@@ -23,15 +23,22 @@ Per session (:func:`sessions_sql`): ``session_key``, ``session_id`` (the client'
 ``device_type`` of the entry event (the first by ``(timestamp, event_id)``),
 ``utm_source``/``utm_medium``/``utm_campaign`` (the entry event's value of the UTM key as
 filters read it: the property when set and not empty, else the URL-decoded parameter of
-its URL; ``''`` when neither), ``session_start``
-and ``session_end`` (the first and last event's timestamps), ``duration_seconds`` (their
+its URL; ``''`` when neither), ``session_start`` and ``session_end`` (the first and last
+event's timestamps; ``start_ms``/``end_ms`` in epoch milliseconds), ``duration_seconds`` (their
 difference, millisecond precision), ``event_count``, ``pageviews`` (``$pageview`` events),
 ``is_bounce`` (exactly one pageview and a duration under 10 seconds), ``entry_url`` and
 ``exit_url`` (the URL of the first and last event that has one, ``''`` if none).
 
-Every function adds its values to the caller's :class:`Params`, which must already hold
-``project_id``, ``start`` and ``end`` (the range); SQL is returned without surrounding
-parentheses, ready to be used as ``FROM (<sql>)``.
+A person is the ``person_id`` an event was stored with (the trends engine's
+``unique_users`` counts the same ids); a later merge of two persons does not join their
+earlier sessions.
+
+The pieces: :func:`session_events_sql` (a ``session_key`` per event, for other compilers),
+:func:`sessions_sql` (one row per session), :func:`session_page_query` and
+:func:`session_details_query` (the list endpoint: a lean cut picks a page, then the page's
+sessions are read in full). The two SQL builders add their values to the caller's
+:class:`Params`, which must already hold ``project_id``, ``start`` and ``end`` (the range),
+and return SQL without surrounding parentheses, ready for ``FROM (<sql>)``.
 """
 
 from __future__ import annotations
