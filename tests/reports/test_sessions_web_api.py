@@ -233,3 +233,24 @@ def test_the_endpoints_are_in_the_openapi_schema(db, client):
 
     for path in ("sessions", "web/summary", "web/breakdown", "web/timeseries"):
         assert f"/api/v1/projects/{{project_id}}/{path}" in schema["paths"], path
+
+
+@pytest.mark.parametrize("path", ["web/summary", "web/breakdown?dimension=entry_page", "web/timeseries"])
+def test_person_filters_work_in_web_statistics(berlin, client, path):
+    _, project, auth = berlin
+    filters = json.dumps([{"key": "plan", "type": "person", "operator": "is_not_set"}])
+    separator = "&" if "?" in path else "?"
+
+    response = client.get(
+        f"/api/v1/projects/{project.id}/{path}{separator}{urlencode({'filters': filters, **RANGE})}", headers=auth
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    # No person has a row, so every person property is not set: everything matches.
+    if "visitors" in body:
+        assert body["pageviews"] == 17
+    elif "points" in body:
+        assert sum(p["pageviews"] for p in body["points"]) == 17
+    else:
+        assert sum(row["pageviews"] for row in body["results"]) == 17
