@@ -254,3 +254,22 @@ def test_person_filters_work_in_web_statistics(berlin, client, path):
         assert sum(p["pageviews"] for p in body["points"]) == 17
     else:
         assert sum(row["pageviews"] for row in body["results"]) == 17
+
+
+def test_web_answers_are_cached_per_query_and_session_settings(berlin, client):
+    owner, project, auth = berlin
+
+    first = get(client, project.id, "web/summary", auth, **RANGE).json()
+    second = get(client, project.id, "web/summary", auth, **RANGE).json()
+    refreshed = get(client, project.id, "web/summary", auth, refresh="true", **RANGE).json()
+    client.force_login(owner)
+    client.patch(
+        f"/api/v1/projects/{project.id}", data={"session_timeout_minutes": 50}, content_type="application/json"
+    )
+    after_change = get(client, project.id, "web/summary", auth, **RANGE).json()
+
+    assert (first["cached"], second["cached"], refreshed["cached"]) == (False, True, False)
+    assert second["computed_at"] == first["computed_at"]
+    assert second["sessions"] == first["sessions"] == 10
+    assert after_change["cached"] is False
+    assert after_change["sessions"] == 3  # gaps of 40 and 45 minutes no longer cut: alice 2, bob 1

@@ -20,6 +20,7 @@ from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.core.errors import ServiceUnavailable
 from analytics.core.timeutils import utc_now
+from analytics.query.cache import cached_answer, wants_refresh
 from analytics.query.compiler.web import DIMENSIONS, FILTER_KEYS
 from analytics.query.model import INTERVALS
 from analytics.query.web import MAX_BREAKDOWN_LIMIT, web_breakdown, web_summary, web_timeseries
@@ -31,6 +32,7 @@ _RANGE_PARAMETERS = [
     OpenApiParameter("from", str, description="start (inclusive), e.g. 2026-03-01, -7d; default -7d"),
     OpenApiParameter("to", str, description="end (exclusive); default now"),
     OpenApiParameter("filters", str, description="event-filter JSON (as in insights/trends), URL-encoded"),
+    OpenApiParameter("refresh", bool, description="compute afresh instead of reading the result cache"),
 ]
 
 
@@ -47,8 +49,36 @@ def _from_store(read: Callable[[], T]) -> T:
         raise ServiceUnavailable("the event store is unavailable; retry shortly", retry_after=5) from None
 
 
+def cached_read(
+    request: AuthenticatedRequest, project: Any, kind: str, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """The answer through the result cache (``analytics/query/cache.py``).
+
+    The key holds the query parameters as sent and the project's session settings, which
+    change the answer without new events.
+    """
+    query_json = {
+        "params": {key: request.query_params.get(key) for key in request.query_params},
+        "session_timeout_minutes": project.session_timeout_minutes,
+        "session_split_at_midnight": project.session_split_at_midnight,
+    }
+    return cached_answer(
+        kind=kind,
+        query_json=query_json,
+        project_id=project.id,
+        time_zone=project.timezone,
+        compute=lambda: _from_store(compute),
+        refresh=wants_refresh(request.query_params, None),
+    )
+
+
 class SummaryInputSerializer(FilteredRangeSerializer):
     compare = serializers.BooleanField(default=False)
+
+
+class CachedSerializer(serializers.Serializer):
+    cached = serializers.BooleanField(help_text="true when served from the result cache (see computed_at)")
+    computed_at = serializers.DateTimeField()
 
 
 class SummarySerializer(serializers.Serializer):
@@ -60,7 +90,11 @@ class SummarySerializer(serializers.Serializer):
     views_per_visit = serializers.FloatField(allow_null=True)
 
 
-class SummaryResultSerializer(serializers.Serializer):
+class SummaryAnswerSerializer(SummarySerializer, CachedSerializer):
+    pass
+
+
+class SummaryResultSerializer(CachedSerializer):
     current = SummarySerializer(required=False, help_text="with compare=true")
     previous = SummarySerializer(required=False, help_text="with compare=true: the equal period before")
 
@@ -71,7 +105,7 @@ class SummaryView(APIView):
         responses={
             200: PolymorphicProxySerializer(
                 component_name="WebSummaryAnswer",
-                serializers=[SummarySerializer, SummaryResultSerializer],
+                serializers=[SummaryAnswerSerializer, SummaryResultSerializer],
                 resource_type_field_name=None,
             )
         },
@@ -81,17 +115,17 @@ class SummaryView(APIView):
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)
         values = _validated(SummaryInputSerializer, request, project)
-        return Response(
-            _from_store(
-                lambda: web_summary(
-                    project=project,
-                    date_from=values["date_from"],
-                    date_to=values["date_to"],
-                    filters=values.get("filters"),
-                    compare=values["compare"],
-                )
+
+        def compute() -> dict[str, Any]:
+            return web_summary(
+                project=project,
+                date_from=values["date_from"],
+                date_to=values["date_to"],
+                filters=values.get("filters"),
+                compare=values["compare"],
             )
-        )
+
+        return Response(cached_read(request, project, "web.summary", compute))
 
 
 class BreakdownInputSerializer(FilteredRangeSerializer):
@@ -106,7 +140,7 @@ class BreakdownRowSerializer(serializers.Serializer):
     sessions = serializers.IntegerField(required=False, help_text="session dimensions only")
 
 
-class BreakdownResultSerializer(serializers.Serializer):
+class BreakdownResultSerializer(CachedSerializer):
     dimension = serializers.CharField()
     filter_key = serializers.CharField(help_text='a row as a filter: {"key": filter_key, "operator": "eq", "value"}')
     results = BreakdownRowSerializer(many=True)
@@ -125,18 +159,20 @@ class BreakdownView(APIView):
         """Top values of a dimension by visitors (pages, entry/exit pages, sources, UTM, places, devices)."""
         project = project_get_for_user(user=request.user, project_id=project_id)
         values = _validated(BreakdownInputSerializer, request, project)
-        rows = _from_store(
-            lambda: web_breakdown(
+        dimension = values["dimension"]
+
+        def compute() -> dict[str, Any]:
+            rows = web_breakdown(
                 project=project,
                 date_from=values["date_from"],
                 date_to=values["date_to"],
-                dimension=values["dimension"],
+                dimension=dimension,
                 filters=values.get("filters"),
                 limit=values["limit"],
             )
-        )
-        dimension = values["dimension"]
-        return Response({"dimension": dimension, "filter_key": FILTER_KEYS[dimension], "results": rows})
+            return {"dimension": dimension, "filter_key": FILTER_KEYS[dimension], "results": rows}
+
+        return Response(cached_read(request, project, "web.breakdown", compute))
 
 
 class TimeseriesInputSerializer(FilteredRangeSerializer):
@@ -152,7 +188,7 @@ class TimeseriesPointSerializer(serializers.Serializer):
     avg_visit_seconds = serializers.FloatField(allow_null=True)
 
 
-class TimeseriesResultSerializer(serializers.Serializer):
+class TimeseriesResultSerializer(CachedSerializer):
     interval = serializers.CharField()
     time_zone = serializers.CharField()
     points = TimeseriesPointSerializer(many=True)
@@ -167,13 +203,15 @@ class TimeseriesView(APIView):
         """Visitors, pageviews, sessions, bounce rate and visit duration per bucket in the project's zone."""
         project = project_get_for_user(user=request.user, project_id=project_id)
         values = _validated(TimeseriesInputSerializer, request, project)
-        points = _from_store(
-            lambda: web_timeseries(
+
+        def compute() -> dict[str, Any]:
+            points = web_timeseries(
                 project=project,
                 date_from=values["date_from"],
                 date_to=values["date_to"],
                 interval=values["interval"],
                 filters=values.get("filters"),
             )
-        )
-        return Response({"interval": values["interval"], "time_zone": project.timezone, "points": points})
+            return {"interval": values["interval"], "time_zone": project.timezone, "points": points}
+
+        return Response(cached_read(request, project, "web.timeseries", compute))
