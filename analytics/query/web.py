@@ -25,6 +25,9 @@ UTM keys, ``country``/``browser``/``os``/``device_type`` the entry event's; for 
 ``visitors`` are the distinct persons of the sessions, ``pageviews`` the sessions' matching
 pageviews, and ``sessions`` their number.
 
+``web_breakdowns`` answers several dimensions at once (``{dimension: rows}``); the session
+dimensions then share one cut of the sessions, which a page showing many lists wants.
+
 ``web_timeseries`` gives per bucket (the buckets of the trends engine, in the project's time
 zone; empty buckets are zeros and ``None`` rates): ``[{"bucket", "visitors", "pageviews",
 "sessions", "bounce_rate", "avg_visit_seconds"}]``; visitors and pageviews count the
@@ -38,6 +41,7 @@ API; a bad filter raises DRF's ``ValidationError`` under ``filters``).
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -46,7 +50,13 @@ from rest_framework import serializers
 
 from analytics.core.errors import ApplicationError
 from analytics.query.compiler.sessions import SessionRules
-from analytics.query.compiler.web import DIMENSIONS, breakdown_query, summary_query, timeseries_query
+from analytics.query.compiler.web import (
+    DIMENSIONS,
+    page_breakdown_query,
+    session_breakdowns_query,
+    summary_query,
+    timeseries_query,
+)
 from analytics.query.model import INTERVALS, MAX_POINTS, Condition, DateRange, Filter, Group
 from analytics.query.runner import _rows as store_rows  # RE2 and timeout errors as 400s, as in trends
 from analytics.query.serializers import FilterField
@@ -121,6 +131,56 @@ def web_summary(
     return {"current": summary, "previous": _summary(project, previous, parsed, store)}
 
 
+def web_breakdowns(
+    *,
+    project: Any,
+    date_from: datetime,
+    date_to: datetime,
+    dimensions: Sequence[str],
+    filters: Any = None,
+    limit: int = 10,
+    store: EventStore | None = None,
+) -> dict[str, list[dict[str, Any]]]:
+    """The top ``limit`` values of each of ``dimensions``, by dimension; the session
+    dimensions share one cut of the sessions (one query for all of them)."""
+    _check_range(date_from, date_to)
+    unknown = [dimension for dimension in dimensions if dimension not in DIMENSIONS]
+    if unknown or not dimensions:
+        raise WebQueryError("dimension", f"must be one of {', '.join(DIMENSIONS)}")
+    if not 1 <= limit <= MAX_BREAKDOWN_LIMIT:
+        raise WebQueryError("limit", f"must be from 1 to {MAX_BREAKDOWN_LIMIT}")
+    store = store or get_store()
+    parsed = parse_filters(filters)
+    answer: dict[str, list[dict[str, Any]]] = {dimension: [] for dimension in dimensions}
+    if "page" in answer:
+        query = page_breakdown_query(project_id=project.id, start=date_from, end=date_to, filters=parsed, limit=limit)
+        answer["page"] = [
+            {"value": row["value"], "visitors": int(row["visitors"]), "pageviews": int(row["pageviews"])}
+            for row in store_rows(store, query)
+        ]
+    per_session = [dimension for dimension in answer if dimension != "page"]
+    if per_session:
+        query = session_breakdowns_query(
+            project_id=project.id,
+            rules=SessionRules.for_project(project),
+            start=date_from,
+            end=date_to,
+            dimensions=per_session,
+            filters=parsed,
+            limit=limit,
+        )
+        for row in store_rows(store, query):
+            answer[per_session[int(row["dimension"])]].append(
+                {
+                    "value": row["value"],
+                    "visitors": int(row["visitors"]),
+                    "pageviews": int(row["pageviews"]),
+                    "sessions": int(row["sessions"]),
+                }
+            )
+    return answer
+
+
 def web_breakdown(
     *,
     project: Any,
@@ -132,27 +192,17 @@ def web_breakdown(
     store: EventStore | None = None,
 ) -> list[dict[str, Any]]:
     """The top ``limit`` values of ``dimension`` (one of :data:`DIMENSIONS`)."""
-    _check_range(date_from, date_to)
     if dimension not in DIMENSIONS:
         raise WebQueryError("dimension", f"must be one of {', '.join(DIMENSIONS)}")
-    if not 1 <= limit <= MAX_BREAKDOWN_LIMIT:
-        raise WebQueryError("limit", f"must be from 1 to {MAX_BREAKDOWN_LIMIT}")
-    query = breakdown_query(
-        project_id=project.id,
-        rules=SessionRules.for_project(project),
-        start=date_from,
-        end=date_to,
-        dimension=dimension,
-        filters=parse_filters(filters),
+    return web_breakdowns(
+        project=project,
+        date_from=date_from,
+        date_to=date_to,
+        dimensions=[dimension],
+        filters=filters,
         limit=limit,
-    )
-    rows = []
-    for row in store_rows(store or get_store(), query):
-        item = {"value": row["value"], "visitors": int(row["visitors"]), "pageviews": int(row["pageviews"])}
-        if "sessions" in row:
-            item["sessions"] = int(row["sessions"])
-        rows.append(item)
-    return rows
+        store=store,
+    )[dimension]
 
 
 def web_timeseries(

@@ -16,7 +16,13 @@ from analytics.query.compiler.sessions import (
     session_page_query,
     sessions_sql,
 )
-from analytics.query.compiler.web import DIMENSIONS, breakdown_query, summary_query, timeseries_query
+from analytics.query.compiler.web import (
+    SESSION_DIMENSIONS,
+    page_breakdown_query,
+    session_breakdowns_query,
+    summary_query,
+    timeseries_query,
+)
 from analytics.query.sessions import list_sessions
 from analytics.query.web import parse_filters, web_breakdown
 from analytics.warehouse.guard import Query, check_scoped
@@ -43,7 +49,10 @@ def _queries(filters: Any) -> list[Query]:
         summary_query(**common, rules=RULES, filters=filters),
         timeseries_query(**common, rules=RULES, interval="hour", filters=filters),
     ]
-    queries += [breakdown_query(**common, rules=RULES, dimension=d, filters=filters, limit=5) for d in DIMENSIONS]
+    queries += [
+        page_breakdown_query(**common, filters=filters, limit=5),
+        session_breakdowns_query(**common, rules=RULES, dimensions=list(SESSION_DIMENSIONS), filters=filters, limit=5),
+    ]
     return queries
 
 

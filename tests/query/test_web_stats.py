@@ -13,7 +13,7 @@ from rest_framework.exceptions import ValidationError
 
 from analytics.core.errors import ApplicationError
 from analytics.query.compiler.web import DIMENSIONS
-from analytics.query.web import web_breakdown, web_summary, web_timeseries
+from analytics.query.web import web_breakdown, web_breakdowns, web_summary, web_timeseries
 from tests.query.helpers import filter_matches, moment_of
 from tests.query.sessions_reference import (
     describe,
@@ -146,6 +146,18 @@ def test_breakdowns_match_python(loaded, dimension, filters):
     expected = _expected_breakdown(rows, dimension, filters, 4)
     assert result == expected
     assert len(result) >= 2
+
+
+def test_all_breakdowns_at_once_match_python(loaded):
+    project, rows = loaded
+    filters = FILTERS[1]
+
+    answer = web_breakdowns(
+        project=project, date_from=START, date_to=END, dimensions=DIMENSIONS, filters=filters, limit=3
+    )
+
+    assert list(answer) == list(DIMENSIONS)
+    assert answer == {dimension: _expected_breakdown(rows, dimension, filters, 3) for dimension in DIMENSIONS}
 
 
 @pytest.mark.parametrize(("interval", "buckets"), [("day", 3), ("hour", 3 * 24 + 1)])

@@ -7,6 +7,7 @@ range's sessions (``compiler/sessions.py``) and keep those with a matching pagev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from django.conf import settings
@@ -34,19 +35,26 @@ FILTER_KEYS = {
     "os": "$os",
     "device_type": "$device_type",
 }
-_PATH = f"nullIf({DERIVED_TEXT['$pathname']}, '')"  # over a column named ``url``
-# Session dimension -> (expression over the session row, the entry attributes it reads); the
-# page dimensions rename entry_url/exit_url to ``url`` first.
+
+
+def _path_of(column: str) -> str:
+    """``$pathname`` (compiler/filters.py) of a URL column other than ``url``, NULL when empty."""
+    template = DERIVED_TEXT["$pathname"]
+    assert template.count("url") == 1, template
+    return f"nullIf({template.replace('url', column)}, '')"
+
+
+_PATH = _path_of("url")
+# Session dimension -> (expression over a row of ``sessions_sql``, the entry attributes it reads).
 SESSION_DIMENSIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "entry_page": (_PATH, ()),
-    "exit_page": (_PATH, ()),
+    "entry_page": (_path_of("entry_url"), ()),
+    "exit_page": (_path_of("exit_url"), ()),
     "referrer": (f"nullIf({DERIVED_TEXT['$referring_domain']}, '')", ("referrer",)),
     **{name: (f"nullIf({name}, '')", (name,)) for name in ("utm_source", "utm_medium", "utm_campaign")},
     **{name: (f"nullIf({name}, '')", (name,)) for name in ("country", "browser", "os", "device_type")},
 }
 DIMENSIONS = (*EVENT_DIMENSIONS, *SESSION_DIMENSIONS)
 _ORDER = "ORDER BY visitors DESC, pageviews DESC, value ASC NULLS LAST"
-_SESSION_URL = {"entry_page": "entry_url", "exit_page": "exit_url"}
 
 
 def _settings() -> dict[str, int]:
@@ -76,33 +84,51 @@ def summary_query(
     return Query(name="web.summary", sql=sql, params=params.values, settings=_settings())
 
 
-def breakdown_query(
+def page_breakdown_query(
+    *, project_id: int, start: datetime, end: datetime, filters: Filter | None, limit: int
+) -> Query:
+    """The top pages (``$pathname``) of the matching pageviews."""
+    params = Params(project_id=project_id, start=start, end=end)
+    inner = f"SELECT {_PATH} AS value, person_id FROM events WHERE {SCOPE} AND {_matching(params, filters)}"
+    sql = (
+        f"SELECT value, uniqExact(person_id) AS visitors, count() AS pageviews FROM ({inner})"
+        f" GROUP BY value {_ORDER} LIMIT {params.add(limit, 'UInt32')}"
+    )
+    return Query(name="web.breakdown.page", sql=sql, params=params.values, settings=_settings())
+
+
+def session_breakdowns_query(
     *,
     project_id: int,
     rules: SessionRules,
-    start: object,
-    end: object,
-    dimension: str,
+    start: datetime,
+    end: datetime,
+    dimensions: Sequence[str],
     filters: Filter | None,
     limit: int,
 ) -> Query:
+    """The top values of several session dimensions from one cut of the sessions.
+
+    Each kept session yields one ``(dimension index, value)`` pair per dimension; rows are
+    ``(dimension, value, visitors, pageviews, sessions)``, the first ``limit`` per dimension.
+    """
     params = Params(project_id=project_id, start=start, end=end)
     matching = _matching(params, filters)
-    if dimension == "page":
-        inner = f"SELECT {_PATH} AS value, person_id FROM events WHERE {SCOPE} AND {matching}"
-        sql = f"SELECT value, uniqExact(person_id) AS visitors, count() AS pageviews FROM ({inner}) GROUP BY value"
-    else:
-        expression, attributes = SESSION_DIMENSIONS[dimension]
-        sessions = sessions_sql(params, rules, counts={"matched": matching}, attributes=attributes)
-        if dimension in _SESSION_URL:
-            sessions = f"SELECT person_id, matched, {_SESSION_URL[dimension]} AS url FROM ({sessions})"
-        inner = f"SELECT {expression} AS value, person_id, matched FROM ({sessions}) WHERE matched > 0"
-        sql = (
-            "SELECT value, uniqExact(person_id) AS visitors, sum(matched) AS pageviews, count() AS sessions"
-            f" FROM ({inner}) GROUP BY value"
-        )
-    sql += f" {_ORDER} LIMIT {params.add(limit, 'UInt32')}"
-    return Query(name=f"web.breakdown.{dimension}", sql=sql, params=params.values, settings=_settings())
+    attributes = tuple(sorted({name for dimension in dimensions for name in SESSION_DIMENSIONS[dimension][1]}))
+    sessions = sessions_sql(params, rules, counts={"matched": matching}, attributes=attributes)
+    pairs = ", ".join(
+        f"tuple(toUInt8({index}), CAST({SESSION_DIMENSIONS[dimension][0]} AS Nullable(String)))"
+        for index, dimension in enumerate(dimensions)
+    )
+    inner = f"SELECT person_id, matched, arrayJoin([{pairs}]) AS pair FROM ({sessions}) WHERE matched > 0"
+    sql = (
+        "SELECT tupleElement(pair, 1) AS dimension, tupleElement(pair, 2) AS value,"
+        " uniqExact(person_id) AS visitors, sum(matched) AS pageviews, count() AS sessions"
+        f" FROM ({inner}) GROUP BY dimension, value"
+        f" ORDER BY dimension, visitors DESC, pageviews DESC, value ASC NULLS LAST"
+        f" LIMIT {params.add(limit, 'UInt32')} BY dimension"
+    )
+    return Query(name="web.breakdown.sessions", sql=sql, params=params.values, settings=_settings())
 
 
 def timeseries_query(
