@@ -159,8 +159,11 @@ def sessions_sql(
     utm_keys = [name for name in UTM_KEYS if name in wanted]
     entry_columns = [name for name in _ENTRY_COLUMNS if name in wanted]
     counted = {f"count_{_check_alias(alias)}": expression for alias, expression in (counts or {}).items()}
-    scanned = ["event", "url", *entry_columns, *(["properties"] if utm_keys else [])]
-    events = session_events_sql(params, rules, columns=scanned, computed=counted, where=where)
+    # The UTM keys as filters read them (compiler/filters.py: the property, else the URL's
+    # parameter), per event before the cut: cheaper than carrying ``properties`` through it.
+    utm_values = {f"utm_value_{name}": f"ifNull({property_views(name, params).text}, '')" for name in utm_keys}
+    scanned = ["event", "url", *entry_columns]
+    events = session_events_sql(params, rules, columns=scanned, computed={**counted, **utm_values}, where=where)
     pageview = params.add(PAGEVIEW, "String")
     bounce = params.add(BOUNCE_SECONDS, "UInt32")
     order = "(timestamp, event_id)"
@@ -175,17 +178,12 @@ def sessions_sql(
         f"argMaxIf(url, {order}, url != '') AS s_exit_url",
         *(f"countIf({name}) AS s_{name}" for name in counted),
     ]
-    if utm_keys:
-        aggregates += [f"argMin(url, {order}) AS s_first_url", f"argMin(properties, {order}) AS s_first_properties"]
-    # The UTM keys of the filters (compiler/filters.py) read ``properties`` and ``url``: here
-    # those of the entry event.
-    utm = [f"ifNull({property_views(name, params).text}, '') AS {name}" for name in utm_keys]
+    aggregates += [f"argMin(utm_value_{name}, {order}) AS s_{name}" for name in utm_keys]
     duration = "(s_end_ms - s_start_ms) / 1000"
     outer = [
         "session_key",
         "s_session_id AS session_id",
-        *(f"s_{name} AS {name}" for name in entry_columns),
-        *utm,
+        *(f"s_{name} AS {name}" for name in [*entry_columns, *utm_keys]),
         "fromUnixTimestamp64Milli(s_start_ms, 'UTC') AS session_start",
         "fromUnixTimestamp64Milli(s_end_ms, 'UTC') AS session_end",
         "s_start_ms AS start_ms",
@@ -199,8 +197,6 @@ def sessions_sql(
         *(f"s_count_{alias} AS {alias}" for alias in (counts or {})),
     ]
     grouped = f"SELECT session_key, {', '.join(aggregates)} FROM ({events}) GROUP BY session_key"
-    if utm_keys:
-        grouped = f"SELECT *, s_first_url AS url, s_first_properties AS properties FROM ({grouped})"
     return f"SELECT {', '.join(outer)} FROM ({grouped})"
 
 
