@@ -15,6 +15,7 @@ from analytics.privacy.hashing import id_hash
 from analytics.privacy.models import DeletionRequest, PrivacySettings, SuppressedId
 from analytics.privacy.policy import IngestionPolicy
 from analytics.privacy.queries import persons as queries
+from analytics.query.compiler.sessions import SessionRules
 from analytics.streams.queries.persons import current_person_ids
 from analytics.warehouse.identity import person_id_for
 from analytics.warehouse.store import EventStore
@@ -109,6 +110,14 @@ def _event_json(row: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+def _session_json(row: dict[str, Any]) -> dict[str, Any]:
+    session = {key: value for key, value in row.items() if key not in ("start_ms", "end_ms")}
+    session["started_at"] = _iso(row["start_ms"])
+    session["ended_at"] = _iso(row["end_ms"])
+    session["duration_seconds"] = float(row["duration_seconds"])
+    return session
+
+
 def person_export(
     *, store: EventStore, project: Project, distinct_id: str, max_events: int = EXPORT_MAX_EVENTS
 ) -> dict[str, Any]:
@@ -118,7 +127,7 @@ def person_export(
     subject = subject_resolve(store=store, project_id=project.id, distinct_id=distinct_id)
     events = store.query(queries.export_events(subject, limit=max_events + 1)).dicts()
     persons = store.query(queries.export_persons(subject)).dicts()
-    sessions = store.query(queries.export_sessions(subject)).dicts()
+    sessions = store.query(queries.export_sessions(subject, SessionRules.for_project(project))).dicts()
     return {
         "project_id": project.id,
         "distinct_id": distinct_id,
@@ -133,16 +142,7 @@ def person_export(
             }
             for row in persons
         ],
-        "sessions": [
-            {
-                "session_id": row["session_id"],
-                "started_at": _iso(row["started_ms"]),
-                "ended_at": _iso(row["ended_ms"]),
-                "events": int(row["event_count"]),
-                "entry_url": row["entry_url"],
-            }
-            for row in sessions
-        ],
+        "sessions": [_session_json(row) for row in sessions],
         "events": [_event_json(row) for row in events[:max_events]],
         "events_complete": len(events) <= max_events,
     }

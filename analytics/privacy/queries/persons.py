@@ -14,8 +14,33 @@ On a cluster they run ``ON CLUSTER`` against the ``_local`` tables that hold the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from analytics.query.compiler.params import Params
+from analytics.query.compiler.sessions import SessionRules, sessions_sql
 from analytics.warehouse.guard import Query
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)  # ingestion accepts nothing later
+SESSION_EXPORT_COLUMNS = (
+    "session_key",
+    "session_id",
+    "start_ms",
+    "end_ms",
+    "duration_seconds",
+    "event_count",
+    "pageviews",
+    "entry_url",
+    "exit_url",
+    "referrer",
+    "country",
+    "browser",
+    "os",
+    "device_type",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+)
 
 
 @dataclass(frozen=True)
@@ -158,16 +183,14 @@ def export_persons(scope: PersonScope) -> Query:
     )
 
 
-def export_sessions(scope: PersonScope) -> Query:
-    """The person's sessions (events with a session id): start, end, event count, first URL."""
-    return Query(
-        name="privacy.export.sessions",
-        sql=(
-            "SELECT session_id, toUnixTimestamp64Milli(min(timestamp)) AS started_ms, "
-            "toUnixTimestamp64Milli(max(timestamp)) AS ended_ms, count() AS event_count, "
-            "argMin(url, timestamp) AS entry_url "
-            f"FROM events WHERE {_PERSON_EVENTS} AND session_id != '' "
-            "GROUP BY session_id ORDER BY started_ms, session_id"
-        ),
-        params=_params(scope),
+def export_sessions(scope: PersonScope, rules: SessionRules) -> Query:
+    """The person's sessions, cut as every report cuts them (``query/compiler/sessions.py``,
+    the project's rules) from the person's events of all time, oldest first."""
+    params = Params(project_id=int(scope.project_id), start=_EPOCH, end=_FAR_FUTURE)
+    where = (
+        f"distinct_id IN {params.add(list(scope.distinct_ids), 'Array(String)')}"
+        f" OR person_id IN {params.add(list(scope.person_ids), 'Array(UUID)')}"
     )
+    columns = ", ".join(SESSION_EXPORT_COLUMNS)
+    sql = f"SELECT {columns} FROM ({sessions_sql(params, rules, where=where)}) ORDER BY start_ms, session_key"
+    return Query(name="privacy.export.sessions", sql=sql, params=params.values)
