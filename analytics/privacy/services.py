@@ -86,11 +86,24 @@ def deletion_request(
             suppression_add(project=project, distinct_id=distinct_id, user=user, note=f"deletion {deletion.id}")
     log.info("privacy.deletion.requested", project_id=project.id, deletion_id=str(deletion.id), source=source)
     if run:
-        from analytics.privacy.tasks import person_forget  # noqa: PLC0415 - tasks import this module
-
         deletion_id = str(deletion.id)
-        transaction.on_commit(lambda: person_forget.delay(deletion_id, distinct_id))
+        transaction.on_commit(lambda: _queue(deletion_id, distinct_id))
     return deletion
+
+
+def _queue(deletion_id: str, distinct_id: str) -> None:
+    """Hand the work to Celery. Eager (embedded) mode runs it here: a failure is already on
+    the request, so the caller still gets its 202; a broker that refuses the task marks the
+    request failed instead of leaving it pending for ever."""
+    from analytics.privacy.tasks import person_forget  # noqa: PLC0415 - tasks import this module
+
+    try:
+        person_forget.delay(deletion_id, distinct_id)
+    except Exception as error:
+        log.exception("privacy.deletion.queue_failed", deletion_id=deletion_id)
+        DeletionRequest.objects.filter(pk=deletion_id, state=DeletionState.PENDING).update(
+            state=DeletionState.FAILED, error=f"could not be queued: {type(error).__name__}"
+        )
 
 
 def _set_state(deletion: DeletionRequest, state: str, **fields: Any) -> None:

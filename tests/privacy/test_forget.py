@@ -294,3 +294,24 @@ def test_bad_input_is_400_naming_the_field(world, client):
     response = client.get(f"/api/v1/projects/{project.id}/persons/%07bell/export", headers=jwt(owner))
     assert response.status_code == 400
     assert not DeletionRequest.objects.filter(project=project).exists()
+
+
+def test_a_failing_run_answers_202_and_records_failed(world, client, store, django_capture_on_commit_callbacks):
+    project, owner = world["project"], world["owner"]
+    # The store's read circuit is open (as when ClickHouse is down): the task's first query fails.
+    breaker = store.breaker
+    breaker.open()
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/api/v1/projects/{project.id}/persons/carol/delete", headers=jwt(owner))
+    finally:
+        breaker.close()
+    assert response.status_code == 202
+    deletion = DeletionRequest.objects.get(pk=response.json()["id"])
+    assert deletion.state == "failed"
+    assert "carol" not in deletion.error
+    assert "carol" in {row["distinct_id"] for row in stored(store, project.id)}
+    # Re-submitting the id does the work.
+    with django_capture_on_commit_callbacks(execute=True):
+        again = client.post(f"/api/v1/projects/{project.id}/persons/carol/delete", headers=jwt(owner))
+    assert DeletionRequest.objects.get(pk=again.json()["id"]).state == "verified"
