@@ -315,3 +315,22 @@ def test_a_failing_run_answers_202_and_records_failed(world, client, store, djan
     with django_capture_on_commit_callbacks(execute=True):
         again = client.post(f"/api/v1/projects/{project.id}/persons/carol/delete", headers=jwt(owner))
     assert DeletionRequest.objects.get(pk=again.json()["id"]).state == "verified"
+
+
+def test_forgetting_in_one_project_leaves_the_same_id_in_another(world, store, client):
+    from analytics.streams.sink import store_event_batch  # noqa: PLC0415
+    from tests.warehouse.helpers import event_row  # noqa: PLC0415
+
+    project, owner = world["project"], world["owner"]
+    _, other = member_with_project()
+    moment = START + timedelta(minutes=5)
+    store_event_batch(
+        [event_row(other.id, distinct_id="alice", timestamp=moment, received_at=moment, properties="{}")],
+        dedup_token=f"privacy-other-{other.id}",
+    )
+    deletion = services.deletion_request(project=project, distinct_id="alice", user=None, run=False)
+    assert services.deletion_execute(deletion_id=str(deletion.id), distinct_id="alice").state == "verified"
+    assert [row["distinct_id"] for row in stored(store, other.id)] == ["alice"]
+    listed = client.get(f"/api/v1/projects/{project.id}/deletions/", headers=jwt(owner)).json()
+    assert [item["id"] for item in listed["results"]] == [str(deletion.id)]
+    assert listed["results"][0]["state"] == "verified"
