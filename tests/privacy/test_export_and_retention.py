@@ -157,3 +157,22 @@ def test_admin_forgets_a_person_and_suppresses_by_hash(admin_client, store):
     )
     assert settings_page.status_code == 200
     assert not PrivacySettings.objects.filter(project=project, drop_properties=["email"]).exists()
+
+
+@pytest.mark.django_db
+def test_admin_privacy_settings_reach_ingestion(admin_client, store, django_capture_on_commit_callbacks):
+    from analytics.ingestion.row_policy import policy_for  # noqa: PLC0415
+    from tests.factories import member_with_project  # noqa: PLC0415
+
+    _, project = member_with_project()
+    assert policy_for(project.id) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/privacy/privacysettings/add/",
+            {"project": project.id, "drop_properties": '["email"]', "hash_properties": "[]"},
+        )
+    assert response.status_code == 302, response.content
+    policy = policy_for(project.id)
+    assert policy is not None
+    row = {"distinct_id": "u", "properties": '{"email": "x@example.com", "plan": "pro"}'}
+    assert policy.apply([row])[0]["properties"] == '{"plan":"pro"}'
