@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.streams.live import record_stored
 from analytics.streams.persons import MERGE_EVENTS, persons_apply
 from analytics.warehouse.schema import ARROW_SCHEMA, EVENT_COLUMNS, events_to_arrow
 from analytics.warehouse.store import get_store
@@ -71,4 +72,5 @@ def store_event_batch(rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_tok
         table, person_rows = rows_to_arrow(rows), rows
     inserted = store.insert_events(table, dedup_token=dedup_token)
     persons_apply(store, person_rows, dedup_token=dedup_token)
+    record_stored(table)  # the live counters and their group message (analytics/streams/live.py)
     return inserted
