@@ -50,7 +50,7 @@
       color: palette(),
       animation: false,
       textStyle: { color: text, fontFamily: "system-ui, sans-serif" },
-      grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 36, top: 28, bottom: 8, containLabel: true },
       tooltip: {
         backgroundColor: css("--panel"), borderColor: css("--border"), textStyle: { color: text },
         extraCssText: "", confine: true
@@ -80,7 +80,10 @@
           lineStyle: { width: 2, type: item.previous ? "dashed" : "solid" } });
       }
     });
-    option.xAxis = Object.assign({ type: "category", data: data.labels, boundaryGap: false }, axis, { splitLine: { show: false } });
+    option.xAxis = Object.assign({ type: "category", data: data.labels, boundaryGap: false }, axis, {
+      splitLine: { show: false },
+      axisLabel: { color: css("--muted"), hideOverlap: true, alignMinLabel: "left", alignMaxLabel: "right" }
+    });
     option.yAxis = Object.assign({ type: "value", min: 0, minInterval: 1, name: data.unit, nameTextStyle: { color: css("--muted") },
       axisLabel: { color: css("--muted"), formatter: shortNumber } }, { splitLine: axis.splitLine });
     option.series = series;
@@ -125,7 +128,7 @@
     option.series = [{
       type: "pie", radius: ["45%", "72%"], center: ["50%", "55%"], avoidLabelOverlap: true,
       itemStyle: { borderColor: css("--panel"), borderWidth: 2 },
-      label: { color: css("--text"), formatter: function (p) { return p.name + "\n" + (100 * p.value / total).toFixed(1) + "%"; } },
+      label: { color: css("--text"), lineHeight: 16, formatter: function (p) { return p.name + "\n" + (100 * p.value / total).toFixed(1) + "%"; } },
       data: data.labels.map(function (label, i) { return { name: label, value: data.values[i] }; })
     }];
     option.legend.show = false;
@@ -158,9 +161,15 @@
     charts.forEach(function (c) { c.chart.setOption(optionFor(c.data), true); });
   }
 
+  function within(root, selector) {
+    var found = Array.prototype.slice.call(root.querySelectorAll ? root.querySelectorAll(selector) : []);
+    if (root.matches && root.matches(selector)) { found.unshift(root); }
+    return found;
+  }
+
   function enhance(root) {
-    root.querySelectorAll("[data-chart]").forEach(drawChart);
-    root.querySelectorAll("[data-share]").forEach(function (bar) {
+    within(root, "[data-chart]").forEach(drawChart);
+    within(root, "[data-share]").forEach(function (bar) {
       bar.style.width = Math.max(0, Math.min(100, parseFloat(bar.dataset.share) || 0)) + "%";
     });
   }
@@ -317,12 +326,13 @@
     if (this.el.hasAttribute("data-reload-on-event")) { location.reload(); return; }
     var today = this.el.querySelector("[data-live-today]");
     var current = today ? Number(today.dataset.value || today.textContent.replace(/,/g, "")) || 0 : 0;
-    this.setNumber("[data-live-today]", current + message.stored);
+    var recent = typeof message.recent === "number" ? message.recent : message.stored;
+    this.setNumber("[data-live-today]", current + recent);
     if (typeof message.last_minute === "number") { this.setNumber("[data-live-minute]", message.last_minute); }
     charts.forEach(function (c) {
       if (!c.el.hasAttribute("data-live-chart") || c.data.current_index < 0) { return; }
       var line = c.data.series[0].data;
-      line[c.data.current_index] = (line[c.data.current_index] || 0) + message.stored;
+      line[c.data.current_index] = (line[c.data.current_index] || 0) + recent;
       c.chart.setOption(optionFor(c.data), true);
     });
   };

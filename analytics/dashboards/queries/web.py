@@ -10,7 +10,8 @@ Rules, in the project's range ``[date_from, date_to)``:
   timeout (30 minutes by default). Its **entry page** and **exit page** are the paths of its
   first and last pageview; its source (referrer domain without ``www.``, UTM parameters
   from the URL or from properties), country, browser, OS and device are its first event's;
-- **visitors** are distinct persons; **bounce rate** is the share of sessions with at most
+- only sessions with at least one pageview count (visits); **visitors** are their distinct
+  persons; **bounce rate** is the share of sessions with at most
   one pageview that lasted under 10 seconds; **visit duration** is the average of last
   minus first event time; **views per visit** is pageviews per session;
 - **filters** are ``(dimension, value)`` pairs, all of which must hold: a page filter keeps
@@ -91,7 +92,7 @@ def _events_sql() -> str:
 
 
 def _sessions_sql(filters: Filters, params: Params) -> str:
-    having = []
+    having = ["session_pageviews > 0"]  # a visit is a session with a pageview
     for dimension, value in filters:
         placeholder = params.add(value, "String")
         if dimension == "page":
@@ -108,7 +109,8 @@ def _sessions_sql(filters: Filters, params: Params) -> str:
         " argMin(utm_campaign, timestamp) AS utm_campaign, argMin(country, timestamp) AS country,"
         " argMin(browser, timestamp) AS browser, argMin(os, timestamp) AS os,"
         " argMin(device_type, timestamp) AS device_type FROM tagged GROUP BY session_key"
-        + (" HAVING " + " AND ".join(having) if having else "")
+        + " HAVING "
+        + " AND ".join(having)
     )
 
 

@@ -4,8 +4,9 @@
 - ``short``: ``1.2k``, ``3.4M``, ``5.6B`` from 10,000 up (smaller numbers grouped);
 - ``duration``: ``45s``, ``3m 12s``, ``2h 5m``;
 - ``percent``: a share of 1 with one decimal, ``42.5%``;
-- ``change``: the relative change of two values, ``{"text": "+12.3%", "direction": "up"}``
-  (``"flat"`` when equal, ``"new"`` when the previous value was 0);
+- ``change``: the relative change of two values, ``{"text": "+12.3%", "direction": "up",
+  "tone": "good"}`` (``"flat"`` when equal, ``"new"`` when the previous value was 0; the
+  tone is "bad" for a rise of what should fall, such as the bounce rate);
 - ``local_time``: epoch milliseconds in a time zone, ``2026-03-29 14:05``;
 - ``bytes``: ``1.5 MB`` (decimal units).
 """
@@ -71,7 +72,7 @@ def percent(value: Any) -> str:
 
 
 @register.simple_tag
-def change(current: Any, previous: Any) -> dict[str, str]:
+def change(current: Any, previous: Any, lower_is_better: bool = False) -> dict[str, str]:
     try:
         now, before = float(current), float(previous)
     except (TypeError, ValueError):
@@ -81,7 +82,12 @@ def change(current: Any, previous: Any) -> dict[str, str]:
     delta = (now - before) / before
     if abs(delta) < 0.0005:
         return {"text": "0.0%", "direction": "flat"}
-    return {"text": f"{delta * 100:+.1f}%", "direction": "up" if delta > 0 else "down"}
+    good = (delta < 0) if lower_is_better else (delta > 0)
+    return {
+        "text": f"{delta * 100:+.1f}%",
+        "direction": "up" if delta > 0 else "down",
+        "tone": "good" if good else "bad",
+    }
 
 
 @register.filter
