@@ -203,6 +203,10 @@
     var xhr = event.detail.xhr;
     var detail = xhr.status === 503 ? "The event store is busy or down; try again in a moment."
       : "The server answered " + xhr.status + ".";
+    try {  // the server's own words, when it sent an error box
+      var box = new DOMParser().parseFromString(xhr.responseText || "", "text/html").querySelector(".error-box");
+      if (box) { detail = box.textContent.replace("This card could not be loaded.", "").trim(); }
+    } catch (error) { /* keep the generic words */ }
     showError(event.detail.target, event.detail.requestConfig && event.detail.requestConfig.path, detail);
   });
   document.addEventListener("htmx:sendError", function (event) {

@@ -3,14 +3,21 @@ last project, the page's date range, and the context of the page frame."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
 from typing import Any, cast
 
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from analytics.accounts.models import Project, User
 from analytics.accounts.selectors import project_get_for_user, projects_for_user
-from analytics.core.errors import NotFound
+from analytics.core.errors import ApplicationError, NotFound
+from analytics.core.logging import get_logger
 from analytics.dashboards.ranges import PRESETS, PageRange, page_range
+from analytics.warehouse.errors import StoreError
+
+log = get_logger(__name__)
 
 LAST_PROJECT_SESSION_KEY = "dashboards.last_project_id"
 
@@ -54,3 +61,23 @@ def frame_context(request: HttpRequest, project: Project, section: str, **extra:
         "presets": PRESETS,
         **extra,
     }
+
+
+def card_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A card's partial: a store failure answers 503 and a query the engine refuses 400, each
+    with an error box saying what went wrong (the page's script adds a retry button)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except StoreError as error:
+            log.warning("dashboards.card_failed", path=request.path, error=type(error).__name__)
+            message = "The event store did not answer; try again in a moment."
+            return render(request, "dashboards/partials/card_error.html", {"message": message}, status=503)
+        except ApplicationError as error:
+            if isinstance(error, NotFound):
+                raise Http404(error.message) from None
+            return render(request, "dashboards/partials/card_error.html", {"message": error.message}, status=400)
+
+    return wrapped

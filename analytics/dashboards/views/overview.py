@@ -19,7 +19,7 @@ from analytics.accounts.models import Project
 from analytics.core.timeutils import utc_now
 from analytics.dashboards.queries import overview as queries
 from analytics.dashboards.ranges import PageRange
-from analytics.dashboards.views.common import frame_context, page_project, range_of, remembered_project
+from analytics.dashboards.views.common import card_view, frame_context, page_project, range_of, remembered_project
 from analytics.query.model import Series, TrendsQuery
 from analytics.query.runner import run_trends
 from analytics.streams.live import last_minute
@@ -75,6 +75,7 @@ def _with_change(current: dict[str, Any], previous: dict[str, Any]) -> list[dict
 
 @login_required
 @require_GET
+@card_view
 def summary_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
@@ -138,6 +139,7 @@ def timeseries_payload(result: dict[str, Any], page_range: PageRange) -> dict[st
 
 @login_required
 @require_GET
+@card_view
 def timeseries_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
@@ -169,6 +171,7 @@ def pie_slices(kinds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @login_required
 @require_GET
+@card_view
 def events_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
@@ -188,6 +191,7 @@ def events_partial(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@card_view
 def users_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 
 from analytics.dashboards.queries import overview as overview_queries
 from analytics.dashboards.queries import users as queries
-from analytics.dashboards.views.common import frame_context, page_project, range_of
+from analytics.dashboards.views.common import card_view, frame_context, page_project, range_of
 from analytics.dashboards.views.overview import session_timeout
 
 TIMELINE_PAGE = 50
@@ -85,6 +85,7 @@ def _cursor(request: HttpRequest) -> tuple[int, str] | None:
 
 @login_required
 @require_GET
+@card_view
 def timeline_partial(request: HttpRequest, project_id: int, distinct_id: str) -> HttpResponse:
     """One page of the timeline; its last row loads the next page when scrolled into view."""
     project = page_project(request, project_id)

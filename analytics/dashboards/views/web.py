@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from analytics.dashboards.queries.web import DIMENSIONS, web_breakdown, web_summary, web_timeseries
 from analytics.dashboards.ranges import PageRange
-from analytics.dashboards.views.common import frame_context, page_project, range_of
+from analytics.dashboards.views.common import card_view, frame_context, page_project, range_of
 from analytics.dashboards.views.overview import bucket_label
 
 MAX_FILTERS = 6
@@ -90,6 +90,7 @@ def web(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@card_view
 def summary_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
@@ -129,6 +130,7 @@ def summary_partial(request: HttpRequest, project_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
+@card_view
 def breakdown_partial(request: HttpRequest, project_id: int, card: str) -> HttpResponse:
     project = page_project(request, project_id)
     if card not in DIMENSIONS:
