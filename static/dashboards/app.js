@@ -88,6 +88,7 @@
       axisLabel: { color: css("--muted"), formatter: shortNumber } }, { splitLine: axis.splitLine });
     option.series = series;
     option.legend.show = data.series.length > 1;
+    option.legend.data = data.series.map(function (item) { return item.name; });
     option.tooltip.trigger = "axis";
     option.tooltip.formatter = function (params) {
       var seen = {};

@@ -10,11 +10,15 @@ from typing import Any
 import pytest
 
 from analytics.platform.demo import demo_load
-from tests.dashboards.browser import COLLECT_CSP_VIOLATIONS, asgi_server, log_in, screenshot
+from tests.dashboards.browser import COLLECT_CSP_VIOLATIONS, SCREENSHOTS, asgi_server, log_in, screenshot
 from tests.factories import ProjectFactory, member_with_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+# The elements reaching furthest right, to name the culprit when a page is too wide.
+WIDEST = """() => [...document.querySelectorAll('body *')]
+  .map(el => [Math.round(el.getBoundingClientRect().right), el.tagName + '.' + el.className])
+  .sort((a, b) => b[0] - a[0]).slice(0, 5)"""
 SIZES = {"1280": {"width": 1280, "height": 900}, "390": {"width": 390, "height": 844}}
 SCHEMES = ("light", "dark")
 
@@ -65,6 +69,8 @@ def test_screenshots_of_every_page(server: str, browser_page: Any) -> None:
                 assert response.status == 200, path
                 settle(page)
                 width = page.evaluate("document.documentElement.scrollWidth")
-                assert width <= size["width"], f"{label} at {name}px is {width}px wide"
+                assert width <= size["width"], f"{label} at {name}px is {width}px wide: {page.evaluate(WIDEST)}"
                 screenshot(page, f"{label}-{name}-{scheme}")
+                if (label, name, scheme) == ("overview", "1280", "light"):  # docs/overview.png comes from this one
+                    page.screenshot(path=str(SCREENSHOTS / "overview-first-screen.png"))
     assert page.evaluate("window.__cspViolations") == []

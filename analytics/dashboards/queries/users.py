@@ -124,6 +124,8 @@ def user_timeline(
             properties = orjson.loads(row["properties"] or "{}")
         except orjson.JSONDecodeError:
             properties = {}
+        if isinstance(properties, dict):  # "$" properties are the event's own columns (url, browser, ...)
+            properties = {key: value for key, value in properties.items() if not str(key).startswith("$")}
         answer.append(
             {
                 "event_id": row["event_id"],
@@ -156,7 +158,7 @@ def user_sessions(*, project_id: int, person_id: str, timeout_minutes: int = 30,
     sql = (
         "SELECT session_key, toUnixTimestamp64Milli(min(timestamp)) AS start_ms,"
         " dateDiff('second', min(timestamp), max(timestamp)) AS seconds, count() AS events,"
-        " countIf(event IN ('$pageview', 'page_view')) AS pageviews, argMin(url, timestamp) AS entry_url FROM ("
+        " countIf(event IN ('$pageview', 'page_view')) AS pageviews, path(argMin(url, timestamp)) AS entry_page FROM ("
         " SELECT timestamp, event, url, if(session_id != '', concat('s:', session_id), concat('g:',"
         "  toString(sum(starts) OVER (ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))))"
         "  AS session_key FROM ("
@@ -174,7 +176,7 @@ def user_sessions(*, project_id: int, person_id: str, timeout_minutes: int = 30,
             "seconds": int(row["seconds"]),
             "events": int(row["events"]),
             "pageviews": int(row["pageviews"]),
-            "entry_url": row["entry_url"],
+            "entry_page": row["entry_page"],
         }
         for row in rows
     ]

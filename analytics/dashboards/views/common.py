@@ -3,10 +3,12 @@ last project, the page's date range, and the context of the page frame."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, cast
 
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -14,12 +16,17 @@ from analytics.accounts.models import Project, User
 from analytics.accounts.selectors import project_get_for_user, projects_for_user
 from analytics.core.errors import ApplicationError, NotFound
 from analytics.core.logging import get_logger
+from analytics.core.timeutils import utc_now
 from analytics.dashboards.ranges import PRESETS, PageRange, page_range
 from analytics.warehouse.errors import StoreError
 
 log = get_logger(__name__)
 
 LAST_PROJECT_SESSION_KEY = "dashboards.last_project_id"
+# How long a card's numbers are reused: briefly while its range is still filling (the live
+# messages move the counter and the current bucket meanwhile), longer once it is all past.
+OPEN_RANGE_CACHE_SECONDS = 10
+PAST_RANGE_CACHE_SECONDS = 300
 
 
 def page_user(request: HttpRequest) -> User:
@@ -81,3 +88,17 @@ def card_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
             return render(request, "dashboards/partials/card_error.html", {"message": error.message}, status=400)
 
     return wrapped
+
+
+def cached_card(name: str, project: Project, page_range: PageRange, compute: Callable[[], Any], *extra: Any) -> Any:
+    """``compute()``'s result for this card, project, range and ``extra`` (filters), from the
+    cache when another request computed it moments ago."""
+    parts = [name, project.id, project.timezone, page_range.start, page_range.end, page_range.compare, *extra]
+    key = "dashboards:card:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    found = cache.get(key)
+    if found is not None:
+        return found
+    value = compute()
+    past = page_range.end <= utc_now()
+    cache.set(key, value, PAST_RANGE_CACHE_SECONDS if past else OPEN_RANGE_CACHE_SECONDS)
+    return value

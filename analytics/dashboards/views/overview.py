@@ -19,7 +19,14 @@ from analytics.accounts.models import Project
 from analytics.core.timeutils import utc_now
 from analytics.dashboards.queries import overview as queries
 from analytics.dashboards.ranges import PageRange
-from analytics.dashboards.views.common import card_view, frame_context, page_project, range_of, remembered_project
+from analytics.dashboards.views.common import (
+    cached_card,
+    card_view,
+    frame_context,
+    page_project,
+    range_of,
+    remembered_project,
+)
 from analytics.query.model import Series, TrendsQuery
 from analytics.query.runner import run_trends
 from analytics.streams.live import last_minute
@@ -69,8 +76,22 @@ def live_json(request: HttpRequest, project_id: int) -> JsonResponse:
     return JsonResponse(live_snapshot(project))
 
 
-def _with_change(current: dict[str, Any], previous: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": key, "value": value, "previous": previous.get(key)} for key, value in current.items()]
+def summary_numbers(project: Project, page_range: PageRange) -> dict[str, Any]:
+    before = page_range.previous()
+    timeout = session_timeout(project)
+    active_end = min(page_range.end, utc_now())
+    return {
+        "totals": queries.event_totals(project_id=project.id, start=page_range.start, end=page_range.end),
+        "previous_totals": queries.event_totals(project_id=project.id, start=before.start, end=before.end),
+        "sessions": queries.session_stats(
+            project_id=project.id, start=page_range.start, end=page_range.end, timeout_minutes=timeout
+        ),
+        "previous_sessions": queries.session_stats(
+            project_id=project.id, start=before.start, end=before.end, timeout_minutes=timeout
+        ),
+        "active": queries.active_users(project_id=project.id, end=active_end),
+        "active_end": active_end,
+    }
 
 
 @login_required
@@ -79,27 +100,8 @@ def _with_change(current: dict[str, Any], previous: dict[str, Any]) -> list[dict
 def summary_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
-    before = page_range.previous()
-    timeout = session_timeout(project)
-    now_totals = queries.event_totals(project_id=project.id, start=page_range.start, end=page_range.end)
-    old_totals = queries.event_totals(project_id=project.id, start=before.start, end=before.end)
-    now_sessions = queries.session_stats(
-        project_id=project.id, start=page_range.start, end=page_range.end, timeout_minutes=timeout
-    )
-    old_sessions = queries.session_stats(
-        project_id=project.id, start=before.start, end=before.end, timeout_minutes=timeout
-    )
-    active_end = min(page_range.end, utc_now())
-    context = {
-        "project": project,
-        "range": page_range,
-        "totals": now_totals,
-        "previous_totals": old_totals,
-        "sessions": now_sessions,
-        "previous_sessions": old_sessions,
-        "active": queries.active_users(project_id=project.id, end=active_end),
-        "active_end": active_end,
-    }
+    numbers = cached_card("summary", project, page_range, lambda: summary_numbers(project, page_range))
+    context = {"project": project, "range": page_range, **numbers}
     return render(request, "dashboards/partials/summary.html", context)
 
 
@@ -151,7 +153,8 @@ def timeseries_partial(request: HttpRequest, project_id: int) -> HttpResponse:
         time_zone=project.timezone,
         compare=page_range.compare,
     )
-    payload = timeseries_payload(run_trends(project_id=project.id, query=query), page_range)
+    result = cached_card("timeseries", project, page_range, lambda: run_trends(project_id=project.id, query=query))
+    payload = timeseries_payload(result, page_range)
     rows = [
         {"label": label, "value": value}
         for label, value in zip(payload["labels"], payload["series"][0]["data"], strict=True)
@@ -175,8 +178,16 @@ def pie_slices(kinds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def events_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
-    top = queries.top_events(project_id=project.id, start=page_range.start, end=page_range.end)
-    kinds = pie_slices(queries.events_by_type(project_id=project.id, start=page_range.start, end=page_range.end))
+    top, by_type = cached_card(
+        "events",
+        project,
+        page_range,
+        lambda: (
+            queries.top_events(project_id=project.id, start=page_range.start, end=page_range.end),
+            queries.events_by_type(project_id=project.id, start=page_range.start, end=page_range.end),
+        ),
+    )
+    kinds = pie_slices(by_type)
     bar = {
         "kind": "bar",
         "labels": [row["event"] for row in top],
@@ -195,5 +206,10 @@ def events_partial(request: HttpRequest, project_id: int) -> HttpResponse:
 def users_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
-    users = queries.top_users(project_id=project.id, start=page_range.start, end=page_range.end)
+    users = cached_card(
+        "top_users",
+        project,
+        page_range,
+        lambda: queries.top_users(project_id=project.id, start=page_range.start, end=page_range.end),
+    )
     return render(request, "dashboards/partials/top_users.html", {"project": project, "users": users})

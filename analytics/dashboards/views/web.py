@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from analytics.dashboards.queries.web import DIMENSIONS, web_breakdown, web_summary, web_timeseries
 from analytics.dashboards.ranges import PageRange
-from analytics.dashboards.views.common import card_view, frame_context, page_project, range_of
+from analytics.dashboards.views.common import cached_card, card_view, frame_context, page_project, range_of
 from analytics.dashboards.views.overview import bucket_label
 
 MAX_FILTERS = 6
@@ -95,15 +95,23 @@ def summary_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
     filters = page_filters(request)
-    numbers = web_summary(
-        project=project, date_from=page_range.start, date_to=page_range.end, filters=filters, compare=True
-    )
-    series = web_timeseries(
-        project=project,
-        date_from=page_range.start,
-        date_to=page_range.end,
-        interval=page_range.interval,
-        filters=filters,
+    numbers, series = cached_card(
+        "web_summary",
+        project,
+        page_range,
+        lambda: (
+            web_summary(
+                project=project, date_from=page_range.start, date_to=page_range.end, filters=filters, compare=True
+            ),
+            web_timeseries(
+                project=project,
+                date_from=page_range.start,
+                date_to=page_range.end,
+                interval=page_range.interval,
+                filters=filters,
+            ),
+        ),
+        filters,
     )
     metric = request.GET.get("metric", "visitors")
     metric = metric if metric in ("visitors", "pageviews") else "visitors"
@@ -137,9 +145,18 @@ def breakdown_partial(request: HttpRequest, project_id: int, card: str) -> HttpR
         raise Http404("no such card")
     page_range = range_of(request, project)
     filters = page_filters(request)
-    rows = web_breakdown(
-        project=project, date_from=page_range.start, date_to=page_range.end, dimension=card, filters=filters
-    )
+    rows = [
+        dict(row)
+        for row in cached_card(
+            f"web_{card}",
+            project,
+            page_range,
+            lambda: web_breakdown(
+                project=project, date_from=page_range.start, date_to=page_range.end, dimension=card, filters=filters
+            ),
+            filters,
+        )
+    ]
     top = max((row["visitors"] for row in rows), default=0)
     for row in rows:
         row["label"] = row["value"] or EMPTY_LABELS.get(card, "(none)")
