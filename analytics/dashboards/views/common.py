@@ -18,6 +18,7 @@ from analytics.core.errors import ApplicationError, NotFound
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 from analytics.dashboards.ranges import PRESETS, PageRange, page_range
+from analytics.warehouse.data_version import data_version
 from analytics.warehouse.errors import StoreError
 
 log = get_logger(__name__)
@@ -92,8 +93,9 @@ def card_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 def cached_card(name: str, project: Project, page_range: PageRange, compute: Callable[[], Any], *extra: Any) -> Any:
     """``compute()``'s result for this card, project, range and ``extra`` (filters), from the
-    cache when another request computed it moments ago."""
-    parts = [name, project.id, project.timezone, page_range.start, page_range.end, page_range.compare, *extra]
+    cache when another request computed it moments ago and no batch was stored since."""
+    version = data_version(project.id)  # changes with every stored batch of the project
+    parts = [name, project.id, project.timezone, version, page_range.start, page_range.end, page_range.compare, *extra]
     key = "dashboards:card:" + hashlib.sha256(repr(parts).encode()).hexdigest()
     found = cache.get(key)
     if found is not None:
