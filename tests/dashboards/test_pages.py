@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from analytics.accounts.models import Membership, Role
-from analytics.dashboards.queries.web import DIMENSIONS
 from analytics.dashboards.ranges import page_range
+from analytics.dashboards.views.web import DIMENSIONS
 from analytics.warehouse import store as store_module
 from analytics.warehouse.store import EventStore
 from analytics.warehouse.transports.native import NativeTransport
@@ -103,13 +103,18 @@ def test_settings_save_and_name_the_bad_field(owner_project: tuple[Any, Any]) ->
     user, project = owner_project
     client = logged_in(user)
     url = f"/projects/{project.id}/settings/"
-    bad = client.post(url, {"name": "Shop", "timezone": "Mars/Base", "retention_days": "0"})
+    bad = client.post(
+        url, {"name": "Shop", "timezone": "Mars/Base", "retention_days": "0", "session_timeout_minutes": "1441"}
+    )
     assert bad.status_code == 400
-    assert bad.context["form"].errors.keys() == {"timezone", "retention_days"}
-    good = client.post(url, {"name": "Shop", "timezone": "Europe/Berlin", "retention_days": "90"})
+    assert bad.context["form"].errors.keys() == {"timezone", "retention_days", "session_timeout_minutes"}
+    good = client.post(
+        url, {"name": "Shop", "timezone": "Europe/Berlin", "retention_days": "90", "session_timeout_minutes": "45"}
+    )
     assert good.status_code == 302
     project.refresh_from_db()
     assert (project.name, project.timezone, project.retention_days) == ("Shop", "Europe/Berlin", 90)
+    assert (project.session_timeout_minutes, project.session_split_at_midnight) == (45, False)  # unticked box
 
 
 def test_viewers_read_settings_but_cannot_change_them(owner_project: tuple[Any, Any]) -> None:
@@ -118,7 +123,9 @@ def test_viewers_read_settings_but_cannot_change_them(owner_project: tuple[Any, 
     client = logged_in(viewer)
     url = f"/projects/{project.id}/settings/"
     assert "disabled" in client.get(url).content.decode()
-    refused = client.post(url, {"name": "Hijacked", "timezone": "UTC", "retention_days": "30"})
+    refused = client.post(
+        url, {"name": "Hijacked", "timezone": "UTC", "retention_days": "30", "session_timeout_minutes": "30"}
+    )
     assert refused.status_code == 403
     old_key = project.write_key
     client.post(f"/projects/{project.id}/settings/rotate-key/")

@@ -7,11 +7,15 @@ import random
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from analytics.dashboards.queries import overview, users, web
+from analytics.dashboards.queries import overview, users
+from analytics.query.compiler.params import Params
+from analytics.query.compiler.sessions import SessionRules, sessions_sql
+from analytics.query.model import DateRange
+from analytics.warehouse.guard import Query
+from analytics.warehouse.store import get_store
 from tests.dashboards.conftest import iso, store_events
 from tests.factories import member_with_project
 
@@ -29,8 +33,8 @@ def generate(seed: int = 7) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     events: list[dict[str, Any]] = []
     for person in range(12):
-        moment = START - timedelta(days=1) + timedelta(seconds=rng.randrange(86_400))
-        for _ in range(rng.randrange(3, 9)):  # visits
+        moment = START - timedelta(days=11) + timedelta(seconds=rng.randrange(16 * 86_400))
+        for _ in range(rng.randrange(4, 12)):  # visits
             session = f"c{person}-{len(events)}" if rng.random() < 0.3 else None
             referrer = rng.choice(REFERRERS)
             for step in range(rng.randrange(1, 6)):
@@ -70,21 +74,27 @@ def in_range(rows: list[dict[str, Any]], start: datetime = START, end: datetime 
 
 
 def sessions_of(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The page's session rule, written independently: client ids win; otherwise a gap over
-    the timeout (measured between a person's consecutive events of any kind) starts a new one."""
-    by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_person[row["distinct_id"]].append(row)
+    """The query engine's session rules, written independently: a client id is one session;
+    a person's other events, in time order, start a new session after a gap over the timeout
+    or on a new (UTC) day."""
     sessions: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for person, items in by_person.items():
+    chains: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        client = row["properties"].get("$session_id")
+        if client:
+            sessions[f"c:{client}"].append(row)
+        else:
+            chains[row["distinct_id"]].append(row)
+    for person, items in chains.items():
         items.sort(key=lambda row: row["ts"])
         counter, previous = 0, None
         for row in items:
-            if previous is not None and (row["ts"] - previous).total_seconds() > TIMEOUT:
+            if previous is not None and (
+                (row["ts"] - previous).total_seconds() > TIMEOUT or row["ts"].date() != previous.date()
+            ):
                 counter += 1
             previous = row["ts"]
-            client = row["properties"].get("$session_id")
-            sessions[f"s:{client}" if client else f"p:{person}:{counter}"].append(row)
+            sessions[f"p:{person}:{counter}"].append(row)
     return sessions
 
 
@@ -126,68 +136,15 @@ def test_active_users_and_sessions(world: tuple[Any, list[dict[str, Any]]]) -> N
     }
     assert overview.active_users(project_id=project.id, end=END) == expected
 
-    sessions = sessions_of(in_range(rows))
-    lengths = [
-        (max(r["ts"] for r in items) - min(r["ts"] for r in items)).total_seconds() for items in sessions.values()
-    ]
-    stats = overview.session_stats(project_id=project.id, start=START, end=END, timeout_minutes=30)
-    assert stats["sessions"] == len(sessions)
-    assert stats["avg_seconds"] == pytest.approx(sum(lengths) / len(lengths))
-
-
-def test_web_summary_and_breakdowns(world: tuple[Any, list[dict[str, Any]]]) -> None:
-    project, rows = world
-    visits = {
-        key: items
-        for key, items in sessions_of(in_range(rows)).items()
-        if any(r["event"] == "page_view" for r in items)
-    }
-
-    def path(row: dict[str, Any]) -> str:
-        return urlsplit(row["properties"].get("$current_url", "")).path
-
-    def seconds(items: list[dict[str, Any]]) -> float:
-        return (max(r["ts"] for r in items) - min(r["ts"] for r in items)).total_seconds()
-
-    pageviews = sum(1 for items in visits.values() for r in items if r["event"] == "page_view")
-    bounces = sum(
-        1 for items in visits.values() if sum(r["event"] == "page_view" for r in items) <= 1 and seconds(items) < 10
+    before = DateRange(START - (END - START), START)
+    stats = overview.session_stats(
+        project_id=project.id, current=DateRange(START, END), previous=before, rules=SessionRules("UTC", 30, True)
     )
-    summary = web.web_summary(project=project, date_from=START, date_to=END)
-    assert summary["visitors"] == len({items[0]["distinct_id"] for items in visits.values()})
-    assert summary["pageviews"] == pageviews
-    assert summary["sessions"] == len(visits)
-    assert summary["bounce_rate"] == pytest.approx(bounces / len(visits))
-    assert summary["avg_visit_seconds"] == pytest.approx(sum(seconds(i) for i in visits.values()) / len(visits))
-
-    pages: dict[str, set[str]] = defaultdict(set)
-    views: Counter[str] = Counter()
-    entries: Counter[str] = Counter()
-    sources: Counter[str] = Counter()
-    for items in visits.values():
-        ordered = sorted(items, key=lambda r: r["ts"])
-        viewed = [r for r in ordered if r["event"] == "page_view"]
-        entries[path(viewed[0])] += 1
-        first = ordered[0]
-        source = parse_qs(urlsplit(first["properties"].get("$current_url", "")).query).get("utm_source", [""])[0]
-        sources[source] += 1
-        for row in viewed:
-            pages[path(row)].add(row["distinct_id"])
-            views[path(row)] += 1
-    breakdown = web.web_breakdown(project=project, date_from=START, date_to=END, dimension="page", limit=50)
-    assert {row["value"]: (row["visitors"], row["pageviews"]) for row in breakdown} == {
-        page: (len(people), views[page]) for page, people in pages.items()
-    }
-    entry = web.web_breakdown(project=project, date_from=START, date_to=END, dimension="entry_page", limit=50)
-    assert sum(row["visitors"] > 0 for row in entry) == len(entries)
-    utm = web.web_breakdown(project=project, date_from=START, date_to=END, dimension="utm_source", limit=50)
-    assert {row["value"] for row in utm} == set(sources)
-
-    filtered = web.web_summary(project=project, date_from=START, date_to=END, filters=[("page", "/docs")])
-    with_docs = [
-        items for items in visits.values() if any(path(r) == "/docs" for r in items if r["event"] == "page_view")
-    ]
-    assert filtered["sessions"] == len(with_docs)
+    for name, (start, end) in (("current", (START, END)), ("previous", (before.start, before.end))):
+        sessions = sessions_of(in_range(rows, start, end))
+        lengths = [(max(r["ts"] for r in rs) - min(r["ts"] for r in rs)).total_seconds() for rs in sessions.values()]
+        assert stats[name]["sessions"] == len(sessions), name
+        assert stats[name]["avg_seconds"] == pytest.approx(sum(lengths) / len(lengths)), name
 
 
 def test_user_timeline_pages_without_gaps_or_repeats(world: tuple[Any, list[dict[str, Any]]]) -> None:
@@ -208,3 +165,15 @@ def test_user_timeline_pages_without_gaps_or_repeats(world: tuple[Any, list[dict
     expected = Counter(row["ts"].date().isoformat() for row in mine)
     assert {item["bucket"]: item["events"] for item in daily} == expected
     assert users.resolve_person(project_id=project.id, distinct_id="nobody") is None
+
+
+def test_session_counts_agree_with_the_query_engines_cut(world: tuple[Any, list[dict[str, Any]]]) -> None:
+    project, _ = world
+    rules = SessionRules("UTC", 30, True)
+    params = Params(project_id=project.id, start=START, end=END)
+    sql = f"SELECT count() AS sessions, sum(duration_seconds) AS seconds FROM ({sessions_sql(params, rules)})"
+    engine = get_store().query(Query(name="test.sessions", sql=sql, params=params.values)).dicts()[0]
+    before = DateRange(START - (END - START), START)
+    ours = overview.session_stats(project_id=project.id, current=DateRange(START, END), previous=before, rules=rules)
+    assert ours["current"]["sessions"] == int(engine["sessions"])
+    assert ours["current"]["avg_seconds"] == pytest.approx(float(engine["seconds"]) / int(engine["sessions"]))

@@ -9,9 +9,8 @@ Ranges are half-open ``[start, end)`` of aware UTC datetimes; "users" are distin
 - :func:`top_users`: the persons with most events, with their last distinct id and last seen;
 - :func:`active_users`: DAU, WAU and MAU: distinct persons in the day, 7 days and 30 days
   that end at the range's end;
-- :func:`session_stats`: sessions and their average length. A session is the events of
-  one client-sent ``session_id``; events without one are split per person wherever the gap
-  to the person's previous event exceeds the timeout. Its length is last minus first event.
+- :func:`session_stats`: sessions (as the query engine cuts them) and their average length
+  (last minus first event) in the range and the period before it.
 - :func:`events_today`: events since local midnight of the project's zone.
 """
 
@@ -22,6 +21,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from analytics.core.timeutils import utc_now
+from analytics.query.compiler.sessions import SessionRules
+from analytics.query.model import DateRange
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import get_store
 
@@ -128,22 +129,58 @@ def active_users(*, project_id: int, end: datetime) -> dict[str, int]:
     return {"dau": int(row["dau"]), "wau": int(row["wau"]), "mau": int(row["mau"])}
 
 
-def session_stats(*, project_id: int, start: datetime, end: datetime, timeout_minutes: int = 30) -> dict[str, Any]:
+def session_stats(
+    *, project_id: int, current: DateRange, previous: DateRange, rules: SessionRules
+) -> dict[str, dict[str, Any]]:
+    """Sessions and their average length in two periods, ``{"current": {...}, "previous":
+    {...}}`` each ``{"sessions", "avg_seconds"}``, in one scan.
+
+    The sessions are those of ``analytics/query/compiler/sessions.py`` (its rules 1 to 3,
+    each period cut at its own edges), counted without cutting them one by one: a client
+    ``session_id`` is one session; each person's other events, sorted by time, make
+    1 + (breaks) sessions, a break being a gap over the timeout or, with the midnight split,
+    a change of local date; their lengths sum to the chain's span minus the gaps at breaks.
+    """
     sql = (
-        "SELECT count() AS sessions, avg(length) AS avg_seconds FROM ("
-        " SELECT session_key, dateDiff('second', min(timestamp), max(timestamp)) AS length FROM ("
-        "  SELECT timestamp, if(session_id != '', concat('s:', session_id), concat('p:', toString(person_id),"
-        "   ':', toString(sum(starts) OVER (PARTITION BY person_id ORDER BY timestamp"
-        "   ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)))) AS session_key FROM ("
-        "   SELECT person_id, session_id, timestamp, if(dateDiff('second', lagInFrame(timestamp, 1, timestamp)"
-        "    OVER (PARTITION BY person_id ORDER BY timestamp ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), timestamp)"
-        "    > {gap:UInt32}, 1, 0) AS starts FROM events WHERE " + _RANGE + "))"
-        " GROUP BY session_key)"
+        "SELECT period, sum(sessions) AS sessions, sum(milliseconds) AS milliseconds FROM ("
+        " SELECT period, count() AS sessions, sum(last_ms - first_ms) AS milliseconds FROM ("
+        "  SELECT timestamp >= {middle:DateTime64(3, 'UTC')} AS period, session_id,"
+        "   min(toUnixTimestamp64Milli(timestamp)) AS first_ms, max(toUnixTimestamp64Milli(timestamp)) AS last_ms"
+        "   FROM events WHERE " + _RANGE + " AND session_id != '' GROUP BY period, session_id)"
+        " GROUP BY period"
+        " UNION ALL"
+        " SELECT period, sum(1 + arraySum(breaks)) AS sessions,"
+        "  sum(chain[-1] - chain[1] - arraySum(arrayMap((gap, cut) -> if(cut, gap, 0), gaps, breaks))) AS milliseconds"
+        " FROM ("
+        "  SELECT period, chain, arrayDifference(chain) AS gaps,"
+        "   arrayMap((gap, day_step) -> gap > {timeout_ms:Int64} OR ({split:UInt8} = 1 AND day_step != 0),"
+        "    gaps, arrayDifference(arrayMap(ms -> toUInt32(toDate(fromUnixTimestamp64Milli(ms, 'UTC'), {tz:String})),"
+        "    chain))) AS breaks FROM ("
+        "   SELECT timestamp >= {middle:DateTime64(3, 'UTC')} AS period, person_id,"
+        "    arraySort(groupArray(toUnixTimestamp64Milli(timestamp))) AS chain"
+        "    FROM events WHERE " + _RANGE + " AND session_id = '' GROUP BY period, person_id))"
+        " GROUP BY period)"
+        " GROUP BY period"
     )
-    row = _rows("sessions", sql, project_id=project_id, start=start, end=end, gap=max(1, int(timeout_minutes)) * 60)[0]
-    sessions = int(row["sessions"])
-    average = row["avg_seconds"]
-    return {"sessions": sessions, "avg_seconds": float(average) if sessions and average == average else 0.0}
+    rows = _rows(
+        "sessions",
+        sql,
+        project_id=project_id,
+        start=previous.start,
+        end=current.end,
+        middle=current.start,
+        timeout_ms=rules.timeout_minutes * 60_000,
+        split=1 if rules.split_at_midnight else 0,
+        tz=rules.time_zone,
+    )
+    found = {bool(row["period"]): row for row in rows}
+    answer: dict[str, dict[str, Any]] = {}
+    for name, flag in (("current", True), ("previous", False)):
+        row = found.get(flag)
+        sessions = int(row["sessions"]) if row else 0
+        milliseconds = float(row["milliseconds"]) if row else 0.0
+        answer[name] = {"sessions": sessions, "avg_seconds": milliseconds / 1000 / sessions if sessions else 0.0}
+    return answer
 
 
 def events_today(*, project_id: int, time_zone: str, now: datetime | None = None) -> int:

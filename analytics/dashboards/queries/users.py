@@ -10,7 +10,7 @@ distinct ids, so events sent before an identify merge are included.
   ``(timestamp ms, event id)`` of the last row shown, and the next page holds strictly
   older rows in that order, so no row is skipped or repeated;
 - :func:`user_totals`: events per day or month in the project's zone;
-- :func:`user_sessions`: the user's sessions (same rule as the overview's), newest first;
+- :func:`user_sessions`: the user's sessions as the query engine cuts them, newest first;
 - :func:`telecom_usage`: for network actions (``CALL_OUT``, ``CALL_IN``, ``SMS_SENT``,
   ``SMS_RECEIVED``, ``DATA``): count, seconds (``duration_sec``) and bytes
   (``bytes_up`` + ``bytes_down``) per action type and day or month.
@@ -18,11 +18,15 @@ distinct ids, so events sent before an identify merge are included.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
+from analytics.core.timeutils import utc_now
 from analytics.dashboards.queries.overview import NETWORK_ACTIONS
+from analytics.query.compiler.params import Params
+from analytics.query.compiler.sessions import SessionRules, sessions_sql
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import get_store
 
@@ -31,6 +35,7 @@ _USER = (
     "SELECT distinct_id FROM person_distinct_ids FINAL WHERE project_id = {project_id:UInt64}"
     " AND person_id = {person:UUID} AND is_deleted = 0))"
 )
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 BUCKETS = {"day": "toStartOfDay(timestamp, {tz:String})", "month": "toStartOfMonth(timestamp, {tz:String})"}
 
 
@@ -154,27 +159,21 @@ def user_totals(*, project_id: int, person_id: str, interval: str, time_zone: st
     return [{"bucket": row["bucket"], "events": int(row["events"])} for row in rows]
 
 
-def user_sessions(*, project_id: int, person_id: str, timeout_minutes: int = 30, limit: int = 20) -> list[dict]:
+def user_sessions(*, project_id: int, person_id: str, rules: SessionRules, limit: int = 20) -> list[dict]:
+    """The user's latest sessions, cut by the query engine's rules over all their events."""
+    params = Params(project_id=project_id, start=_EPOCH, end=utc_now() + timedelta(days=1), person=person_id)
+    mine = _USER.replace("project_id = {project_id:UInt64} AND ", "", 1)
+    cut = sessions_sql(params, rules, where=mine, attributes=["person_id"])
     sql = (
-        "SELECT session_key, toUnixTimestamp64Milli(min(timestamp)) AS start_ms,"
-        " dateDiff('second', min(timestamp), max(timestamp)) AS seconds, count() AS events,"
-        " countIf(event IN ('$pageview', 'page_view')) AS pageviews, path(argMin(url, timestamp)) AS entry_page FROM ("
-        " SELECT timestamp, event, url, if(session_id != '', concat('s:', session_id), concat('g:',"
-        "  toString(sum(starts) OVER (ORDER BY timestamp ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))))"
-        "  AS session_key FROM ("
-        "  SELECT timestamp, event, url, session_id, if(dateDiff('second', lagInFrame(timestamp, 1, timestamp)"
-        "   OVER (ORDER BY timestamp ROWS BETWEEN 1 PRECEDING AND CURRENT ROW), timestamp) > {gap:UInt32}, 1, 0)"
-        "   AS starts FROM events WHERE " + _USER + "))"
-        " GROUP BY session_key ORDER BY start_ms DESC LIMIT {limit:UInt32}"
+        "SELECT start_ms, duration_seconds, event_count, pageviews, path(entry_url) AS entry_page"
+        f" FROM ({cut}) ORDER BY start_ms DESC LIMIT {{limit:UInt32}}"
     )
-    rows = _rows(
-        "sessions", sql, project_id=project_id, person=person_id, gap=max(1, timeout_minutes) * 60, limit=limit
-    )
+    rows = _rows("sessions", sql, **params.values, limit=limit)
     return [
         {
             "start_ms": int(row["start_ms"]),
-            "seconds": int(row["seconds"]),
-            "events": int(row["events"]),
+            "seconds": float(row["duration_seconds"]),
+            "events": int(row["event_count"]),
             "pageviews": int(row["pageviews"]),
             "entry_page": row["entry_page"],
         }

@@ -27,16 +27,12 @@ from analytics.dashboards.views.common import (
     range_of,
     remembered_project,
 )
+from analytics.query.compiler.sessions import SessionRules
 from analytics.query.model import Series, TrendsQuery
 from analytics.query.runner import run_trends
 from analytics.streams.live import last_minute
 
 PIE_SLICES = 6
-
-
-def session_timeout(project: Project) -> int:
-    """The project's session timeout in minutes (30 until the project has the setting)."""
-    return int(getattr(project, "session_timeout_minutes", 30) or 30)
 
 
 @login_required
@@ -78,17 +74,18 @@ def live_json(request: HttpRequest, project_id: int) -> JsonResponse:
 
 def summary_numbers(project: Project, page_range: PageRange) -> dict[str, Any]:
     before = page_range.previous()
-    timeout = session_timeout(project)
     active_end = min(page_range.end, utc_now())
+    sessions = queries.session_stats(
+        project_id=project.id,
+        current=page_range.date_range,
+        previous=before,
+        rules=SessionRules.for_project(project),
+    )
     return {
         "totals": queries.event_totals(project_id=project.id, start=page_range.start, end=page_range.end),
         "previous_totals": queries.event_totals(project_id=project.id, start=before.start, end=before.end),
-        "sessions": queries.session_stats(
-            project_id=project.id, start=page_range.start, end=page_range.end, timeout_minutes=timeout
-        ),
-        "previous_sessions": queries.session_stats(
-            project_id=project.id, start=before.start, end=before.end, timeout_minutes=timeout
-        ),
+        "sessions": sessions["current"],
+        "previous_sessions": sessions["previous"],
         "active": queries.active_users(project_id=project.id, end=active_end),
         "active_end": active_end,
     }

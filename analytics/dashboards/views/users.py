@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from analytics.dashboards.queries import overview as overview_queries
 from analytics.dashboards.queries import users as queries
 from analytics.dashboards.views.common import card_view, frame_context, page_project, range_of
-from analytics.dashboards.views.overview import session_timeout
+from analytics.query.compiler.sessions import SessionRules
 
 TIMELINE_PAGE = 50
 MAX_DISTINCT_ID = 200
@@ -60,7 +60,7 @@ def user(request: HttpRequest, project_id: int, distinct_id: str) -> HttpRespons
             project_id=project.id, person_id=person, interval=interval, time_zone=project.timezone
         ),
         sessions=queries.user_sessions(
-            project_id=project.id, person_id=person, timeout_minutes=session_timeout(project)
+            project_id=project.id, person_id=person, rules=SessionRules.for_project(project)
         ),
         telecom=(
             queries.telecom_usage(

@@ -1,24 +1,51 @@
-"""The web-analytics page: top numbers, the main chart, and cards of ranked lists; every
-row is a link that adds its value as a filter (``?f=dimension:value``, repeatable) for the
-whole page, shown as a removable chip."""
+"""The web-analytics page over ``analytics.query.web``: top numbers, the main chart, and
+cards of ranked lists; every row is a link that adds its value as a filter
+(``?f=dimension:value``, repeatable; an empty value means "not set") for the whole page,
+shown as a removable chip. The filters reach the engine as ``eq`` conditions on the
+dimension's filter key (``FILTER_KEYS``), all of which must hold."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
-from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from analytics.dashboards.queries.web import DIMENSIONS, web_breakdown, web_summary, web_timeseries
 from analytics.dashboards.ranges import PageRange
 from analytics.dashboards.views.common import cached_card, card_view, frame_context, page_project, range_of
 from analytics.dashboards.views.overview import bucket_label
+from analytics.query.compiler.web import FILTER_KEYS
+from analytics.query.web import web_breakdown, web_summary, web_timeseries
 
+DIMENSIONS: dict[str, str] = {
+    "page": "Pages",
+    "entry_page": "Entry pages",
+    "exit_page": "Exit pages",
+    "referrer": "Referrers",
+    "utm_source": "UTM sources",
+    "utm_medium": "UTM mediums",
+    "utm_campaign": "UTM campaigns",
+    "country": "Countries",
+    "browser": "Browsers",
+    "os": "Operating systems",
+    "device_type": "Devices",
+}
+CHIP_LABELS = {
+    "page": "Page",
+    "entry_page": "Entry page",
+    "exit_page": "Exit page",
+    "referrer": "Referrer",
+    "utm_source": "UTM source",
+    "utm_medium": "UTM medium",
+    "utm_campaign": "UTM campaign",
+    "country": "Country",
+    "browser": "Browser",
+    "os": "OS",
+    "device_type": "Device",
+}
 MAX_FILTERS = 6
 MAX_VALUE = 500
 # Cards and their tabs (the first tab shows first).
@@ -32,8 +59,14 @@ CARD_TITLES = {"pages": "Pages", "sources": "Sources", "locations": "Countries",
 EMPTY_LABELS = {"referrer": "Direct / none", "page": "(no path)"}
 
 
-def _iso(epoch_ms: int, time_zone: str) -> str:
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=ZoneInfo(time_zone)).isoformat()
+def engine_filters(filters: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The page's filters as the query model's filter JSON (a list: all must hold)."""
+    return [
+        {"key": FILTER_KEYS[dimension], "type": "event", "operator": "eq", "value": value}
+        if value
+        else {"key": FILTER_KEYS[dimension], "type": "event", "operator": "is_not_set"}
+        for dimension, value in filters
+    ]
 
 
 def page_filters(request: HttpRequest) -> list[tuple[str, str]]:
@@ -58,7 +91,7 @@ def _chips(page_range: PageRange, filters: list[tuple[str, str]]) -> list[dict[s
         rest = [other for other in filters if other != item]
         chips.append(
             {
-                "label": DIMENSIONS[item[0]].rstrip("s").replace("Countrie", "Country"),
+                "label": CHIP_LABELS[item[0]],
                 "value": item[1] or EMPTY_LABELS.get(item[0], "(none)"),
                 "remove": "?" + _query_with(page_range, rest),
             }
@@ -101,14 +134,18 @@ def summary_partial(request: HttpRequest, project_id: int) -> HttpResponse:
         page_range,
         lambda: (
             web_summary(
-                project=project, date_from=page_range.start, date_to=page_range.end, filters=filters, compare=True
+                project=project,
+                date_from=page_range.start,
+                date_to=page_range.end,
+                filters=engine_filters(filters),
+                compare=True,
             ),
             web_timeseries(
                 project=project,
                 date_from=page_range.start,
                 date_to=page_range.end,
                 interval=page_range.interval,
-                filters=filters,
+                filters=engine_filters(filters),
             ),
         ),
         filters,
@@ -117,7 +154,7 @@ def summary_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     metric = metric if metric in ("visitors", "pageviews") else "visitors"
     chart: dict[str, Any] = {
         "kind": "timeseries",
-        "labels": [bucket_label(_iso(point["bucket"], project.timezone), page_range.interval) for point in series],
+        "labels": [bucket_label(point["bucket"], page_range.interval) for point in series],
         "series": [{"name": metric.capitalize(), "data": [point[metric] for point in series]}],
         "current_index": -1,
         "unit": metric,
@@ -152,15 +189,20 @@ def breakdown_partial(request: HttpRequest, project_id: int, card: str) -> HttpR
             project,
             page_range,
             lambda: web_breakdown(
-                project=project, date_from=page_range.start, date_to=page_range.end, dimension=card, filters=filters
+                project=project,
+                date_from=page_range.start,
+                date_to=page_range.end,
+                dimension=card,
+                filters=engine_filters(filters),
             ),
             filters,
         )
     ]
     top = max((row["visitors"] for row in rows), default=0)
     for row in rows:
-        row["label"] = row["value"] or EMPTY_LABELS.get(card, "(none)")
-        row["href"] = "?" + _query_with(page_range, [*filters, (card, row["value"])])
-        row["active"] = (card, row["value"]) in filters
+        value = "" if row["value"] is None else str(row["value"])
+        row["label"] = value or EMPTY_LABELS.get(card, "(not set)")
+        row["href"] = "?" + _query_with(page_range, [*filters, (card, value)])
+        row["active"] = (card, value) in filters
     context = {"project": project, "rows": rows, "card": card, "title": DIMENSIONS[card], "top": top}
     return render(request, "dashboards/partials/web_card.html", context)

@@ -10,7 +10,8 @@ end now, so the overview's default range (the last 7 days) holds a fourteenth of
   card cache emptied before each view; *warm*: a view right after another. p95 over the
   runs. Targets (issue 19): p95 under 500 ms cold and under 150 ms warm. The baseline of
   the cold figure is the biggest single card (its share of the total).
-- **Ingest-to-message latency** at 5,000 events/s: batches of 250 events every 50 ms go
+- **Ingest-to-message latency** at the issue's ingest rate (:data:`LIVE_RATE`): batches of
+  :data:`LIVE_BATCH` events at that rate go
   through the sink (store insert, persons, live counters) while a Channels consumer of the
   project's live group receives the messages; each message's latency is from the moment
   the oldest batch it covers was handed to the sink. p95. Target (issue 19): under 2 s to
