@@ -94,7 +94,7 @@ def test_screenshots_of_every_page(server: str, browser_page: Any) -> None:
                 "overview": f"/projects/{project.id}/",
                 "overview-compare-30d": f"/projects/{project.id}/?range=30d&compare=1",
                 "web": f"/projects/{project.id}/web/?range=30d",
-                "web-filtered": f"/projects/{project.id}/web/?range=30d&f=referrer:google.com&f=page:/pricing",
+                "web-filtered": f"/projects/{project.id}/web/?range=30d&f=referrer:www.google.com",
                 "users": f"/projects/{project.id}/users/?range=30d",
                 "user-web": f"/projects/{project.id}/users/web-user-1/",
                 "user-telecom": f"/projects/{project.id}/users/msisdn-491700000000/",
