@@ -115,6 +115,12 @@ def test_totals_top_events_kinds_and_top_users(world: tuple[Any, list[dict[str, 
         "events": len(chosen),
         "users": len({row["distinct_id"] for row in chosen}),
     }
+    before = DateRange(START - (END - START), START)
+    earlier = in_range(rows, before.start, before.end)
+    assert overview.period_totals(project_id=project.id, current=DateRange(START, END), previous=before) == {
+        "current": {"events": len(chosen), "users": len({row["distinct_id"] for row in chosen})},
+        "previous": {"events": len(earlier), "users": len({row["distinct_id"] for row in earlier})},
+    }
     names = Counter(row["event"] for row in chosen)
     top = overview.top_events(project_id=project.id, start=START, end=END, limit=50)
     assert [(item["event"], item["events"]) for item in top] == sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))

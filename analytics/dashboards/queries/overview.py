@@ -54,6 +54,26 @@ def event_totals(*, project_id: int, start: datetime, end: datetime) -> dict[str
     return {"events": int(row["events"]), "users": int(row["users"])}
 
 
+def period_totals(*, project_id: int, current: DateRange, previous: DateRange) -> dict[str, dict[str, int]]:
+    """:func:`event_totals` of two adjacent periods (``previous`` ends where ``current``
+    starts) in one scan: ``{"current": {...}, "previous": {...}}``."""
+    row = _rows(
+        "period_totals",
+        "SELECT countIf(timestamp >= {middle:DateTime64(3, 'UTC')}) AS events,"
+        " uniqIf(person_id, timestamp >= {middle:DateTime64(3, 'UTC')}) AS users,"
+        " countIf(timestamp < {middle:DateTime64(3, 'UTC')}) AS previous_events,"
+        " uniqIf(person_id, timestamp < {middle:DateTime64(3, 'UTC')}) AS previous_users FROM events WHERE " + _RANGE,
+        project_id=project_id,
+        start=previous.start,
+        end=current.end,
+        middle=current.start,
+    )[0]
+    return {
+        "current": {"events": int(row["events"]), "users": int(row["users"])},
+        "previous": {"events": int(row["previous_events"]), "users": int(row["previous_users"])},
+    }
+
+
 def has_events(*, project_id: int) -> bool:
     rows = _rows(
         "has_events",

@@ -81,9 +81,10 @@ def summary_numbers(project: Project, page_range: PageRange) -> dict[str, Any]:
         previous=before,
         rules=SessionRules.for_project(project),
     )
+    totals = queries.period_totals(project_id=project.id, current=page_range.date_range, previous=before)
     return {
-        "totals": queries.event_totals(project_id=project.id, start=page_range.start, end=page_range.end),
-        "previous_totals": queries.event_totals(project_id=project.id, start=before.start, end=before.end),
+        "totals": totals["current"],
+        "previous_totals": totals["previous"],
         "sessions": sessions["current"],
         "previous_sessions": sessions["previous"],
         "active": queries.active_users(project_id=project.id, end=active_end),
