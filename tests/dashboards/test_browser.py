@@ -49,6 +49,13 @@ def sample_events(count: int, *, now: datetime) -> list[dict[str, Any]]:
     ]
 
 
+# The value of the current (open) bucket of the overview's events-over-time chart.
+CURRENT_BUCKET = """() => {
+  const chart = window.analyticsPages.charts().find(c => c.el.hasAttribute("data-live-chart"));
+  return chart.data.series[0].data[chart.data.current_index];
+}"""
+
+
 def number(page: Any, selector: str) -> int:
     return int(page.inner_text(selector).replace(",", "").strip() or 0)
 
@@ -70,6 +77,7 @@ def test_log_in_see_drawn_charts_and_the_live_counter_move(server: str, browser_
     page.wait_for_function("() => document.querySelector('[data-live-state]').textContent === 'live'", timeout=10_000)
 
     before_today = number(page, "[data-live-today]")
+    before_bucket = page.evaluate(CURRENT_BUCKET)
     now = datetime.now(UTC)
     fresh = [{"event": "live_test", "distinct_id": "live-user", "timestamp": iso(now)} for _ in range(7)]
     sent = time.monotonic()
@@ -81,6 +89,7 @@ def test_log_in_see_drawn_charts_and_the_live_counter_move(server: str, browser_
     elapsed = time.monotonic() - sent
     assert elapsed < 2.0, f"the counter moved after {elapsed:.2f} s"
     assert number(page, "[data-live-minute]") >= 7
+    assert page.evaluate(CURRENT_BUCKET) == before_bucket + 7  # the open bucket of the chart moved too
     assert page.evaluate("window.__cspViolations") == []
 
 
@@ -110,3 +119,26 @@ def test_a_non_member_gets_404(server: str, browser_page: Any) -> None:
         response = page.goto(f"{server}{path}")
         assert response is not None
         assert response.status == 404, path
+
+
+def test_the_counter_reconnects_and_catches_up_with_what_it_missed(server: str, browser_page: Any) -> None:
+    user, project = member_with_project()
+    store_events(project, sample_events(10, now=datetime.now(UTC)))
+    page = browser_page
+    log_in(page, server, user.email)
+    live_state = "() => document.querySelector('[data-live-state]').textContent"
+    page.wait_for_function(f"{live_state} === 'live'", timeout=10_000)
+    before_today = number(page, "[data-live-today]")
+
+    page.evaluate("() => document.querySelector('[data-live]').live.socket.close()")
+    page.wait_for_function(f"{live_state}.startsWith('reconnecting')", timeout=5_000)
+    now = datetime.now(UTC)
+    missed = [
+        {"event": "missed", "distinct_id": f"m{n}", "timestamp": iso(now - timedelta(seconds=n))} for n in range(4)
+    ]
+    assert send_events(server, project.write_key, missed)["accepted"] == 4
+    page.wait_for_function(f"{live_state} === 'live'", timeout=10_000)  # back after its backoff
+    page.wait_for_function(
+        f"() => Number(document.querySelector('[data-live-today]').textContent.replace(/,/g, '')) >= {before_today + 4}",
+        timeout=5_000,
+    )
