@@ -56,6 +56,7 @@ LOCAL_APPS = [
     "analytics.reports",
     "analytics.funnels",
     "analytics.cohorts",
+    "analytics.telecom",
     "analytics.segments",
     "analytics.query",
     "analytics.aggregation",
@@ -237,6 +238,21 @@ KAFKA_DEAD_LETTER_TOPIC = env.KAFKA_DEAD_LETTER_TOPIC.get()
 KAFKA_PARTITIONS = env.KAFKA_PARTITIONS.get()
 KAFKA_CONSUMER_GROUP = env.KAFKA_CONSUMER_GROUP.get()
 KAFKA_PRODUCE_TIMEOUT = env.KAFKA_PRODUCE_TIMEOUT.get()
+
+# Telecom providers (analytics/ingestion/network_stream.py, analytics/telecom, loadgen)
+TELECOM_KAFKA_TOPIC = env.TELECOM_KAFKA_TOPIC.get()
+TELECOM_KAFKA_PARTITIONS = env.TELECOM_KAFKA_PARTITIONS.get()
+TELECOM_DEAD_LETTER_TOPIC = env.TELECOM_DEAD_LETTER_TOPIC.get()
+TELECOM_CONSUMER_GROUP = env.TELECOM_CONSUMER_GROUP.get()
+TELECOM_PROJECT_ID = env.TELECOM_PROJECT_ID.get()
+GRPC_PORT = env.GRPC_PORT.get()
+GRPC_ADDRESS = env.GRPC_ADDRESS.get()
+GENERATOR_USER_COUNT = env.GENERATOR_USER_COUNT.get()
+GENERATOR_EVENTS_PER_SEC = env.GENERATOR_EVENTS_PER_SEC.get()
+GENERATOR_DURATION = env.GENERATOR_DURATION.get()
+GENERATOR_BATCH_SIZE = env.GENERATOR_BATCH_SIZE.get()
+GENERATOR_WORKERS = env.GENERATOR_WORKERS.get()
+GENERATOR_VERIFY_INTERVAL = env.GENERATOR_VERIFY_INTERVAL.get()
 
 # ------------------------------------------------------------------------------
 # Ingestion limits
