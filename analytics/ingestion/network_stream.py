@@ -24,6 +24,7 @@ The stream is registered in :data:`analytics.streams.registry.STREAMS` by this a
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 import orjson
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 
 from analytics.accounts.models import Project
 from analytics.accounts.selectors import IngestionProject
@@ -83,12 +85,13 @@ class NetworkActionsProcessor(EventsProcessor):
         self.project = project
 
     def _context(self) -> RequestContext:
-        return RequestContext(
-            project=self.project,
-            received_at_ms=int(time.time() * 1000),
-            lib=LIB,
-            schemas=event_schemas_for_project(self.project.id),
-        )
+        try:
+            schemas = event_schemas_for_project(self.project.id)  # cached for a while
+        finally:
+            # The decoder and writer threads keep no database connection open between groups.
+            if threading.current_thread() is not threading.main_thread():
+                connection.close()
+        return RequestContext(project=self.project, received_at_ms=int(time.time() * 1000), lib=LIB, schemas=schemas)
 
     def _decode(self, messages: list[Any], context: RequestContext) -> DecodedBatch:
         rows: list[dict[str, Any]] = []
