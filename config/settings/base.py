@@ -181,7 +181,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The ingestion endpoints are plain Django views (the hot path); this hook adds their
     # documentation-only DRF descriptions. Nothing on the request path changes.
-    "PREPROCESSING_HOOKS": ["analytics.ingestion.api.openapi.add_ingestion_endpoints"],
+    "PREPROCESSING_HOOKS": [
+        "analytics.ingestion.api.openapi.add_ingestion_endpoints",
+        "analytics.ingestion.api.network_openapi.add_network_action_endpoints",
+    ],
     # The prefix left out of operation ids and tags. Fixed, because drf-spectacular would
     # otherwise take the paths' common prefix, which the Segment paths (/v1/...) turn into "/".
     "SCHEMA_PATH_PREFIX": "/api",
