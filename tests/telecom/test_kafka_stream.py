@@ -3,84 +3,23 @@ and dedup of (source_id, event_id) across Kafka and HTTP."""
 
 from __future__ import annotations
 
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from analytics.ingestion.network_stream import STREAM_NAME
-from analytics.streams.consumer import StreamConsumer
 from analytics.streams.dead_letters import DETAIL_HEADER, OFFSET_HEADER, STREAM_HEADER, header_map
-from analytics.streams.drain import partition_ids, send_drain_markers, wait_until_drained
-from analytics.streams.kafka.config import consumer_config, ensure_topics, producer_config
+from analytics.streams.drain import partition_ids
+from analytics.streams.kafka.config import consumer_config
 from analytics.streams.kafka.wire import REASON_HEADER
-from analytics.streams.registry import get_stream
 from analytics.telecom.selectors import Range, global_aggregates
-from tests.telecom.conftest import EXAMPLE, example, stored_actions
+from tests.telecom.conftest import EXAMPLE, drain, example, publish, stored_actions
 from tests.telecom.data import actions, expected_aggregates, resent, unique
 
 pytestmark = [pytest.mark.kafka]
-
-
-@pytest.fixture
-def telecom_topics(settings: Any, kafka_broker: Any, old_project: Any) -> dict[str, str]:
-    suffix = uuid.uuid4().hex[:10]
-    names = {"topic": f"events.telecom-{suffix}", "dead": f"events.telecom-dlq-{suffix}", "group": f"tg-{suffix}"}
-    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_broker.bootstrap_servers
-    settings.TELECOM_KAFKA_TOPIC = names["topic"]
-    settings.TELECOM_DEAD_LETTER_TOPIC = names["dead"]
-    settings.TELECOM_CONSUMER_GROUP = names["group"]
-    settings.TELECOM_PROJECT_ID = old_project.id
-    settings.KAFKA_PRODUCE_TIMEOUT = 3
-    ensure_topics([names["topic"], names["dead"]], partitions=3)
-    return names
-
-
-def publish(topic: str, messages: list[Any]) -> None:
-    """As providers publish: one message per action, keyed by user_id."""
-    producer = Producer(producer_config())
-    for message in messages:
-        value = message if isinstance(message, bytes) else orjson.dumps(message)
-        key = message.get("user_id", "") if isinstance(message, dict) else ""
-        producer.produce(topic, value, str(key).encode())
-    assert producer.flush(10) == 0
-
-
-@contextmanager
-def running_stream() -> Iterator[StreamConsumer]:
-    stop = threading.Event()
-    consumer = StreamConsumer(
-        get_stream(STREAM_NAME), stop=stop, config={"session.timeout.ms": 6000}, max_wait_seconds=0.2
-    )
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            consumer.run()
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
-        yield consumer
-    finally:
-        stop.set()
-        thread.join(timeout=60)
-    assert not thread.is_alive()
-    assert errors == []
-
-
-def drain(names: dict[str, str]) -> None:
-    targets = send_drain_markers(names["topic"])
-    with running_stream():
-        assert wait_until_drained(names["group"], names["topic"], targets, timeout=120)
 
 
 def dead_letters(topic: str) -> list[dict[str, str]]:
