@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import date
 from typing import Any
 
 import orjson
@@ -71,6 +71,13 @@ def _required_name(item: dict[str, Any], field_name: str) -> str:
         raise EventRejected(f"invalid_{field_name}", error.message) from None
 
 
+_DAY_MS = 86_400_000
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+# Per-day cache of the date text: a stream's actions fall on few distinct days.
+_DAY_TEXT: dict[int, str] = {}
+_CACHE_LIMIT = 100_000
+
+
 def _moment_ms(value: Any, field_name: str) -> int:
     try:
         return parse_timestamp_ms(value)
@@ -80,8 +87,18 @@ def _moment_ms(value: Any, field_name: str) -> int:
 
 
 def _iso(milliseconds: int) -> str:
-    moment = datetime.fromtimestamp(milliseconds / 1000, tz=UTC)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """``YYYY-MM-DDTHH:MM:SS.fffZ`` of epoch milliseconds (>= 0)."""
+    day, rest = divmod(milliseconds, _DAY_MS)
+    day_text = _DAY_TEXT.get(day)
+    if day_text is None:
+        day_text = date.fromordinal(day + _EPOCH_ORDINAL).isoformat()
+        if len(_DAY_TEXT) > _CACHE_LIMIT:
+            _DAY_TEXT.clear()
+        _DAY_TEXT[day] = day_text
+    seconds, millis = divmod(rest, 1000)
+    minutes, second = divmod(seconds, 60)
+    hours, minute = divmod(minutes, 60)
+    return f"{day_text}T{hours:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
 def _number(value: Any, field_name: str) -> float | int | None:

@@ -112,6 +112,20 @@ def _total(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _months(days: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Month totals as the sums of the day totals (every measure is a sum; local days lie in
+    one local month), so the user's actions are read once."""
+    months: dict[tuple[str, str], dict[str, Any]] = {}
+    for day in days:
+        key = (day["date"][:8] + "01", day["type"])
+        month = months.setdefault(
+            key, {"date": key[0], "type": key[1], "count": 0, "duration_sec": 0, "bytes_up": 0, "bytes_down": 0}
+        )
+        for name in ("count", "duration_sec", "bytes_up", "bytes_down"):
+            month[name] += day[name]
+    return [months[key] for key in sorted(months)]
+
+
 def user_detail(*, project: Project, user_id: str, period: Range, limit: int, cursor: str | None) -> dict[str, Any]:
     """One user's actions in the range (oldest first, ``limit`` a page; ``next`` is the
     cursor of the following page or None) and the user's totals per type by day and month."""
@@ -125,22 +139,20 @@ def user_detail(*, project: Project, user_id: str, period: Range, limit: int, cu
     ).dicts()
     page = rows[:limit]
     next_cursor = encode_cursor(int(page[-1]["timestamp_ms"]), page[-1]["event_id_text"]) if len(rows) > limit else None
-    totals = {
-        name: [
-            _total(row)
-            for row in store.query(
-                user_totals_query(
-                    project_id=project.id,
-                    user_id=user_id,
-                    start_ms=start_ms,
-                    end_ms=end_ms,
-                    tz_name=project.timezone,
-                    period=name,
-                )
-            ).dicts()
-        ]
-        for name in PERIODS
-    }
+    days = [
+        _total(row)
+        for row in store.query(
+            user_totals_query(
+                project_id=project.id,
+                user_id=user_id,
+                start_ms=start_ms,
+                end_ms=end_ms,
+                tz_name=project.timezone,
+                period="day",
+            )
+        ).dicts()
+    ]
+    totals = {"day": days, "month": _months(days)}
     return {
         "user_id": user_id,
         "from": _iso(start_ms),

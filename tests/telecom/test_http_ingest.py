@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import random
+from datetime import UTC, datetime
+
 import orjson
 import pytest
 
+from analytics.ingestion.network_actions import _iso
 from tests.telecom.conftest import EXAMPLE, example, stored_actions
 
 PATH = "/api/v1/network-actions"
@@ -139,3 +143,15 @@ def test_two_providers_reusing_one_event_id_stay_two_actions(old_project, post, 
         (EXAMPLE["event_id"], "provider-1"),
         (EXAMPLE["event_id"], "provider-2"),
     ]
+
+
+def test_stored_times_are_iso_utc_with_milliseconds_as_datetime_writes_them():
+    rng = random.Random(5)
+    for milliseconds in [
+        0,
+        951_782_400_000,
+        4_107_542_399_999,
+        *(rng.randrange(0, 7_258_118_400_000) for _ in range(2000)),
+    ]:
+        expected = datetime.fromtimestamp(milliseconds / 1000, tz=UTC).isoformat(timespec="milliseconds")
+        assert _iso(milliseconds) == expected.replace("+00:00", "Z")
