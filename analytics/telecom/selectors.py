@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from django.core.cache import cache
@@ -20,12 +21,19 @@ from django.utils import timezone
 
 from analytics.accounts.keys import hash_key
 from analytics.accounts.models import Project
-from analytics.aggregation.selectors import decode_cursor, encode_cursor
+from analytics.aggregation.granularity import Granularity, bucket_floor
+from analytics.aggregation.selectors import aggregates_for, decode_cursor, encode_cursor
+from analytics.core.errors import ApplicationError
 from analytics.core.inputs import InvalidParameter
 from analytics.core.timeutils import from_epoch_ms, to_epoch_ms
 from analytics.telecom.keys import READ_KEY_PREFIX
 from analytics.telecom.models import ReadKey
-from analytics.telecom.queries.actions import global_totals_query, user_actions_query, user_totals_query
+from analytics.telecom.queries.actions import (
+    NETWORK_ACTION_TYPES,
+    global_totals_query,
+    user_actions_query,
+    user_totals_query,
+)
 from analytics.warehouse.store import get_store
 
 _KEY_CACHE_SECONDS = 30
@@ -163,24 +171,80 @@ def user_detail(*, project: Project, user_id: str, period: Range, limit: int, cu
     }
 
 
+_GRANULARITY = {"day": Granularity.DAY, "month": Granularity.MONTH}
+_MEASURES = ("duration_sec", "bytes_up", "bytes_down")
+
+
+def _measure_sum(measures: dict[str, Any], name: str) -> float:
+    stats = measures.get(name) or {}
+    return float(stats.get("sum") or 0)
+
+
+def _from_rollups(project: Project, period_name: str, period: Range) -> list[dict[str, Any]] | None:
+    """The totals from the aggregation's day or month rollups (final buckets from the Django
+    DB, the rest computed live by the aggregation), when they can answer exactly: the range
+    is whole buckets of the project's zone and the three measures are aggregated. Else None."""
+    granularity = _GRANULARITY[period_name]
+    tz_name = project.timezone
+    if not set(_MEASURES) <= set(project.aggregated_measures):
+        return None
+    if bucket_floor(period.start, granularity, tz_name) != period.start:
+        return None
+    if bucket_floor(period.end, granularity, tz_name) != period.end:
+        return None
+    try:
+        answer = aggregates_for(project=project, granularity=granularity, start=period.start, end=period.end)
+    except ApplicationError:  # a range longer than the rollups serve
+        return None
+    zone = ZoneInfo(tz_name)
+    totals = []
+    for row in answer["results"]:
+        if row["event"] not in NETWORK_ACTION_TYPES or not row["count"]:
+            continue
+        duration = _measure_sum(row["measures"], "duration_sec")
+        totals.append(
+            {
+                "date": row["bucket"].astimezone(zone).date().isoformat(),
+                "type": row["event"],
+                "count": int(row["count"]),
+                "duration_sec": int(duration) if duration.is_integer() else duration,
+                "bytes_up": int(_measure_sum(row["measures"], "bytes_up")),
+                "bytes_down": int(_measure_sum(row["measures"], "bytes_down")),
+                "unique_users": int(row["unique_users"]),
+            }
+        )
+    return sorted(totals, key=lambda item: (item["date"], item["type"]))
+
+
 def global_aggregates(*, project: Project, period_name: str, period: Range) -> dict[str, Any]:
-    """All users' totals per type and day or month: count, duration, bytes, unique users."""
+    """All users' totals per type and day or month: count, duration, bytes, unique users.
+
+    A range of whole days or months is answered from the aggregation's rollups (the same
+    figures, kept up to date by the aggregation beat); any other range from the raw actions.
+    """
     if period_name not in PERIODS:
         raise InvalidParameter("period", "must be day or month")
     start_ms, end_ms = to_epoch_ms(period.start), to_epoch_ms(period.end)
-    rows = (
-        get_store()
-        .query(
-            global_totals_query(
-                project_id=project.id, start_ms=start_ms, end_ms=end_ms, tz_name=project.timezone, period=period_name
+    totals = _from_rollups(project, period_name, period)
+    if totals is None:
+        rows = (
+            get_store()
+            .query(
+                global_totals_query(
+                    project_id=project.id,
+                    start_ms=start_ms,
+                    end_ms=end_ms,
+                    tz_name=project.timezone,
+                    period=period_name,
+                )
             )
+            .dicts()
         )
-        .dicts()
-    )
+        totals = [{**_total(row), "unique_users": int(row["unique_users"])} for row in rows]
     return {
         "period": period_name,
         "from": _iso(start_ms),
         "to": _iso(end_ms),
         "timezone": project.timezone,
-        "totals": [{**_total(row), "unique_users": int(row["unique_users"])} for row in rows],
+        "totals": totals,
     }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from analytics.aggregation.models import Rollup
+from analytics.aggregation.services import aggregation_run
+from analytics.telecom.selectors import Range, _from_rollups
 from tests.factories import member_with_project
 from tests.telecom.data import action_key, actions, expected_aggregates, expected_detail, resent
 
@@ -140,3 +143,25 @@ def test_the_project_aggregation_paths_still_answer(loaded, client, owner_and_pr
     client.force_login(owner)
     assert client.get(f"/api/v1/projects/{project.id}/aggregates").status_code != 404
     assert client.get(f"/api/v1/projects/{project.id}/users/4790000001/detail").status_code == 200
+
+
+@pytest.mark.parametrize(("period", "granularity"), [("day", "1d"), ("month", "1mo")])
+def test_whole_days_or_months_come_from_the_rollups_with_the_same_figures(loaded, client, period, granularity):
+    """Once the aggregation has run, a range of whole buckets is read from its rollups."""
+    project = loaded["project"]
+    params = {"period": period, "from": "2025-09-01T00:00:00Z", "to": "2025-12-01T00:00:00Z"}
+    raw = _get(client, loaded["key"], "/api/v1/aggregates", **params).json()
+    result = aggregation_run(project_id=project.id, granularity=granularity)
+    assert Rollup.objects.filter(project_id=project.id, granularity=granularity).exists(), result
+
+    from_rollups = _get(client, loaded["key"], "/api/v1/aggregates", **params)
+
+    assert from_rollups.status_code == 200
+    expected = expected_aggregates(
+        loaded["messages"], period, datetime(2025, 9, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)
+    )
+    assert from_rollups.json()["totals"] == expected
+    assert raw["totals"] == expected
+    whole = Range(datetime(2025, 9, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC))
+    assert _from_rollups(project, period, whole) == expected  # the rollup path answered
+    assert _from_rollups(project, period, Range(whole.start + timedelta(hours=1), whole.end)) is None
