@@ -5,10 +5,12 @@
    the native consumer (``consume_events``, the product's wire format) on the same actions,
    in the same run. Target: at least 80 % of the native consumer's events/s.
 2. The provider-facing reads on stored actions (10 million at scale 1, over 62 days, users
-   drawn from a skewed law): the detail of the heaviest user over 31 days (its first page,
-   totals by day and by month: what ``GET /api/v1/users/{id}/detail`` runs) and the global
-   monthly aggregates over the 62 days (``GET /api/v1/aggregates?period=month``). Target:
-   each under 100 ms (best of three, warm).
+   drawn from a skewed law): the detail over 31 days (its first page and totals by day and
+   month: what ``GET /api/v1/users/{id}/detail`` runs) of the heaviest user and of the user
+   at the 99th percentile of activity, and the global monthly aggregates
+   (``GET /api/v1/aggregates?period=month``) of whole months (from the rollups, after one
+   aggregation run) and of a range that is not whole months (raw). Target: each under
+   100 ms (best of three, warm).
 """
 
 from __future__ import annotations
@@ -22,8 +24,11 @@ import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from django.core.management import call_command
 
-from analytics.accounts.models import Project
+from analytics.accounts.keys import new_write_key
+from analytics.accounts.models import Organisation, Project
+from analytics.aggregation.services import aggregation_run
 from analytics.devtools.bench.consume import consumer_available, fill_and_consume
 from analytics.devtools.bench.helpers import (
     best_of,
@@ -129,7 +134,16 @@ def provider_messages(table: pa.Table) -> list[tuple[bytes, bytes, int]]:
     return out
 
 
-def _fill_reads(ctx: StageContext, project_id: int) -> tuple[int, str]:
+def _bench_project() -> Project:
+    """A project in this stage's own Django database (the rollups and watermarks need one)."""
+    call_command("migrate", verbosity=0, interactive=False)
+    organisation = Organisation.objects.create(name="bench telecom")
+    return Project.objects.create(
+        organisation=organisation, name="bench telecom", write_key=new_write_key(), timezone="UTC", retention_days=3650
+    )
+
+
+def _fill_reads(ctx: StageContext, project_id: int) -> tuple[int, int]:
     rows = ctx.rows(READ_ACTIONS_AT_SCALE_ONE)
     users = max(100, int(rows * USERS_PER_ACTION))
     store = migrated_store()
@@ -139,47 +153,59 @@ def _fill_reads(ctx: StageContext, project_id: int) -> tuple[int, str]:
             min(BATCH_ROWS, rows - start), users=users, project_id=project_id, seed=22, first_row=start
         )
         store.insert_events(batch, dedup_token=f"bench-telecom-{index}")
-    return rows, "4700000000"
+    return rows, users
+
+
+def _read_metric(name: str, figure_ms: float, details: dict[str, Any]) -> Metric:
+    return Metric(
+        name=name,
+        figure=figure_ms,
+        unit="ms",
+        higher_is_better=False,
+        target="< 100 ms",
+        checks=[("under 100 ms", figure_ms < READ_TARGET_MS)],
+        details=details,
+    )
 
 
 def _reads(ctx: StageContext) -> list[Metric]:
-    project = Project(id=22, timezone="UTC", name="bench")
-    rows, heavy_user = _fill_reads(ctx, project.id)
+    project = _bench_project()
+    rows, users = _fill_reads(ctx, project.id)
     month = Range(START + timedelta(days=15), START + timedelta(days=46))
-    whole = Range(START, START + timedelta(days=DAYS))
-    detail = user_detail(project=project, user_id=heavy_user, period=month, limit=100, cursor=None)
-    aggregates = global_aggregates(project=project, period_name="month", period=whole)
-    stored = sum(item["count"] for item in aggregates["totals"])
-    if stored != rows:
-        raise RuntimeError(f"expected {rows} stored actions, the aggregates count {stored}")
-    detail_ms = 1000 * best_of(
-        functools.partial(user_detail, project=project, user_id=heavy_user, period=month, limit=100, cursor=None)
+    metrics = []
+    # The heaviest user (user 0 of the skewed law) and the user at the 99th percentile of activity.
+    for label, user_id in (("heaviest user", "4700000000"), ("p99 user", f"47{users // 100:08d}")):
+        detail = user_detail(project=project, user_id=user_id, period=month, limit=100, cursor=None)
+        figure = 1000 * best_of(
+            functools.partial(user_detail, project=project, user_id=user_id, period=month, limit=100, cursor=None)
+        )
+        in_range = sum(item["count"] for item in detail["totals"]["month"])
+        ctx.log("detail", user=label, ms=round(figure, 1), actions=in_range)
+        metrics.append(
+            _read_metric(
+                f"telecom detail, {label}, 31 days", figure, {"actions_stored": rows, "user_actions": in_range}
+            )
+        )
+    # Whole months: the rollups once the aggregation ran; a range that is not whole months: raw.
+    whole = Range(START, START + timedelta(days=61))
+    unaligned = Range(START + timedelta(hours=1), START + timedelta(days=61))
+    raw = global_aggregates(project=project, period_name="month", period=unaligned)
+    raw_ms = 1000 * best_of(
+        functools.partial(global_aggregates, project=project, period_name="month", period=unaligned)
     )
-    aggregates_ms = 1000 * best_of(
-        functools.partial(global_aggregates, project=project, period_name="month", period=whole)
+    for granularity in ("1mo",):
+        aggregation_run(project_id=project.id, granularity=granularity)
+    rolled = global_aggregates(project=project, period_name="month", period=whole)
+    rolled_ms = 1000 * best_of(functools.partial(global_aggregates, project=project, period_name="month", period=whole))
+    counted = sum(item["count"] for item in rolled["totals"])
+    if counted < sum(item["count"] for item in raw["totals"]):
+        raise RuntimeError(f"the rollups count {counted} actions, fewer than the raw read")
+    ctx.log("aggregates", raw_ms=round(raw_ms, 1), rollups_ms=round(rolled_ms, 1))
+    metrics.append(
+        _read_metric("telecom monthly aggregates, whole months (rollups)", rolled_ms, {"actions_counted": counted})
     )
-    user_actions = sum(item["count"] for item in detail["totals"]["month"])
-    ctx.log("reads", detail_ms=round(detail_ms, 1), aggregates_ms=round(aggregates_ms, 1), user_actions=user_actions)
-    return [
-        Metric(
-            name="telecom user detail, 31 days",
-            figure=detail_ms,
-            unit="ms",
-            higher_is_better=False,
-            target="< 100 ms",
-            checks=[("under 100 ms", detail_ms < READ_TARGET_MS)],
-            details={"actions_stored": rows, "user_actions_in_range": user_actions},
-        ),
-        Metric(
-            name="telecom global monthly aggregates",
-            figure=aggregates_ms,
-            unit="ms",
-            higher_is_better=False,
-            target="< 100 ms",
-            checks=[("under 100 ms", aggregates_ms < READ_TARGET_MS)],
-            details={"actions_stored": rows, "groups": len(aggregates["totals"])},
-        ),
-    ]
+    metrics.append(_read_metric("telecom monthly aggregates, other ranges (raw)", raw_ms, {"actions_stored": rows}))
+    return metrics
 
 
 def _consume(ctx: StageContext, bootstrap: str, stream: str, rows: int) -> Any:
