@@ -3,12 +3,14 @@ and dedup of (source_id, event_id) across Kafka and HTTP."""
 
 from __future__ import annotations
 
+import signal
 import uuid
 from datetime import UTC, datetime
 
 import orjson
 import pytest
 from confluent_kafka import Consumer, TopicPartition
+from django.core.management import CommandError, call_command
 
 from analytics.ingestion.network_stream import STREAM_NAME
 from analytics.streams.dead_letters import DETAIL_HEADER, OFFSET_HEADER, STREAM_HEADER, header_map
@@ -97,3 +99,14 @@ def test_a_load_over_kafka_with_resends_matches_python(telecom_topics, old_proje
     start, end = datetime(2025, 9, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC)
     answer = global_aggregates(project=old_project, period_name="month", period=Range(start, end))
     assert answer["totals"] == expected_aggregates(messages, "month", start, end)
+
+
+def test_the_stream_refuses_to_start_unbound_and_names_the_setting(telecom_topics, settings):
+    settings.TELECOM_PROJECT_ID = 0
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with pytest.raises(CommandError, match="TELECOM_PROJECT_ID"):
+            call_command("consume_events", "--stream", STREAM_NAME)
+    finally:
+        for signum, handler in handlers.items():  # the command installs its own
+            signal.signal(signum, handler)
