@@ -14,9 +14,10 @@ decoder: each message is validated and mapped to the stored row exactly as the H
 endpoint does, and a refused one becomes a dead letter whose reason is the validation's
 (``invalid_type``, ``inconsistent_duration``, ...; ``undecodable`` for broken JSON).
 
-Before each write the store's duplicate filter reads what other writers (the events
-stream, the web process) inserted since its last look, so a pair ``(source_id, event_id)``
-that arrived over HTTP first is recognised here too (``warehouse/once.py``).
+Every :data:`REFRESH_SECONDS` (and after each partition assignment) the store's duplicate
+filter reads what other writers (the events stream, the web process) inserted since its last
+look, so a pair ``(source_id, event_id)`` that arrived over HTTP first is recognised here too
+(``warehouse/once.py``); in one process (embedded mode, the tests) every write is known at once.
 
 The stream is registered in :data:`analytics.streams.registry.STREAMS` by this app's
 ``ready()``: the registry lives in a lower layer and cannot import ingestion.
@@ -49,6 +50,9 @@ from analytics.warehouse.schema import ARROW_SCHEMA
 from analytics.warehouse.store import EVENTS_TABLE
 
 STREAM_NAME = "network-actions"
+# How often the duplicate filter reads what other writers inserted: each read covers the
+# store's overlap window too, so reading before every group would cost more than the group.
+REFRESH_SECONDS = 10.0
 
 
 def bound_project() -> IngestionProject:
@@ -83,6 +87,7 @@ class NetworkActionsProcessor(EventsProcessor):
     def __init__(self, *, stream: str, group: str, dead_letters: DeadLetterProducer, project: IngestionProject) -> None:
         super().__init__(stream=stream, group=group, dead_letters=dead_letters)
         self.project = project
+        self._refreshed_at = 0.0
 
     def _context(self) -> RequestContext:
         try:
@@ -128,8 +133,11 @@ class NetworkActionsProcessor(EventsProcessor):
             batch.decoded = self._decode(batch.messages, context)
 
     def write(self, group: FlushGroup) -> WriteResult:
-        # Learn what other writers stored since the last look (HTTP copies of these actions).
-        open_store().stored_events.refresh(EVENTS_TABLE)
+        now = time.monotonic()
+        if now - self._refreshed_at >= REFRESH_SECONDS:
+            # Learn what other writers stored since the last look (HTTP copies of these actions).
+            open_store().stored_events.refresh(EVENTS_TABLE)
+            self._refreshed_at = now
         return super().write(group)
 
 
