@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import random
 from datetime import UTC, datetime
 
@@ -9,6 +10,7 @@ import orjson
 import pytest
 
 from analytics.ingestion.network_actions import _iso
+from tests.ingestion.test_asgi_fast_path import call
 from tests.telecom.conftest import EXAMPLE, example, stored_actions
 
 PATH = "/api/v1/network-actions"
@@ -155,3 +157,35 @@ def test_stored_times_are_iso_utc_with_milliseconds_as_datetime_writes_them():
     ]:
         expected = datetime.fromtimestamp(milliseconds / 1000, tz=UTC).isoformat(timespec="milliseconds")
         assert _iso(milliseconds) == expected.replace("+00:00", "Z")
+
+
+def test_the_asgi_fast_path_serves_network_actions_gzip_and_arrays(old_project, store):
+    body = gzip.compress(orjson.dumps([EXAMPLE, example(event_id="20000000-0000-4000-8000-000000000001")]))
+    status, headers, answer, _ = call(
+        PATH,
+        body,
+        headers=[
+            (b"x-api-key", old_project.write_key.encode()),
+            (b"content-encoding", b"gzip"),
+            (b"origin", b"https://p.example"),
+        ],
+    )
+
+    assert (status, orjson.loads(answer)) == (202, {"accepted": 2, "rejected": []})
+    assert b"x-frame-options" not in headers  # Django's middleware stack did not run
+    assert headers[b"access-control-allow-origin"] == b"https://p.example"
+    assert len(stored_actions(store, old_project.id)) == 2
+
+
+def test_request_level_refusals_match_the_events_endpoint(old_project, post, client, settings):
+    settings.INGEST_MAX_BATCH = 3
+    too_many = post({"batch": [EXAMPLE] * 4}, key=old_project.write_key, path=PATH)
+    assert too_many.status_code == 413
+    assert too_many.json()["error"]["code"] == "batch_too_large"
+    assert post({"batch": []}, key=old_project.write_key, path=PATH).json()["error"]["code"] == "empty_batch"
+    assert post({"batch": {}}, key=old_project.write_key, path=PATH).json()["error"]["code"] == "invalid_batch"
+    assert post(b"{not json", key=old_project.write_key, path=PATH).json()["error"]["code"] == "malformed_json"
+    assert post(b'"text"', key=old_project.write_key, path=PATH).json()["error"]["code"] == "invalid_body"
+    method = client.put(PATH, b"{}", content_type="application/json")
+    assert method.status_code == 405
+    assert method["Allow"] == "POST, OPTIONS"
