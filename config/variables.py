@@ -228,6 +228,66 @@ KAFKA_PRODUCE_TIMEOUT = registry.integer(
 )
 
 # ------------------------------------------------------------------------------
+# Telecom providers: the network-actions source topic, gRPC, the load generator
+# ------------------------------------------------------------------------------
+TELECOM_KAFKA_TOPIC = registry.text(
+    "TELECOM_KAFKA_TOPIC",
+    default="events.telecom",
+    doc="Source topic of the providers' network actions (their own shape, keyed by `user_id`), "
+    "read by `consume_events --stream network-actions`.",
+)
+TELECOM_KAFKA_PARTITIONS = registry.integer(
+    "TELECOM_KAFKA_PARTITIONS", default=8, minimum=1, doc="Partitions of the network-actions topic when it is created."
+)
+TELECOM_DEAD_LETTER_TOPIC = registry.text(
+    "TELECOM_DEAD_LETTER_TOPIC",
+    default="events.telecom_dead_letter",
+    doc="Topic of network actions that were refused (invalid) or can never be stored, with the reason.",
+)
+TELECOM_CONSUMER_GROUP = registry.text(
+    "TELECOM_CONSUMER_GROUP", default="analytics-telecom", doc="Consumer group of the network-actions stream."
+)
+TELECOM_PROJECT_ID = registry.integer(
+    "TELECOM_PROJECT_ID",
+    default=0,
+    minimum=0,
+    doc="The project the network-actions topic is bound to (0: unbound; the stream refuses to start).",
+)
+GRPC_PORT = registry.integer(
+    "GRPC_PORT", default=9090, minimum=1, doc="Port of `manage.py serve_grpc` (the providers' read API over gRPC)."
+)
+GRPC_ADDRESS = registry.text(
+    "GRPC_ADDRESS", default="127.0.0.1", doc="Address `manage.py serve_grpc` listens on (`0.0.0.0` for all)."
+)
+GENERATOR_USER_COUNT = registry.integer(
+    "GENERATOR_USER_COUNT", default=10_000, minimum=1, doc="`loadgen`: distinct users to draw from (`--users`)."
+)
+GENERATOR_EVENTS_PER_SEC = registry.integer(
+    "GENERATOR_EVENTS_PER_SEC",
+    default=0,
+    minimum=0,
+    doc="`loadgen`: events per second over all workers, 0 = as fast as possible (`--rate`).",
+)
+GENERATOR_DURATION = registry.integer(
+    "GENERATOR_DURATION",
+    default=0,
+    minimum=0,
+    doc="`loadgen`: seconds to run, 0 = until stopped (`--duration`; `--events` counts instead).",
+)
+GENERATOR_BATCH_SIZE = registry.integer(
+    "GENERATOR_BATCH_SIZE", default=100, minimum=1, doc="`loadgen`: events per request or Kafka flush (`--batch-size`)."
+)
+GENERATOR_WORKERS = registry.integer(
+    "GENERATOR_WORKERS", default=2, minimum=1, doc="`loadgen`: worker processes (`--workers`)."
+)
+GENERATOR_VERIFY_INTERVAL = registry.integer(
+    "GENERATOR_VERIFY_INTERVAL",
+    default=10,
+    minimum=1,
+    doc="`loadgen --mode kafka --verify`: seconds between checks of the store while it runs.",
+)
+
+# ------------------------------------------------------------------------------
 # Ingestion limits
 # ------------------------------------------------------------------------------
 INGEST_MAX_BODY_BYTES = registry.integer(

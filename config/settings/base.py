@@ -57,6 +57,7 @@ LOCAL_APPS = [
     "analytics.funnels",
     "analytics.cohorts",
     "analytics.privacy",
+    "analytics.telecom",
     "analytics.segments",
     "analytics.query",
     "analytics.aggregation",
@@ -181,7 +182,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The ingestion endpoints are plain Django views (the hot path); this hook adds their
     # documentation-only DRF descriptions. Nothing on the request path changes.
-    "PREPROCESSING_HOOKS": ["analytics.ingestion.api.openapi.add_ingestion_endpoints"],
+    "PREPROCESSING_HOOKS": [
+        "analytics.ingestion.api.openapi.add_ingestion_endpoints",
+        "analytics.ingestion.api.network_openapi.add_network_action_endpoints",
+    ],
     # The prefix left out of operation ids and tags. Fixed, because drf-spectacular would
     # otherwise take the paths' common prefix, which the Segment paths (/v1/...) turn into "/".
     "SCHEMA_PATH_PREFIX": "/api",
@@ -245,6 +249,21 @@ KAFKA_DEAD_LETTER_TOPIC = env.KAFKA_DEAD_LETTER_TOPIC.get()
 KAFKA_PARTITIONS = env.KAFKA_PARTITIONS.get()
 KAFKA_CONSUMER_GROUP = env.KAFKA_CONSUMER_GROUP.get()
 KAFKA_PRODUCE_TIMEOUT = env.KAFKA_PRODUCE_TIMEOUT.get()
+
+# Telecom providers (analytics/ingestion/network_stream.py, analytics/telecom, loadgen)
+TELECOM_KAFKA_TOPIC = env.TELECOM_KAFKA_TOPIC.get()
+TELECOM_KAFKA_PARTITIONS = env.TELECOM_KAFKA_PARTITIONS.get()
+TELECOM_DEAD_LETTER_TOPIC = env.TELECOM_DEAD_LETTER_TOPIC.get()
+TELECOM_CONSUMER_GROUP = env.TELECOM_CONSUMER_GROUP.get()
+TELECOM_PROJECT_ID = env.TELECOM_PROJECT_ID.get()
+GRPC_PORT = env.GRPC_PORT.get()
+GRPC_ADDRESS = env.GRPC_ADDRESS.get()
+GENERATOR_USER_COUNT = env.GENERATOR_USER_COUNT.get()
+GENERATOR_EVENTS_PER_SEC = env.GENERATOR_EVENTS_PER_SEC.get()
+GENERATOR_DURATION = env.GENERATOR_DURATION.get()
+GENERATOR_BATCH_SIZE = env.GENERATOR_BATCH_SIZE.get()
+GENERATOR_WORKERS = env.GENERATOR_WORKERS.get()
+GENERATOR_VERIFY_INTERVAL = env.GENERATOR_VERIFY_INTERVAL.get()
 
 # ------------------------------------------------------------------------------
 # Ingestion limits
