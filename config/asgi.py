@@ -19,13 +19,18 @@ from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 
 from analytics.core.gctuning import tune_gc
+from analytics.ingestion.api.urls import EVENT_ROUTES
 from analytics.ingestion.asgi import IngestionFastPath
+from analytics.platform.server import RequestLimits
 from config.websocket_urls import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
         # Event POSTs skip the middleware stack (its sync_to_async hops cost more than the events).
-        "http": IngestionFastPath(django_asgi_app),
+        # Body size limit and body read timeout of every request: analytics/platform/server.py.
+        "http": RequestLimits(
+            IngestionFastPath(django_asgi_app), large_body_paths=[f"/{route}" for route in EVENT_ROUTES]
+        ),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -24,6 +24,12 @@ DEBUG = env.DEBUG.get()
 ALLOWED_HOSTS = env.ALLOWED_HOSTS.get()
 HOST = env.HOST.get()
 PORT = env.PORT.get()
+# The limits of the web server in front of Django (analytics/platform/server.py).
+REQUEST_MAX_BODY_BYTES = env.REQUEST_MAX_BODY_BYTES.get()
+SERVER_HEADER_TIMEOUT = env.SERVER_HEADER_TIMEOUT.get()
+SERVER_BODY_TIMEOUT = env.SERVER_BODY_TIMEOUT.get()
+SERVER_KEEPALIVE_TIMEOUT = env.SERVER_KEEPALIVE_TIMEOUT.get()
+SERVER_MAX_CONNECTIONS_PER_ADDRESS = env.SERVER_MAX_CONNECTIONS_PER_ADDRESS.get()
 
 # ------------------------------------------------------------------------------
 # Apps
@@ -313,6 +319,7 @@ LOGGING_CONFIG = None  # configured by analytics.core.logging.configure_logging(
 
 # When set, /metrics answers only requests with "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = env.METRICS_TOKEN.get()
+METRICS_PROJECT_LABELS = env.METRICS_PROJECT_LABELS.get()
 
 # ------------------------------------------------------------------------------
 # Redis (always validated when given; required by scale mode)
