@@ -16,11 +16,11 @@ except ImproperlyConfigured as error:  # under an external ASGI server: the same
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 
 from analytics.core.gctuning import tune_gc
 from analytics.ingestion.api.urls import EVENT_ROUTES
 from analytics.ingestion.asgi import IngestionFastPath
+from analytics.platform.origin import SameOriginValidator
 from analytics.platform.server import RequestLimits
 from config.websocket_urls import websocket_urlpatterns
 
@@ -31,7 +31,8 @@ application = ProtocolTypeRouter(
         "http": RequestLimits(
             IngestionFastPath(django_asgi_app), large_body_paths=[f"/{route}" for route in EVENT_ROUTES]
         ),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Origin = this site, port included (analytics/platform/origin.py).
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -159,6 +159,14 @@ AUTH_RATE_LIMIT = registry.parsed(
     doc="Requests per client address to the auth endpoints (the login page, register, token, refresh, verify, "
     "logout), one shared budget.",
 )
+AUTH_ACCOUNT_RATE_LIMIT = registry.parsed(
+    "AUTH_ACCOUNT_RATE_LIMIT",
+    default="10/min",
+    parse=_rate,
+    expected="a rate such as 10/min (per s|min|hour|day)",
+    doc="Log-in attempts per account (the email given), from any address: POST /api/v1/auth/token, the login page "
+    "and the admin login, one shared budget (on top of `AUTH_RATE_LIMIT`).",
+)
 API_BROWSABLE = registry.boolean(
     "API_BROWSABLE",
     default=False,

@@ -76,6 +76,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "analytics.core.middleware.RequestIdMiddleware",
+    # JSON instead of Django's HTML error pages (debug pages included) under /api/ and /v1/.
+    "analytics.platform.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -154,6 +156,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 REGISTRATION_OPEN = env.REGISTRATION_OPEN.get()
 # Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
 AUTH_RATE_LIMIT = env.AUTH_RATE_LIMIT.get()
+AUTH_ACCOUNT_RATE_LIMIT = env.AUTH_ACCOUNT_RATE_LIMIT.get()
 if env.API_BROWSABLE.get():
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
