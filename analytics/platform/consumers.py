@@ -1,7 +1,7 @@
 """Channels consumer for live updates of a project's numbers.
 
 Connect to ``/ws/live/?project=<id>`` with a logged-in session. Refused for anonymous
-users and non-members; the origin is checked by AllowedHostsOriginValidator in asgi.py.
+users and non-members; the origin (host and port) is checked by SameOriginValidator (origin.py).
 Producers send to the group :func:`live_group` with ``{"type": "live.update", ...}``.
 """
 

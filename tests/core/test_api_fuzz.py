@@ -50,7 +50,7 @@ from tests.factories import member_with_project
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "8"))
 SEED = int(os.environ.get("API_FUZZ_SEED", str(random.randrange(2**32))))
 USER_SCHEMES = {"jwtAuth", "personalApiKey", "cookieAuth"}
 KEY_SCHEMES = {"writeKey", "segmentBasic"}
