@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 HEADER_TIMEOUT = 2
 BODY_TIMEOUT = 2
+KEEPALIVE_TIMEOUT = 1
 PER_ADDRESS = 50
 BODY_LIMIT = 64 * 1024
 
@@ -38,6 +39,7 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
             "ANALYTICS_PROFILE": "dev",
             "SERVER_HEADER_TIMEOUT": str(HEADER_TIMEOUT),
             "SERVER_BODY_TIMEOUT": str(BODY_TIMEOUT),
+            "SERVER_KEEPALIVE_TIMEOUT": str(KEEPALIVE_TIMEOUT),
             "SERVER_MAX_CONNECTIONS_PER_ADDRESS": str(PER_ADDRESS),
             "REQUEST_MAX_BODY_BYTES": str(BODY_LIMIT),
         }
@@ -118,6 +120,15 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_header_timeout(port
         status, _headers, _body = read_response(sock)
         assert status == 408
         assert sock.recv(1) == b""
+
+
+def test_an_idle_keep_alive_connection_is_closed(port: int) -> None:
+    with connect(port, "127.0.0.10", timeout=KEEPALIVE_TIMEOUT + 15) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        status, headers, _body = read_response(sock)
+        assert status == 200
+        assert headers.get("connection") != "close"
+        assert sock.recv(1) == b""  # closed by the server once idle, not by this client
 
 
 def test_a_stalled_body_gets_408(port: int) -> None:
