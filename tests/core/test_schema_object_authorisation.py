@@ -3,7 +3,7 @@
 Walks the generated schema (what ``/api/schema/`` serves): for each operation whose path has
 ``{project_id}``, a member of another project, authenticated with a JWT, sends requests that
 fit the schema (schemathesis generates them: a valid body, valid query parameters) for the
-victim's project. Every answer must be 404 or 403 -- never a 2xx, and not a 400 either: the
+victim's project (and once more with the stranger's personal API key). Every answer must be 404 or 403 -- never a 2xx, and not a 400 either: the
 project check comes before input validation, so a stranger learns nothing from it.
 
 A second test keeps the schema honest: every project-scoped route of the URLconf is in the
@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, seed, settings
+from hypothesis import HealthCheck, Phase, given, seed, settings
 from schemathesis.generation.modes import GenerationMode
 
+from analytics.accounts.services import personal_api_key_create
 from analytics.accounts.tokens import UserRefreshToken
 from tests.core.test_api_authorisation import _walk
 from tests.core.test_api_fuzz import SCHEMA, wsgi_app  # noqa: F401 - the fixture
@@ -57,11 +58,21 @@ def test_every_project_route_is_in_the_schema() -> None:
     assert routes - documented == set(), "project routes missing from the OpenAPI schema"
 
 
+@pytest.mark.parametrize("credential", ["jwt", "personal-api-key"])
 @pytest.mark.parametrize(("method", "path"), PROJECT_OPERATIONS, ids=[f"{m} {p}" for m, p in PROJECT_OPERATIONS])
-def test_a_member_of_another_project_gets_404_or_403(method: str, path: str, wsgi_app: Any, store: object) -> None:  # noqa: F811
+def test_a_member_of_another_project_gets_404_or_403(
+    method: str,
+    path: str,
+    credential: str,
+    wsgi_app: Any,  # noqa: F811 - the fixture imported above
+    store: object,
+) -> None:
     _owner, victim_project = member_with_project()
     stranger, _own_project = member_with_project()
-    token = str(UserRefreshToken.for_user(stranger).access_token)
+    if credential == "jwt":
+        token = str(UserRefreshToken.for_user(stranger).access_token)
+    else:
+        _key, token = personal_api_key_create(user=stranger, label="walk")
     schema = schemathesis.openapi.from_dict(copy.deepcopy(SCHEMA))
     schema.app = wsgi_app
     operation = schema[path][method]
@@ -74,7 +85,13 @@ def test_a_member_of_another_project_gets_404_or_403(method: str, path: str, wsg
     answers: list[int] = []
 
     @seed(20)
-    @settings(max_examples=3, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=3,
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure reports its first example
+    )
     @given(case=operation.as_strategy(GenerationMode.POSITIVE, **options))
     def attempt(case: Any) -> None:
         response = case.call()
