@@ -130,7 +130,7 @@ SERVER_KEEPALIVE_TIMEOUT = registry.integer(
 )
 SERVER_MAX_CONNECTIONS_PER_ADDRESS = registry.integer(
     "SERVER_MAX_CONNECTIONS_PER_ADDRESS",
-    default=64,
+    default=128,
     minimum=0,
     doc="Open connections one client address may hold in one server process (more get 503 and are closed); "
     "0: no limit (behind a proxy every client shares its address: raise it or use 0 there).",
