@@ -103,6 +103,38 @@ ALLOWED_HOSTS = registry.comma_list(
 )
 HOST = registry.text("HOST", default="127.0.0.1", doc="Address `manage.py serve` binds to.")
 PORT = registry.integer("PORT", default=8000, minimum=1, maximum=65535, doc="Port `manage.py serve` listens on.")
+REQUEST_MAX_BODY_BYTES = registry.integer(
+    "REQUEST_MAX_BODY_BYTES",
+    default=1024 * 1024,
+    minimum=1024,
+    doc="Largest request body on every path but the event POSTs (those use `INGEST_MAX_BODY_BYTES`); "
+    "a larger declared length gets 413 before a byte is read, a longer chunked body is cut off at the limit.",
+)
+SERVER_HEADER_TIMEOUT = registry.integer(
+    "SERVER_HEADER_TIMEOUT",
+    default=10,
+    minimum=1,
+    doc="Seconds `manage.py serve` gives a connection to send a request's line and headers, then closes it.",
+)
+SERVER_BODY_TIMEOUT = registry.integer(
+    "SERVER_BODY_TIMEOUT",
+    default=30,
+    minimum=1,
+    doc="Seconds a client has to send a whole request body once its headers are in; then 408 and the connection closes.",
+)
+SERVER_KEEPALIVE_TIMEOUT = registry.integer(
+    "SERVER_KEEPALIVE_TIMEOUT",
+    default=5,
+    minimum=1,
+    doc="Seconds an idle keep-alive connection stays open between requests.",
+)
+SERVER_MAX_CONNECTIONS_PER_ADDRESS = registry.integer(
+    "SERVER_MAX_CONNECTIONS_PER_ADDRESS",
+    default=128,
+    minimum=0,
+    doc="Open connections one client address may hold in one server process (more get 503 and are closed); "
+    "0: no limit (behind a proxy every client shares its address: raise it or use 0 there).",
+)
 
 # ------------------------------------------------------------------------------
 # Accounts and auth
@@ -126,6 +158,14 @@ AUTH_RATE_LIMIT = registry.parsed(
     expected="a rate such as 30/min (per s|min|hour|day)",
     doc="Requests per client address to the auth endpoints (the login page, register, token, refresh, verify, "
     "logout), one shared budget.",
+)
+AUTH_ACCOUNT_RATE_LIMIT = registry.parsed(
+    "AUTH_ACCOUNT_RATE_LIMIT",
+    default="10/min",
+    parse=_rate,
+    expected="a rate such as 10/min (per s|min|hour|day)",
+    doc="Log-in attempts per account (the email given), from any address: POST /api/v1/auth/token, the login page "
+    "and the admin login, one shared budget (on top of `AUTH_RATE_LIMIT`).",
 )
 API_BROWSABLE = registry.boolean(
     "API_BROWSABLE",
@@ -386,6 +426,12 @@ LOG_FORMAT = registry.choice(
 METRICS_TOKEN = registry.optional_text(
     "METRICS_TOKEN",
     doc="When set, /metrics answers only requests with `Authorization: Bearer <METRICS_TOKEN>`.",
+)
+METRICS_PROJECT_LABELS = registry.boolean(
+    "METRICS_PROJECT_LABELS",
+    default=False,
+    doc="Show per-project series (which name project ids) on /metrics without `METRICS_TOKEN`; "
+    "with the token set they are always shown.",
 )
 REDIS_URL = registry.url(
     "REDIS_URL",

@@ -24,6 +24,12 @@ DEBUG = env.DEBUG.get()
 ALLOWED_HOSTS = env.ALLOWED_HOSTS.get()
 HOST = env.HOST.get()
 PORT = env.PORT.get()
+# The limits of the web server in front of Django (analytics/platform/server.py).
+REQUEST_MAX_BODY_BYTES = env.REQUEST_MAX_BODY_BYTES.get()
+SERVER_HEADER_TIMEOUT = env.SERVER_HEADER_TIMEOUT.get()
+SERVER_BODY_TIMEOUT = env.SERVER_BODY_TIMEOUT.get()
+SERVER_KEEPALIVE_TIMEOUT = env.SERVER_KEEPALIVE_TIMEOUT.get()
+SERVER_MAX_CONNECTIONS_PER_ADDRESS = env.SERVER_MAX_CONNECTIONS_PER_ADDRESS.get()
 
 # ------------------------------------------------------------------------------
 # Apps
@@ -72,6 +78,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "analytics.core.middleware.RequestIdMiddleware",
+    # JSON instead of Django's HTML error pages (debug pages included) under /api/ and /v1/.
+    "analytics.platform.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -150,6 +158,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 REGISTRATION_OPEN = env.REGISTRATION_OPEN.get()
 # Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
 AUTH_RATE_LIMIT = env.AUTH_RATE_LIMIT.get()
+AUTH_ACCOUNT_RATE_LIMIT = env.AUTH_ACCOUNT_RATE_LIMIT.get()
 if env.API_BROWSABLE.get():
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
@@ -340,6 +349,7 @@ LOGGING_CONFIG = None  # configured by analytics.core.logging.configure_logging(
 
 # When set, /metrics answers only requests with "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = env.METRICS_TOKEN.get()
+METRICS_PROJECT_LABELS = env.METRICS_PROJECT_LABELS.get()
 
 # ------------------------------------------------------------------------------
 # Redis (always validated when given; required by scale mode)
