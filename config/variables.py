@@ -300,6 +300,19 @@ AGGREGATION_QUERY_TIMEOUT_SECONDS = registry.integer(
     minimum=1,
     doc="Time limit of one rollup query in ClickHouse (a 1d/1mo bucket reads a whole day/month).",
 )
+SEGMENT_MATERIALISE_THRESHOLD = registry.integer(
+    "SEGMENT_MATERIALISE_THRESHOLD",
+    default=10_000,
+    minimum=0,
+    doc="Members above which the refresh task materialises a segment into ClickHouse; smaller segments are "
+    "computed at query time.",
+)
+SEGMENT_IMPORT_MAX_ROWS = registry.integer(
+    "SEGMENT_IMPORT_MAX_ROWS",
+    default=1_000_000,
+    minimum=1,
+    doc="Most rows of one CSV upload of distinct ids into a static segment.",
+)
 
 # ------------------------------------------------------------------------------
 # Logging, metrics, Redis

@@ -1,0 +1,171 @@
+"""A segment definition (``definition.py``) to ClickHouse SQL selecting its members' ``person_id``.
+
+The universe is the project's persons that have at least one event (``events.person_id``);
+person properties come from ``persons FINAL`` (deleted persons and persons without a row
+have no properties: "is not set"). The query::
+
+    SELECT e.person_id FROM (
+        SELECT person_id, <one UInt8 column per behavioural condition> FROM events
+        WHERE project_id = {project_id:UInt64} GROUP BY person_id
+    ) AS e
+    [LEFT JOIN (SELECT person_id AS pid, properties, ... FROM persons FINAL ...) AS p
+        ON p.pid = e.person_id]
+    WHERE <the definition's boolean expression>
+
+Semantics, with ``now`` fixed when the query is compiled:
+
+- times: ``within_days`` D is ``[now - D days, now)``; ``from``/``to`` are resolved in the
+  project's zone (``analytics.query.timerange``) into ``[from, to)``; no time is all time;
+- ``performed``: ``countIf(...)`` (``count_unit: events``) or the number of distinct days
+  of the project's zone with such an event (``days``), compared with ``count``;
+- ``not_performed``: no such event in the time;
+- ``sequence``: ``windowFunnel(W, 'strict_increase')``: an E event, then an F event
+  strictly later (whole seconds) and at most W seconds after it, both within the time;
+- ``first_seen``: the person's first event (ever) is at or after ``now - D days``;
+- ``last_seen``: the person's last event (ever) is before ``now - D days``;
+- person properties: the operators of ``analytics.query.compiler.filters``, over the
+  person's properties JSON (the hot property names read the JSON too);
+- ``segment``: ``person_id IN (<that segment's members>)`` through the registered
+  resolver (``analytics.query.membership``), so a materialised segment reads its table;
+- ``negate`` wraps a node in NOT; an empty group is true.
+
+Every user value is a parameter (``Params``); the only SQL text pasted is ours.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from analytics.query.compiler.filters import HOT_COLUMNS, NUMERIC_COLUMNS, condition_sql, filter_sql
+from analytics.query.compiler.params import Params
+from analytics.query.model import Condition
+from analytics.query.serializers import FilterField
+from analytics.query.timerange import parse_moment
+
+SegmentSql = Callable[[int, Params], str]  # (segment id, params) -> SQL selecting person_id
+_COMPARISONS = {"gte": ">=", "gt": ">", "eq": "=", "lte": "<=", "lt": "<"}
+_TS = "DateTime64(3, 'UTC')"
+
+
+@dataclass
+class _Compilation:
+    params: Params
+    now: datetime
+    zone: ZoneInfo
+    segment_sql: SegmentSql
+    columns: list[str] = field(default_factory=list)
+    person_keys: set[str] = field(default_factory=set)
+
+    def column(self, expression: str) -> str:
+        name = f"c{len(self.columns)}"
+        self.columns.append(f"{expression} AS {name}")
+        return f"e.{name}"
+
+    def moment(self, value: datetime) -> str:
+        return self.params.add(value, _TS)
+
+
+def _time_test(node: dict[str, Any], comp: _Compilation) -> str:
+    if node.get("within_days") is not None:
+        start = comp.now - timedelta(days=int(node["within_days"]))
+        return f"timestamp >= {comp.moment(start)} AND timestamp < {comp.moment(comp.now)}"
+    if node.get("from") is not None:
+        start = parse_moment(node["from"], comp.zone, comp.now, is_end=False)
+        end = parse_moment(node["to"], comp.zone, comp.now, is_end=True)
+        return f"timestamp >= {comp.moment(start)} AND timestamp < {comp.moment(end)}"
+    return "1"
+
+
+def _event_test(event: str | None, filters: Any, comp: _Compilation) -> str:
+    parts = []
+    if event is not None:
+        parts.append(f"event = {comp.params.add(event, 'String')}")
+    if filters:
+        parts.append(filter_sql(FilterField().to_internal_value(filters), comp.params))
+    return " AND ".join(parts) or "1"
+
+
+def _behavioral(node: dict[str, Any], comp: _Compilation) -> str:
+    behavior = node["behavior"]
+    if behavior == "first_seen":
+        start = comp.now - timedelta(days=int(node["within_days"]))
+        return comp.column(f"min(timestamp) >= {comp.moment(start)}")
+    if behavior == "last_seen":
+        start = comp.now - timedelta(days=int(node["more_than_days"]))
+        return comp.column(f"max(timestamp) < {comp.moment(start)}")
+    when = _time_test(node, comp)
+    first = f"({_event_test(node.get('event'), node.get('filters'), comp)}) AND {when}"
+    if behavior == "not_performed":
+        return comp.column(f"countIf({first}) = 0")
+    if behavior == "sequence":
+        then = f"({_event_test(node.get('then_event'), node.get('then_filters'), comp)}) AND {when}"
+        window = int(node["window_seconds"])  # validated integer: safe as a literal, which windowFunnel needs
+        return comp.column(f"windowFunnel({window}, 'strict_increase')(toDateTime(timestamp), {first}, {then}) = 2")
+    count = comp.params.add(int(node["count"]), "UInt64")
+    comparison = _COMPARISONS[node["count_operator"]]
+    if node.get("count_unit") == "days":
+        day = f"toDate(timestamp, {comp.params.add(comp.zone.key, 'String')})"
+        return comp.column(f"uniqExactIf({day}, {first}) {comparison} {count}")
+    return comp.column(f"countIf({first}) {comparison} {count}")
+
+
+def _person(node: dict[str, Any], comp: _Compilation) -> str:
+    value = node.get("value")
+    comp.person_keys.add(node["key"])
+    condition = Condition(
+        key=node["key"], operator=node["operator"], value=tuple(value) if isinstance(value, list) else value
+    )
+    return condition_sql(condition, comp.params)
+
+
+def _expression(node: dict[str, Any], comp: _Compilation) -> str:
+    if "conditions" in node:
+        parts = [_expression(child, comp) for child in node["conditions"]]
+        joiner = " AND " if node.get("op") == "and" else " OR "
+        sql = "(" + joiner.join(parts) + ")" if parts else "1"
+    elif node["kind"] == "behavioral":
+        sql = _behavioral(node, comp)
+    elif node["kind"] == "person":
+        sql = _person(node, comp)
+    else:
+        sql = f"e.person_id IN ({comp.segment_sql(int(node['segment']), comp.params)})"
+    return f"NOT ({sql})" if node.get("negate") else sql
+
+
+def _persons_join(comp: _Compilation) -> str:
+    """The persons subquery, with the hot property names as columns read from the JSON (so
+    the event filter compiler's views work over a person's properties)."""
+    columns = ["person_id AS pid", "properties"]
+    for key in sorted(comp.person_keys):
+        column = HOT_COLUMNS.get(key)
+        if column is None:
+            continue
+        name = comp.params.add(key, "String")
+        if column in NUMERIC_COLUMNS:
+            columns.append(f"JSONExtract(properties, {name}, 'Nullable(Float64)') AS {column}")
+        else:
+            columns.append(f"ifNull(JSONExtract(properties, {name}, 'Nullable(String)'), '') AS {column}")
+    return (
+        f" LEFT JOIN (SELECT {', '.join(columns)} FROM persons FINAL"
+        " WHERE project_id = {project_id:UInt64} AND is_deleted = 0) AS p ON p.pid = e.person_id"
+    )
+
+
+def compile_members(
+    definition: dict[str, Any], *, params: Params, now: datetime, time_zone: str, segment_sql: SegmentSql
+) -> str:
+    """SQL selecting the members' ``person_id`` (each once); ``params`` must carry ``project_id``."""
+    comp = _Compilation(params=params, now=now, zone=ZoneInfo(time_zone), segment_sql=segment_sql)
+    where = _expression(definition, comp)
+    columns = "".join(f", {column}" for column in comp.columns)
+    sql = (
+        f"SELECT e.person_id AS person_id FROM (SELECT person_id{columns} FROM events"
+        " WHERE project_id = {project_id:UInt64} GROUP BY person_id) AS e"
+    )
+    if comp.person_keys:
+        sql += _persons_join(comp)
+    return f"{sql} WHERE {where}"

@@ -1,0 +1,124 @@
+"""ClickHouse SQL of the segments app: membership tables, sizes, member pages.
+
+Every statement is project-scoped (``project_id = {project_id:UInt64}`` on every table it
+reads) and takes values only as parameters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from analytics.query.compiler.params import Params
+from analytics.warehouse.guard import Query
+
+MEMBERS_TABLE = "segment_members"
+STATIC_TABLE = "segment_static_members"
+
+
+def materialised_members_sql(*, segment_id: int, version: int, params: Params) -> str:
+    segment = params.add(segment_id, "UInt64")
+    version_ = params.add(version, "UInt64")
+    return (
+        f"SELECT person_id FROM {MEMBERS_TABLE} WHERE project_id = {{project_id:UInt64}}"
+        f" AND segment_id = {segment} AND version = {version_}"
+    )
+
+
+def static_members_sql(*, segment_id: int, params: Params) -> str:
+    """The imported ids' persons: as imported, and as the ids map now (merged since)."""
+    segment = params.add(segment_id, "UInt64")
+    ids = f"SELECT distinct_id FROM {STATIC_TABLE} WHERE project_id = {{project_id:UInt64}} AND segment_id = {segment}"
+    return (
+        f"SELECT person_id FROM (SELECT person_id FROM {STATIC_TABLE}"
+        f" WHERE project_id = {{project_id:UInt64}} AND segment_id = {segment}"
+        " UNION ALL SELECT argMax(person_id, version) AS person_id FROM person_distinct_ids"
+        f" WHERE project_id = {{project_id:UInt64}} AND distinct_id IN ({ids})"
+        " GROUP BY distinct_id HAVING argMax(is_deleted, version) = 0)"
+    )
+
+
+def size_query(members_sql: str, params: Params) -> Query:
+    return Query(
+        name="segments.size",
+        sql=f"SELECT uniqExact(person_id) AS size FROM ({members_sql})",
+        params=params.values,
+    )
+
+
+def materialise_statement(*, segment_id: int, version: int, members_sql: str, params: Params) -> Query:
+    """Write every member under ``version`` (not yet current: readers never see it)."""
+    segment = params.add(segment_id, "UInt64")
+    version_ = params.add(version, "UInt64")
+    return Query(
+        name="segments.materialise",
+        sql=f"INSERT INTO {MEMBERS_TABLE} (project_id, segment_id, version, person_id)"
+        f" SELECT DISTINCT {{project_id:UInt64}}, {segment}, {version_}, person_id FROM ({members_sql})",
+        params=params.values,
+    )
+
+
+def version_size_query(*, project_id: int, segment_id: int, version: int) -> Query:
+    return Query(
+        name="segments.version_size",
+        sql=f"SELECT count() FROM {MEMBERS_TABLE} WHERE project_id = {{project_id:UInt64}}"
+        " AND segment_id = {segment_id:UInt64} AND version = {version:UInt64}",
+        params={"project_id": project_id, "segment_id": segment_id, "version": version},
+    )
+
+
+def delete_versions_statement(*, project_id: int, segment_id: int, keep: tuple[int, ...]) -> Query:
+    """Drop every version of a segment but ``keep`` (a mutation, asynchronous)."""
+    return Query(
+        name="segments.delete_versions",
+        sql=f"ALTER TABLE {MEMBERS_TABLE} DELETE WHERE project_id = {{project_id:UInt64}}"
+        " AND segment_id = {segment_id:UInt64} AND version NOT IN {keep:Array(UInt64)}",
+        params={"project_id": project_id, "segment_id": segment_id, "keep": list(keep)},
+    )
+
+
+def delete_static_statement(*, project_id: int, segment_id: int) -> Query:
+    return Query(
+        name="segments.delete_static",
+        sql=f"ALTER TABLE {STATIC_TABLE} DELETE WHERE project_id = {{project_id:UInt64}}"
+        " AND segment_id = {segment_id:UInt64}",
+        params={"project_id": project_id, "segment_id": segment_id},
+    )
+
+
+def members_page_query(members_sql: str, params: Params, *, after: str | None, limit: int) -> Query:
+    """One page of members ordered by person id, with properties, a distinct id and the
+    last event time; ``after`` is the last person id of the previous page."""
+    cursor = f" AND person_id > {params.add(after, 'UUID')}" if after else ""
+    page = (
+        f"SELECT DISTINCT person_id FROM ({members_sql}) WHERE 1{cursor}"
+        f" ORDER BY person_id LIMIT {params.add(limit, 'UInt32')}"
+    )
+    sql = (
+        f"WITH page AS ({page}) "
+        "SELECT toString(m.person_id) AS person_id, p.properties AS properties,"
+        " e.distinct_id AS distinct_id, toUnixTimestamp64Milli(e.last_seen) AS last_seen_ms"
+        " FROM page AS m"
+        " LEFT JOIN (SELECT person_id AS pid, properties FROM persons FINAL"
+        " WHERE project_id = {project_id:UInt64} AND is_deleted = 0 AND person_id IN (SELECT person_id FROM page))"
+        " AS p ON p.pid = m.person_id"
+        " LEFT JOIN (SELECT person_id AS eid, argMax(distinct_id, timestamp) AS distinct_id,"
+        " max(timestamp) AS last_seen FROM events"
+        " WHERE project_id = {project_id:UInt64} AND person_id IN (SELECT person_id FROM page) GROUP BY person_id)"
+        " AS e ON e.eid = m.person_id"
+        " ORDER BY m.person_id"
+    )
+    return Query(name="segments.members", sql=sql, params=params.values, settings={"join_use_nulls": 1})
+
+
+def static_distinct_ids_query(*, project_id: int, segment_id: int, person_ids: list[str]) -> Query:
+    return Query(
+        name="segments.static_ids",
+        sql=f"SELECT toString(person_id) AS person_id, any(distinct_id) AS distinct_id FROM {STATIC_TABLE}"
+        " WHERE project_id = {project_id:UInt64} AND segment_id = {segment_id:UInt64}"
+        " AND person_id IN {person_ids:Array(UUID)} GROUP BY person_id",
+        params={"project_id": project_id, "segment_id": segment_id, "person_ids": person_ids},
+    )
+
+
+def params_for(project_id: int, **fixed: Any) -> Params:
+    return Params(project_id=project_id, **fixed)
