@@ -19,8 +19,8 @@ Semantics, with ``now`` fixed when the query is compiled:
 - ``performed``: ``countIf(...)`` (``count_unit: events``) or the number of distinct days
   of the project's zone with such an event (``days``), compared with ``count``;
 - ``not_performed``: no such event in the time;
-- ``sequence``: ``windowFunnel(W, 'strict_increase')``: an E event, then an F event
-  strictly later (whole seconds) and at most W seconds after it, both within the time;
+- ``sequence``: an E event, then an F event strictly later (milliseconds) and at most W
+  seconds after it, both within the time (one event may be both an E and an F);
 - ``first_seen``: the person's first event (ever) is at or after ``now - D days``;
 - ``last_seen``: the person's last event (ever) is before ``now - D days``;
 - person properties: the operators of ``analytics.query.compiler.filters``, over the
@@ -103,8 +103,14 @@ def _behavioral(node: dict[str, Any], comp: _Compilation) -> str:
         return comp.column(f"countIf({first}) = 0")
     if behavior == "sequence":
         then = f"({_event_test(node.get('then_event'), node.get('then_filters'), comp)}) AND {when}"
-        window = int(node["window_seconds"])  # validated integer: safe as a literal, which windowFunnel needs
-        return comp.column(f"windowFunnel({window}, 'strict_increase')(toDateTime(timestamp), {first}, {then}) = 2")
+        # Not windowFunnel: it restarts its chain at every E event, so an event that is
+        # both an E and an F hides an earlier E from itself.
+        window = comp.params.add(int(node["window_seconds"]) * 1000, "Int64")
+        ms = "toUnixTimestamp64Milli(timestamp)"
+        return comp.column(
+            f"arrayExists(f -> arrayExists(s -> s < f AND f - s <= {window}, groupArrayIf({ms}, {first})),"
+            f" groupArrayIf({ms}, {then}))"
+        )
     count = comp.params.add(int(node["count"]), "UInt64")
     comparison = _COMPARISONS[node["count_operator"]]
     if node.get("count_unit") == "days":
