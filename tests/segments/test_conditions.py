@@ -169,7 +169,8 @@ def test_segment_membership_and_its_negation(world, store):
     segment = services.segment_create(project=project, name="not buyers", definition=outer)
     got = members(store, project.id, segment.id, now=NOW)
     assert got == expected(segment.definition, data, {inner.id: inner_members})
-    assert got and not got & inner_members
+    assert got
+    assert not got & inner_members
 
 
 @pytest.mark.django_db
