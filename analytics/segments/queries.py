@@ -31,7 +31,7 @@ def static_members_sql(*, segment_id: int, params: Params) -> str:
     return (
         f"SELECT person_id FROM (SELECT person_id FROM {STATIC_TABLE}"
         f" WHERE project_id = {{project_id:UInt64}} AND segment_id = {segment}"
-        " UNION ALL SELECT argMax(person_id, version) AS person_id FROM person_distinct_ids"
+        " UNION ALL SELECT argMax(person_id, version) AS current_person FROM person_distinct_ids"
         f" WHERE project_id = {{project_id:UInt64}} AND distinct_id IN ({ids})"
         " GROUP BY distinct_id HAVING argMax(is_deleted, version) = 0)"
     )
@@ -113,7 +113,7 @@ def members_page_query(members_sql: str, params: Params, *, after: str | None, l
 def static_distinct_ids_query(*, project_id: int, segment_id: int, person_ids: list[str]) -> Query:
     return Query(
         name="segments.static_ids",
-        sql=f"SELECT toString(person_id) AS person_id, any(distinct_id) AS distinct_id FROM {STATIC_TABLE}"
+        sql=f"SELECT toString(person_id) AS person, any(distinct_id) AS distinct_id FROM {STATIC_TABLE}"
         " WHERE project_id = {project_id:UInt64} AND segment_id = {segment_id:UInt64}"
         " AND person_id IN {person_ids:Array(UUID)} GROUP BY person_id",
         params={"project_id": project_id, "segment_id": segment_id, "person_ids": person_ids},

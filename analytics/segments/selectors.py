@@ -159,7 +159,7 @@ def segment_members_page(
                     project_id=segment.project_id, segment_id=segment.id, person_ids=missing
                 )
             ).dicts()
-            by_person = {row["person_id"]: row["distinct_id"] for row in found}
+            by_person = {row["person"]: row["distinct_id"] for row in found}
             for member in members:
                 member["distinct_id"] = member["distinct_id"] or by_person.get(member["person_id"])
     next_cursor = encode_cursor(members[-1]["person_id"]) if len(members) == limit else None
