@@ -7,6 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -16,9 +17,10 @@ from analytics.query.compiler.params import Params
 from analytics.query.membership import SegmentMissing, segment_members_sql
 from analytics.segments import services
 from analytics.segments.models import Segment
+from analytics.streams.persons import PERSONS_SCHEMA
 from analytics.warehouse.guard import Query
 from analytics.warehouse.identity import person_id_for
-from tests.factories import MembershipFactory, ProjectFactory, member_with_project
+from tests.factories import MembershipFactory, member_with_project
 from tests.warehouse.helpers import event_row
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -228,9 +230,7 @@ def test_static_and_definition_together_or_neither_are_400(setup, client):
 
 def test_members_pages_with_a_cursor_carry_person_properties(setup, client, store):
     _, project = setup
-    import pyarrow as pa  # noqa: PLC0415
 
-    from analytics.streams.persons import PERSONS_SCHEMA  # noqa: PLC0415 - only this test writes persons
 
     buyer = sorted(_buyers(project))[0]
     store.insert_arrow(
@@ -335,7 +335,7 @@ def test_a_deleted_segment_is_a_400_for_the_query_layer(setup, client):
 
 
 def test_tenant_isolation(setup, client):
-    owner, project = setup
+    _, project = setup
     sid = client.post(url(project), {"name": "b", "definition": BUYERS}, content_type="application/json").json()["id"]
     stranger, other = member_with_project()
     client.force_login(stranger)
@@ -367,7 +367,6 @@ def test_viewers_and_api_keys_read_but_do_not_write(setup, client):
     headers = {"Authorization": f"Bearer {raw}"}
     assert client.get(url(project, f"{sid}/size"), headers=headers).status_code == 200
     assert client.delete(url(project, f"{sid}/"), headers=headers).status_code == 403
-    assert ProjectFactory  # the factory module stays the one source of projects
 
 
 def test_templates_are_valid_definitions(setup, client):
