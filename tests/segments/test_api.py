@@ -231,7 +231,6 @@ def test_static_and_definition_together_or_neither_are_400(setup, client):
 def test_members_pages_with_a_cursor_carry_person_properties(setup, client, store):
     _, project = setup
 
-
     buyer = sorted(_buyers(project))[0]
     store.insert_arrow(
         "persons",
