@@ -79,7 +79,7 @@ def test_a_cursor_holding_an_out_of_range_time_is_a_400(member_client, milliseco
     assert_names(response, "cursor")
 
 
-BODYLESS = ("/rotate-write-key", "/revoke", "/install-telecom")
+BODYLESS = ("/rotate-write-key", "/revoke", "/install-telecom", "/refresh")
 
 
 def _drf_write_routes() -> list[tuple[str, str]]:
@@ -112,6 +112,7 @@ def test_every_drf_write_endpoint_answers_json_nested_50000_deep_with_a_400(memb
         path = (
             pattern.replace("<int:project_id>", str(project.id))
             .replace("<int:key_id>", "1")
+            .replace("<int:id>", "1")
             .replace("<str:event_name>", "clicked")
         )
         response = getattr(client, method)(path, data=body, content_type="application/json")

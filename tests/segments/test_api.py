@@ -280,7 +280,7 @@ def test_csv_import_reports_bad_rows_and_imports_good_ones(setup, client, store,
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url(project, f"{sid}/imports"), {"file": upload})
     assert response.status_code == 202, response.content
-    job = client.get(url(project, f"{sid}/imports/{response.json()['id']}")).json()
+    job = client.get(f"/api/v1/projects/{project.id}/segment-imports/{response.json()['id']}").json()
     assert job["state"] == "done"
     assert job["progress"] == {"processed": 6, "total": 6, "fraction": 1.0}
     assert job["errors"] == [
@@ -301,7 +301,7 @@ def test_csv_import_reports_bad_rows_and_imports_good_ones(setup, client, store,
     with django_capture_on_commit_callbacks(execute=True):
         failed = client.post(url(project, f"{sid}/imports"), {"file": not_utf8}).json()
     assert (
-        client.get(url(project, f"{sid}/imports/{failed['id']}")).json()["message"]
+        client.get(f"/api/v1/projects/{project.id}/segment-imports/{failed['id']}").json()["message"]
         == "line 2: the file is not UTF-8 text"
     )
 
@@ -396,9 +396,10 @@ def test_the_schema_lists_the_endpoints(client, db):
     text = " ".join(paths)
     for path in (
         "/segments/",
-        "/segments/{segment_id}/members",
-        "/segments/{segment_id}/size",
+        "/segments/{id}/members",
+        "/segments/{id}/size",
         "/segments/templates",
-        "/segments/{segment_id}/imports",
+        "/segments/{id}/imports",
+        "/segment-imports/{id}",
     ):
         assert path in text, path

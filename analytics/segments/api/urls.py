@@ -2,8 +2,9 @@ from django.urls import path
 
 from analytics.segments.api import views
 
+# ``<int:id>`` is the segment (the shared route tests fill that converter in).
 _BASE = "projects/<int:project_id>/segments"
-_ONE = f"{_BASE}/<int:segment_id>"
+_ONE = f"{_BASE}/<int:id>"
 
 urlpatterns = [
     path(f"{_BASE}/", views.SegmentListView.as_view(), name="segments"),
@@ -15,5 +16,9 @@ urlpatterns = [
     path(f"{_ONE}/sizes", views.SegmentSizeHistoryView.as_view(), name="segment-sizes"),
     path(f"{_ONE}/refresh", views.SegmentRefreshView.as_view(), name="segment-refresh"),
     path(f"{_ONE}/imports", views.SegmentImportListView.as_view(), name="segment-imports"),
-    path(f"{_ONE}/imports/<int:import_id>", views.SegmentImportDetailView.as_view(), name="segment-import"),
+    path(
+        "projects/<int:project_id>/segment-imports/<int:id>",
+        views.SegmentImportDetailView.as_view(),
+        name="segment-import",
+    ),
 ]

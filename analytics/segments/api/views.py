@@ -12,9 +12,8 @@ from collections.abc import Iterator
 import orjson
 from django.db import transaction
 from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -102,22 +101,23 @@ class SegmentDetailView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
     @extend_schema(responses={200: SegmentSerializer})
-    def get(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
-        return Response(SegmentSerializer(_segment(request, project_id, segment_id)).data)
+    def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
+        return Response(SegmentSerializer(_segment(request, project_id, id)).data)
 
     @extend_schema(request=SegmentUpdateSerializer, responses={200: SegmentSerializer})
-    def patch(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
+    def patch(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
         """Change name, description, refresh interval or definition (dynamic segments)."""
-        segment = _segment(request, project_id, segment_id, edit=True)
+        project = _editable_project(request, project_id)
         serializer = SegmentUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        segment = selectors.segment_get(project=project, segment_id=id)
         segment = services.segment_update(segment=segment, **serializer.validated_data)
         return Response(SegmentSerializer(segment).data)
 
     @extend_schema(responses={204: None})
-    def delete(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
         """Delete; reports filtered by it then answer 400 "segment N no longer exists"."""
-        services.segment_delete(segment=_segment(request, project_id, segment_id, edit=True))
+        services.segment_delete(segment=_segment(request, project_id, id, edit=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -125,18 +125,18 @@ class SegmentSizeView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
     @extend_schema(responses={200: SizeSerializer})
-    def get(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
         """The number of members, and when it was computed (now, unless materialised)."""
-        return Response(SizeSerializer(selectors.segment_size(segment=_segment(request, project_id, segment_id))).data)
+        return Response(SizeSerializer(selectors.segment_size(segment=_segment(request, project_id, id))).data)
 
 
 class SegmentSizeHistoryView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
     @extend_schema(responses={200: SizeHistorySerializer})
-    def get(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
         """The size on each of the last 90 days (UTC), as recorded that day by the refresh."""
-        segment = _segment(request, project_id, segment_id)
+        segment = _segment(request, project_id, id)
         return Response({"points": selectors.segment_size_history(segment=segment)})
 
 
@@ -144,9 +144,9 @@ class SegmentRefreshView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
     @extend_schema(request=None, responses={200: SegmentSerializer})
-    def post(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
         """Recompute now (materialising above the threshold) instead of waiting for the schedule."""
-        segment = services.segment_refresh(segment=_segment(request, project_id, segment_id, edit=True))
+        segment = services.segment_refresh(segment=_segment(request, project_id, id, edit=True))
         segment.refresh_from_db()
         return Response(SegmentSerializer(segment).data)
 
@@ -155,9 +155,9 @@ class SegmentMembersView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
     @extend_schema(parameters=[MembersQuerySerializer], responses={200: MembersPageSerializer})
-    def get(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
         """Members by person id, ``limit`` per page; pass ``next`` back as ``cursor``."""
-        segment = _segment(request, project_id, segment_id)
+        segment = _segment(request, project_id, id)
         query = MembersQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         cursor = query.validated_data.get("cursor")
@@ -174,9 +174,9 @@ class SegmentMembersCsvView(APIView):
     @extend_schema(
         responses={(200, "text/csv"): OpenApiResponse(description="person_id,distinct_id,last_seen,properties")}
     )
-    def get(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> StreamingHttpResponse:
+    def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> StreamingHttpResponse:
         """Every member as CSV, streamed page by page."""
-        segment = _segment(request, project_id, segment_id)
+        segment = _segment(request, project_id, id)
         response = StreamingHttpResponse(_csv_lines(segment), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="segment-{segment.id}-members.csv"'
         return response
@@ -209,20 +209,20 @@ def _csv_lines(segment: Segment) -> Iterator[str]:
 
 class SegmentImportListView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
-    parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(responses={200: ImportSerializer(many=True)})
-    def get(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
-        segment = _segment(request, project_id, segment_id)
+    def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
+        segment = _segment(request, project_id, id)
         return Response(ImportSerializer(segment.imports.order_by("-created_at")[:50], many=True).data)
 
     @extend_schema(request={"multipart/form-data": UploadSerializer}, responses={202: ImportSerializer})
-    def post(self, request: AuthenticatedRequest, project_id: int, segment_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
         """Upload a CSV of distinct ids into a static segment; poll the import for progress
         and the rows refused (with line numbers)."""
-        segment = _segment(request, project_id, segment_id, edit=True)
+        project = _editable_project(request, project_id)
         upload = UploadSerializer(data=request.data)
         upload.is_valid(raise_exception=True)
+        segment = selectors.segment_get(project=project, segment_id=id)
         job = services.import_create(
             segment=segment, content=upload.validated_data["file"].read(), created_by=request.user
         )
@@ -233,12 +233,11 @@ class SegmentImportListView(APIView):
 class SegmentImportDetailView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("import_id", int, OpenApiParameter.PATH)], responses={200: ImportSerializer}
-    )
-    def get(self, request: AuthenticatedRequest, project_id: int, segment_id: int, import_id: int) -> Response:
-        segment = _segment(request, project_id, segment_id)
-        job = SegmentImport.objects.filter(segment=segment, id=import_id).first()
+    @extend_schema(responses={200: ImportSerializer})
+    def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
+        """One import: state, progress, rows imported and the rows refused with line numbers."""
+        project = project_get_for_user(user=request.user, project_id=project_id)
+        job = SegmentImport.objects.filter(segment__project=project, id=id).first()
         if job is None:
-            raise NotFound(f"import {import_id} not found")
+            raise NotFound(f"import {id} not found")
         return Response(ImportSerializer(job).data)
