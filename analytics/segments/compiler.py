@@ -29,6 +29,12 @@ Semantics, with ``now`` fixed when the query is compiled:
   resolver (``analytics.query.membership``), so a materialised segment reads its table;
 - ``negate`` wraps a node in NOT; an empty group is true.
 
+Only the events a condition can count are grouped when that is enough: if a person
+without any such event can never be a member (the definition is false for them whatever
+their properties, evaluated in three-valued logic), the events read are limited to the
+conditions' event names and the span of their times. So "purchase >= 2 times in 30 days
+AND plan = pro" reads 30 days of purchases, not the project's whole history.
+
 Every user value is a parameter (``Params``); the only SQL text pasted is ours.
 """
 
@@ -161,6 +167,88 @@ def _persons_join(comp: _Compilation) -> str:
     )
 
 
+@dataclass(frozen=True)
+class _Scan:
+    """The events a behavioural condition reads: event name (None: any) and time bounds."""
+
+    event: str | None
+    start: datetime | None
+    end: datetime | None
+
+
+def _scan_of(node: dict[str, Any], now: datetime, zone: ZoneInfo) -> list[_Scan] | None:
+    """What a performed/not_performed/sequence condition reads (None: every event, ever)."""
+    if node["behavior"] in ("first_seen", "last_seen"):
+        return None
+    if node.get("within_days") is not None:
+        start, end = now - timedelta(days=int(node["within_days"])), now
+    elif node.get("from") is not None:
+        start = parse_moment(node["from"], zone, now, is_end=False)
+        end = parse_moment(node["to"], zone, now, is_end=True)
+    else:
+        start = end = None
+    events = [node.get("event")] + ([node.get("then_event")] if node["behavior"] == "sequence" else [])
+    return [_Scan(event, start, end) for event in events]
+
+
+def _without_events(node: dict[str, Any]) -> bool | None:
+    """The node's value for a person with no event in any condition's scan (Kleene logic:
+    None when it depends on person properties or other segments)."""
+    if "conditions" in node:
+        values = [_without_events(child) for child in node["conditions"]]
+        if node.get("op") == "and":
+            value = False if False in values else (None if None in values else True)
+        else:
+            value = True if True in values else (None if None in values else False)
+    elif node["kind"] == "behavioral":
+        behavior = node["behavior"]
+        if behavior == "performed":
+            # a count of zero against the condition's comparison
+            value = {
+                "gte": node["count"] <= 0,
+                "gt": False,
+                "eq": node["count"] == 0,
+                "lte": True,
+                "lt": node["count"] > 0,
+            }[node["count_operator"]]
+        else:
+            value = behavior == "not_performed"
+    else:
+        value = None
+    if value is None or not node.get("negate"):
+        return value
+    return not value
+
+
+def _behavioral_nodes(node: dict[str, Any]) -> list[dict[str, Any]]:
+    if "conditions" in node:
+        return [found for child in node["conditions"] for found in _behavioral_nodes(child)]
+    return [node] if node.get("kind") == "behavioral" else []
+
+
+def _prefilter(definition: dict[str, Any], comp: _Compilation) -> str:
+    """A WHERE on events that keeps every row a condition reads, when a person without such
+    rows can never be a member (then only the persons with such rows need grouping).
+    Empty when the definition needs every event (first/last seen, or a person without
+    events may match)."""
+    nodes = _behavioral_nodes(definition)
+    if not nodes or _without_events(definition) is not False:
+        return ""
+    scans: list[_Scan] = []
+    for node in nodes:
+        scan = _scan_of(node, comp.now, comp.zone)
+        if scan is None:
+            return ""
+        scans += scan
+    parts = []
+    if all(scan.event is not None for scan in scans):
+        parts.append(f"event IN {comp.params.add(sorted({str(scan.event) for scan in scans}), 'Array(String)')}")
+    if all(scan.start is not None for scan in scans):
+        parts.append(f"timestamp >= {comp.moment(min(scan.start for scan in scans if scan.start))}")
+        parts.append(f"timestamp < {comp.moment(max(scan.end for scan in scans if scan.end))}")
+    return "".join(f" AND {part}" for part in parts)
+
+
 def compile_members(
     definition: dict[str, Any], *, params: Params, now: datetime, time_zone: str, segment_sql: SegmentSql
 ) -> str:
@@ -170,7 +258,7 @@ def compile_members(
     columns = "".join(f", {column}" for column in comp.columns)
     sql = (
         f"SELECT e.person_id AS person_id FROM (SELECT person_id{columns} FROM events"
-        " WHERE project_id = {project_id:UInt64} GROUP BY person_id) AS e"
+        f" WHERE project_id = {{project_id:UInt64}}{_prefilter(definition, comp)} GROUP BY person_id) AS e"
     )
     if comp.person_keys:
         sql += _persons_join(comp)

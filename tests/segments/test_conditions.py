@@ -7,7 +7,10 @@ from typing import Any
 
 import pytest
 
+from analytics.query.compiler.params import Params
 from analytics.segments import services
+from analytics.segments.compiler import compile_members
+from analytics.segments.definition import validate_definition
 from analytics.segments.presets import PRESETS
 from tests.factories import member_with_project
 from tests.segments.helpers import World, expected, generate, members, store_world
@@ -189,3 +192,27 @@ def test_hostile_keys_and_values_are_data(world, store):
         _performed(evil, filters=[{"key": evil, "operator": "neq", "value": evil}], count=0, count_operator="eq"),
     )
     assert _check(world, store, definition) == set()
+
+
+def _sql(definition: dict[str, Any]) -> str:
+    normalised, _ = validate_definition(definition)
+    return compile_members(
+        normalised, params=Params(project_id=1), now=NOW, time_zone="UTC", segment_sql=lambda sid, params: "SELECT 1"
+    )
+
+
+def test_events_are_limited_only_when_a_person_without_them_cannot_match():
+    buyers = _performed("purchase", count_operator="gte", count=2, within_days=30)
+    pro = {"kind": "person", "key": "plan", "operator": "eq", "value": "pro"}
+    limited = _sql(_and(buyers, pro))
+    assert "event IN {v" in limited
+    assert "timestamp >= {v" in limited.split("GROUP BY")[0]
+    # a person with no purchase may match: every event is grouped
+    for definition in (
+        {"op": "or", "conditions": [buyers, pro]},
+        _and({**buyers, "negate": True}),
+        _and(_performed("purchase", count_operator="lte", count=1, within_days=30)),
+        _and(buyers, {"kind": "behavioral", "behavior": "first_seen", "within_days": 3}),
+    ):
+        sql = _sql(definition)
+        assert " AND event IN" not in sql.split("GROUP BY")[0], definition
