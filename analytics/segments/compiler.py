@@ -180,6 +180,8 @@ def _scan_of(node: dict[str, Any], now: datetime, zone: ZoneInfo) -> list[_Scan]
     """What a performed/not_performed/sequence condition reads (None: every event, ever)."""
     if node["behavior"] in ("first_seen", "last_seen"):
         return None
+    start: datetime | None
+    end: datetime | None
     if node.get("within_days") is not None:
         start, end = now - timedelta(days=int(node["within_days"])), now
     elif node.get("from") is not None:
