@@ -2,14 +2,13 @@
 
 The universe is the project's persons that have at least one event (``events.person_id``);
 person properties come from ``persons FINAL`` (deleted persons and persons without a row
-have no properties: "is not set"). The query::
+have no properties: "is not set"). Behavioural conditions' ``filters`` are the query
+model's (event and person filters). The query::
 
     SELECT e.person_id FROM (
         SELECT person_id, <one UInt8 column per behavioural condition> FROM events
         WHERE project_id = {project_id:UInt64} GROUP BY person_id
     ) AS e
-    [LEFT JOIN (SELECT person_id AS pid, properties, ... FROM persons FINAL ...) AS p
-        ON p.pid = e.person_id]
     WHERE <the definition's boolean expression>
 
 Semantics, with ``now`` fixed when the query is compiled:
@@ -23,8 +22,9 @@ Semantics, with ``now`` fixed when the query is compiled:
   seconds after it, both within the time (one event may be both an E and an F);
 - ``first_seen``: the person's first event (ever) is at or after ``now - D days``;
 - ``last_seen``: the person's last event (ever) is before ``now - D days``;
-- person properties: the operators of ``analytics.query.compiler.filters``, over the
-  person's properties JSON (the hot property names read the JSON too);
+- person properties: the query layer's person filter (``analytics.query.compiler.filters``):
+  ``person_id IN`` the persons whose latest properties match (``NOT IN`` for a negative
+  operator, so a person without a row matches it as "not set");
 - ``segment``: ``person_id IN (<that segment's members>)`` through the registered
   resolver (``analytics.query.membership``), so a materialised segment reads its table;
 - ``negate`` wraps a node in NOT; an empty group is true.
@@ -46,7 +46,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from analytics.query.compiler.filters import HOT_COLUMNS, NUMERIC_COLUMNS, condition_sql, filter_sql
+from analytics.query.compiler.filters import condition_sql, filter_sql
 from analytics.query.compiler.params import Params
 from analytics.query.model import Condition
 from analytics.query.serializers import FilterField
@@ -64,7 +64,6 @@ class _Compilation:
     zone: ZoneInfo
     segment_sql: SegmentSql
     columns: list[str] = field(default_factory=list)
-    person_keys: set[str] = field(default_factory=set)
 
     def column(self, expression: str) -> str:
         name = f"c{len(self.columns)}"
@@ -126,10 +125,14 @@ def _behavioral(node: dict[str, Any], comp: _Compilation) -> str:
 
 
 def _person(node: dict[str, Any], comp: _Compilation) -> str:
+    """The query layer's person filter (``person_id [NOT] IN`` the persons matching it), so
+    a person property means the same in a segment as in a report's filter."""
     value = node.get("value")
-    comp.person_keys.add(node["key"])
     condition = Condition(
-        key=node["key"], operator=node["operator"], value=tuple(value) if isinstance(value, list) else value
+        key=node["key"],
+        operator=node["operator"],
+        value=tuple(value) if isinstance(value, list) else value,
+        type="person",
     )
     return condition_sql(condition, comp.params)
 
@@ -146,25 +149,6 @@ def _expression(node: dict[str, Any], comp: _Compilation) -> str:
     else:
         sql = f"e.person_id IN ({comp.segment_sql(int(node['segment']), comp.params)})"
     return f"NOT ({sql})" if node.get("negate") else sql
-
-
-def _persons_join(comp: _Compilation) -> str:
-    """The persons subquery, with the hot property names as columns read from the JSON (so
-    the event filter compiler's views work over a person's properties)."""
-    columns = ["person_id AS pid", "properties"]
-    for key in sorted(comp.person_keys):
-        column = HOT_COLUMNS.get(key)
-        if column is None:
-            continue
-        name = comp.params.add(key, "String")
-        if column in NUMERIC_COLUMNS:
-            columns.append(f"JSONExtract(properties, {name}, 'Nullable(Float64)') AS {column}")
-        else:
-            columns.append(f"ifNull(JSONExtract(properties, {name}, 'Nullable(String)'), '') AS {column}")
-    return (
-        f" LEFT JOIN (SELECT {', '.join(columns)} FROM persons FINAL"
-        " WHERE project_id = {project_id:UInt64} AND is_deleted = 0) AS p ON p.pid = e.person_id"
-    )
 
 
 @dataclass(frozen=True)
@@ -262,6 +246,4 @@ def compile_members(
         f"SELECT e.person_id AS person_id FROM (SELECT person_id{columns} FROM events"
         f" WHERE project_id = {{project_id:UInt64}}{_prefilter(definition, comp)} GROUP BY person_id) AS e"
     )
-    if comp.person_keys:
-        sql += _persons_join(comp)
     return f"{sql} WHERE {where}"

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 from rest_framework import serializers
 
 from analytics.core.timeutils import utc_now
+from analytics.query.model import Filter, Group
 from analytics.query.serializers import ConditionSerializer, FilterField
 from analytics.query.timerange import RangeError, parse_moment
 
@@ -183,9 +184,13 @@ class _Validator:
         if raw in (None, []):
             return []
         try:
-            FilterField().to_internal_value(raw)
+            parsed = FilterField().to_internal_value(raw)
         except serializers.ValidationError as error:
             flatten_errors(error.detail, _join(path, name), self.errors)
+            return raw
+        if _has_segment_filter(parsed):
+            # Membership is a condition of its own, where references are checked for cycles.
+            self.error(_join(path, name), 'use a {"kind": "segment"} condition for segment membership')
         return raw
 
     def integer(self, node: dict[str, Any], name: str, path: str, low: int, high: int) -> int | None:
@@ -234,6 +239,12 @@ class _Validator:
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 1_000_000_000:
             self.error(_join(path, "count"), "must be an integer from 0 to 1000000000")
         return {"count_operator": operator, "count": count, "count_unit": unit}
+
+
+def _has_segment_filter(node: Filter) -> bool:
+    if isinstance(node, Group):
+        return any(_has_segment_filter(child) for child in node.conditions)
+    return node.type == "segment"
 
 
 def _join(path: str, name: str) -> str:
