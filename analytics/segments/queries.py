@@ -57,12 +57,15 @@ def materialise_statement(*, segment_id: int, version: int, members_sql: str, pa
     )
 
 
-def version_size_query(*, project_id: int, segment_id: int, version: int) -> Query:
+def version_size_query(*, project_id: int, segment_id: int, version: int | None) -> Query:
+    """Rows of one version of a segment's membership (``version`` None: of every version)."""
+    where = " AND version = {version:UInt64}" if version is not None else ""
     return Query(
         name="segments.version_size",
         sql=f"SELECT count() FROM {MEMBERS_TABLE} WHERE project_id = {{project_id:UInt64}}"
-        " AND segment_id = {segment_id:UInt64} AND version = {version:UInt64}",
-        params={"project_id": project_id, "segment_id": segment_id, "version": version},
+        " AND segment_id = {segment_id:UInt64}" + where,
+        params={"project_id": project_id, "segment_id": segment_id}
+        | ({"version": version} if version is not None else {}),
     )
 
 
@@ -85,14 +88,13 @@ def delete_static_statement(*, project_id: int, segment_id: int) -> Query:
     )
 
 
-def members_page_query(members_sql: str, params: Params, *, after: str | None, limit: int) -> Query:
+def members_page_query(members_sql: str, params: Params, *, after: str | None, limit: int | None) -> Query:
     """One page of members ordered by person id, with properties, a distinct id and the
-    last event time; ``after`` is the last person id of the previous page."""
+    last event time; ``after`` is the last person id of the previous page; ``limit`` None
+    is every member (the CSV export: one pass over the events instead of one per page)."""
     cursor = f" AND person_id > {params.add(after, 'UUID')}" if after else ""
-    page = (
-        f"SELECT DISTINCT person_id FROM ({members_sql}) WHERE 1{cursor}"
-        f" ORDER BY person_id LIMIT {params.add(limit, 'UInt32')}"
-    )
+    limit_sql = f" LIMIT {params.add(limit, 'UInt32')}" if limit is not None else ""
+    page = f"SELECT DISTINCT person_id FROM ({members_sql}) WHERE 1{cursor} ORDER BY person_id{limit_sql}"
     sql = (
         f"WITH page AS ({page}) "
         "SELECT toString(m.person_id) AS person_id, p.properties AS properties,"

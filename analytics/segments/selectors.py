@@ -131,9 +131,10 @@ def decode_cursor(cursor: str) -> str:
 
 
 def segment_members_page(
-    *, segment: Segment, after: str | None, limit: int, store: EventStore | None = None
+    *, segment: Segment, after: str | None, limit: int | None, store: EventStore | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Members ordered by person id after the cursor's one, and the next cursor (None at the end)."""
+    """Members ordered by person id after the cursor's one, and the next cursor (None at the
+    end); ``limit`` None returns every member."""
     store = store or get_store()
     params = Params(project_id=segment.project_id)
     sql = members_sql(project_id=segment.project_id, segment_id=segment.id, params=params)
@@ -162,5 +163,5 @@ def segment_members_page(
             by_person = {row["person"]: row["distinct_id"] for row in found}
             for member in members:
                 member["distinct_id"] = member["distinct_id"] or by_person.get(member["person_id"])
-    next_cursor = encode_cursor(members[-1]["person_id"]) if len(members) == limit else None
+    next_cursor = encode_cursor(members[-1]["person_id"]) if limit is not None and len(members) == limit else None
     return members, next_cursor

@@ -331,6 +331,15 @@ def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) 
     store.execute(queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, keep=()))
 
 
+def _has_member_rows(store: EventStore, segment: Segment) -> bool:
+    """Rows left in the membership table by an earlier definition (an edit drops the
+    version but leaves its rows, so a reader that took it just before still reads it)."""
+    if not segment.last_version:
+        return False
+    query = queries.version_size_query(project_id=segment.project_id, segment_id=segment.id, version=None)
+    return bool(store.query(query).scalar())
+
+
 def segment_refresh(*, segment: Segment, store: EventStore | None = None, now: datetime | None = None) -> Segment:
     """Recompute the size; materialise when above SEGMENT_MATERIALISE_THRESHOLD (refresh
     the membership if it already is), return to query time when not. Errors are kept on
@@ -343,7 +352,7 @@ def segment_refresh(*, segment: Segment, store: EventStore | None = None, now: d
         if not segment.is_static and size > threshold:
             segment_materialise(segment=segment, store=store, now=moment)
         else:
-            if segment.is_materialised:
+            if segment.is_materialised or _has_member_rows(store, segment):
                 segment_dematerialise(segment=segment, store=store)
             _record_size(segment, size, moment)
         segment.last_error = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,3 +189,43 @@ def test_the_scheduled_task_refreshes_due_segments_and_records_errors(store, set
     assert "no longer exists" in outer.last_error
     assert outer.refreshed_at is not None
     assert fresh.size is None  # not due: refreshed within its interval
+
+
+@pytest.mark.django_db
+def test_an_edited_definition_is_used_at_once_and_its_old_rows_go_at_the_next_refresh(store, settings):
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=13, persons=30)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="e", definition=DEFINITIONS[0])
+    services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    assert segment.is_materialised
+
+    narrow = {"op": "and", "conditions": [{"kind": "behavioral", "event": "signup", "count": 2, "within_days": 30}]}
+    services.segment_update(segment=segment, definition=narrow)
+    segment.refresh_from_db()
+    assert not segment.is_materialised
+    assert members(store, project.id, segment.id, now=NOW) == expected(segment.definition, world)
+
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 10_000
+    services.segment_refresh(segment=segment, now=NOW)
+    every_version = queries.version_size_query(project_id=project.id, segment_id=segment.id, version=None)
+    deadline = time.monotonic() + 20  # the delete is a mutation, asynchronous
+    while store.query(every_version).scalar() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert store.query(every_version).scalar() == 0
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_segments_with_size_state_and_error(admin_client, store):
+    _, project = member_with_project()
+    segment = services.segment_create(project=project, name="listed", definition=DEFINITIONS[0])
+    Segment.objects.filter(id=segment.id).update(size=1234, last_error="StoreUnavailable: down")
+    page = admin_client.get("/admin/segments/segment/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "listed" in text
+    assert "1234" in text
+    assert "StoreUnavailable: down" in text
+    assert admin_client.get(f"/admin/segments/segment/{segment.id}/change/").status_code == 200
