@@ -88,17 +88,29 @@ def delete_static_statement(*, project_id: int, segment_id: int) -> Query:
     )
 
 
-def members_page_query(members_sql: str, params: Params, *, after: str | None, limit: int | None) -> Query:
-    """One page of members ordered by person id, with properties, a distinct id and the
-    last event time; ``after`` is the last person id of the previous page; ``limit`` None
-    is every member (the CSV export: one pass over the events instead of one per page)."""
+def members_page_query(
+    members_sql: str, params: Params, *, after: str | None, limit: int | None, static_segment_id: int | None = None
+) -> Query:
+    """One page of members ordered by person id, with properties, a distinct id (the latest
+    one seen on their events, else for a static segment an imported one) and the last event
+    time; ``after`` is the last person id of the previous page; ``limit`` None is every
+    member (the CSV export: one pass over the events instead of one per page)."""
     cursor = f" AND person_id > {params.add(after, 'UUID')}" if after else ""
     limit_sql = f" LIMIT {params.add(limit, 'UInt32')}" if limit is not None else ""
     page = f"SELECT DISTINCT person_id FROM ({members_sql}) WHERE 1{cursor} ORDER BY person_id{limit_sql}"
+    distinct_id, static_join = "e.distinct_id", ""
+    if static_segment_id is not None:
+        distinct_id = "coalesce(e.distinct_id, s.static_distinct_id)"
+        static_join = (
+            " LEFT JOIN (SELECT person_id AS sid, any(distinct_id) AS static_distinct_id"
+            f" FROM {STATIC_TABLE} WHERE project_id = {{project_id:UInt64}}"
+            f" AND segment_id = {params.add(static_segment_id, 'UInt64')}"
+            " AND person_id IN (SELECT person_id FROM page) GROUP BY person_id) AS s ON s.sid = m.person_id"
+        )
     sql = (
         f"WITH page AS ({page}) "
         "SELECT toString(m.person_id) AS person_id, p.properties AS properties,"
-        " e.distinct_id AS distinct_id, toUnixTimestamp64Milli(e.last_seen) AS last_seen_ms"
+        f" {distinct_id} AS distinct_id, toUnixTimestamp64Milli(e.last_seen) AS last_seen_ms"
         " FROM page AS m"
         " LEFT JOIN (SELECT person_id AS pid, properties FROM persons FINAL"
         " WHERE project_id = {project_id:UInt64} AND is_deleted = 0 AND person_id IN (SELECT person_id FROM page))"
@@ -106,20 +118,10 @@ def members_page_query(members_sql: str, params: Params, *, after: str | None, l
         " LEFT JOIN (SELECT person_id AS eid, argMax(distinct_id, timestamp) AS distinct_id,"
         " max(timestamp) AS last_seen FROM events"
         " WHERE project_id = {project_id:UInt64} AND person_id IN (SELECT person_id FROM page) GROUP BY person_id)"
-        " AS e ON e.eid = m.person_id"
+        f" AS e ON e.eid = m.person_id{static_join}"
         " ORDER BY m.person_id"
     )
     return Query(name="segments.members", sql=sql, params=params.values, settings={"join_use_nulls": 1})
-
-
-def static_distinct_ids_query(*, project_id: int, segment_id: int, person_ids: list[str]) -> Query:
-    return Query(
-        name="segments.static_ids",
-        sql=f"SELECT toString(person_id) AS person, any(distinct_id) AS distinct_id FROM {STATIC_TABLE}"
-        " WHERE project_id = {project_id:UInt64} AND segment_id = {segment_id:UInt64}"
-        " AND person_id IN {person_ids:Array(UUID)} GROUP BY person_id",
-        params={"project_id": project_id, "segment_id": segment_id, "person_ids": person_ids},
-    )
 
 
 def params_for(project_id: int, **fixed: Any) -> Params:

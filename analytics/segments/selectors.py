@@ -138,7 +138,10 @@ def segment_members_page(
     store = store or get_store()
     params = Params(project_id=segment.project_id)
     sql = members_sql(project_id=segment.project_id, segment_id=segment.id, params=params)
-    rows = store.query(queries.members_page_query(sql, params, after=after, limit=limit)).dicts()
+    static = segment.id if segment.is_static else None
+    rows = store.query(
+        queries.members_page_query(sql, params, after=after, limit=limit, static_segment_id=static)
+    ).dicts()
     members = [
         {
             "person_id": row["person_id"],
@@ -152,16 +155,5 @@ def segment_members_page(
         }
         for row in rows
     ]
-    if segment.is_static and members:
-        missing = [member["person_id"] for member in members if member["distinct_id"] is None]
-        if missing:
-            found = store.query(
-                queries.static_distinct_ids_query(
-                    project_id=segment.project_id, segment_id=segment.id, person_ids=missing
-                )
-            ).dicts()
-            by_person = {row["person"]: row["distinct_id"] for row in found}
-            for member in members:
-                member["distinct_id"] = member["distinct_id"] or by_person.get(member["person_id"])
     next_cursor = encode_cursor(members[-1]["person_id"]) if limit is not None and len(members) == limit else None
     return members, next_cursor
