@@ -6,8 +6,6 @@ reads) and takes values only as parameters.
 
 from __future__ import annotations
 
-from typing import Any
-
 from analytics.query.compiler.params import Params
 from analytics.warehouse.guard import Query
 
@@ -122,7 +120,3 @@ def members_page_query(
         " ORDER BY m.person_id"
     )
     return Query(name="segments.members", sql=sql, params=params.values, settings={"join_use_nulls": 1})
-
-
-def params_for(project_id: int, **fixed: Any) -> Params:
-    return Params(project_id=project_id, **fixed)
