@@ -49,6 +49,7 @@ class Segment(models.Model):
     size = models.PositiveBigIntegerField(null=True, blank=True)
     size_computed_at = models.DateTimeField(null=True, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    refreshing_since = models.DateTimeField(null=True, blank=True, help_text="Set while a refresh runs (a lease).")
     last_error = models.TextField(blank=True, default="")
 
     class Meta:

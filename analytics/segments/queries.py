@@ -67,13 +67,15 @@ def version_size_query(*, project_id: int, segment_id: int, version: int | None)
     )
 
 
-def delete_versions_statement(*, project_id: int, segment_id: int, keep: tuple[int, ...]) -> Query:
-    """Drop every version of a segment but ``keep`` (a mutation, asynchronous)."""
+def delete_versions_statement(*, project_id: int, segment_id: int, below: int | None = None) -> Query:
+    """Drop a segment's versions older than ``below`` (None: every version); a mutation,
+    asynchronous. Never a version above: one may be being written."""
+    where = " AND version < {below:UInt64}" if below is not None else ""
     return Query(
         name="segments.delete_versions",
         sql=f"ALTER TABLE {MEMBERS_TABLE} DELETE WHERE project_id = {{project_id:UInt64}}"
-        " AND segment_id = {segment_id:UInt64} AND version NOT IN {keep:Array(UInt64)}",
-        params={"project_id": project_id, "segment_id": segment_id, "keep": list(keep)},
+        " AND segment_id = {segment_id:UInt64}" + where,
+        params={"project_id": project_id, "segment_id": segment_id} | ({"below": below} if below is not None else {}),
     )
 
 

@@ -39,6 +39,7 @@ log = get_logger(__name__)
 
 MAX_DISTINCT_ID_LENGTH = 200
 IMPORT_CHUNK = 50_000
+REFRESH_LEASE = timedelta(minutes=30)
 MAX_REPORTED_ERRORS = 1000
 STATIC_SCHEMA = pa.schema(
     [
@@ -141,7 +142,7 @@ def segment_delete(*, segment: Segment, store: EventStore | None = None) -> None
     store = store or get_store()
     project_id, segment_id, is_static = segment.project_id, segment.id, segment.is_static
     segment.delete()
-    store.execute(queries.delete_versions_statement(project_id=project_id, segment_id=segment_id, keep=()))
+    store.execute(queries.delete_versions_statement(project_id=project_id, segment_id=segment_id))
     if is_static:
         store.execute(queries.delete_static_statement(project_id=project_id, segment_id=segment_id))
 
@@ -291,7 +292,8 @@ def _record_size(segment: Segment, size: int, moment: datetime) -> None:
 def _allocate_version(segment: Segment) -> int:
     with transaction.atomic():
         Segment.objects.filter(id=segment.id).update(last_version=F("last_version") + 1)
-        return int(Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).get())
+        segment.last_version = int(Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).get())
+    return segment.last_version
 
 
 def segment_materialise(*, segment: Segment, store: EventStore | None = None, now: datetime | None = None) -> int:
@@ -310,13 +312,14 @@ def segment_materialise(*, segment: Segment, store: EventStore | None = None, no
             queries.version_size_query(project_id=segment.project_id, segment_id=segment.id, version=version)
         ).scalar()
     )
-    previous = segment.members_version
+    previous = Segment.objects.filter(id=segment.id).values_list("members_version", flat=True).get()
     flipped = Segment.objects.filter(Q(members_version__isnull=True) | Q(members_version__lt=version), id=segment.id)
     if flipped.update(members_version=version, materialised_at=moment, size=size, size_computed_at=moment):
         segment.members_version, segment.materialised_at = version, moment
-        keep = (version, previous) if previous is not None else (version,)
+        # Keep the previous version for readers that took it just before the flip.
+        below = previous if previous is not None else version
         store.execute(
-            queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, keep=keep)
+            queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=below)
         )
     _record_size(segment, size, moment)
     return size
@@ -328,7 +331,10 @@ def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) 
     Segment.objects.filter(id=segment.id).update(members_version=None, materialised_at=None)
     segment.members_version = None
     segment.materialised_at = None
-    store.execute(queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, keep=()))
+    last = Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).get()
+    store.execute(
+        queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
+    )
 
 
 def _has_member_rows(store: EventStore, segment: Segment) -> bool:
@@ -340,12 +346,32 @@ def _has_member_rows(store: EventStore, segment: Segment) -> bool:
     return bool(store.query(query).scalar())
 
 
+def _claim(segment: Segment, moment: datetime) -> bool:
+    """Take the segment's refresh lease (one refresh of a segment at a time, so a version
+    being written is never deleted by another refresh's clean-up); a lease older than
+    REFRESH_LEASE is taken over (its holder died)."""
+    free = Q(refreshing_since__isnull=True) | Q(refreshing_since__lt=moment - REFRESH_LEASE)
+    return bool(Segment.objects.filter(free, id=segment.id).update(refreshing_since=utc_now()))
+
+
 def segment_refresh(*, segment: Segment, store: EventStore | None = None, now: datetime | None = None) -> Segment:
     """Recompute the size; materialise when above SEGMENT_MATERIALISE_THRESHOLD (refresh
     the membership if it already is), return to query time when not. Errors are kept on
-    the segment (``last_error``) for the admin."""
+    the segment (``last_error``) for the admin. A segment another refresh is working on is
+    left to it (returned as it is)."""
     store = store or get_store()
     moment = now or utc_now()
+    if not _claim(segment, utc_now()):
+        log.info("segments.refresh_skipped", segment_id=segment.id, reason="another refresh holds the lease")
+        return segment
+    try:
+        return _refresh(segment, store, moment)
+    finally:
+        Segment.objects.filter(id=segment.id).update(refreshing_since=None)
+
+
+def _refresh(segment: Segment, store: EventStore, moment: datetime) -> Segment:
+    segment.refresh_from_db()
     try:
         size = segment_size_compute(segment=segment, store=store, now=moment, force_query_time=True)
         threshold = settings.SEGMENT_MATERIALISE_THRESHOLD

@@ -229,3 +229,25 @@ def test_the_admin_lists_segments_with_size_state_and_error(admin_client, store)
     assert "1234" in text
     assert "StoreUnavailable: down" in text
     assert admin_client.get(f"/admin/segments/segment/{segment.id}/change/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_one_refresh_of_a_segment_at_a_time(store, settings):
+    """A second refresh leaves the segment to the one holding the lease (whose version it
+    could otherwise delete half-written); a lease left by a dead refresh is taken over."""
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    store_world(store, generate(project.id, now=NOW, seed=17, persons=12))
+    segment = services.segment_create(project=project, name="l", definition=DEFINITIONS[0])
+
+    Segment.objects.filter(id=segment.id).update(refreshing_since=datetime.now(UTC))
+    services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    assert segment.size is None
+    assert segment.last_version == 0
+
+    Segment.objects.filter(id=segment.id).update(refreshing_since=datetime.now(UTC) - timedelta(minutes=31))
+    services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    assert segment.is_materialised
+    assert segment.refreshing_since is None
