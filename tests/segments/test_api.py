@@ -403,3 +403,28 @@ def test_the_schema_lists_the_endpoints(client, db):
         "/segment-imports/{id}",
     ):
         assert path in text, path
+
+
+def test_uploads_over_the_row_limit_without_a_file_or_into_a_dynamic_segment_are_refused(
+    setup, client, settings, django_capture_on_commit_callbacks
+):
+    _, project = setup
+    settings.SEGMENT_IMPORT_MAX_ROWS = 3
+    static = client.post(url(project), {"name": "s", "static": True}, content_type="application/json").json()["id"]
+    dynamic = client.post(url(project), {"name": "d", "definition": BUYERS}, content_type="application/json").json()[
+        "id"
+    ]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        job = client.post(url(project, f"{static}/imports"), {"file": SimpleUploadedFile("a.csv", b"a\nb\nc\nd\n")})
+    done = client.get(f"/api/v1/projects/{project.id}/segment-imports/{job.json()['id']}").json()
+    assert done["state"] == "failed"
+    assert done["message"] == "the file has 4 rows; at most 3"
+    assert client.get(url(project, f"{static}/size")).json()["size"] == 0
+
+    missing = client.post(url(project, f"{static}/imports"), {})
+    assert missing.status_code == 400
+    assert "file" in missing.json()["error"]["fields"]
+    wrong = client.post(url(project, f"{dynamic}/imports"), {"file": SimpleUploadedFile("a.csv", b"a\n")})
+    assert wrong.status_code == 400
+    assert "file" in wrong.json()["error"]["fields"]
