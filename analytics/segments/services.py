@@ -32,6 +32,7 @@ from analytics.segments.definition import referenced_segments, validate_definiti
 from analytics.segments.models import Segment, SegmentImport, SegmentSize
 from analytics.segments.selectors import members_sql, segment_size_compute
 from analytics.streams.queries.persons import current_person_ids
+from analytics.warehouse.data_version import bump_data_versions
 from analytics.warehouse.identity import person_id_for
 from analytics.warehouse.store import EventStore, get_store
 
@@ -49,6 +50,12 @@ STATIC_SCHEMA = pa.schema(
         ("person_id", pa.string()),
     ]
 )
+
+
+def _members_changed(project_id: int) -> None:
+    """Cached report answers may filter by this segment: a new data version retires them
+    (``analytics.query.cache``)."""
+    bump_data_versions([project_id])
 
 
 # ---------------------------------------------------------------------- definitions
@@ -134,6 +141,8 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
         fields += ["definition", "members_version", "materialised_at", "size", "refreshed_at"]
     segment.full_clean()
     segment.save(update_fields=[*fields, "updated_at"])
+    if "definition" in fields:
+        _members_changed(segment.project_id)
     return segment
 
 
@@ -145,6 +154,7 @@ def segment_delete(*, segment: Segment, store: EventStore | None = None) -> None
     store.execute(queries.delete_versions_statement(project_id=project_id, segment_id=segment_id))
     if is_static:
         store.execute(queries.delete_static_statement(project_id=project_id, segment_id=segment_id))
+    _members_changed(project_id)
 
 
 # ---------------------------------------------------------------------- static segments
@@ -154,6 +164,7 @@ def static_members_add(*, segment: Segment, distinct_ids: Iterable[str], store: 
     written = 0
     for chunk in _chunks(distinct_ids, IMPORT_CHUNK):
         written += _write_static_chunk(store, segment, chunk)
+    _members_changed(segment.project_id)
     return written
 
 
@@ -275,6 +286,8 @@ def import_run(*, import_id: int, store: EventStore | None = None) -> SegmentImp
     job.content = None
     job.finished_at = utc_now()
     job.save()
+    if job.imported_rows:
+        _members_changed(job.segment.project_id)
     if job.state == SegmentImport.State.DONE:
         _record_size(job.segment, segment_size_compute(segment=job.segment, store=store), job.finished_at)
     return job
@@ -316,6 +329,7 @@ def segment_materialise(*, segment: Segment, store: EventStore | None = None, no
     flipped = Segment.objects.filter(Q(members_version__isnull=True) | Q(members_version__lt=version), id=segment.id)
     if flipped.update(members_version=version, materialised_at=moment, size=size, size_computed_at=moment):
         segment.members_version, segment.materialised_at = version, moment
+        _members_changed(segment.project_id)
         # Keep the previous version for readers that took it just before the flip.
         below = previous if previous is not None else version
         store.execute(
@@ -331,6 +345,7 @@ def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) 
     Segment.objects.filter(id=segment.id).update(members_version=None, materialised_at=None)
     segment.members_version = None
     segment.materialised_at = None
+    _members_changed(segment.project_id)
     last = Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).get()
     store.execute(
         queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=last + 1)

@@ -9,6 +9,7 @@ import pytest
 from rest_framework.exceptions import ValidationError
 
 from analytics.segments import services
+from analytics.warehouse.identity import person_id_for
 from tests.factories import member_with_project
 from tests.segments.helpers import expected, generate, members, store_world
 
@@ -107,3 +108,34 @@ def test_behavioral_filters_take_person_filters_but_not_segments(store):
     with pytest.raises(ValidationError) as error:
         services.segment_create(project=project, name="x", definition=nested_segment)
     assert "conditions[0].filters" in error.value.detail["definition"]  # type: ignore[index,call-overload]
+
+
+@pytest.mark.django_db
+def test_a_cached_trend_is_not_served_after_the_segment_changes(store, client):
+    owner, project = member_with_project()
+    client.force_login(owner)
+    world = generate(project.id, now=NOW, seed=8, persons=12)
+    for row in world.events:  # as ingestion writes them: the distinct id's own person
+        row["person_id"] = person_id_for(project.id, row["distinct_id"])
+    store_world(store, world)
+    segment = services.segment_create_static(project=project, name="list", distinct_ids=["user-0"])
+
+    def assert_pageviews_of(distinct_ids: set[str], answer: Any) -> None:
+        start = datetime.fromisoformat(answer["from"])
+        want = [
+            row
+            for row in world.events
+            if row["distinct_id"] in distinct_ids and row["timestamp"] >= start and row["event"] == "pageview"
+        ]
+        assert answer["series"][0]["total"] == len(want)
+
+    _trend(client, project, "in", segment.id)
+    again = _trend(client, project, "in", segment.id).json()
+    assert again["cached"] is True
+    assert_pageviews_of({"user-0"}, again)
+
+    services.static_members_add(segment=segment, distinct_ids=["user-1", "user-2"])
+    after = _trend(client, project, "in", segment.id).json()
+    assert after["cached"] is False
+    assert_pageviews_of({"user-0", "user-1", "user-2"}, after)
+    assert after["series"][0]["total"] > again["series"][0]["total"]
