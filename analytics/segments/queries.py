@@ -122,3 +122,37 @@ def members_page_query(
         " ORDER BY m.person_id"
     )
     return Query(name="segments.members", sql=sql, params=params.values, settings={"join_use_nulls": 1})
+
+
+# Waited for: a forgotten person's rows must be gone from disk when the call returns.
+FORGET_SETTINGS = {"mutations_sync": 2}
+
+
+def person_rows_query(*, table: str, project_id: int, person_ids: list[str], distinct_ids: list[str]) -> Query:
+    """How many rows of one person (their person ids, or for static members their ids) a
+    membership table holds."""
+    where = _person_where(table)
+    return Query(
+        name="segments.person_rows",
+        sql=f"SELECT count() FROM {table} WHERE {where}",
+        params={"project_id": project_id, "person_ids": person_ids, "distinct_ids": distinct_ids},
+    )
+
+
+def forget_person_statement(*, table: str, project_id: int, person_ids: list[str], distinct_ids: list[str]) -> Query:
+    where = _person_where(table)
+    return Query(
+        name="segments.forget_person",
+        sql=f"ALTER TABLE {table} DELETE WHERE {where}",
+        params={"project_id": project_id, "person_ids": person_ids, "distinct_ids": distinct_ids},
+        settings=FORGET_SETTINGS,
+    )
+
+
+def _person_where(table: str) -> str:
+    person = "project_id = {project_id:UInt64} AND (person_id IN {person_ids:Array(UUID)}"
+    if table == STATIC_TABLE:
+        return person + " OR distinct_id IN {distinct_ids:Array(String)})"
+    if table == MEMBERS_TABLE:
+        return person + ")"
+    raise ValueError(f"not a membership table: {table}")

@@ -15,7 +15,7 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 from django.conf import settings
@@ -291,6 +291,39 @@ def import_run(*, import_id: int, store: EventStore | None = None) -> SegmentImp
     if job.state == SegmentImport.State.DONE:
         _record_size(job.segment, segment_size_compute(segment=job.segment, store=store), job.finished_at)
     return job
+
+
+# ---------------------------------------------------------------------- privacy
+class PersonScope(Protocol):
+    """A forgotten person: their distinct ids and every person id they had."""
+
+    project_id: int
+    distinct_ids: list[str]
+    person_ids: list[str]
+
+
+def segment_memberships_forget(subject: PersonScope, *, store: EventStore | None = None) -> int:
+    """Remove a forgotten person from every static and materialised membership of the
+    project (waited for); returns the rows removed. The privacy app's eraser
+    (``analytics.privacy.services.register_membership_eraser``)."""
+    store = store or get_store()
+    removed = 0
+    person_ids, distinct_ids = list(subject.person_ids), list(subject.distinct_ids)
+    for table in (queries.STATIC_TABLE, queries.MEMBERS_TABLE):
+        count = queries.person_rows_query(
+            table=table, project_id=subject.project_id, person_ids=person_ids, distinct_ids=distinct_ids
+        )
+        rows = int(store.query(count).scalar() or 0)
+        if rows:
+            store.execute(
+                queries.forget_person_statement(
+                    table=table, project_id=subject.project_id, person_ids=person_ids, distinct_ids=distinct_ids
+                )
+            )
+            removed += rows
+    if removed:
+        _members_changed(subject.project_id)
+    return removed
 
 
 # ---------------------------------------------------------------------- materialisation

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from django_celery_beat.models import PeriodicTask
 from analytics.segments import queries, services, tasks
 from analytics.segments.models import Segment, SegmentSize
 from analytics.segments.selectors import segment_size
+from analytics.warehouse.guard import Query
 from tests.factories import member_with_project
 from tests.segments.helpers import expected, generate, members, store_world
 from tests.warehouse.helpers import event_row
@@ -251,3 +253,40 @@ def test_one_refresh_of_a_segment_at_a_time(store, settings):
     segment.refresh_from_db()
     assert segment.is_materialised
     assert segment.refreshing_since is None
+
+
+@pytest.mark.django_db
+def test_a_forgotten_person_leaves_every_membership(store, settings):
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=19, persons=15)
+    store_world(store, world)
+    dynamic = services.segment_create(project=project, name="d", definition=DEFINITIONS[0])
+    services.segment_refresh(segment=dynamic, now=NOW)
+    dynamic.refresh_from_db()
+    members_before = members(store, project.id, dynamic.id, now=NOW)
+    person = sorted(members_before)[0]
+    distinct_id = next(row["distinct_id"] for row in world.events if row["person_id"] == person)
+    static = services.segment_create_static(project=project, name="s", distinct_ids=[distinct_id, "someone-else"])
+
+    @dataclass
+    class Forgotten:
+        project_id: int
+        distinct_ids: list[str]
+        person_ids: list[str]
+
+    removed = services.segment_memberships_forget(Forgotten(project.id, [distinct_id], [person]))
+
+    assert removed >= 2  # the static id and the materialised membership
+    assert person not in members(store, project.id, dynamic.id, now=NOW)
+    assert members(store, project.id, dynamic.id, now=NOW) == members_before - {person}
+    static_rows = store.query(
+        Query(
+            name="t",
+            sql="SELECT distinct_id FROM segment_static_members WHERE project_id = {project_id:UInt64}"
+            " AND segment_id = {s:UInt64}",
+            params={"project_id": project.id, "s": static.id},
+        )
+    ).rows()
+    assert [row[0] for row in static_rows] == ["someone-else"]
+    assert services.segment_memberships_forget(Forgotten(project.id, [distinct_id], [person])) == 0
