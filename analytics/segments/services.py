@@ -297,9 +297,14 @@ def import_run(*, import_id: int, store: EventStore | None = None) -> SegmentImp
 class PersonScope(Protocol):
     """A forgotten person: their distinct ids and every person id they had."""
 
-    project_id: int
-    distinct_ids: list[str]
-    person_ids: list[str]
+    @property
+    def project_id(self) -> int: ...
+
+    @property
+    def distinct_ids(self) -> list[str]: ...
+
+    @property
+    def person_ids(self) -> list[str]: ...
 
 
 def segment_memberships_forget(subject: PersonScope, *, store: EventStore | None = None) -> int:

@@ -13,10 +13,12 @@ import pytest
 from django.db import connection
 from django_celery_beat.models import PeriodicTask
 
+from analytics.privacy import services as privacy
 from analytics.segments import queries, services, tasks
 from analytics.segments.models import Segment, SegmentSize
 from analytics.segments.selectors import segment_size
 from analytics.warehouse.guard import Query
+from analytics.warehouse.identity import person_id_for
 from tests.factories import member_with_project
 from tests.segments.helpers import expected, generate, members, store_world
 from tests.warehouse.helpers import event_row
@@ -290,3 +292,20 @@ def test_a_forgotten_person_leaves_every_membership(store, settings):
     ).rows()
     assert [row[0] for row in static_rows] == ["someone-else"]
     assert services.segment_memberships_forget(Forgotten(project.id, [distinct_id], [person])) == 0
+
+
+@pytest.mark.django_db
+def test_the_privacy_apps_forgetting_empties_the_memberships(store):
+    _, project = member_with_project()
+    rows = [
+        event_row(project.id, distinct_id=name, person_id=person_id_for(project.id, name), timestamp=NOW)
+        for name in ("bob", "ann")
+    ]
+    store.insert_events(rows, dedup_token=f"seg-forget-{project.id}")
+    static = services.segment_create_static(project=project, name="s", distinct_ids=["bob", "ann"])
+    assert members(store, project.id, static.id, now=NOW) == {person_id_for(project.id, n) for n in ("bob", "ann")}
+
+    deletion = privacy.deletion_request(project=project, distinct_id="bob", user=None, run=False)
+    assert privacy.deletion_execute(deletion_id=str(deletion.id), distinct_id="bob").state == "verified"
+
+    assert members(store, project.id, static.id, now=NOW) == {person_id_for(project.id, "ann")}
