@@ -265,6 +265,17 @@ def server_running() -> bool:
     return True
 
 
+def store_held_by_server() -> str | None:
+    """One line for a process that found the embedded store locked by the running server."""
+    if not server_running():
+        return None
+    return (
+        f"the event store of DATA_DIR={settings.DATA_DIR} is open in the running `manage.py serve`; "
+        "stop it first, or use a command that runs inside it (aggregate_backfill, aggregate --once, "
+        "clickhouse_migrate, replay_dead_letters, backup)."
+    )
+
+
 def _messages(connection: socket.socket) -> Iterator[dict[str, Any]]:
     with connection.makefile("rb") as lines:
         for line in lines:

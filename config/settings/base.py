@@ -203,6 +203,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CalendarIntervalEnum": "analytics.query.presets.CALENDAR_INTERVALS",
         "QueryIntervalEnum": "analytics.query.model.INTERVALS",
+        "AuditSourceEnum": "analytics.audit.models.AuditSource",
+        # The trends answer's "source" keeps its name next to the audit log's.
+        "SourceEnum": ["events", "rollup"],
     },
 }
 

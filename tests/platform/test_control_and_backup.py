@@ -2,8 +2,8 @@
 
 `manage.py serve` runs as a subprocess on a free port with its own DATA_DIR. While it
 serves, `aggregate_backfill --from --to`, `aggregate --once`, `clickhouse_migrate` and
-`backup` run inside it (their output streamed back), `aggregate` (endless) and `restore`
-are refused at once with one line. Then: stop, count, wipe, restore, count again: the
+`backup` run inside it (their output streamed back), `aggregate` (endless), `restore` and
+any other command that opens the store are refused at once with one line. Then: stop, count, wipe, restore, count again: the
 counts of every Django table and every store table are identical.
 """
 
@@ -153,6 +153,13 @@ def test_commands_run_inside_the_live_server_and_a_backup_restores_identical_cou
         assert restore_refused.returncode != 0
         assert "stop it" in restore_refused.stderr
         assert len([line for line in restore_refused.stderr.splitlines() if line.strip()]) == 1
+
+        # Any other command that opens the store: one line, not chDB's traceback.
+        held = manage(env, "bootstrap", "--events", "0")
+        assert held.returncode != 0
+        held_lines = [line for line in held.stderr.splitlines() if line.strip()]
+        assert len(held_lines) == 1, held.stderr
+        assert "open in the running `manage.py serve`" in held_lines[0]
 
         backup = manage(env, "backup", str(backup_dir))
         assert backup.returncode == 0, backup.stderr + backup.stdout
