@@ -7,9 +7,12 @@ import csv
 import io
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.contrib import admin
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -187,3 +190,20 @@ def test_export_json_and_csv_for_organisation_admins_only() -> None:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw_key}")
         assert client.get(url).status_code == status
     assert Project.objects.filter(pk=project.pk, timezone="Asia/Tokyo").exists()
+
+
+def test_the_export_command_writes_the_same_rows_with_a_progress_bar(tmp_path: Any) -> None:
+    owner, project = member_with_project()
+    for days in (30, 60):
+        logged_in(owner).patch(f"/api/v1/projects/{project.id}", {"retention_days": days}, format="json")
+    target = tmp_path / "audit.csv"
+    output = io.StringIO()
+    call_command("audit_export", "--organisation", str(project.organisation_id), "--output", str(target), stdout=output)
+    rows = list(csv.DictReader(target.open()))
+    expected = AuditEntry.objects.filter(organisation_id=project.organisation_id).order_by("created_at", "id")
+    assert [int(row["id"]) for row in rows] == [entry.pk for entry in expected]
+    assert len(rows) == 2
+    assert "2/2" in output.getvalue()
+    assert "wrote 2 entries" in output.getvalue()
+    with pytest.raises(CommandError, match="no organisation"):
+        call_command("audit_export", "--organisation", "999999999", stdout=io.StringIO())

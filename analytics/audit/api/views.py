@@ -8,10 +8,6 @@ ISO-8601 times (``to`` exclusive); both optional. Through a personal API key it 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -21,34 +17,8 @@ from rest_framework.views import APIView
 
 from analytics.accounts.models import ApiKeyScope
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.audit.models import AuditEntry
+from analytics.audit.exports import AuditEntrySerializer, csv_stream, json_stream
 from analytics.audit.selectors import audit_entries_for_organisation, organisation_get_for_audit
-
-CSV_COLUMNS = [
-    "id",
-    "created_at",
-    "source",
-    "actor_id",
-    "actor_email",
-    "api_key_id",
-    "api_key_prefix",
-    "organisation_id",
-    "project_id",
-    "method",
-    "path",
-    "view",
-    "status_code",
-    "ip",
-    "user_agent",
-    "changes",
-]
-CHUNK = 500
-
-
-class AuditEntrySerializer(serializers.ModelSerializer):
-    class Meta:
-        model = AuditEntry
-        fields = CSV_COLUMNS
 
 
 class AuditExportQuerySerializer(serializers.Serializer):
@@ -60,30 +30,6 @@ class AuditExportQuerySerializer(serializers.Serializer):
         if attrs.get("start") and attrs.get("end") and attrs["start"] >= attrs["end"]:
             raise serializers.ValidationError({"from": ["must be before 'to'"]})
         return attrs
-
-
-def _rows(entries: Any) -> Iterator[dict[str, Any]]:
-    for entry in entries.iterator(chunk_size=CHUNK):
-        yield dict(AuditEntrySerializer(entry).data)
-
-
-def _json_stream(entries: Any) -> Iterator[str]:
-    yield "["
-    for index, row in enumerate(_rows(entries)):
-        yield ("," if index else "") + json.dumps(row)
-    yield "]"
-
-
-def _csv_stream(entries: Any) -> Iterator[str]:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS)
-    writer.writeheader()
-    for row in _rows(entries):
-        writer.writerow({**row, "changes": json.dumps(row["changes"])})
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
 
 
 class AuditLogExportView(APIView):
@@ -118,9 +64,9 @@ class AuditLogExportView(APIView):
         )
         stamp = f"audit-log-organisation-{organisation.pk}"
         if query.validated_data["output"] == "csv":
-            response = StreamingHttpResponse(_csv_stream(entries), content_type="text/csv; charset=utf-8")
+            response = StreamingHttpResponse(csv_stream(entries), content_type="text/csv; charset=utf-8")
             response["Content-Disposition"] = f'attachment; filename="{stamp}.csv"'
         else:
-            response = StreamingHttpResponse(_json_stream(entries), content_type="application/json")
+            response = StreamingHttpResponse(json_stream(entries), content_type="application/json")
             response["Content-Disposition"] = f'attachment; filename="{stamp}.json"'
         return response
