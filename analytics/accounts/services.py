@@ -205,29 +205,30 @@ def personal_api_key_create(
     """Return the key record and the raw key, which is shown once and never stored.
 
     The key is bound to one organisation of the user's (their first when not given) and
-    cannot see any other. ``scope`` admin needs a managing role in that organisation.
+    cannot see any other; a user in no organisation gets a key that sees no project until
+    revoked. ``scope`` admin needs a managing role in that organisation.
     """
     memberships = Membership.objects.filter(user=user).order_by("created_at", "id")
     if organisation is not None:
         memberships = memberships.filter(organisation=organisation)
     membership = memberships.first()
-    if membership is None:
+    if membership is None and organisation is not None:
         raise ApplicationError(
-            "not a member of that organisation" if organisation is not None else "you belong to no organisation",
+            "not a member of that organisation",
             extra={"fields": {"organisation": ["not one of your organisations"]}},
         )
-    if scope == ApiKeyScope.ADMIN and membership.role not in MANAGING_ROLES:
+    role = membership.role if membership is not None else None
+    if scope == ApiKeyScope.ADMIN and role not in MANAGING_ROLES:
         raise PermissionDeniedError("only owners and admins of the organisation can create admin keys")
+    organisation_id = membership.organisation_id if membership is not None else None
     acting = getattr(user, "acting_api_key", None)
-    if isinstance(acting, PersonalApiKey) and (
-        acting.organisation_id != membership.organisation_id or not acting.allows(scope)
-    ):
+    if isinstance(acting, PersonalApiKey) and (acting.organisation_id != organisation_id or not acting.allows(scope)):
         raise PermissionDeniedError("a key cannot create a key with more reach than its own")
     raw_key = new_personal_key()
     expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     record = PersonalApiKey.objects.create(
         user=user,
-        organisation_id=membership.organisation_id,
+        organisation_id=organisation_id,
         label=label,
         scope=scope,
         expires_at=expires_at,
