@@ -5,7 +5,7 @@ command that needs the event store (``aggregate_backfill``, ``aggregate --once``
 ``clickhouse_migrate``, ``replay_dead_letters``, ``backup``) cannot open it itself, so it
 hands its work to the server:
 
-- `serve` listens on a Unix socket, ``$DATA_DIR/control.sock``, created with mode 0600
+- `serve` listens on a Unix socket, ``$DATA_DIR/control.sock`` (:func:`control_socket_path`), created with mode 0600
   (only the operating-system user that runs the server can connect) and checks each peer's
   user id (``SO_PEERCRED``) as well.
 - A command class derived from :class:`ServerDelegatingCommand` first looks for that
@@ -27,11 +27,13 @@ next write inside the server fail, which stops the command.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
 import struct
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +59,7 @@ CLIENT_ONLY_OPTIONS = frozenset(
 )
 
 _server_lock = threading.Lock()
+_inside = threading.local()
 _server: ControlServer | None = None
 
 
@@ -65,12 +68,20 @@ class ServerRefused(CommandError):
 
 
 def control_socket_path() -> Path:
-    return Path(settings.DATA_DIR) / SOCKET_NAME
+    """``$DATA_DIR/control.sock``; under the temporary directory when that path is too long
+    for a Unix socket (named after DATA_DIR, so each data directory has its own)."""
+    data_dir = Path(settings.DATA_DIR).resolve()
+    path = data_dir / SOCKET_NAME
+    if len(str(path).encode()) <= MAX_SOCKET_PATH:
+        return path
+    digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"analytics-control-{digest}.sock"
 
 
 def is_server_process() -> bool:
-    """True inside a `serve` process that listens on the control socket."""
-    return _server is not None
+    """True inside a `serve` process that listens on the control socket, and in the threads
+    that run its clients' commands (which must never hand their work on again)."""
+    return _server is not None or getattr(_inside, "command", False)
 
 
 # ------------------------------------------------------------------------------
@@ -196,6 +207,7 @@ class ControlServer:
         stdout = _SocketWriter(connection, "stdout", lock, tty)
         stderr = _SocketWriter(connection, "stderr", lock, tty)
         log.info("control.command.start", command=name)
+        _inside.command = True
         try:
             call_command(command, *[str(value) for value in positional], stdout=stdout, stderr=stderr, **options)
         except (BrokenPipeError, ConnectionResetError):
@@ -208,6 +220,8 @@ class ControlServer:
             log.exception("control.command.crashed", command=name)
             _send(connection, {"exit": 1, "error": f"{type(error).__name__}: {error}"}, lock)
             return
+        finally:
+            _inside.command = False
         _send(connection, {"exit": 0}, lock)
         log.info("control.command.done", command=name)
 

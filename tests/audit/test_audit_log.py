@@ -10,16 +10,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib import admin
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from analytics.accounts.models import Membership, Project, Role, User
 from analytics.accounts.services import personal_api_key_create
+from analytics.accounts.tokens import UserRefreshToken
 from analytics.audit.models import AuditEntry
 from analytics.audit.services import audit_entries_prune
 from analytics.audit.tasks import audit_log_prune
@@ -207,3 +209,20 @@ def test_the_export_command_writes_the_same_rows_with_a_progress_bar(tmp_path: A
     assert "wrote 2 entries" in output.getvalue()
     with pytest.raises(CommandError, match="no organisation"):
         call_command("audit_export", "--organisation", "999999999", stdout=io.StringIO())
+
+
+def test_a_change_through_the_asgi_handler_is_recorded() -> None:
+    """`serve` runs Django under ASGI, where sync middleware and views run in other threads."""
+    owner, project = member_with_project(timezone="UTC")
+    access = str(UserRefreshToken.for_user(owner).access_token)
+    client = AsyncClient()
+    response = async_to_sync(client.patch)(
+        f"/api/v1/projects/{project.id}",
+        data={"timezone": "America/New_York"},
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {access}", "User-Agent": BROWSER},
+    )
+    assert response.status_code == 200, response.content
+    entry = AuditEntry.objects.get()
+    assert (entry.actor_id, entry.user_agent) == (owner.pk, BROWSER)
+    assert entry.changes[0]["fields"] == {"timezone": ["UTC", "America/New_York"]}
