@@ -2,9 +2,10 @@
 
 :class:`~analytics.audit.middleware.AuditMiddleware` opens a collector for every request
 that may change something (any method but GET/HEAD/OPTIONS/TRACE); while it is open, the
-``pre_save``/``post_save``/``post_delete`` signals of every audited model append one change
-each. ``queryset.update()`` and ``bulk_create`` send no signals: the request itself is
-still logged, without a diff.
+``pre_save``/``post_save`` signals of every audited model, and ``post_delete`` of those the
+admin manages (see :func:`connect_signals`), append one change each. ``queryset.update()``,
+``bulk_create`` and fast deletes send no signals: the request itself is still logged,
+without a diff.
 
 Secrets never reach the log: a field whose name says password, hash, secret or token is
 written as ``"***"`` (so the log shows that it changed, not its value).
@@ -18,6 +19,7 @@ import uuid
 from contextvars import ContextVar
 from typing import Any
 
+from django.contrib import admin
 from django.db import models
 from django.db.models.signals import post_delete, post_save, pre_save
 
@@ -144,6 +146,14 @@ def _after_delete(sender: type[models.Model], instance: models.Model, **kwargs: 
 
 
 def connect_signals() -> None:
+    """Saves of every model; deletes of the models operators manage (those in the admin).
+
+    A delete receiver makes Django load and delete a model's rows one by one instead of
+    in one statement, even in cascades; bulk rows (rollups, memberships) must keep the
+    fast path, so only the admin's models, which people edit, get one.
+    """
     pre_save.connect(_before_save, dispatch_uid="audit.before_save")
     post_save.connect(_after_save, dispatch_uid="audit.after_save")
-    post_delete.connect(_after_delete, dispatch_uid="audit.after_delete")
+    for model in admin.site._registry:
+        if _audited(model):
+            post_delete.connect(_after_delete, sender=model, dispatch_uid=f"audit.after_delete.{model._meta.label}")

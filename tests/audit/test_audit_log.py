@@ -14,6 +14,7 @@ from asgiref.sync import async_to_sync
 from django.contrib import admin
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db.models.signals import post_delete
 from django.test import AsyncClient, Client
 from django.urls import reverse
 from django.utils import timezone
@@ -22,6 +23,7 @@ from rest_framework.test import APIClient
 from analytics.accounts.models import Membership, Project, Role, User
 from analytics.accounts.services import personal_api_key_create
 from analytics.accounts.tokens import UserRefreshToken
+from analytics.aggregation.models import Rollup
 from analytics.audit.models import AuditEntry
 from analytics.audit.services import audit_entries_prune
 from analytics.audit.tasks import audit_log_prune
@@ -226,3 +228,21 @@ def test_a_change_through_the_asgi_handler_is_recorded() -> None:
     entry = AuditEntry.objects.get()
     assert (entry.actor_id, entry.user_agent) == (owner.pk, BROWSER)
     assert entry.changes[0]["fields"] == {"timezone": ["UTC", "America/New_York"]}
+
+
+def test_admin_deletes_are_recorded_and_bulk_models_keep_fast_deletes() -> None:
+    operator = User.objects.create_superuser(email="root@example.com", password="an-operator-passphrase")
+    client = Client()
+    client.force_login(operator)
+    _, project = member_with_project()
+    extra = MembershipFactory(user=UserFactory(), organisation=project.organisation, role=Role.VIEWER)
+    url = reverse("admin:accounts_membership_delete", args=[extra.pk])
+    assert client.post(url, {"post": "yes"}).status_code == 302
+    entry = AuditEntry.objects.get(path=url)
+    [change] = [c for c in entry.changes if c["model"] == "accounts.membership"]
+    assert change["action"] == "deleted"
+    assert change["fields"]["role"] == ["viewer", None]
+    assert entry.organisation_id == project.organisation_id
+    # Rollups are deleted in bulk (cascades from a project): no receiver may slow them down.
+    assert not post_delete.has_listeners(Rollup)
+    assert post_delete.has_listeners(Membership)
