@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject, empty
 from rest_framework.throttling import BaseThrottle
 
 from analytics.accounts.models import PersonalApiKey, Project
@@ -54,9 +55,16 @@ def _tenancy(
     return organisation_id, project_id
 
 
+def _never_looked_at(user: Any) -> bool:
+    return isinstance(user, SimpleLazyObject) and user._wrapped is empty
+
+
 def audit_entry_record(*, request: HttpRequest, status_code: int, changes: list[dict[str, Any]]) -> AuditEntry | None:
     """Record one request if it succeeded and a signed-in user made it or it changed rows."""
     user = getattr(request, "user", None)
+    if status_code >= 400 or (not changes and _never_looked_at(user)):
+        # Nobody asked who this was (event intake, say): asking now would load the session.
+        return None
     authenticated = bool(user is not None and user.is_authenticated)
     if status_code >= 400 or not (authenticated or changes):
         return None

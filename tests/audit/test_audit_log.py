@@ -246,3 +246,9 @@ def test_admin_deletes_are_recorded_and_bulk_models_keep_fast_deletes() -> None:
     # Rollups are deleted in bulk (cascades from a project): no receiver may slow them down.
     assert not post_delete.has_listeners(Rollup)
     assert post_delete.has_listeners(Membership)
+
+
+def test_event_intake_with_a_write_key_is_not_audited(project: Project, post: Any) -> None:
+    response = post({"event": "page_view", "distinct_id": "u1"}, key=project.write_key)
+    assert response.status_code == 202, response.content
+    assert AuditEntry.objects.count() == 0
