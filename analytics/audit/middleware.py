@@ -45,7 +45,7 @@ class AuditMiddleware:
     def process_view(
         self, request: HttpRequest, view_func: Callable[..., Any], view_args: Any, view_kwargs: dict[str, Any]
     ) -> None:
-        request.audit_view = (  # type: ignore[attr-defined]  # read back by audit_entry_record
-            f"{getattr(view_func, '__module__', '')}.{getattr(view_func, '__name__', '')}",
-            dict(view_kwargs),
-        )
+        # Class-based views (Django's and DRF's as_view) name their class; functions themselves.
+        target = getattr(view_func, "view_class", None) or getattr(view_func, "cls", None) or view_func
+        name = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
+        request.audit_view = (name, dict(view_kwargs))  # type: ignore[attr-defined]  # read by audit_entry_record

@@ -52,6 +52,7 @@ def test_an_api_change_is_recorded_with_who_where_and_the_diff() -> None:
     assert response.status_code == 200, response.content
     entry = AuditEntry.objects.get()
     assert (entry.source, entry.method, entry.path) == ("api", "PATCH", f"/api/v1/projects/{project.id}")
+    assert entry.view == "analytics.accounts.api.projects.ProjectDetailView"
     assert (entry.actor_id, entry.actor_email) == (owner.pk, owner.email)
     assert (entry.organisation_id, entry.project_id) == (project.organisation_id, project.id)
     assert (entry.ip, entry.user_agent, entry.status_code) == ("203.0.113.9", BROWSER, 200)
