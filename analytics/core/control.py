@@ -307,15 +307,18 @@ def run_in_server(command: str, args: list[str], options: dict[str, Any], *, std
     with connection:
         request = {"command": command, "args": args, "options": options, "tty": stdout.isatty()}
         connection.sendall((json.dumps(request) + "\n").encode())
-        for message in _messages(connection):
-            if "stream" in message:
-                target = stderr if message["stream"] == "stderr" else stdout
-                target.write(message["text"])
-                target.flush()
-            elif "exit" in message:
-                if message["exit"]:
-                    raise CommandError(f"(in the running server) {message.get('error', 'failed')}")
-                return True
+        try:
+            for message in _messages(connection):
+                if "stream" in message:
+                    target = stderr if message["stream"] == "stderr" else stdout
+                    target.write(message["text"])
+                    target.flush()
+                elif "exit" in message:
+                    if message["exit"]:
+                        raise CommandError(f"(in the running server) {message.get('error', 'failed')}")
+                    return True
+        except KeyboardInterrupt:
+            raise CommandError("interrupted: the server stops the command at its next output") from None
     raise CommandError("the running server closed the connection before the command finished; see its log")
 
 
