@@ -4,7 +4,8 @@
 A dump writes, per table, its DDL and all its rows (``<table>.native.zst``, ClickHouse's
 Native format, zstd) and returns the row count read back from each file. It runs where the
 store is open, so inserts may continue during it: each table's file holds the rows of one
-consistent snapshot of that table (one SELECT). A load drops the tables it finds, recreates
+consistent snapshot of that table (one SELECT), run in a chDB session of its own so the
+server's reads do not wait for it. A load drops the tables it finds, recreates
 every table of the dump from its DDL and inserts its rows exactly (no deduplication, no
 collapsing on insert), then checks each table's count against the dump's.
 
@@ -15,13 +16,17 @@ paths). Scale mode uses ClickHouse ``BACKUP`` on the server instead (docs/operat
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from chdb import session
 
 from analytics.warehouse.errors import StoreQueryError
 from analytics.warehouse.queries import backup as sql
 from analytics.warehouse.store import EventStore
+from analytics.warehouse.transports.chdb_transport import ChdbTransport, classify_clickhouse_error
 
 
 @dataclass(frozen=True)
@@ -64,9 +69,41 @@ def store_row_counts(store: EventStore) -> dict[str, int]:
     }
 
 
+@contextmanager
+def _dump_session(store: EventStore) -> Iterator[Callable[[str], None]]:
+    """Where the long dump statements run: a session of their own on chDB.
+
+    The store's query session runs one statement at a time; a dump of a large table there
+    would hold up every read of the running server until it finished.
+    """
+    transport = store.transport
+    if not isinstance(transport, ChdbTransport):
+        yield store.command
+        return
+    own = session.Session(transport.path)
+    try:
+
+        def run(statement: str) -> None:
+            try:
+                own.query(statement, "CSV")
+            except RuntimeError as error:
+                raise classify_clickhouse_error(error) from error
+
+        yield run
+    finally:
+        own.close()
+
+
 def store_dump(store: EventStore, directory: Path, *, progress: Progress | None = None) -> list[TableDump]:
     """Write every table's DDL and rows under ``directory`` (created; must hold no dump yet)."""
     directory.mkdir(parents=True, exist_ok=True)
+    with _dump_session(store) as run:
+        return _dump_tables(store, directory, run, progress)
+
+
+def _dump_tables(
+    store: EventStore, directory: Path, run: Callable[[str], None], progress: Progress | None
+) -> list[TableDump]:
     dumped = []
     for name, engine, ddl in store_tables(store):
         _ddl_file(directory, name).write_text(ddl + "\n")
@@ -76,7 +113,7 @@ def store_dump(store: EventStore, directory: Path, *, progress: Progress | None 
         rows_file = _rows_file(directory, name)
         if rows_file.exists():
             raise StoreQueryError(f"{rows_file} exists already; back up into an empty directory")
-        store.command(sql.dump(name, rows_file))
+        run(sql.dump(name, rows_file))
         structure = [
             (str(column), str(kind))
             for column, kind in store.transport.query(sql.columns(), {"table": name}, {}).rows()

@@ -164,6 +164,10 @@ def test_commands_run_inside_the_live_server_and_a_backup_restores_identical_cou
         backup = manage(env, "backup", str(backup_dir))
         assert backup.returncode == 0, backup.stderr + backup.stdout
         assert "backup written" in backup.stdout
+        # The server's store still answers after the backup's own session closed.
+        after_backup = manage(env, "clickhouse_migrate", "--plan")
+        assert after_backup.returncode == 0, after_backup.stderr
+        assert "No pending ClickHouse migrations." in after_backup.stdout
         assert time.monotonic() - started < 240
         assert server.poll() is None  # the server kept serving throughout
     assert server.returncode == 0
