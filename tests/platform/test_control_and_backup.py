@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -29,6 +30,7 @@ from analytics.devtools.ports import free_port
 ROOT = Path(__file__).resolve().parents[2]
 _RUN_VARIABLES = ("DJANGO_SETTINGS_MODULE", "ANALYTICS_PROFILE", "ANALYTICS_MODE", "CLICKHOUSE_URL", "DATABASE_URL")
 DEMO_EVENTS = 400
+LOADGEN_EVENTS = 200
 
 pytestmark = pytest.mark.slow
 
@@ -75,11 +77,14 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
     ):
         result = manage(env, *command)
         assert result.returncode == 0, result.stderr
+    write_key = re.search(r"write key (wk_[A-Za-z0-9_-]+)", result.stdout)
+    assert write_key, result.stdout
+    env["TEST_WRITE_KEY"] = write_key.group(1)
     return env
 
 
 @contextmanager
-def running_server(env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[str]]:
+def running_server(env: dict[str, str], log_path: Path) -> Iterator[tuple[subprocess.Popen[str], int]]:
     port = free_port()
     with log_path.open("w") as log:
         process = subprocess.Popen(
@@ -101,7 +106,7 @@ def running_server(env: dict[str, str], log_path: Path) -> Iterator[subprocess.P
                     time.sleep(0.2)
             else:
                 pytest.fail("serve did not open its port within 60 s:\n" + log_path.read_text())
-            yield process
+            yield process, port
         finally:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -117,8 +122,25 @@ def test_commands_run_inside_the_live_server_and_a_backup_restores_identical_cou
     env = embedded_env
     backup_dir = tmp_path / "backup"
     now = datetime.now(UTC)
-    with running_server(env, tmp_path / "serve.log") as server:
+    with running_server(env, tmp_path / "serve.log") as (server, port):
         assert (Path(env["DATA_DIR"]) / "control.sock").exists()
+        # Events arrive while serving (loadgen, with its progress bar).
+        load = manage(
+            env,
+            "loadgen",
+            "--write-key",
+            env["TEST_WRITE_KEY"],
+            "--target",
+            f"http://127.0.0.1:{port}",
+            "--events",
+            str(LOADGEN_EVENTS),
+            "--workers",
+            "1",
+            "--json",
+        )
+        assert load.returncode == 0, load.stderr
+        assert json.loads(load.stdout.strip().splitlines()[-1])["sent"] == LOADGEN_EVENTS
+        assert f"{LOADGEN_EVENTS}/{LOADGEN_EVENTS}" in load.stderr  # the bar, complete
         started = time.monotonic()
         backfill = manage(
             env,
@@ -173,7 +195,7 @@ def test_commands_run_inside_the_live_server_and_a_backup_restores_identical_cou
     assert server.returncode == 0
 
     before = counts(env)
-    assert before["store"]["events"] == DEMO_EVENTS
+    assert before["store"]["events"] == DEMO_EVENTS + LOADGEN_EVENTS
     assert before["django"]["aggregation_rollup"] > 0  # the backfill's rows are in the backup
 
     data_dir = Path(env["DATA_DIR"])
@@ -189,5 +211,5 @@ def test_commands_run_inside_the_live_server_and_a_backup_restores_identical_cou
     assert after == before
 
     # The restored instance serves again.
-    with running_server(env, tmp_path / "serve-again.log") as server:
+    with running_server(env, tmp_path / "serve-again.log") as (server, _port):
         assert server.poll() is None
