@@ -18,6 +18,7 @@ from django.db.models.signals import post_delete
 from django.test import AsyncClient, Client
 from django.urls import reverse
 from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 from rest_framework.test import APIClient
 
 from analytics.accounts.models import Membership, Project, Role, User
@@ -27,6 +28,7 @@ from analytics.aggregation.models import Rollup
 from analytics.audit.models import AuditEntry
 from analytics.audit.services import audit_entries_prune
 from analytics.audit.tasks import audit_log_prune
+from config.celery_app import app
 from tests.factories import MembershipFactory, UserFactory, member_with_project
 
 pytestmark = pytest.mark.django_db
@@ -253,3 +255,12 @@ def test_event_intake_with_a_write_key_is_not_audited(project: Project, post: An
     response = post({"event": "page_view", "distinct_id": "u1"}, key=project.write_key)
     assert response.status_code == 202, response.content
     assert AuditEntry.objects.count() == 0
+
+
+def test_retention_runs_daily_from_the_beat_schedule() -> None:
+    task = PeriodicTask.objects.select_related("interval").get(task="analytics.audit.tasks.audit_log_prune")
+    assert task.enabled
+    assert task.interval is not None
+    assert (task.interval.every, task.interval.period) == (1, "days")
+    app.loader.import_default_modules()
+    assert task.task in app.tasks  # the embedded beat and Celery find it by this name
