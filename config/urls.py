@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/auth/", include("analytics.accounts.api.auth_urls")),
     path("api/v1/", include("analytics.accounts.api.urls")),
+    path("api/v1/", include("analytics.audit.api.urls")),
     path("", include("analytics.ingestion.api.urls")),
     path("api/v1/", include("analytics.aggregation.api.urls")),
     path("api/v1/", include("analytics.reports.api.urls")),

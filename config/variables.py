@@ -188,6 +188,35 @@ JWT_SIGNING_KEY = registry.text(
     default_doc="`$SECRET_KEY`",
     doc="Separate key for JWTs; changing it logs every API client out.",
 )
+JWT_PREVIOUS_SIGNING_KEYS = registry.comma_list(
+    "JWT_PREVIOUS_SIGNING_KEYS",
+    doc="Former JWT signing keys (comma-separated) still accepted for verification during a rotation; "
+    "new tokens are signed with JWT_SIGNING_KEY only (docs/operations.md).",
+)
+API_READ_RATE_LIMIT = registry.parsed(
+    "API_READ_RATE_LIMIT",
+    default="1200/min",
+    # The test profile: suites make many requests as one user; the limit's own tests set it.
+    variants={"test": variant(default="100000/min")},
+    parse=_rate,
+    expected="a rate such as 1200/min (per s|min|hour|day)",
+    doc="Read requests (GET/HEAD/OPTIONS) to the API per user, and separately per personal API key.",
+)
+API_WRITE_RATE_LIMIT = registry.parsed(
+    "API_WRITE_RATE_LIMIT",
+    default="120/min",
+    # The test profile: suites make many requests as one user; the limit's own tests set it.
+    variants={"test": variant(default="100000/min")},
+    parse=_rate,
+    expected="a rate such as 120/min (per s|min|hour|day)",
+    doc="Changes (POST/PUT/PATCH/DELETE) through the management API per user, and separately per personal API key.",
+)
+AUDIT_RETENTION_DAYS = registry.integer(
+    "AUDIT_RETENTION_DAYS",
+    default=365,
+    minimum=1,
+    doc="Days the audit log keeps an entry; a daily task deletes older ones.",
+)
 CORS_ALLOWED_ORIGINS = registry.comma_list(
     "CORS_ALLOWED_ORIGINS",
     doc="Origins allowed to call the read/management API from a browser (ingestion accepts any origin).",

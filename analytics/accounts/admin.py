@@ -94,11 +94,22 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(PersonalApiKey)
 class PersonalApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["label", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
-    list_select_related = ["user"]
+    list_display = [
+        "label",
+        "user",
+        "organisation",
+        "scope",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "scope", "expires_at"]
+    list_select_related = ["user", "organisation"]
     search_fields = ["label", "user__email", "prefix"]
     readonly_fields = ["prefix", "key_hash", "created_at", "last_used_at"]
+    autocomplete_fields = ["user", "organisation"]
     actions = ["revoke_keys"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -18,7 +18,12 @@ from analytics.accounts.tokens import TOKEN_VERSION_CLAIM
 
 
 class PersonalApiKeyAuthentication(authentication.BaseAuthentication):
-    """Read access as the key's user. Write keys (``wk_``) never authenticate here."""
+    """Access as the key's user, within the key's organisation and scope, until it expires.
+
+    The key rides on the user object (``user.acting_api_key``) so the project selectors,
+    which receive only the user, see only the key's organisation's projects. Write keys
+    (``wk_``) never authenticate here.
+    """
 
     def authenticate(self, request: Request) -> tuple[User, object] | None:
         header = authentication.get_authorization_header(request).decode("latin-1")
@@ -29,6 +34,9 @@ class PersonalApiKeyAuthentication(authentication.BaseAuthentication):
         if key is None:
             raise exceptions.AuthenticationFailed("invalid or revoked API key")
         now = timezone.now()
+        if key.expires_at is not None and key.expires_at <= now:
+            raise exceptions.AuthenticationFailed(f"API key expired at {key.expires_at.isoformat()}")
+        key.user.acting_api_key = key  # type: ignore[attr-defined]  # read by accounts.selectors
         # Touch last_used_at at most once a minute so reads do not become writes.
         if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=1):
             type(key).objects.filter(pk=key.pk).update(last_used_at=now)

@@ -195,14 +195,40 @@ class Project(models.Model):
         return list(self.measures) if self.measures else list(DEFAULT_MEASURES)
 
 
+class ApiKeyScope(models.TextChoices):
+    """What a personal API key may do, each scope including the ones before it.
+
+    The user's role in the organisation still caps it: an admin-scoped key of a viewer
+    changes nothing a viewer could not.
+    """
+
+    READ = "read", "Read"
+    WRITE_CONFIG = "write-config", "Read and change configuration"
+    ADMIN = "admin", "Administer (keys, members, settings, audit log)"
+
+
+API_KEY_SCOPE_ORDER = (ApiKeyScope.READ, ApiKeyScope.WRITE_CONFIG, ApiKeyScope.ADMIN)
+
+
 class PersonalApiKey(models.Model):
-    """A secret key for reading through the API as its user. Only a hash is stored."""
+    """A secret key for the API as its user, limited to one organisation, a scope and a lifetime.
+
+    Only a hash is stored. A key without an organisation (from before keys had one, its user
+    in no organisation then) sees no project.
+    """
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="api_keys", null=True, blank=True
+    )
     label = models.CharField(max_length=200)
+    scope = models.CharField(max_length=16, choices=ApiKeyScope.choices, default=ApiKeyScope.READ)
     prefix = models.CharField(max_length=16, db_index=True)
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Empty: never expires (keys made before expiry)."
+    )
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
@@ -211,4 +237,13 @@ class PersonalApiKey(models.Model):
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.revoked_at is None and not self.is_expired
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    def allows(self, scope: str) -> bool:
+        """True when this key's scope includes ``scope``."""
+        order = [str(item) for item in API_KEY_SCOPE_ORDER]
+        return order.index(self.scope) >= order.index(scope)

@@ -18,14 +18,28 @@ from analytics.core.errors import NotFound
 from analytics.core.middleware import bind_log_context
 
 
+def acting_api_key(user: User) -> PersonalApiKey | None:
+    """The personal API key the user authenticated this request with, if any."""
+    key = getattr(user, "acting_api_key", None)
+    return key if isinstance(key, PersonalApiKey) else None
+
+
 def projects_for_user(*, user: User) -> QuerySet[Project]:
-    """Projects of the user's organisations, each annotated with ``user_role``."""
+    """Projects of the user's organisations, each annotated with ``user_role``.
+
+    Through a personal API key, only the key's organisation's projects (none for a key
+    without one).
+    """
     # The annotation reuses the membership join of the filter, so it is the user's own role.
-    return (
+    projects = (
         Project.objects.filter(organisation__memberships__user=user)
         .annotate(user_role=F("organisation__memberships__role"))
         .select_related("organisation")
     )
+    key = acting_api_key(user)
+    if key is not None:
+        projects = projects.filter(organisation_id=key.organisation_id) if key.organisation_id else projects.none()
+    return projects
 
 
 def project_get_for_user(*, user: User, project_id: int | str) -> Project:
@@ -42,7 +56,13 @@ def project_get_for_user(*, user: User, project_id: int | str) -> Project:
 
 
 def role_for(*, user: User, project: Project) -> str | None:
-    """The user's role in the project's organisation, or None for a non-member."""
+    """The user's role in the project's organisation, or None for a non-member.
+
+    Through a personal API key of another organisation: None.
+    """
+    key = acting_api_key(user)
+    if key is not None and key.organisation_id != project.organisation_id:
+        return None
     return (
         Membership.objects.filter(user=user, organisation_id=project.organisation_id)
         .values_list("role", flat=True)
@@ -109,8 +129,12 @@ def personal_api_key_lookup(raw_key: str) -> PersonalApiKey | None:
 
 
 def personal_api_keys_for_user(*, user: User) -> QuerySet[PersonalApiKey]:
-    """The user's keys, newest first, revoked ones included."""
-    return PersonalApiKey.objects.filter(user=user).order_by("-created_at")
+    """The user's keys, newest first, revoked ones included; through a key, its organisation's only."""
+    keys = PersonalApiKey.objects.filter(user=user).order_by("-created_at")
+    acting = acting_api_key(user)
+    if acting is None:
+        return keys
+    return keys.filter(organisation=acting.organisation) if acting.organisation_id else keys.none()
 
 
 def project_retentions() -> list[tuple[int, int]]:

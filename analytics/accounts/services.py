@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 from django.core.cache import cache
 from django.db import transaction
@@ -24,6 +25,7 @@ from analytics.accounts.keys import (
 from analytics.accounts.models import (
     EDITING_ROLES,
     MANAGING_ROLES,
+    ApiKeyScope,
     Membership,
     Organisation,
     PersonalApiKey,
@@ -34,6 +36,9 @@ from analytics.accounts.models import (
 from analytics.accounts.selectors import role_for
 from analytics.accounts.tokens import UserRefreshToken
 from analytics.core.errors import ApplicationError
+
+# Lifetime of a new personal API key when its creator names none.
+DEFAULT_API_KEY_DAYS = 90
 
 
 class PermissionDeniedError(ApplicationError):
@@ -96,7 +101,12 @@ def project_create(
     organisation: Organisation | None = None,
     retention_days: int = 365,
 ) -> Project:
-    """Create a project in ``organisation`` (default: the user's first; one is made if none)."""
+    """Create a project in ``organisation`` (default: the user's first, or the acting key's; one is made if none)."""
+    acting = getattr(user, "acting_api_key", None)
+    if organisation is None and isinstance(acting, PersonalApiKey) and acting.organisation is not None:
+        organisation = acting.organisation
+    if isinstance(acting, PersonalApiKey) and organisation is not None and organisation.pk != acting.organisation_id:
+        raise PermissionDeniedError("this API key belongs to another organisation")
     if organisation is None:
         membership = user.memberships.select_related("organisation").order_by("created_at").first()
         if membership is None:
@@ -184,11 +194,46 @@ def write_keys_settle() -> None:
     time.sleep(WRITE_KEY_GENERATION_CHECK_SECONDS + 0.05)
 
 
-def personal_api_key_create(*, user: User, label: str) -> tuple[PersonalApiKey, str]:
-    """Return the key record and the raw key, which is shown once and never stored."""
+def personal_api_key_create(
+    *,
+    user: User,
+    label: str,
+    organisation: Organisation | None = None,
+    scope: str = ApiKeyScope.READ,
+    expires_in_days: int | None = DEFAULT_API_KEY_DAYS,
+) -> tuple[PersonalApiKey, str]:
+    """Return the key record and the raw key, which is shown once and never stored.
+
+    The key is bound to one organisation of the user's (their first when not given) and
+    cannot see any other; a user in no organisation gets a key that sees no project until
+    revoked. ``scope`` admin needs a managing role in that organisation.
+    """
+    memberships = Membership.objects.filter(user=user).order_by("created_at", "id")
+    if organisation is not None:
+        memberships = memberships.filter(organisation=organisation)
+    membership = memberships.first()
+    if membership is None and organisation is not None:
+        raise ApplicationError(
+            "not a member of that organisation",
+            extra={"fields": {"organisation": ["not one of your organisations"]}},
+        )
+    role = membership.role if membership is not None else None
+    if scope == ApiKeyScope.ADMIN and role not in MANAGING_ROLES:
+        raise PermissionDeniedError("only owners and admins of the organisation can create admin keys")
+    organisation_id = membership.organisation_id if membership is not None else None
+    acting = getattr(user, "acting_api_key", None)
+    if isinstance(acting, PersonalApiKey) and (acting.organisation_id != organisation_id or not acting.allows(scope)):
+        raise PermissionDeniedError("a key cannot create a key with more reach than its own")
     raw_key = new_personal_key()
+    expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     record = PersonalApiKey.objects.create(
-        user=user, label=label, prefix=display_prefix(raw_key), key_hash=hash_key(raw_key)
+        user=user,
+        organisation_id=organisation_id,
+        label=label,
+        scope=scope,
+        expires_at=expires_at,
+        prefix=display_prefix(raw_key),
+        key_hash=hash_key(raw_key),
     )
     return record, raw_key
 

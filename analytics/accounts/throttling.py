@@ -1,10 +1,11 @@
-"""The rate limits of logging in: the auth API, the login page, the admin login.
+"""Rate limits of logging in, and of the read and management API.
 
-Two budgets: one per client address for every auth endpoint (``AUTH_RATE_LIMIT``), and one
-per account for the log-in attempts themselves (``AUTH_ACCOUNT_RATE_LIMIT``: the token
-endpoint, the login page, the admin login), so guesses at one account's password spread over
-many addresses are limited too. The account is the email as given, trimmed and lower-cased,
-and is hashed in the cache key.
+Logging in has two budgets: one per client address for every auth endpoint
+(``AUTH_RATE_LIMIT``), and one per account for the log-in attempts themselves
+(``AUTH_ACCOUNT_RATE_LIMIT``: the token endpoint, the login page, the admin login), so
+guesses at one account's password spread over many addresses are limited too. The account is
+the email as given, trimmed and lower-cased, and is hashed in the cache key. The read and
+management API is limited per user and per personal API key.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.throttling import SimpleRateThrottle
+
+from analytics.accounts.models import PersonalApiKey
 
 
 class AuthRateThrottle(SimpleRateThrottle):
@@ -89,3 +93,62 @@ def login_rate_limited(view: Callable[..., HttpResponseBase]) -> Callable[..., H
         return view(request, *args, **kwargs)
 
     return limited
+
+
+class _ApiRateThrottle(SimpleRateThrottle):
+    """One budget per user and another per personal API key (a key never spends its user's).
+
+    A request the user's session, JWT or key did not authenticate falls back to the client
+    address. Counters live in the Django cache, as for :class:`AuthRateThrottle`. DRF answers
+    a spent budget with 429 and ``Retry-After`` (seconds until the oldest counted request
+    leaves the window).
+    """
+
+    setting_name = ""
+    counts_reads = True
+
+    def get_rate(self) -> str:
+        return str(getattr(settings, self.setting_name))
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if _is_read(request, view) != self.counts_reads:
+            return True
+        return super().allow_request(request, view)
+
+    def get_cache_key(self, request: Any, view: object) -> str:
+        auth = request.auth
+        user = request.user
+        if isinstance(auth, PersonalApiKey):
+            ident = f"key:{auth.pk}"
+        elif user is not None and user.is_authenticated:
+            ident = f"user:{user.pk}"
+        else:
+            ident = f"ip:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+def _is_read(request: Any, view: Any) -> bool:
+    """GET/HEAD/OPTIONS, and the POSTs of query endpoints (their permission sets ``post_reads``)."""
+    if request.method in SAFE_METHODS:
+        return True
+    if request.method != "POST":
+        return False
+    if getattr(view, "post_reads", False):
+        return True
+    return any(getattr(permission, "post_reads", False) for permission in getattr(view, "permission_classes", ()))
+
+
+class ApiReadRateThrottle(_ApiRateThrottle):
+    """Reads (``API_READ_RATE_LIMIT``)."""
+
+    scope = "api-read"
+    setting_name = "API_READ_RATE_LIMIT"
+    counts_reads = True
+
+
+class ApiWriteRateThrottle(_ApiRateThrottle):
+    """Changes (``API_WRITE_RATE_LIMIT``)."""
+
+    scope = "api-write"
+    setting_name = "API_WRITE_RATE_LIMIT"
+    counts_reads = False

@@ -16,7 +16,7 @@ came from, so an operator can read them, fix the cause, and send them back with
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,6 +147,7 @@ def replay_dead_letters(
     dry_run: bool = False,
     timeout: float = 10.0,
     config: dict[str, object] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> ReplayResult:
     """Send dead letters back to the topic they came from, then commit them as replayed.
 
@@ -154,7 +155,8 @@ def replay_dead_letters(
     after the first), produces each original key and value to its original topic (or
     ``target_topic``), waits for the broker's acknowledgement, and only then commits.
     ``dry_run`` counts by reason and commits nothing. Stops after ``idle_timeout``
-    seconds without a message, or after ``limit`` messages.
+    seconds without a message, or after ``limit`` messages. ``progress`` is called with the
+    running count after each batch.
     """
     consumer = Consumer(consumer_config(group, **(config or {})))
     producer = None if dry_run else Producer(producer_config(**{"client.id": "analytics-dead-letter-replay"}))
@@ -212,6 +214,8 @@ def replay_dead_letters(
                     asynchronous=False,
                 )
             result.replayed += len(messages)
+            if progress is not None:
+                progress(result.replayed)
     finally:
         consumer.close()
     log.info("stream.dead_letters_replayed", replayed=result.replayed, by_reason=by_reason, dry_run=dry_run)

@@ -12,7 +12,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +28,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from analytics.core.control import ServerRefused, is_server_process, store_held_by_server
 from analytics.core.logging import get_logger
 from analytics.warehouse import metrics
 from analytics.warehouse.errors import StoreCircuitOpen, StoreError, StoreQueryError, StoreUnavailable
@@ -372,12 +375,30 @@ _store: EventStore | None = None
 _store_lock = threading.Lock()
 
 
+def _refuse_if_held_by_server(url: str) -> None:
+    """One line instead of chDB's "Error initializing EmbeddedServer" when `serve` holds the data.
+
+    chDB admits one process per data directory; the running server answers on the control
+    socket of DATA_DIR (analytics/core/control.py), so only a chDB directory inside DATA_DIR
+    is checked.
+    """
+    if not url.startswith("chdb://") or is_server_process():
+        return
+    path = Path(urlparse(url).netloc + urlparse(url).path).resolve()
+    if not path.is_relative_to(Path(settings.DATA_DIR).resolve()):
+        return
+    refusal = store_held_by_server()
+    if refusal:
+        raise ServerRefused(refusal)
+
+
 def get_store() -> EventStore:
     """The process-wide store for ``settings.CLICKHOUSE_URL`` (created on first use)."""
     global _store
     if _store is None:
         with _store_lock:
             if _store is None:
+                _refuse_if_held_by_server(settings.CLICKHOUSE_URL)
                 transport = transport_from_url(
                     settings.CLICKHOUSE_URL,
                     query_timeout=settings.CLICKHOUSE_QUERY_TIMEOUT,

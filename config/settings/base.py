@@ -69,6 +69,7 @@ LOCAL_APPS = [
     "analytics.aggregation",
     "analytics.ingestion",
     "analytics.streams",
+    "analytics.audit",
     "analytics.accounts",
     "analytics.warehouse",
     "analytics.core",
@@ -88,6 +89,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Records every change by a person or a key (API and admin) with who, where and the diff.
+    "analytics.audit.middleware.AuditMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -153,7 +156,15 @@ REST_FRAMEWORK: dict[str, Any] = {
     # Client addresses for throttling: REMOTE_ADDR unless proxies are trusted, so a forged
     # X-Forwarded-For cannot reset a limit (the n-th address from the right is used).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
+    # Per user and per personal API key, reads and changes counted apart (analytics/accounts/throttling.py).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "analytics.accounts.throttling.ApiReadRateThrottle",
+        "analytics.accounts.throttling.ApiWriteRateThrottle",
+    ],
 }
+API_READ_RATE_LIMIT = env.API_READ_RATE_LIMIT.get()
+API_WRITE_RATE_LIMIT = env.API_WRITE_RATE_LIMIT.get()
+AUDIT_RETENTION_DAYS = env.AUDIT_RETENTION_DAYS.get()
 # Self-service sign-up through POST /api/v1/auth/register; off: operators add users in the admin.
 REGISTRATION_OPEN = env.REGISTRATION_OPEN.get()
 # Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
@@ -179,6 +190,10 @@ SIMPLE_JWT = {
     "REVOKE_TOKEN_CLAIM": "hash_password",
 }
 
+# Rotation: tokens signed with one of these still verify until they expire
+# (analytics/accounts/tokens.py RotatingTokenBackend); new ones are signed with SIGNING_KEY.
+JWT_PREVIOUS_SIGNING_KEYS = env.JWT_PREVIOUS_SIGNING_KEYS.get()
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "Analytics API",
     "DESCRIPTION": "Event collection, read-back, aggregates and project management.",
@@ -202,6 +217,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CalendarIntervalEnum": "analytics.query.presets.CALENDAR_INTERVALS",
         "QueryIntervalEnum": "analytics.query.model.INTERVALS",
+        "AuditSourceEnum": "analytics.audit.models.AuditSource",
+        # The trends answer's "source" keeps its name next to the audit log's.
+        "SourceEnum": ["events", "rollup"],
     },
 }
 

@@ -111,7 +111,7 @@ def test_backfill_restores_damaged_rollups_and_shows_progress(store: object) -> 
         )
 
     assert_rollups_equal(stored_rollups(project.id, "5m"), expected)
-    assert "[##############################] " in output.getvalue()
+    assert f"project {project.id} 5m ━━━━" in output.getvalue()  # the progress bar, filled
 
 
 def test_aggregate_once_runs_every_granularity_of_a_project(store: object) -> None:

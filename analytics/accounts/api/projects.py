@@ -7,7 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.accounts.models import Project, validate_timezone
+from analytics.accounts.models import ApiKeyScope, Project, validate_timezone
 from analytics.accounts.selectors import project_get_for_user, projects_for_user, role_for
 from analytics.accounts.services import (
     project_create,
@@ -48,6 +48,9 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
 
 
 class ProjectListCreateView(APIView):
+    # Creating a project changes the organisation itself: an admin-scoped key only.
+    required_api_key_scope = {"POST": ApiKeyScope.ADMIN}
+
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         timezone = serializers.CharField(max_length=64, default="UTC", validators=[validate_timezone])
@@ -102,6 +105,8 @@ class ProjectDetailView(APIView):
 
 
 class ProjectRotateWriteKeyView(APIView):
+    required_api_key_scope = ApiKeyScope.ADMIN
+
     @extend_schema(request=None, responses=ProjectOutputSerializer)
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         project = project_get_for_user(user=request.user, project_id=project_id)

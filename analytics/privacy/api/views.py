@@ -71,7 +71,7 @@ class PersonDeleteView(APIView):
 class DeletionListView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
-    @extend_schema(responses={200: cursor_page_schema(DeletionSerializer)})
+    @extend_schema(operation_id="v1_projects_deletions_list", responses={200: cursor_page_schema(DeletionSerializer)})
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """The project's deletion requests, newest first (cursor pages)."""
         project = project_get_for_user(user=request.user, project_id=project_id)

@@ -84,6 +84,7 @@ class SavedReportListView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
     @extend_schema(
+        operation_id="v1_projects_reports_list",
         parameters=[OpenApiParameter("kind", str), OpenApiParameter("tag", str)],
         responses={200: cursor_page_schema(SavedReportSerializer)},
     )

@@ -26,6 +26,8 @@ from analytics.query.serializers import TrendsQuerySerializer, project_context
 class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
     """Authenticated by any means, personal API keys included: this POST only reads."""
 
+    post_reads = True  # counted against the read rate limit, not the write one
+
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.method != "POST":
             return super().has_permission(request, view)

@@ -3,6 +3,9 @@
 Without --once it keeps running every --interval seconds until interrupted (a simple
 alternative to beat for one-box setups and debugging). Each run is the same service the
 Celery task calls; a stream locked by another run is skipped, not waited for.
+
+In embedded mode while `serve` runs: ``--once`` runs inside the server; the endless loop is
+refused (the server already aggregates on its schedule).
 """
 
 from __future__ import annotations
@@ -10,14 +13,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from analytics.aggregation.granularity import Granularity
 from analytics.aggregation.services import aggregation_run, streams_for
+from analytics.core.control import ServerDelegatingCommand
 
 
-class Command(BaseCommand):
+class Command(ServerDelegatingCommand):
     help = "Aggregate streams (project x granularity) from their watermarks."
+
+    def refusal_while_serving(self, options: dict[str, Any]) -> str | None:
+        if options.get("once"):
+            return None
+        return (
+            "`manage.py serve` is running and already aggregates on its schedule; "
+            "use `aggregate --once` (it runs inside the server) or stop the server first."
+        )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--project", type=int, help="Only this project id.")

@@ -2,24 +2,24 @@
 
 Recomputes every final bucket in the range from raw events, replacing what is stored:
 idempotent, safe to run while the scheduled runs continue (each chunk takes the stream's
-lock). Shows a progress bar per stream.
+lock). Shows a progress bar per stream. In embedded mode while `serve` runs, it runs inside
+the server and streams its output and bars back (analytics/core/control.py).
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from analytics.aggregation.granularity import Granularity
 from analytics.aggregation.services import aggregation_backfill, streams_for
+from analytics.core.control import ServerDelegatingCommand
+from analytics.core.progress import progress_bar
 from analytics.core.timeutils import parse_iso_utc
 
-BAR_WIDTH = 30
 
-
-class Command(BaseCommand):
+class Command(ServerDelegatingCommand):
     help = "Re-aggregate a time range (replace, never add)."
 
     def add_arguments(self, parser: Any) -> None:
@@ -40,24 +40,19 @@ class Command(BaseCommand):
             raise CommandError("no such project" if options["project"] else "no projects yet")
         for project_id, granularity in streams:
             label = f"project {project_id} {granularity.value}"
+            with progress_bar(self.stdout, label) as bar:
 
-            def progress(done: int, total: int, label: str = label) -> None:
-                self._bar(label, done, total)
+                def progress(done: int, total: int, bar: Any = bar) -> None:
+                    bar.update(done, total=total)
 
-            totals = aggregation_backfill(
-                project_id=project_id,
-                granularity=granularity,
-                start=start,
-                end=end,
-                progress=progress,
-            )
+                totals = aggregation_backfill(
+                    project_id=project_id,
+                    granularity=granularity,
+                    start=start,
+                    end=end,
+                    progress=progress,
+                )
             if totals["chunks"] == 0:
                 self.stdout.write(f"{label}: nothing final in range")
             else:
-                self.stdout.write(f"\n{label}: events={totals['events']} rows={totals['rows_written']}")
-
-    def _bar(self, label: str, done: int, total: int) -> None:
-        filled = BAR_WIDTH * done // max(total, 1)
-        self.stdout.write(f"\r{label} [{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {done}/{total}", ending="")
-        if hasattr(sys.stdout, "flush"):
-            self.stdout.flush()
+                self.stdout.write(f"{label}: events={totals['events']} rows={totals['rows_written']}")

@@ -21,6 +21,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from analytics.core.background import start_background_services, stop_background_services
+from analytics.core.control import start_control_server, stop_control_server
 from analytics.core.logging import get_logger
 from analytics.streams.bus import reset_event_bus
 from analytics.warehouse.store import close_store
@@ -100,6 +101,9 @@ class Command(BaseCommand):
         config = uvicorn.Config("config.asgi:web_application", **server_options)
         if run_background:
             start_background_services()
+        if embedded:
+            # Commands that need the store (backfill, migrate, backup) run in here (core/control.py).
+            start_control_server()
         log.info("serve.start", host=host, port=port, mode=settings.ANALYTICS_MODE, workers=workers)
         self.stdout.write(f"Serving on http://{host}:{port} ({settings.ANALYTICS_MODE} mode); Ctrl-C stops.")
         self.stdout.flush()
@@ -113,6 +117,8 @@ class Command(BaseCommand):
                 server.run()
                 server_ok = server.started
         finally:
+            if embedded:
+                stop_control_server()
             if run_background:
                 stop_background_services()
             reset_event_bus()

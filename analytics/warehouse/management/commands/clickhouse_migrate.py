@@ -1,18 +1,22 @@
-"""Apply the ClickHouse migrations (``--plan`` lists what is pending)."""
+"""Apply the ClickHouse migrations (``--plan`` lists what is pending).
+
+In embedded mode while `serve` runs, it runs inside the server (analytics/core/control.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from analytics.core.control import ServerDelegatingCommand
 from analytics.warehouse.errors import StoreError
 from analytics.warehouse.migrator import Migrator
 from analytics.warehouse.store import get_store
 
 
-class Command(BaseCommand):
+class Command(ServerDelegatingCommand):
     help = "Apply pending ClickHouse migrations to the event store."
 
     def add_arguments(self, parser: Any) -> None:
