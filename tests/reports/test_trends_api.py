@@ -123,8 +123,9 @@ def _fields(response: Any) -> Any:
         ),
         (
             {"series": [{"event": "a"}], "filters": [{"key": "p", "type": "session", "operator": "eq", "value": 1}]},
-            ["filters", "0", "type"],
+            ["filters", "0", "key"],
         ),
+        ({"series": [{"event": "a"}], "breakdown": {"key": "p", "type": "session"}}, ["breakdown", "key"]),
         ({"series": [{"event": "a", "math": "p95"}]}, ["series", "0", "property"]),
         ({"series": [{"event": "a", "math": "median_of_everything"}]}, ["series", "0", "math"]),
         ({"series": [{"event": "a"}] * 21}, ["series"]),
