@@ -283,3 +283,36 @@ def test_session_filters_are_refused_outside_trends():
     with pytest.raises(ValidationError) as raised:
         validate_preset("active_users", body, time_zone=BERLIN, now=NOW)
     assert raised.value.detail["filters"]["0"]["type"] == ["session filters are supported in trends only"]
+
+
+def test_unique_sessions_with_an_event_filter_and_an_event_breakdown(loaded):
+    """The narrow cut (no session attribute): the filter and the breakdown value are computed
+    per event while scanning, before the sessions are cut from every event of the range."""
+    project_id, rows, session_of = loaded
+    counted = [row for row in rows if START <= moment_of(row) < END and row["browser"] != "Safari"]
+
+    answer = _trends(
+        project_id,
+        {
+            "series": [{"event": None, "math": "unique_sessions"}],
+            "filters": [{"key": "$browser", "operator": "neq", "value": "Safari"}],
+            "breakdown": {"key": "$pathname", "limit": 2},
+        },
+    )
+
+    volume = Counter(page_of(row["url"]) or "" for row in counted)
+    top = sorted(volume, key=lambda value: (-volume[value], value))[:2]
+    sessions: dict[str, set[str]] = defaultdict(set)
+    per_day: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for row in counted:
+        value = page_of(row["url"]) or ""
+        line = value if value in top else "$other"
+        key = session_of[row["event_id"]]["session_key"]
+        sessions[line].add(key)
+        per_day[(line, day_key(moment_of(row), ZONE))].add(key)
+    assert len(volume) > 2
+    assert _breakdown_totals(answer) == {(value or None): len(keys) for value, keys in sessions.items()}
+    for line in answer["series"]:
+        name = "$other" if line["is_other"] else (line["breakdown_value"] or "")
+        want = {day: len(keys) for (value, day), keys in per_day.items() if value == name}
+        assert _nonzero(line) == want

@@ -101,7 +101,7 @@ def _session_rules(query: TrendsQuery) -> SessionRules:
     )
 
 
-def _events_source(query: TrendsQuery, series: Series, params: Params) -> tuple[str, bool]:
+def _events_source(query: TrendsQuery, series: Series, params: Params) -> tuple[str | None, bool]:
     """What a series reads, and whether it joins session attributes.
 
     Plain ``events`` unless the series needs sessions: for ``unique_sessions`` the events of
@@ -109,10 +109,15 @@ def _events_source(query: TrendsQuery, series: Series, params: Params) -> tuple[
     the session's attributes as ``session_<column>`` (``compiler/sessions.py``'s one row
     per session, joined on ``session_key``). Sessions are cut from every event of the range
     first; the series' event and filters then pick the events counted.
+
+    None: ``unique_sessions`` without session attributes or person breakdown, which
+    :func:`_counted_sessions` cuts narrowly (the cut then carries only what the count needs).
     """
     columns = session_columns((series.filters, query.filters), query.breakdown)
     if series.math != "unique_sessions" and not columns:
         return "events", False
+    if not columns and (query.breakdown is None or query.breakdown.type != "person"):
+        return None, False
     rules = _session_rules(query)
     events = session_events_sql(params, rules, columns=tuple(EVENT_COLUMNS))
     if not columns:
@@ -125,6 +130,17 @@ def _events_source(query: TrendsQuery, series: Series, params: Params) -> tuple[
         f" (SELECT session_key, {picked} FROM ({sessions})) AS session_attributes USING (session_key)"
     )
     return f"({joined}) AS events", True
+
+
+def _counted_sessions(query: TrendsQuery, params: Params, where: str, bucket: str, value: str | None) -> str:
+    """The session cut for ``unique_sessions``, carrying per event only its bucket, whether the
+    series counts it (``counted``: the series' event and filters) and its breakdown value
+    (``breakdown_raw``), all computed while scanning: the windows then sort narrow rows
+    instead of every column of the events."""
+    computed = {"counted": where, "bucket": bucket}
+    if value is not None:
+        computed["breakdown_raw"] = value
+    return f"({session_events_sql(params, _session_rules(query), columns=(), computed=computed)}) AS events"
 
 
 @dataclass(frozen=True)
@@ -193,21 +209,25 @@ def compile_series(*, project_id: int, query: TrendsQuery, series: Series, date_
     events, with_sessions = _events_source(query, series, params)
     where, columns = _where(query, series, params)
     bucket = BUCKETS[query.interval]
+    value = f"ifNull({_breakdown_text(query.breakdown, params)}, '')" if query.breakdown else None
+    rows_where, rows_value = where, value
+    if events is None:
+        events = _counted_sessions(query, params, where, bucket, value)
+        bucket, rows_where, rows_value = "bucket", "counted", "breakdown_raw"
     settings_ = {"group_by_use_nulls": 1, "max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT}
     if query.breakdown is None:
-        rows = f"SELECT {bucket} AS bucket, {columns} FROM {events} WHERE {where}"
+        rows = f"SELECT {bucket} AS bucket, {columns} FROM {events} WHERE {rows_where}"
         sql = f"{_aggregate(series, rows, [])} ORDER BY bucket"
         return CompiledSeries(Query(name="trends.series", sql=sql, params=params.values, settings=settings_), False)
     # The top values rank events: plain ``events`` unless session attributes are needed.
     persons = _WITH_PERSONS if query.breakdown.type == "person" else ""
     source = events + persons
     ranked = source if with_sessions else f"events{persons}"
-    value = f"ifNull({_breakdown_text(query.breakdown, params)}, '')"
     limit = params.add(query.breakdown.limit, "UInt32")
     top = f"SELECT {value} AS top FROM {ranked} WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
     rows = (
-        f"SELECT {bucket} AS bucket, {value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
-        f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM {source} WHERE {where}"
+        f"SELECT {bucket} AS bucket, {rows_value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
+        f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM {source} WHERE {rows_where}"
     )
     sql = f"{_aggregate(series, rows, ['is_top', 'breakdown_value'])} ORDER BY is_top DESC, breakdown_value, bucket"
     return CompiledSeries(Query(name="trends.breakdown", sql=sql, params=params.values, settings=settings_), True)
