@@ -1,7 +1,7 @@
 """Stage: report answers: trends computed and cached, DAU/WAU/MAU, sessions.
 
 The events (10M of 1M users at scale 1) are spread evenly over 90 days from the data's
-start. Four figures, each next to a baseline measured in the same run on the same data:
+start. Four figures, each next to a baseline taken in the same run on the same data:
 
 - a 30-day daily trend of ``page_view`` with a top-10 breakdown by browser, computed
   (``refresh``: the result cache bypassed), as ``run_trends`` answers it (validation, SQL
