@@ -23,7 +23,14 @@ from analytics.query.presets import validate_preset
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer
 from tests.query.helpers import day_key, filter_matches, moment_of
-from tests.query.sessions_reference import describe, generate_web, page_of, referrer_domain, session_groups
+from tests.query.sessions_reference import (
+    describe,
+    generate_web,
+    page_of,
+    referrer_domain,
+    session_groups,
+    with_derived_utm,
+)
 from tests.warehouse.helpers import new_project_id
 
 pytestmark = pytest.mark.django_db
@@ -316,3 +323,34 @@ def test_unique_sessions_with_an_event_filter_and_an_event_breakdown(loaded):
         name = "$other" if line["is_other"] else (line["breakdown_value"] or "")
         want = {day: len(keys) for (value, day), keys in per_day.items() if value == name}
         assert _nonzero(line) == want
+
+
+def test_a_session_filter_with_a_utm_breakdown_reads_properties_and_urls(loaded):
+    """The session cut carries only the columns the series reads: here the JSON properties
+    and the URL (the UTM key), the browser (a filter) and the persons (the math)."""
+    project_id, rows, session_of = loaded
+    counted = [
+        row
+        for row in rows
+        if START <= moment_of(row) < END
+        and row["browser"] != "Safari"
+        and session_of[row["event_id"]]["properties"]["event_count"] > 2
+    ]
+
+    answer = _trends(
+        project_id,
+        {
+            "series": [{"event": None, "math": "unique_users"}],
+            "filters": [
+                {"key": "$browser", "operator": "neq", "value": "Safari"},
+                {"key": "event_count", "type": "session", "operator": "gt", "value": 2},
+            ],
+            "breakdown": {"key": "utm_source", "limit": 50},
+        },
+    )
+
+    users: dict[str | None, set[str]] = defaultdict(set)
+    for row in counted:
+        users[with_derived_utm(row)["properties"].get("utm_source")].add(row["person_id"])
+    assert len(users) >= 3
+    assert _breakdown_totals(answer) == {value: len(persons) for value, persons in users.items()}

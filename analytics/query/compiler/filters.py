@@ -165,6 +165,33 @@ def session_columns(filters: tuple[Filter | None, ...], breakdown: Breakdown | N
     return columns
 
 
+def key_columns(key: str) -> set[str]:
+    """The ``events`` columns :func:`property_views` reads for ``key``."""
+    if key in HOT_COLUMNS:
+        return {HOT_COLUMNS[key]}
+    if key in DERIVED_TEXT:
+        return {"url"} if key == "$pathname" else {"referrer"}
+    if key in UTM_KEYS:
+        return {"properties", "url"}
+    return {"properties"}
+
+
+def filter_columns(node: Filter | None) -> set[str]:
+    """The ``events`` columns a filter reads (person, segment and session conditions read
+    ``person_id``; session attributes come from elsewhere)."""
+    columns: set[str] = set()
+    pending = [node] if node is not None else []
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Group):
+            pending.extend(current.conditions)
+        elif current.type == "event":
+            columns |= key_columns(current.key)
+        else:
+            columns.add("person_id")
+    return columns
+
+
 def _scalar_test(view: Property, value: str | int | float | bool, params: Params) -> str:
     """``view = value`` by the value's JSON type (nullable)."""
     if isinstance(value, bool):

@@ -40,8 +40,10 @@ from django.conf import settings
 
 from analytics.query.compiler.filters import (
     PERSONS_SQL,
+    filter_columns,
     filter_sql,
     json_views,
+    key_columns,
     property_views,
     session_columns,
     session_views,
@@ -119,7 +121,7 @@ def _events_source(query: TrendsQuery, series: Series, params: Params) -> tuple[
     if not columns and (query.breakdown is None or query.breakdown.type != "person"):
         return None, False
     rules = _session_rules(query)
-    events = session_events_sql(params, rules, columns=tuple(EVENT_COLUMNS))
+    events = session_events_sql(params, rules, columns=_read_columns(query, series))
     if not columns:
         return f"({events}) AS events", False
     entry = [name for name in ENTRY_ATTRIBUTES if name in columns]
@@ -130,6 +132,17 @@ def _events_source(query: TrendsQuery, series: Series, params: Params) -> tuple[
         f" (SELECT session_key, {picked} FROM ({sessions})) AS session_attributes USING (session_key)"
     )
     return f"({joined}) AS events", True
+
+
+def _read_columns(query: TrendsQuery, series: Series) -> tuple[str, ...]:
+    """The ``events`` columns a series' rows read (what the session cut must carry)."""
+    needed = {"project_id", "event", "distinct_id", "timestamp", "person_id"}  # the scope reads the first
+    needed |= filter_columns(series.filters) | filter_columns(query.filters)
+    if series.property is not None:
+        needed |= key_columns(series.property)
+    if query.breakdown is not None and query.breakdown.type == "event":
+        needed |= key_columns(query.breakdown.key)
+    return tuple(name for name in EVENT_COLUMNS if name in needed)
 
 
 def _counted_sessions(query: TrendsQuery, params: Params, where: str, bucket: str, value: str | None) -> str:
