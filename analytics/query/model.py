@@ -13,8 +13,9 @@ Filters have one JSON shape everywhere:
 Condition types: ``event`` (event name, event properties, the hot and derived columns of
 ``compiler.filters``), ``person`` (properties of the event's person, latest version, not
 deleted) and ``segment`` (``{"type": "segment", "key": "id", "operator": "in"|"not_in"|"eq"|
-"neq", "value": <segment id>}``: membership of the event's person in a segment). ``session``
-filters are refused (400) until sessions land. See docs/query.md for the full reference.
+"neq", "value": <segment id>}``: membership of the event's person in a segment) and, in
+trends only, ``session`` (an attribute of the event's session, :data:`SESSION_KEYS`: the
+event matches when its session does). See docs/query.md for the full reference.
 """
 
 from __future__ import annotations
@@ -70,6 +71,41 @@ PROPERTY_MATHS = frozenset({"sum", "avg", "min", "max", "p50", "p75", "p90", "p9
 # Statistics of the number of events each person has in a bucket (persons with none left out).
 PER_USER_MATHS = frozenset({"avg_per_user", "min_per_user", "max_per_user", "median_per_user"})
 SEGMENT_OPERATORS = frozenset({"in", "not_in", "eq", "neq"})
+
+# Session attributes for ``session`` filters and breakdowns (trends): key -> (the column of
+# ``compiler/sessions.py``'s one row per session it reads, how it is read). ``text`` is a
+# string where empty means not set; ``number`` and ``boolean`` are always set; ``pathname``
+# and ``domain`` are the path / host of a URL column (as ``$pathname`` and
+# ``$referring_domain``); ``duration_bucket`` is the label of :data:`SESSION_DURATION_BUCKETS`.
+SESSION_KEYS: dict[str, tuple[str, str]] = {
+    "duration_seconds": ("duration_seconds", "number"),
+    "event_count": ("event_count", "number"),
+    "pageviews": ("pageviews", "number"),
+    "is_bounce": ("is_bounce", "boolean"),
+    "entry_url": ("entry_url", "text"),
+    "exit_url": ("exit_url", "text"),
+    "$entry_pathname": ("entry_url", "pathname"),
+    "$exit_pathname": ("exit_url", "pathname"),
+    "referrer": ("referrer", "text"),
+    "$entry_referring_domain": ("referrer", "domain"),
+    "utm_source": ("utm_source", "text"),
+    "utm_medium": ("utm_medium", "text"),
+    "utm_campaign": ("utm_campaign", "text"),
+    "country": ("country", "text"),
+    "browser": ("browser", "text"),
+    "os": ("os", "text"),
+    "device_type": ("device_type", "text"),
+    "$session_duration_bucket": ("duration_seconds", "duration_bucket"),
+}
+# The duration buckets: (label, upper bound in seconds, exclusive); the last has none.
+SESSION_DURATION_BUCKETS: tuple[tuple[str, float | None], ...] = (
+    ("0-10s", 10),
+    ("10-60s", 60),
+    ("1-3m", 180),
+    ("3-10m", 600),
+    ("10-30m", 1800),
+    ("30m+", None),
+)
 
 MAX_SERIES = 20
 MAX_POINTS = 10_000

@@ -28,6 +28,7 @@ from analytics.query.model import (
     OPERATORS,
     PROPERTY_MATHS,
     SEGMENT_OPERATORS,
+    SESSION_KEYS,
     Breakdown,
     Condition,
     DateRange,
@@ -122,6 +123,10 @@ def _segment_condition(attrs: dict[str, Any]) -> dict[str, Any]:
     return attrs
 
 
+def _unknown_session_key(key: str) -> str:
+    return f"{key!r} is not a session attribute; one of {', '.join(SESSION_KEYS)}"
+
+
 class ConditionSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=200, trim_whitespace=False)
     type = serializers.ChoiceField(choices=["event", "person", "segment", "session"], default="event")
@@ -129,13 +134,15 @@ class ConditionSerializer(serializers.Serializer):
     value = serializers.JSONField(required=False, allow_null=True)
 
     def validate_type(self, value: str) -> str:
-        if value == "session":
-            raise serializers.ValidationError("session filters are not supported yet; use type event or person")
+        if value == "session" and not self.context.get("session_filters"):
+            raise serializers.ValidationError("session filters are supported in trends only")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["type"] == "segment":
             return _segment_condition(attrs)
+        if attrs["type"] == "session" and attrs["key"] not in SESSION_KEYS:
+            raise serializers.ValidationError({"key": [_unknown_session_key(attrs["key"])]})
         try:
             attrs["value"] = _value_for(attrs["operator"], attrs.get("value"))
         except serializers.ValidationError as error:
@@ -146,12 +153,20 @@ class ConditionSerializer(serializers.Serializer):
 @extend_schema_field(
     {
         "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
-        "description": 'A condition {"key", "type": "event"|"person"|"segment", "operator", "value"}, a group'
-        ' {"op": "and"|"or", "conditions": [...]} or a list of them (AND).',
+        "description": 'A condition {"key", "type": "event"|"person"|"segment"|"session", "operator", "value"}'
+        ' (session: trends only), a group {"op": "and"|"or", "conditions": [...]} or a list of them (AND).',
     }
 )
 class FilterField(serializers.Field):
-    """A condition, a group ``{"op", "conditions"}`` or a list (AND), nested to MAX_FILTER_DEPTH."""
+    """A condition, a group ``{"op", "conditions"}`` or a list (AND), nested to MAX_FILTER_DEPTH.
+
+    ``session_filters`` admits ``session`` conditions (only the trends compiler joins the
+    session attributes they read); elsewhere they are a 400.
+    """
+
+    def __init__(self, *, session_filters: bool = False, **kwargs: Any) -> None:
+        self.session_filters = session_filters
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Filter:
         counter = [0]
@@ -179,7 +194,7 @@ class FilterField(serializers.Field):
         counter[0] += 1
         if counter[0] > MAX_CONDITIONS:
             raise serializers.ValidationError(f"at most {MAX_CONDITIONS} conditions")
-        condition = ConditionSerializer(data=data)
+        condition = ConditionSerializer(data=data, context={"session_filters": self.session_filters})
         if not condition.is_valid():
             raise serializers.ValidationError(condition.errors)
         values = condition.validated_data
@@ -201,7 +216,7 @@ class SeriesSerializer(serializers.Serializer):
     event = serializers.CharField(max_length=200, allow_null=True, trim_whitespace=False)
     math = serializers.ChoiceField(choices=list(MATHS), default="total")
     property = serializers.CharField(max_length=200, required=False, allow_null=True, trim_whitespace=False)
-    filters = FilterField(required=False, allow_null=True)
+    filters = FilterField(session_filters=True, required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False, allow_null=True)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -214,8 +229,13 @@ class SeriesSerializer(serializers.Serializer):
 
 class BreakdownSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=200, trim_whitespace=False)
-    type = serializers.ChoiceField(choices=["event", "person"], default="event")
+    type = serializers.ChoiceField(choices=["event", "person", "session"], default="event")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_BREAKDOWN_LIMIT, default=10)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("type") == "session" and attrs["key"] not in SESSION_KEYS:
+            raise serializers.ValidationError({"key": [_unknown_session_key(attrs["key"])]})
+        return attrs
 
 
 class TrendsQuerySerializer(serializers.Serializer):
@@ -225,7 +245,7 @@ class TrendsQuerySerializer(serializers.Serializer):
     interval = serializers.ChoiceField(choices=list(INTERVALS), default="day")
     date_from = serializers.CharField(max_length=64, default="-7d")
     date_to = serializers.CharField(max_length=64, required=False, allow_null=True)
-    filters = FilterField(required=False, allow_null=True)
+    filters = FilterField(session_filters=True, required=False, allow_null=True)
     breakdown = BreakdownSerializer(required=False, allow_null=True)
     compare = serializers.BooleanField(default=False)
     formula = serializers.CharField(

@@ -186,6 +186,8 @@ def test_web_filters_apply(berlin, client):
         ("web/summary", {"filters": "{not json"}, "filters"),
         ("web/summary", {"filters": '[{"key": "a", "operator": "sounds_like", "value": 1}]'}, "filters"),
         ("web/summary", {"compare": "maybe"}, "compare"),
+        # Session conditions are for trends only (the web statistics are sessions already).
+        ("web/summary", {"filters": '[{"key": "browser", "type": "session", "operator": "is_set"}]'}, "filters"),
         # Python's re accepts \\Z, RE2 does not: ClickHouse's refusal becomes a 400 too.
         ("web/timeseries", {"filters": '[{"key": "$browser", "operator": "regex", "value": "x\\\\Z"}]'}, "filters"),
         (

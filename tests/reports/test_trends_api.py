@@ -123,8 +123,9 @@ def _fields(response: Any) -> Any:
         ),
         (
             {"series": [{"event": "a"}], "filters": [{"key": "p", "type": "session", "operator": "eq", "value": 1}]},
-            ["filters", "0", "type"],
+            ["filters", "0", "key"],
         ),
+        ({"series": [{"event": "a"}], "breakdown": {"key": "p", "type": "session"}}, ["breakdown", "key"]),
         ({"series": [{"event": "a", "math": "p95"}]}, ["series", "0", "property"]),
         ({"series": [{"event": "a", "math": "median_of_everything"}]}, ["series", "0", "math"]),
         ({"series": [{"event": "a"}] * 21}, ["series"]),
@@ -297,3 +298,25 @@ def test_a_regex_only_re2_refuses_is_400_naming_filters(berlin_project, client):
     fields = _fields(post(client, project.id, body, auth))
 
     assert "invalid escape sequence" in fields["filters"][0]
+
+
+def test_session_filters_and_breakdowns_over_http_take_hostile_values_as_data(berlin_project, client):
+    project, auth = berlin_project
+    body = {
+        "series": [{"event": "signup"}],
+        "from": "-1d",
+        "filters": {
+            "op": "or",
+            "conditions": [
+                {"key": "entry_url", "type": "session", "operator": "eq", "value": EVIL_VALUE},
+                {"key": "event_count", "type": "session", "operator": "gte", "value": 1},
+            ],
+        },
+        "breakdown": {"key": "$session_duration_bucket", "type": "session"},
+    }
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    # The three signups share one moment and person: one session of 0 seconds.
+    assert [(line["breakdown_value"], line["total"]) for line in response.json()["series"]] == [("0-10s", 3)]

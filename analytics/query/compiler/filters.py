@@ -34,7 +34,11 @@ version of its ``persons`` row that is not deleted (``FINAL``), through ``person
 (<persons for whom the positive test holds>)``; a negative operator is ``NOT IN`` that set,
 so an event whose person has no row "is not" the value. Segment conditions (``type:
 "segment"``) are ``person_id [NOT] IN (<members>)``, the members' SQL from
-``analytics.query.membership``. See docs/query.md.
+``analytics.query.membership``. Session conditions (``type: "session"``, trends only) test
+an attribute of the event's session (:data:`analytics.query.model.SESSION_KEYS`), read from
+the columns ``session_<column>`` that the trends compiler joins onto each event
+(:func:`session_columns` names them); the operators are those of event properties, over
+:func:`session_views`. See docs/query.md.
 """
 
 from __future__ import annotations
@@ -43,7 +47,15 @@ from dataclasses import dataclass
 
 from analytics.query.compiler.params import Params
 from analytics.query.membership import segment_members_sql
-from analytics.query.model import NEGATIVE_OPERATORS, Condition, Filter, Group
+from analytics.query.model import (
+    NEGATIVE_OPERATORS,
+    SESSION_DURATION_BUCKETS,
+    SESSION_KEYS,
+    Breakdown,
+    Condition,
+    Filter,
+    Group,
+)
 
 # Property key -> typed column of ``events`` (docs/event-store.md: the hot columns).
 HOT_COLUMNS: dict[str, str] = {
@@ -118,6 +130,68 @@ def property_views(key: str, params: Params) -> Property:
     return json_views("properties", key, params)
 
 
+def _duration_bucket(column: str) -> str:
+    """The label of the duration bucket holding ``column`` (seconds); our constants only."""
+    branches = [f"{column} < {bound}, '{label}'" for label, bound in SESSION_DURATION_BUCKETS if bound is not None]
+    return f"multiIf({', '.join(branches)}, '{SESSION_DURATION_BUCKETS[-1][0]}')"
+
+
+def session_views(key: str) -> Property:
+    """A session attribute (a key of ``SESSION_KEYS``) over the joined ``session_*`` columns."""
+    column, kind = SESSION_KEYS[key]
+    name = f"session_{column}"
+    if kind == "number":
+        return Property(text=f"toString({name})", number=f"toFloat64({name})", is_set="1")
+    if kind == "boolean":
+        return Property(text=f"if({name}, 'true', 'false')", number=f"toFloat64({name})", is_set="1")
+    if kind == "duration_bucket":
+        return _text_views(_duration_bucket(name))
+    expression = {"text": name, "pathname": f"path({name})", "domain": f"domain({name})"}[kind]
+    return _text_views(f"nullIf({expression}, '')")
+
+
+def session_columns(filters: tuple[Filter | None, ...], breakdown: Breakdown | None) -> set[str]:
+    """The per-session columns the session conditions of ``filters`` and a session breakdown read."""
+    columns = set()
+    pending = [node for node in filters if node is not None]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Group):
+            pending.extend(node.conditions)
+        elif node.type == "session":
+            columns.add(SESSION_KEYS[node.key][0])
+    if breakdown is not None and breakdown.type == "session":
+        columns.add(SESSION_KEYS[breakdown.key][0])
+    return columns
+
+
+def key_columns(key: str) -> set[str]:
+    """The ``events`` columns :func:`property_views` reads for ``key``."""
+    if key in HOT_COLUMNS:
+        return {HOT_COLUMNS[key]}
+    if key in DERIVED_TEXT:
+        return {"url"} if key == "$pathname" else {"referrer"}
+    if key in UTM_KEYS:
+        return {"properties", "url"}
+    return {"properties"}
+
+
+def filter_columns(node: Filter | None) -> set[str]:
+    """The ``events`` columns a filter reads (person, segment and session conditions read
+    ``person_id``; session attributes come from elsewhere)."""
+    columns: set[str] = set()
+    pending = [node] if node is not None else []
+    while pending:
+        current = pending.pop()
+        if isinstance(current, Group):
+            pending.extend(current.conditions)
+        elif current.type == "event":
+            columns |= key_columns(current.key)
+        else:
+            columns.add("person_id")
+    return columns
+
+
 def _scalar_test(view: Property, value: str | int | float | bool, params: Params) -> str:
     """``view = value`` by the value's JSON type (nullable)."""
     if isinstance(value, bool):
@@ -187,9 +261,13 @@ def condition_sql(condition: Condition, params: Params) -> str:
         return _segment_sql(condition, params)
     if condition.type == "person":
         return _person_sql(condition, params)
-    if condition.type != "event":
+    if condition.type == "session":
+        views = session_views(condition.key)
+    elif condition.type == "event":
+        views = property_views(condition.key, params)
+    else:
         raise ValueError(f"{condition.type} filters are not supported")  # refused by the serializer
-    test = _positive_test(condition, property_views(condition.key, params), params)
+    test = _positive_test(condition, views, params)
     # A NULL (property not set, not a number) is "no match"; the negation of no match is a match.
     if condition.operator in NEGATIVE_OPERATORS:
         return f"NOT ifNull({test}, 0)"

@@ -65,8 +65,7 @@ SCOPE = (
 # The columns the windows need; callers may ask for more.
 _WINDOW_COLUMNS = ("event_id", "person_id", "session_id", "timestamp")
 _WINDOW = (
-    "WINDOW w AS (PARTITION BY person_id, session_id ORDER BY timestamp, event_id"
-    " ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
+    "WINDOW w AS (PARTITION BY person_id ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"
 )
 _ALIAS_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 
@@ -122,16 +121,21 @@ def session_events_sql(
     split = params.add(1 if rules.split_at_midnight else 0, "UInt8")
     tz = params.add(rules.time_zone, "String")
     condition = f"{SCOPE} AND ({where})" if where else SCOPE
+    # Rule 1 needs no window: events with a client session id are keyed as they are read;
+    # only the chains (no client id) go through the windows, so their sorts hold those alone.
+    client = (
+        f"SELECT {scanned}, concat('c:', session_id) AS session_key FROM events WHERE {condition} AND session_id != ''"
+    )
     marked = (
         f"SELECT {scanned}, toUnixTimestamp64Milli(timestamp) AS ms,"
         f" row_number() OVER w = 1"
         f" OR ms - lagInFrame(ms, 1) OVER w > {timeout_ms}"
         f" OR ({split} = 1 AND toDate(timestamp, {tz}) != lagInFrame(toDate(timestamp, {tz}), 1) OVER w)"
-        f" AS is_start FROM events WHERE {condition} {_WINDOW}"
+        f" AS is_start FROM events WHERE {condition} AND session_id = '' {_WINDOW}"
     )
     started = f"SELECT {passed}, maxIf(ms, is_start) OVER w AS start_ms FROM ({marked}) {_WINDOW}"
-    key = "if(session_id != '', concat('c:', session_id), concat('p:', toString(person_id), ':', toString(start_ms)))"
-    return f"SELECT {passed}, {key} AS session_key FROM ({started})"
+    key = "concat('p:', toString(person_id), ':', toString(start_ms))"
+    return f"{client} UNION ALL SELECT {passed}, {key} AS session_key FROM ({started})"
 
 
 _ENTRY_COLUMNS = ("person_id", "distinct_id", "referrer", "country", "browser", "os", "device_type")

@@ -38,9 +38,18 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from analytics.query.compiler.filters import PERSONS_SQL, filter_sql, json_views, property_views
+from analytics.query.compiler.filters import (
+    PERSONS_SQL,
+    filter_columns,
+    filter_sql,
+    json_views,
+    key_columns,
+    property_views,
+    session_columns,
+    session_views,
+)
 from analytics.query.compiler.params import Params
-from analytics.query.compiler.sessions import SessionRules, session_events_sql
+from analytics.query.compiler.sessions import ENTRY_ATTRIBUTES, SessionRules, session_events_sql, sessions_sql
 from analytics.query.model import PROPERTY_MATHS, Breakdown, DateRange, Series, TrendsQuery
 from analytics.warehouse.guard import Query
 from analytics.warehouse.schema import EVENT_COLUMNS
@@ -86,18 +95,65 @@ _SCOPE = (
 _WITH_PERSONS = f" LEFT JOIN (SELECT person_id, properties AS person_properties FROM ({PERSONS_SQL})) AS breakdown_persons USING (person_id)"
 
 
-def _events_source(query: TrendsQuery, series: Series, params: Params) -> str:
-    """What a series reads: ``events``, or for ``unique_sessions`` the events of the range with
-    their ``session_key`` (``compiler/sessions.py``: sessions are cut from every event of
-    the range first, then the series' event and filters pick the events counted)."""
-    if series.math != "unique_sessions":
-        return "events"
-    rules = SessionRules(
+def _session_rules(query: TrendsQuery) -> SessionRules:
+    return SessionRules(
         time_zone=query.time_zone,
         timeout_minutes=query.session_timeout_minutes,
         split_at_midnight=query.session_split_at_midnight,
     )
-    return f"({session_events_sql(params, rules, columns=tuple(EVENT_COLUMNS))}) AS events"
+
+
+def _events_source(query: TrendsQuery, series: Series, params: Params) -> tuple[str | None, bool]:
+    """What a series reads, and whether it joins session attributes.
+
+    Plain ``events`` unless the series needs sessions: for ``unique_sessions`` the events of
+    the range with their ``session_key``; for session filters or a session breakdown also
+    the session's attributes as ``session_<column>`` (``compiler/sessions.py``'s one row
+    per session, joined on ``session_key``). Sessions are cut from every event of the range
+    first; the series' event and filters then pick the events counted.
+
+    None: ``unique_sessions`` without session attributes or person breakdown, which
+    :func:`_counted_sessions` cuts narrowly (the cut then carries only what the count needs).
+    """
+    columns = session_columns((series.filters, query.filters), query.breakdown)
+    if series.math != "unique_sessions" and not columns:
+        return "events", False
+    if not columns and (query.breakdown is None or query.breakdown.type != "person"):
+        return None, False
+    rules = _session_rules(query)
+    events = session_events_sql(params, rules, columns=_read_columns(query, series))
+    if not columns:
+        return f"({events}) AS events", False
+    entry = [name for name in ENTRY_ATTRIBUTES if name in columns]
+    sessions = sessions_sql(params, rules, attributes=entry)
+    picked = ", ".join(f"{name} AS session_{name}" for name in sorted(columns))
+    joined = (
+        f"SELECT * FROM ({events}) AS session_events INNER JOIN"
+        f" (SELECT session_key, {picked} FROM ({sessions})) AS session_attributes USING (session_key)"
+    )
+    return f"({joined}) AS events", True
+
+
+def _read_columns(query: TrendsQuery, series: Series) -> tuple[str, ...]:
+    """The ``events`` columns a series' rows read (what the session cut must carry)."""
+    needed = {"project_id", "event", "distinct_id", "timestamp", "person_id"}  # the scope reads the first
+    needed |= filter_columns(series.filters) | filter_columns(query.filters)
+    if series.property is not None:
+        needed |= key_columns(series.property)
+    if query.breakdown is not None and query.breakdown.type == "event":
+        needed |= key_columns(query.breakdown.key)
+    return tuple(name for name in EVENT_COLUMNS if name in needed)
+
+
+def _counted_sessions(query: TrendsQuery, params: Params, where: str, bucket: str, value: str | None) -> str:
+    """The session cut for ``unique_sessions``, carrying per event only its bucket, whether the
+    series counts it (``counted``: the series' event and filters) and its breakdown value
+    (``breakdown_raw``), all computed while scanning: the windows then sort narrow rows
+    instead of every column of the events."""
+    computed = {"counted": where, "bucket": bucket}
+    if value is not None:
+        computed["breakdown_raw"] = value
+    return f"({session_events_sql(params, _session_rules(query), columns=(), computed=computed)}) AS events"
 
 
 @dataclass(frozen=True)
@@ -131,6 +187,8 @@ def _where(query: TrendsQuery, series: Series, params: Params) -> tuple[str, str
 def _breakdown_text(breakdown: Breakdown, params: Params) -> str:
     if breakdown.type == "person":
         return json_views("person_properties", breakdown.key, params).text
+    if breakdown.type == "session":
+        return session_views(breakdown.key).text
     return property_views(breakdown.key, params).text
 
 
@@ -161,23 +219,28 @@ def _aggregate(series: Series, rows: str, keys: list[str]) -> str:
 
 def compile_series(*, project_id: int, query: TrendsQuery, series: Series, date_range: DateRange) -> CompiledSeries:
     params = Params(project_id=project_id, start=date_range.start, end=date_range.end, tz=query.time_zone)
-    events = _events_source(query, series, params)
+    events, with_sessions = _events_source(query, series, params)
     where, columns = _where(query, series, params)
     bucket = BUCKETS[query.interval]
+    value = f"ifNull({_breakdown_text(query.breakdown, params)}, '')" if query.breakdown else None
+    rows_where, rows_value = where, value
+    if events is None:
+        events = _counted_sessions(query, params, where, bucket, value)
+        bucket, rows_where, rows_value = "bucket", "counted", "breakdown_raw"
     settings_ = {"group_by_use_nulls": 1, "max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT}
     if query.breakdown is None:
-        rows = f"SELECT {bucket} AS bucket, {columns} FROM {events} WHERE {where}"
+        rows = f"SELECT {bucket} AS bucket, {columns} FROM {events} WHERE {rows_where}"
         sql = f"{_aggregate(series, rows, [])} ORDER BY bucket"
         return CompiledSeries(Query(name="trends.series", sql=sql, params=params.values, settings=settings_), False)
-    # The top values rank events, so they read ``events`` even when the series reads sessions.
+    # The top values rank events: plain ``events`` unless session attributes are needed.
     persons = _WITH_PERSONS if query.breakdown.type == "person" else ""
     source = events + persons
-    value = f"ifNull({_breakdown_text(query.breakdown, params)}, '')"
+    ranked = source if with_sessions else f"events{persons}"
     limit = params.add(query.breakdown.limit, "UInt32")
-    top = f"SELECT {value} AS top FROM events{persons} WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
+    top = f"SELECT {value} AS top FROM {ranked} WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
     rows = (
-        f"SELECT {bucket} AS bucket, {value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
-        f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM {source} WHERE {where}"
+        f"SELECT {bucket} AS bucket, {rows_value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
+        f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM {source} WHERE {rows_where}"
     )
     sql = f"{_aggregate(series, rows, ['is_top', 'breakdown_value'])} ORDER BY is_top DESC, breakdown_value, bucket"
     return CompiledSeries(Query(name="trends.breakdown", sql=sql, params=params.values, settings=settings_), True)
