@@ -1,0 +1,240 @@
+"""An independent, plain-Python statement of the funnel and paths semantics.
+
+It re-states ``analytics/funnels/__init__.py`` over the same rows the store holds: events
+grouped per person, one attempt per entry event, the best attempt per person. It shares no
+code with the engine beyond the filter reference of ``tests.query.helpers``.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import uuid
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from tests.query.helpers import filter_matches, moment_of, percentile, text_view
+from tests.warehouse.helpers import event_row
+
+NAMES = ["a", "b", "c", "d", "x", "noise"]
+PLANS = ["pro", "free", "team", None]
+
+
+def generate(project_id: int, *, start: datetime, persons: int, seed: int) -> list[dict[str, Any]]:
+    """Events of ``persons`` persons, close in time (seconds to hours apart), some at equal moments."""
+    rng = random.Random(seed)
+    rows = []
+    for number in range(persons):
+        person_id = str(uuid.UUID(int=rng.getrandbits(128)))
+        distinct_id = f"p{number}"
+        moment = start + timedelta(seconds=rng.randrange(-3 * 3600, 3 * 24 * 3600))
+        for _ in range(rng.randrange(1, 14)):
+            moment += timedelta(seconds=rng.choice([0, 0, 1, 30, 60, 600, 3600, 5 * 3600]))
+            plan = rng.choice(PLANS)
+            properties = {"plan": plan} if plan is not None else {}
+            if rng.random() < 0.3:
+                properties["amount"] = rng.choice([1, 5, 20])
+            rows.append(
+                event_row(
+                    project_id,
+                    event=rng.choice(NAMES),
+                    distinct_id=distinct_id,
+                    person_id=person_id,
+                    timestamp=moment,
+                    received_at=moment,
+                    properties=properties,
+                    url=rng.choice(["/", "/pricing", "/docs", "/signup"]),
+                )
+            )
+    return rows
+
+
+def _ms(row: dict[str, Any]) -> int:
+    return int(moment_of(row).timestamp() * 1000)
+
+
+def _names(spec: dict[str, Any]) -> list[str]:
+    return spec["event"] if isinstance(spec["event"], list) else [spec["event"]]
+
+
+def _matches(row: dict[str, Any], spec: dict[str, Any], common: Any) -> bool:
+    if row["event"] not in _names(spec):
+        return False
+    if spec.get("properties") and not filter_matches(row, spec["properties"]):
+        return False
+    return not (common and not filter_matches(row, common))
+
+
+@dataclass
+class Moment:
+    ms: int
+    steps: set[int]
+    exclusions: set[int]
+    value: str  # breakdown text of the step events at this moment ('' when not set)
+
+
+@dataclass
+class Attempt:
+    times: list[int]
+    values: list[str]
+
+
+def _moments(rows: list[dict[str, Any]], body: dict[str, Any]) -> list[Moment]:
+    steps, exclusions = body["steps"], body.get("exclusions", [])
+    key = (body.get("breakdown") or {}).get("key")
+    by_ms: dict[int, Moment] = {}
+    values: dict[int, list[str]] = defaultdict(list)
+    for row in rows:
+        ms = _ms(row)
+        moment = by_ms.setdefault(ms, Moment(ms, set(), set(), ""))
+        matched = {k for k, spec in enumerate(steps) if _matches(row, spec, body.get("filters"))}
+        moment.steps |= matched
+        moment.exclusions |= {j for j, spec in enumerate(exclusions) if _matches(row, spec, body.get("filters"))}
+        if matched and key:
+            values[ms].append(text_view(row, key) or "")
+    for ms, found in values.items():
+        by_ms[ms].value = min(found)
+    return sorted(by_ms.values(), key=lambda moment: moment.ms)
+
+
+def _ordered(moments: list[Moment], index: int, n: int, window: int, strict: bool) -> Attempt:
+    start = moments[index]
+    attempt = Attempt([start.ms], [start.value])
+    for moment in moments[index + 1 :]:
+        if moment.ms > start.ms + window or len(attempt.times) == n:
+            break
+        if len(attempt.times) in moment.steps:
+            attempt.times.append(moment.ms)
+            attempt.values.append(moment.value)
+        elif strict:  # any other event of the person ends a strict attempt
+            break
+    return attempt
+
+
+def _unordered(moments: list[Moment], index: int, n: int, window: int) -> Attempt:
+    start = moments[index]
+    firsts = []
+    for step in range(n):
+        for moment in moments[index:]:
+            if moment.ms > start.ms + window:
+                break
+            if step in moment.steps:
+                firsts.append((moment.ms, moment.value))
+                break
+    firsts.sort()
+    return Attempt([ms for ms, _ in firsts], [value for _, value in firsts])
+
+
+def _void(attempt: Attempt, moments: list[Moment], body: dict[str, Any], window: int) -> bool:
+    last = len(body["steps"]) - 1
+    for j, exclusion in enumerate(body.get("exclusions", [])):
+        low, high = exclusion.get("from_step", 0), exclusion.get("to_step", last)
+        if len(attempt.times) <= low:
+            continue
+        upper = attempt.times[high] if len(attempt.times) > high else attempt.times[0] + window + 1
+        if any(j in m.exclusions and attempt.times[low] < m.ms < upper for m in moments):
+            return True
+    return False
+
+
+def person_attempts(rows: list[dict[str, Any]], body: dict[str, Any], start_ms: int, end_ms: int) -> Attempt | None:
+    """The counted attempt of one person: furthest step, ties the earliest entry; None if none."""
+    window = body["window_seconds"] * 1000
+    order, n = body.get("order", "ordered"), len(body["steps"])
+    rows = [row for row in rows if start_ms <= _ms(row) <= end_ms + window]
+    if order != "strict":
+        rows = [row for row in rows if _relevant(row, body)]
+    moments = _moments(rows, body)
+    best: Attempt | None = None
+    for index, moment in enumerate(moments):
+        entry = bool(moment.steps) if order == "unordered" else 0 in moment.steps
+        if not entry or not start_ms <= moment.ms < end_ms:
+            continue
+        if order == "unordered":
+            attempt = _unordered(moments, index, n, window)
+        else:
+            attempt = _ordered(moments, index, n, window, order == "strict")
+        if _void(attempt, moments, body, window):
+            continue
+        if best is None or len(attempt.times) > len(best.times):
+            best = attempt
+    return best
+
+
+def _relevant(row: dict[str, Any], body: dict[str, Any]) -> bool:
+    names = {name for spec in body["steps"] + body.get("exclusions", []) for name in _names(spec)}
+    return row["event"] in names
+
+
+def counted_persons(
+    rows: list[dict[str, Any]], body: dict[str, Any], start: datetime, end: datetime
+) -> dict[str, tuple[str, Attempt]]:
+    """person_id -> (distinct id, counted attempt)."""
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+    by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_person[row["person_id"]].append(row)
+    out = {}
+    for person, own in by_person.items():
+        attempt = person_attempts(own, body, start_ms, end_ms)
+        if attempt is not None:
+            out[person] = (own[0]["distinct_id"], attempt)
+    return out
+
+
+def attributed(attempt: Attempt, breakdown: dict[str, Any]) -> str:
+    attribution = breakdown.get("attribution", "first_touch")
+    if attribution == "first_touch":
+        return attempt.values[0]
+    if attribution == "last_touch":
+        return attempt.values[-1]
+    step = breakdown["step"]
+    return attempt.values[step] if len(attempt.times) > step else ""
+
+
+def step_table(attempts: list[Attempt], n: int) -> list[dict[str, Any]]:
+    """count, dropped, rates and conversion seconds per step, as the API states them."""
+    out = []
+    counts = [sum(1 for a in attempts if len(a.times) > s) for s in range(n)]
+    for s in range(n):
+        previous = counts[s - 1] if s else counts[0]
+        seconds = [(a.times[s] - a.times[s - 1]) / 1000 for a in attempts if s and len(a.times) > s]
+        out.append(
+            {
+                "count": counts[s],
+                "conversion_from_start": counts[s] / counts[0] if counts[0] else 0.0,
+                "conversion_from_previous": counts[s] / previous if previous else 0.0,
+                "dropped": previous - counts[s] if s else 0,
+                "median_seconds_to_convert": percentile(seconds, 0.5) if seconds else None,
+                "avg_seconds_to_convert": statistics.fmean(seconds) if seconds else None,
+            }
+        )
+    return out
+
+
+def reference_paths(
+    rows: list[dict[str, Any]], *, start: str | None, end: str | None, depth: int, window_seconds: int
+) -> Counter[tuple[int, str, str]]:
+    """(step index of the source, source, target) -> persons, before ``end`` or after ``start``."""
+    by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_person[row["person_id"]].append(row)
+    edges: Counter[tuple[int, str, str]] = Counter()
+    for own in by_person.values():
+        own.sort(key=_ms)
+        names = [(row["event"], _ms(row)) for row in own]
+        anchor = next((i for i, (name, _) in enumerate(names) if name == (start or end)), None)
+        if start is None:
+            anchor = max((i for i, (name, _) in enumerate(names) if name == end), default=None)
+        if anchor is None:
+            continue
+        t0 = names[anchor][1]
+        if start is not None:
+            path = [name for name, ms in names[anchor:] if ms <= t0 + window_seconds * 1000][:depth]
+        else:
+            path = [name for name, ms in names[: anchor + 1] if ms >= t0 - window_seconds * 1000][-depth:]
+        for i in range(len(path) - 1):
+            edges[(i, path[i], path[i + 1])] += 1
+    return edges

@@ -1,0 +1,203 @@
+"""The funnel engine against the plain-Python reference (tests/funnels/reference.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from analytics.funnels.runner import run_funnel
+from analytics.funnels.serializers import FunnelQuerySerializer
+from tests.funnels.reference import attributed, counted_persons, generate, step_table
+from tests.warehouse.helpers import new_project_id
+
+START = datetime(2026, 3, 10, tzinfo=UTC)
+NOW = datetime(2026, 3, 20, 12, tzinfo=UTC)
+RANGE = {"from": "2026-03-10", "to": "2026-03-11"}
+
+
+@pytest.fixture(scope="module")
+def loaded(clickhouse_store: Any) -> tuple[int, list[dict[str, Any]]]:
+    project_id = new_project_id()
+    rows = generate(project_id, start=START, persons=300, seed=11)
+    clickhouse_store.insert_events(rows, dedup_token=f"funnels-engine-{project_id}")
+    return project_id, rows
+
+
+def build(body: dict[str, Any], time_zone: str = "UTC") -> Any:
+    serializer = FunnelQuerySerializer(data=body, context={"time_zone": time_zone, "now": NOW})
+    assert serializer.is_valid(), serializer.errors
+    return serializer.validated_data["query"]
+
+
+def engine(project_id: int, body: dict[str, Any], time_zone: str = "UTC") -> dict[str, Any]:
+    return run_funnel(project_id=project_id, query=build(body, time_zone))
+
+
+def expected(rows: list[dict[str, Any]], body: dict[str, Any], time_zone: str = "UTC") -> list[dict[str, Any]]:
+    query = build(body, time_zone)
+    persons = counted_persons(rows, body, query.date_from, query.date_to)
+    return step_table([attempt for _, attempt in persons.values()], len(body["steps"]))
+
+
+def numbers(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = ("count", "conversion_from_start", "conversion_from_previous", "dropped")
+    keys += ("median_seconds_to_convert", "avg_seconds_to_convert")
+    return [{key: pytest.approx(step[key]) if step[key] is not None else None for key in keys} for step in steps]
+
+
+STEPS = [{"event": "a"}, {"event": "b"}, {"event": "c"}]
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict", "unordered"])
+@pytest.mark.parametrize("window", [1, 60, 3600, 6 * 3600, 90 * 24 * 3600])
+def test_each_order_and_window_matches_the_reference(loaded, order, window):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": window, "order": order, **RANGE}
+
+    answer = engine(project_id, body)
+
+    assert numbers(answer["steps"]) == numbers(expected(rows, body))
+    assert [step["event"] for step in answer["steps"]] == ["a", "b", "c"]
+
+
+def test_the_data_set_exercises_the_funnel(loaded):
+    project_id, _ = loaded
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "order": "ordered", **RANGE}
+
+    counts = [step["count"] for step in engine(project_id, body)["steps"]]
+
+    assert counts[0] > 50
+    assert 0 < counts[2] < counts[1] < counts[0], counts
+
+
+EXCLUSIONS = [
+    [{"event": "x", "from_step": 0, "to_step": 1}],
+    [{"event": "x", "from_step": 1}],
+    [
+        {"event": "x"},
+        {
+            "event": "noise",
+            "from_step": 1,
+            "to_step": 2,
+            "properties": [{"key": "plan", "operator": "eq", "value": "pro"}],
+        },
+    ],
+]
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict"])
+@pytest.mark.parametrize("exclusions", EXCLUSIONS)
+def test_exclusions_void_attempts_as_the_reference_does(loaded, order, exclusions):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "order": order, "exclusions": exclusions, **RANGE}
+
+    answer = engine(project_id, body)
+
+    assert numbers(answer["steps"]) == numbers(expected(rows, body))
+    plain = engine(project_id, {**body, "exclusions": []})
+    assert answer["steps"][0]["count"] < plain["steps"][0]["count"]
+
+
+def test_step_filters_several_events_and_global_filters(loaded):
+    project_id, rows = loaded
+    body = {
+        "steps": [
+            {"event": ["a", "b"]},
+            {"event": "c", "properties": [{"key": "plan", "operator": "in", "value": ["pro", "team"]}]},
+            {
+                "event": ["d", "a"],
+                "properties": {
+                    "op": "or",
+                    "conditions": [
+                        {"key": "amount", "operator": "gte", "value": 5},
+                        {"key": "plan", "operator": "is_not_set"},
+                    ],
+                },
+            },
+        ],
+        "filters": [{"key": "plan", "operator": "neq", "value": "free"}],
+        "window_seconds": 24 * 3600,
+        **RANGE,
+    }
+
+    answer = engine(project_id, body)
+
+    assert numbers(answer["steps"]) == numbers(expected(rows, body))
+    assert answer["steps"][0]["event"] == "a or b"
+    assert answer["steps"][2]["count"] > 0
+
+
+def breakdown_expected(rows, body):
+    query = build(body)
+    persons = counted_persons(rows, body, query.date_from, query.date_to)
+    groups: dict[str, list[Any]] = {}
+    for _, attempt in persons.values():
+        groups.setdefault(attributed(attempt, body["breakdown"]), []).append(attempt)
+    return {value or None: numbers(step_table(attempts, len(body["steps"]))) for value, attempts in groups.items()}
+
+
+@pytest.mark.parametrize(
+    "breakdown",
+    [
+        {"key": "plan"},
+        {"key": "plan", "attribution": "last_touch"},
+        {"key": "plan", "attribution": "step", "step": 1},
+        {"key": "plan", "attribution": "step", "step": 0},
+    ],
+)
+@pytest.mark.parametrize("order", ["ordered", "unordered"])
+def test_breakdown_attribution_matches_the_reference(loaded, breakdown, order):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "order": order, "breakdown": breakdown, **RANGE}
+
+    answer = engine(project_id, body)
+
+    got = {group["breakdown_value"]: numbers(group["steps"]) for group in answer["breakdown"]}
+    assert got == breakdown_expected(rows, body)
+    assert numbers(answer["steps"]) == numbers(expected(rows, body))
+    entered = [group["steps"][0]["count"] for group in answer["breakdown"]]
+    assert entered == sorted(entered, reverse=True)
+
+
+def test_breakdown_limit_puts_the_rest_in_other(loaded):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "breakdown": {"key": "plan", "limit": 2}, **RANGE}
+
+    answer = engine(project_id, body)
+
+    values = [group["breakdown_value"] for group in answer["breakdown"]]
+    assert len(values) == 3
+    assert values[-1] == "$other"
+    assert answer["breakdown"][-1]["is_other"] is True
+    full = breakdown_expected(rows, {**body, "breakdown": {"key": "plan"}})
+    top = sorted(full.items(), key=lambda item: (-item[1][0]["count"].expected, item[0] or ""))[:2]
+    assert values[:2] == [value for value, _ in top]
+    assert sum(group["steps"][0]["count"] for group in answer["breakdown"]) == answer["steps"][0]["count"]
+
+
+@pytest.mark.parametrize("time_zone", ["America/New_York", "Asia/Kolkata", "Pacific/Kiritimati"])
+def test_dates_are_read_in_the_project_zone(loaded, time_zone):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 3600, "order": "ordered", **RANGE}
+
+    answer = engine(project_id, body, time_zone)
+
+    assert numbers(answer["steps"]) == numbers(expected(rows, body, time_zone))
+    assert answer["from"].startswith("2026-03-10T00:00:00")
+    assert answer["steps"] != engine(project_id, body)["steps"]
+
+
+def test_an_empty_period_is_zeros(loaded):
+    project_id, _ = loaded
+    body = {"steps": STEPS, "window_seconds": 3600, "from": "2025-01-01", "to": "2025-01-31"}
+
+    answer = engine(project_id, body)
+
+    assert [step["count"] for step in answer["steps"]] == [0, 0, 0]
+    assert [step["conversion_from_start"] for step in answer["steps"]] == [0.0, 0.0, 0.0]
+    assert answer["steps"][1]["median_seconds_to_convert"] is None
+    with_breakdown = engine(project_id, {**body, "breakdown": {"key": "plan"}})
+    assert with_breakdown["breakdown"] == []
+    assert [step["count"] for step in with_breakdown["steps"]] == [0, 0, 0]
