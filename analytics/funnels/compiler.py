@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from analytics.funnels.model import FunnelQuery, SegmentFilter, Step
+from analytics.funnels.model import FunnelQuery, PathsQuery, SegmentFilter, Step
 from analytics.query.compiler.filters import filter_sql, property_views
 from analytics.query.compiler.params import Params
 from analytics.query.membership import segment_members_sql
@@ -305,3 +305,61 @@ def compile_trend(*, project_id: int, query: FunnelQuery, interval: str, to_step
         f" FROM ({persons}) GROUP BY bucket ORDER BY bucket"
     )
     return Query(name="funnels.trend", sql=sql, params=params.values, settings=query_settings())
+
+
+MAX_DISTINCT_PATHS = 100_000
+_URL_PATH = "if(position(url, '://') > 0, path(url), cutQueryStringAndFragment(url))"
+
+
+def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
+    """Distinct paths (arrays of labels, anchor first; before ``end`` they run backwards in time)
+    with the persons who took each, most taken first, at most :data:`MAX_DISTINCT_PATHS` + 1 rows."""
+    anchor_step = query.start or query.end
+    assert anchor_step is not None  # the serializer requires one
+    params = Params(
+        project_id=project_id,
+        start=query.date_from,
+        end=query.date_to,
+        start_ms=int(query.date_from.timestamp() * 1000),
+        end_ms=int(query.date_to.timestamp() * 1000),
+        window_ms=query.window_seconds * 1000,
+        depth=query.depth,
+        max_paths=MAX_DISTINCT_PATHS + 1,
+    )
+    common = filter_sql(query.filters, params) if query.filters is not None else None
+    is_anchor = step_sql(anchor_step, params, common)
+    where = [
+        "project_id = {project_id:UInt64}",
+        "toUnixTimestamp64Milli(timestamp) >= {start_ms:Int64} - {window_ms:Int64}",
+        "toUnixTimestamp64Milli(timestamp) <= {end_ms:Int64} + {window_ms:Int64}",
+    ]
+    label = "event"
+    if query.path_type == "url":
+        pageview = "(event = '$pageview' AND url != '')"
+        where.append(f"({pageview} OR {is_anchor})")
+        label = f"if({pageview}, {_URL_PATH}, event)"
+    if common:
+        where.append(common)
+    segment = segment_sql(query.segment, project_id, params)
+    if segment:
+        where.append(segment)
+    in_range = "x.3 = 1 AND x.1 >= {start_ms:Int64} AND x.1 < {end_ms:Int64}"
+    if query.start is not None:
+        anchor = f"arrayFirstIndex(x -> {in_range}, evs)"
+        raw = "arrayFilter(x -> x.1 <= evs[anchor].1 + {window_ms:Int64}, arraySlice(evs, anchor))"
+    else:
+        anchor = f"arrayLastIndex(x -> {in_range}, evs)"
+        raw = "arrayReverse(arrayFilter(x -> x.1 >= evs[anchor].1 - {window_ms:Int64}, arraySlice(evs, 1, anchor)))"
+    labels = f"arrayMap(x -> x.2, {raw})"
+    collapsed = "arrayFilter((name, i) -> i = 1 OR name != names[i - 1], names, arrayEnumerate(names))"
+    sql = (
+        "SELECT path, count() AS persons FROM ("
+        f"SELECT arraySlice({collapsed}, 1, {{depth:UInt32}}) AS path FROM ("
+        f"SELECT {labels} AS names FROM ("
+        f"SELECT person_id, arraySort(x -> (x.1, x.2), groupArray((ts, label, anchor_flag))) AS evs, {anchor} AS anchor"
+        f" FROM (SELECT person_id, toUnixTimestamp64Milli(timestamp) AS ts, {label} AS label,"
+        f" toUInt8({is_anchor}) AS anchor_flag FROM events WHERE {' AND '.join(where)})"
+        " GROUP BY person_id) WHERE anchor > 0))"
+        " GROUP BY path ORDER BY persons DESC, path LIMIT {max_paths:UInt32}"
+    )
+    return Query(name="paths.query", sql=sql, params=params.values, settings=query_settings())

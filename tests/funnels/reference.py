@@ -214,27 +214,55 @@ def step_table(attempts: list[Attempt], n: int) -> list[dict[str, Any]]:
     return out
 
 
-def reference_paths(
-    rows: list[dict[str, Any]], *, start: str | None, end: str | None, depth: int, window_seconds: int
-) -> Counter[tuple[int, str, str]]:
-    """(step index of the source, source, target) -> persons, before ``end`` or after ``start``."""
+def _label(row: dict[str, Any], path_type: str) -> str | None:
+    if path_type == "event":
+        return row["event"]
+    if row["event"] == "$pageview" and row.get("url"):
+        return row["url"].split("?")[0].split("#")[0]
+    return None
+
+
+def reference_paths(rows: list[dict[str, Any]], body: dict[str, Any], start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Sankey nodes and edges as paths.py states them, over plain rows."""
+    anchor_spec = body.get("start") or body.get("end")
+    backwards = "end" in body
+    depth, limit = body.get("depth", 5), body.get("edges_per_step", 10)
+    window = body.get("window_seconds", 86400) * 1000
+    path_type = body.get("path_type", "event")
     by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_person[row["person_id"]].append(row)
-    edges: Counter[tuple[int, str, str]] = Counter()
+    paths: list[list[str]] = []
     for own in by_person.values():
-        own.sort(key=_ms)
-        names = [(row["event"], _ms(row)) for row in own]
-        anchor = next((i for i, (name, _) in enumerate(names) if name == (start or end)), None)
-        if start is None:
-            anchor = max((i for i, (name, _) in enumerate(names) if name == end), default=None)
-        if anchor is None:
+        events = []
+        for row in own:
+            is_anchor = _matches(row, anchor_spec, None)
+            label = _label(row, path_type) or (row["event"] if is_anchor else None)
+            if label is not None:
+                events.append((_ms(row), label, is_anchor))
+        events.sort(key=lambda item: (item[0], item[1]))
+        anchors = [i for i, (ms, _, flag) in enumerate(events) if flag and start_ms <= ms < end_ms]
+        if not anchors:
             continue
-        t0 = names[anchor][1]
-        if start is not None:
-            path = [name for name, ms in names[anchor:] if ms <= t0 + window_seconds * 1000][:depth]
+        if backwards:
+            at = anchors[-1]
+            names = [name for ms, name, _ in reversed(events[: at + 1]) if ms >= events[at][0] - window]
         else:
-            path = [name for name, ms in names[: anchor + 1] if ms >= t0 - window_seconds * 1000][-depth:]
-        for i in range(len(path) - 1):
-            edges[(i, path[i], path[i + 1])] += 1
-    return edges
+            at = anchors[0]
+            names = [name for ms, name, _ in events[at:] if ms <= events[at][0] + window]
+        collapsed = [name for i, name in enumerate(names) if i == 0 or name != names[i - 1]]
+        paths.append(collapsed[:depth])
+    for step in range(1, depth):
+        counts = Counter((p[step - 1], p[step]) for p in paths if len(p) > step)
+        kept = {edge for edge, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]}
+        for p in paths:
+            if len(p) > step and (p[step - 1], p[step]) not in kept:
+                p[step] = "$other"
+    nodes: Counter[str] = Counter()
+    edges: Counter[tuple[str, str]] = Counter()
+    for p in paths:
+        ids = [f"{depth - 1 - i if backwards else i}_{name}" for i, name in enumerate(p)]
+        nodes.update(ids)
+        for near, far in zip(ids, ids[1:], strict=False):
+            edges[(far, near) if backwards else (near, far)] += 1
+    return {"nodes": dict(nodes), "edges": dict(edges), "persons": len(paths)}
