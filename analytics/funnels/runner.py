@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import uuid
 from bisect import bisect_right
 from datetime import datetime
 from typing import Any
@@ -126,8 +127,9 @@ def encode_cursor(person_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> str:
+    """The person id a page ends at; anything but an encoded UUID is a 400 naming ``cursor``."""
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        return str(uuid.UUID(base64.urlsafe_b64decode(cursor.encode()).decode()))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadCursor() from None
 

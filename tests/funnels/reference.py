@@ -13,6 +13,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from tests.query.helpers import filter_matches, moment_of, percentile, text_view
@@ -263,6 +264,6 @@ def reference_paths(rows: list[dict[str, Any]], body: dict[str, Any], start_ms: 
     for p in paths:
         ids = [f"{depth - 1 - i if backwards else i}_{name}" for i, name in enumerate(p)]
         nodes.update(ids)
-        for near, far in zip(ids, ids[1:], strict=False):
+        for near, far in pairwise(ids):
             edges[(far, near) if backwards else (near, far)] += 1
     return {"nodes": dict(nodes), "edges": dict(edges), "persons": len(paths)}

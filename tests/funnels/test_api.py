@@ -1,0 +1,232 @@
+"""The funnels and paths endpoints: answers, bad input (400 naming the field), tenants (404), docs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from analytics.accounts.services import personal_api_key_create
+from analytics.query.kinds import get_kind, kind_names
+from tests.factories import member_with_project
+from tests.warehouse.helpers import event_row
+
+NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+DAY = NOW - timedelta(days=2)
+STEPS = [{"event": "signup"}, {"event": "activate"}, {"event": "pay"}]
+EVIL = "x') OR 1=1 --{project_id:UInt64}`"
+
+
+@pytest.fixture
+def berlin(db: None, store: Any) -> tuple[Any, dict[str, str]]:
+    owner, project = member_with_project(timezone="Europe/Berlin")
+    _, raw_key = personal_api_key_create(user=owner, label="read")
+    rows = []
+    for n in range(6):
+        person_id = str(uuid.uuid4())
+        names = ["signup", "activate", "pay"][: 1 + n % 3]
+        for offset, name in enumerate(names):
+            moment = DAY + timedelta(minutes=n, seconds=10 * offset * (n + 1))
+            props = {"plan": "pro" if n % 2 else "free", EVIL: "v"}
+            rows.append(
+                event_row(
+                    project.id,
+                    event=name,
+                    distinct_id=f"user-{n}",
+                    person_id=person_id,
+                    timestamp=moment,
+                    received_at=moment,
+                    properties=props,
+                    url="https://example.com/pricing?x=1",
+                )
+            )
+    store.insert_events(rows, dedup_token=f"funnels-api-{project.id}")
+    return project, {"Authorization": f"Bearer {raw_key}"}
+
+
+def post(client: Any, project_id: int, path: str, body: dict[str, Any], headers: dict[str, str]) -> Any:
+    return client.post(
+        f"/api/v1/projects/{project_id}/{path}", data=body, content_type="application/json", headers=headers
+    )
+
+
+def funnel_body(**extra: Any) -> dict[str, Any]:
+    return {"steps": STEPS, "window_seconds": 3600, "from": "-7d", **extra}
+
+
+def test_a_funnel_through_the_api(berlin, client):
+    project, auth = berlin
+
+    response = post(client, project.id, "funnels/query", funnel_body(), auth)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert [step["count"] for step in body["steps"]] == [6, 4, 2]
+    assert [step["dropped"] for step in body["steps"]] == [0, 2, 2]
+    assert body["steps"][1]["conversion_from_start"] == pytest.approx(4 / 6)
+    assert body["steps"][2]["conversion_from_previous"] == pytest.approx(0.5)
+    # n=1 and n=4 activate 20 s and 50 s after signup; n=2 and n=5 30 s and 60 s
+    assert body["steps"][1]["median_seconds_to_convert"] == pytest.approx(40)
+    assert body["steps"][2]["avg_seconds_to_convert"] == pytest.approx(45)
+    assert body["time_zone"] == "Europe/Berlin"
+    assert body["from"].endswith(("+01:00", "+02:00"))
+
+
+def test_breakdown_by_an_odd_property_name_is_data(berlin, client):
+    project, auth = berlin
+
+    response = post(client, project.id, "funnels/query", funnel_body(breakdown={"key": EVIL}), auth)
+
+    assert response.status_code == 200, response.content
+    (group,) = response.json()["breakdown"]
+    assert group["breakdown_value"] == "v"
+    assert group["steps"][0]["count"] == 6
+
+
+def test_actors_histogram_and_trend(berlin, client):
+    project, auth = berlin
+
+    actors = post(client, project.id, "funnels/actors", {"funnel": funnel_body(), "step": 1, "status": "dropped"}, auth)
+    histogram = post(client, project.id, "funnels/histogram", {"funnel": funnel_body(), "bins": 3}, auth)
+    trend = post(client, project.id, "funnels/trend", {"funnel": funnel_body(), "interval": "day", "to_step": 1}, auth)
+
+    assert actors.status_code == 200, actors.content
+    assert sorted(r["distinct_ids"][0] for r in actors.json()["results"]) == ["user-0", "user-3"]
+    assert histogram.status_code == 200, histogram.content
+    assert histogram.json()["persons"] == 2
+    assert [b["persons"] for b in histogram.json()["bins"]] == [1, 0, 1]
+    assert histogram.json()["bins"][0]["from_seconds"] == pytest.approx(60)
+    assert trend.status_code == 200, trend.content
+    points = trend.json()["points"]
+    assert len(points) == 8
+    assert sum(p["entered"] for p in points) == 6
+    assert sum(p["converted"] for p in points) == 4
+    assert all(p["conversion_rate"] == 0.0 for p in points if not p["entered"])
+
+
+def test_paths_through_the_api(berlin, client):
+    project, auth = berlin
+    body = {"start": {"event": "signup"}, "from": "-7d", "depth": 3}
+
+    response = post(client, project.id, "paths/query", body, auth)
+
+    assert response.status_code == 200, response.content
+    edges = {(e["source"], e["target"]): e["value"] for e in response.json()["edges"]}
+    assert edges == {("0_signup", "1_activate"): 4, ("1_activate", "2_pay"): 2}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("funnels/query", {"steps": [{"event": "a"}]}, ["steps"]),
+        ("funnels/query", {"steps": [{"event": "a"}] * 21}, ["steps"]),
+        ("funnels/query", funnel_body(window_seconds=0), ["window_seconds"]),
+        ("funnels/query", funnel_body(window_seconds=90 * 86400 + 1), ["window_seconds"]),
+        ("funnels/query", funnel_body(order="sideways"), ["order"]),
+        ("funnels/query", funnel_body(**{"from": "yesterday-ish"}), ["from"]),
+        ("funnels/query", funnel_body(**{"from": "all"}), ["from"]),
+        ("funnels/query", {"steps": [{"event": "a"}, {"event": ""}]}, ["steps", "1", "event"]),
+        (
+            "funnels/query",
+            {"steps": [{"event": "a"}, {"event": "b", "properties": [{"key": "p", "operator": "like"}]}]},
+            ["steps", "1", "properties", "0", "operator"],
+        ),
+        (
+            "funnels/query",
+            funnel_body(exclusions=[{"event": "x", "from_step": 2, "to_step": 1}]),
+            ["exclusions", "0", "to_step"],
+        ),
+        ("funnels/query", funnel_body(order="unordered", exclusions=[{"event": "x"}]), ["exclusions"]),
+        (
+            "funnels/query",
+            funnel_body(breakdown={"key": "plan", "attribution": "middle"}),
+            ["breakdown", "attribution"],
+        ),
+        ("funnels/query", funnel_body(breakdown={"key": "plan", "attribution": "step"}), ["breakdown", "step"]),
+        (
+            "funnels/query",
+            funnel_body(breakdown={"key": "plan", "attribution": "step", "step": 3}),
+            ["breakdown", "step"],
+        ),
+        ("funnels/query", funnel_body(segment="many"), ["segment"]),
+        ("funnels/actors", {"funnel": funnel_body(), "step": 3, "status": "converted"}, ["step"]),
+        ("funnels/actors", {"funnel": funnel_body(), "step": 0, "status": "dropped"}, ["step"]),
+        ("funnels/actors", {"funnel": funnel_body(), "step": 1, "status": "lost"}, ["status"]),
+        ("funnels/actors", {"funnel": funnel_body(), "step": 1, "status": "converted", "cursor": "%%%"}, ["cursor"]),
+        ("funnels/actors", {"funnel": {"steps": []}, "step": 1, "status": "converted"}, ["funnel", "steps"]),
+        ("funnels/histogram", {"funnel": funnel_body(), "from_step": 2, "to_step": 1}, ["from_step"]),
+        ("funnels/histogram", {"funnel": funnel_body(), "bins": 0}, ["bins"]),
+        ("funnels/trend", {"funnel": funnel_body(), "interval": "hour"}, ["interval"]),
+        ("paths/query", {"from": "-7d"}, ["start"]),
+        ("paths/query", {"start": {"event": "a"}, "end": {"event": "b"}}, ["start"]),
+        ("paths/query", {"start": {"event": "a"}, "depth": 11}, ["depth"]),
+        ("paths/query", {"start": {"event": "a"}, "path_type": "screen"}, ["path_type"]),
+    ],
+)
+def test_bad_input_is_400_naming_the_field(berlin, client, path, body, field):
+    project, auth = berlin
+
+    response = post(client, project.id, path, body, auth)
+
+    assert response.status_code == 400, response.content
+    node = response.json()["error"]["fields"]
+    for part in field:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    assert node
+
+
+def test_a_missing_segment_is_400_naming_the_segment(berlin, client):
+    project, auth = berlin
+
+    response = post(client, project.id, "funnels/query", funnel_body(segment=987654), auth)
+
+    assert response.status_code == 400, response.content
+    assert "987654" in response.json()["error"]["fields"]["segment"][0]
+
+
+@pytest.mark.parametrize(
+    "path", ["funnels/query", "funnels/actors", "funnels/histogram", "funnels/trend", "paths/query"]
+)
+def test_another_projects_member_gets_404(berlin, client, path):
+    project, _ = berlin
+    stranger, own = member_with_project()
+    _, raw_key = personal_api_key_create(user=stranger, label="read")
+    auth = {"Authorization": f"Bearer {raw_key}"}
+    body: dict[str, Any] = {"funnel": funnel_body(), "step": 1, "status": "converted"}
+    if path == "funnels/query":
+        body = funnel_body()
+    if path == "paths/query":
+        body = {"start": {"event": "signup"}, "from": "-7d"}
+
+    assert post(client, project.id, path, body, auth).status_code == 404
+    assert post(client, 999_999_999, path, body, auth).status_code == 404
+    mine = post(client, own.id, path, body, auth)
+    assert mine.status_code == 200, mine.content
+
+
+def test_anonymous_is_refused(berlin, client):
+    project, _ = berlin
+
+    assert post(client, project.id, "funnels/query", funnel_body(), {}).status_code in (401, 403)
+
+
+def test_saved_report_kinds_validate_and_run(berlin):
+    project, _ = berlin
+
+    assert {"funnels", "paths"} <= set(kind_names())
+    funnels = get_kind("funnels")
+    answer = funnels.run(project, funnels.validate(project, funnel_body()), False)
+    assert [step["count"] for step in answer["steps"]] == [6, 4, 2]
+    paths = get_kind("paths")
+    assert paths.run(project, paths.validate(project, {"end": {"event": "pay"}, "from": "-7d"}), True)["persons"] == 2
+
+
+def test_openapi_documents_the_endpoints(client):
+    schema = client.get("/api/schema/", {"format": "json"}).json()
+
+    for path in ("funnels/query", "funnels/actors", "funnels/histogram", "funnels/trend", "paths/query"):
+        operation = schema["paths"][f"/api/v1/projects/{{project_id}}/{path}"]["post"]
+        assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+        assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
