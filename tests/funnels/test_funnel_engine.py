@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.funnels.runner import run_funnel
+from analytics.funnels.runner import run_actors, run_funnel, run_histogram, run_trend
 from analytics.funnels.serializers import FunnelQuerySerializer
+from analytics.query import membership
 from tests.funnels.reference import attributed, counted_persons, generate, step_table
 from tests.warehouse.helpers import new_project_id
 
@@ -201,3 +204,96 @@ def test_an_empty_period_is_zeros(loaded):
     with_breakdown = engine(project_id, {**body, "breakdown": {"key": "plan"}})
     assert with_breakdown["breakdown"] == []
     assert [step["count"] for step in with_breakdown["steps"]] == [0, 0, 0]
+
+
+@pytest.mark.parametrize(("interval", "time_zone"), [("day", "America/New_York"), ("week", "Europe/Berlin")])
+def test_conversion_trend_per_entry_bucket_in_the_project_zone(loaded, interval, time_zone):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "from": "2026-03-09", "to": "2026-03-12"}
+    query = build(body, time_zone)
+    zone = ZoneInfo(time_zone)
+
+    answer = run_trend(project_id=project_id, query=query, interval=interval, to_step=2)
+
+    persons = counted_persons(rows, body, query.date_from, query.date_to)
+    entered: Counter[str] = Counter()
+    converted: Counter[str] = Counter()
+    for _, attempt in persons.values():
+        local = datetime.fromtimestamp(attempt.times[0] / 1000, tz=zone).date()
+        if interval == "week":
+            local -= timedelta(days=local.weekday())
+        key = datetime.combine(local, time(0), tzinfo=zone).isoformat()
+        entered[key] += 1
+        converted[key] += len(attempt.times) > 2
+    got = {p["bucket"]: (p["entered"], p["converted"]) for p in answer["points"]}
+    assert {key: value for key, value in got.items() if value[0]} == {k: (entered[k], converted[k]) for k in entered}
+    assert all(
+        p["conversion_rate"] == pytest.approx(p["converted"] / p["entered"]) for p in answer["points"] if p["entered"]
+    )
+
+
+def test_time_to_convert_histogram_matches_the_reference(loaded):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 24 * 3600, **RANGE}
+    query = build(body)
+
+    answer = run_histogram(project_id=project_id, query=query, from_step=0, to_step=2, bins=4)
+
+    persons = counted_persons(rows, body, query.date_from, query.date_to)
+    seconds = [(a.times[2] - a.times[0]) / 1000 for _, a in persons.values() if len(a.times) > 2]
+    low, high = min(seconds), max(seconds)
+    width = (high - low) / 4
+    expected_bins = Counter(min(int((s - low) // width), 3) for s in seconds)
+    assert answer["persons"] == len(seconds)
+    assert [b["persons"] for b in answer["bins"]] == [expected_bins[i] for i in range(4)]
+    assert answer["bins"][0]["from_seconds"] == pytest.approx(low)
+    assert answer["bins"][-1]["to_seconds"] == pytest.approx(high)
+
+
+def test_actors_pages_cover_the_reference_persons(loaded):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "order": "strict", **RANGE}
+    query = build(body)
+    persons = counted_persons(rows, body, query.date_from, query.date_to)
+
+    for status, step, wanted in (("converted", 1, lambda n: n > 1), ("dropped", 2, lambda n: n == 2)):
+        seen, cursor = [], None
+        while True:
+            page = run_actors(project_id=project_id, query=query, step=step, status=status, cursor=cursor, limit=7)
+            seen += [result["person_id"] for result in page["results"]]
+            cursor = page["next"]
+            if cursor is None:
+                break
+        assert seen == sorted(person for person, (_, a) in persons.items() if wanted(len(a.times)))
+
+
+@pytest.fixture
+def static_segments(loaded):
+    """The segments app's resolver hook, given here by a stand-in for static segments of distinct ids
+    (the segments app registers the real one); the previous resolver is restored afterwards."""
+    members = {7: [f"p{n}" for n in range(0, 300, 3)]}
+    previous = membership._resolver
+
+    def resolve(*, project_id: int, segment_id: int, params: Any) -> str:
+        if segment_id not in members:
+            raise membership.SegmentMissing(segment_id)
+        ids = params.add(members[segment_id], "Array(String)")
+        return f"SELECT person_id FROM events WHERE project_id = {{project_id:UInt64}} AND distinct_id IN {ids}"
+
+    membership.register_segment_resolver(resolve)
+    yield members
+    membership._resolver = previous
+
+
+@pytest.mark.parametrize("negate", [False, True])
+def test_a_segment_filter_keeps_or_leaves_out_its_persons(loaded, static_segments, negate):
+    project_id, rows = loaded
+    segment = {"type": "segment", "key": "id", "operator": "not_in" if negate else "in", "value": 7}
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "segment": segment, **RANGE}
+
+    answer = engine(project_id, body)
+
+    inside = set(static_segments[7])
+    kept = [row for row in rows if (row["distinct_id"] in inside) != negate]
+    assert numbers(answer["steps"]) == numbers(expected(kept, {**body, "segment": None}))
+    assert 0 < answer["steps"][0]["count"] < engine(project_id, {**body, "segment": None})["steps"][0]["count"]
