@@ -1,4 +1,4 @@
-"""Funnels to ClickHouse SQL: per-person event arrays folded into attempts.
+"""Funnels to ClickHouse SQL: per-person moment arrays, every attempt advanced step by step.
 
 The semantics are stated in the package docstring (``analytics/funnels/__init__.py``);
 this module implements them in three layers, each a subquery of the next:
@@ -8,12 +8,15 @@ this module implements them in three layers, each a subquery of the next:
    (several events of one person at one millisecond are one moment; their masks are OR-ed).
    Strict funnels keep every moment of the person (mask 0 = "some other event"); the other
    orders only moments that match something. Only events in ``[from, to + window]`` are read.
-2. ``_persons_sql``: per person, the sorted array of moments, one attempt per entry moment
-   (``arrayFold`` over the moments after it), exclusions checked per attempt, and the best
-   attempt kept: furthest step, ties the earliest entry. Columns: ``person_id``,
-   ``reached`` (steps reached, >= 1), ``times`` (ms of each reached step), ``entry_ms``,
-   ``breakdown_value`` (text, '' when not set or not reached) and optionally
-   ``distinct_ids``.
+2. ``persons_sql``: per person, the sorted moments as parallel arrays (``ts``, ``masks``,
+   ``vals``); for each bit ``b`` an ``arrayReverseFill`` array ``n<b>`` giving, at every
+   position, the nearest position at or after it with that bit. The entry positions ``p0``
+   then advance one step at a time (``p1``, ``p2``... one ``arrayMap`` over all entries, each
+   an O(1) lookup), exclusions are O(1) lookups too, and the counted attempt is the first
+   entry with the most steps (``arrayFirstIndex``): the furthest step, ties the earliest
+   entry. Columns: ``person_id``, ``reached`` (steps reached, >= 1), ``times`` (ms of each
+   reached step), ``entry_ms``, ``breakdown_value`` (text, '' when not set or not reached)
+   and optionally ``distinct_ids``.
 3. the answers (``compile_steps``, ``compile_actors``, ``compile_histogram``,
    ``compile_trend``) aggregate those person rows.
 
@@ -22,6 +25,8 @@ Every user value is a typed parameter; the tenant guard sees ``project_id =
 """
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from django.conf import settings
 
@@ -51,6 +56,7 @@ def new_params(project_id: int, query: FunnelQuery) -> Params:
         start_ms=int(query.date_from.timestamp() * 1000),
         end_ms=int(query.date_to.timestamp() * 1000),
         window_ms=query.window_ms,
+        read_end=query.date_to + timedelta(seconds=query.window_seconds),
         tz=query.time_zone,
     )
 
@@ -84,7 +90,7 @@ def _moments_sql(query: FunnelQuery, project_id: int, params: Params, *, with_di
     where = [
         "project_id = {project_id:UInt64}",
         "timestamp >= {start:DateTime64(3, 'UTC')}",
-        "toUnixTimestamp64Milli(timestamp) <= {end_ms:Int64} + {window_ms:Int64}",
+        "timestamp <= {read_end:DateTime64(3, 'UTC')}",
     ]
     if query.order != "strict":
         names = sorted({name for step in query.steps for name in step.events} | _exclusion_names(query))
@@ -110,41 +116,86 @@ def _exclusion_names(query: FunnelQuery) -> set[str]:
     return {name for exclusion in query.exclusions for name in exclusion.events}
 
 
-def _attempt_sql(query: FunnelQuery) -> str:
-    """The fold of one attempt from moment ``i``: (reached, last_ms, times, values[, broken])."""
-    n = len(query.steps)
-    t0 = "evs[i].1"
-    start = f"(toUInt8(1), {t0}, [{t0}], [evs[i].3], toUInt8(0))"
-    advance = "(toUInt8(acc.1 + 1), x.1, arrayPushBack(acc.3, x.1), arrayPushBack(acc.4, x.3), acc.5)"
-    in_window = f"x.1 <= {t0} + {{window_ms:Int64}}"
-    if query.order == "ordered":
-        body = f"if(acc.1 < {n} AND x.1 > acc.2 AND {in_window} AND bitTest(x.2, acc.1), {advance}, acc)"
-    else:  # strict: the very next moment must hold the next step, else the attempt stops
-        broken = "(acc.1, acc.2, acc.3, acc.4, toUInt8(1))"
-        body = f"if(acc.1 >= {n} OR acc.5 = 1 OR NOT ({in_window}), acc, if(bitTest(x.2, acc.1), {advance}, {broken}))"
-    return f"arrayFold((acc, x) -> {body}, arraySlice(evs, i + 1), {start})"
+_WINDOW = "{window_ms:Int64}"
 
 
-def _unordered_attempt_sql(query: FunnelQuery) -> str:
-    """The steps done in the window from moment ``i``: sorted (first ms, value) of each step done."""
-    n = len(query.steps)
-    window = "arrayFilter(x -> x.1 <= evs[i].1 + {window_ms:Int64}, arraySlice(evs, i))"
-    firsts = f"arrayMap(s -> arrayFirstIndex(x -> bitTest(x.2, s), {window}), range({n}))"
-    return f"arraySort(arrayMap(j -> ({window}[j].1, {window}[j].3), arrayFilter(j -> j > 0, {firsts})))"
+def _next(bit: int, position: str, *, strictly_after: bool) -> str:
+    """The first moment at (or strictly after) ``position`` whose mask has ``bit``; 0 if none.
+
+    ``n{bit}`` is ``arrayReverseFill`` over the moment positions: each position holds the
+    nearest position at or after it whose moment has the bit (trailing positions without one
+    hold the last position, hence the check). Position 0 means "no moment" and stays 0.
+    """
+    at = f"({position} + 1)" if strictly_after else position
+    return f"if({position} > 0 AND {at} <= length(ts) AND bitTest(masks[n{bit}[{at}]], {bit}), n{bit}[{at}], 0)"
 
 
-def _void_sql(query: FunnelQuery) -> str:
-    """1 when an exclusion event falls strictly between its two steps of attempt ``a``."""
-    n = len(query.steps)
-    tests = []
-    for index, exclusion in enumerate(query.exclusions):
-        low, high = exclusion.from_step, exclusion.to_step
-        upper = f"if(a.1 > {high}, a.3[{high + 1}], a.3[1] + {{window_ms:Int64}} + 1)"
-        tests.append(
-            f"(a.1 > {low} AND arrayExists(x -> bitTest(x.2, {n + index})"
-            f" AND x.1 > a.3[{low + 1}] AND x.1 < {upper}, evs))"
+def _chain_columns(query: FunnelQuery) -> list[str]:
+    """Per entry (arrays aligned with ``p0``), the position of each step's moment (0: not reached).
+
+    Step k of one entry depends only on step k-1's position, so each step is one ``arrayMap``
+    over all entries with an O(1) lookup: an attempt costs one operation per step.
+    """
+    columns = []
+    for k in range(1, len(query.steps)):
+        if query.order == "ordered":
+            following = _next(k, "p", strictly_after=True)
+        else:  # strict: the very next moment, if it has the step
+            following = f"if(p > 0 AND p < length(ts) AND bitTest(masks[p + 1], {k}), p + 1, 0)"
+        # A step after the window end is not reached (nor, times being increasing, any later one).
+        columns.append(
+            f"arrayMap((p, t) -> if(({following}) AS q_{k} > 0 AND ts[q_{k}] <= t + {_WINDOW}, q_{k}, 0), p{k - 1}, t0) AS p{k}"
         )
-    return " OR ".join(tests) if tests else "0"
+    return columns
+
+
+def _unordered_columns(query: FunnelQuery) -> list[str]:
+    """Per entry, the first moment of each step in [entry, entry + window] (0: not done)."""
+    return [
+        f"arrayMap((e, t) -> if(({_next(k, 'e', strictly_after=False)}) AS q_{k} > 0"
+        f" AND ts[q_{k}] <= t + {_WINDOW}, q_{k}, 0), p0, t0) AS f{k}"
+        for k in range(len(query.steps))
+    ]
+
+
+def _void_columns(query: FunnelQuery) -> list[str]:
+    """Per entry, 1 when exclusion j's moment falls strictly between its two steps."""
+    n = len(query.steps)
+    columns = []
+    for index, exclusion in enumerate(query.exclusions):
+        low, high, bit = exclusion.from_step, exclusion.to_step, n + index
+        found = _next(bit, f"p{low}", strictly_after=True)
+        columns.append(
+            f"arrayMap((r, x, high, t) -> r > {low} AND x > 0 AND if(r > {high}, x < high, ts[x] <= t + {_WINDOW}),"
+            f" reached_all, arrayMap(p{low} -> {found}, p{low}), p{high}, t0) AS void{index}"
+        )
+    return columns
+
+
+def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str, str]:
+    """SELECT columns over ``ts``/``masks``/``vals``/``p0``/``t0``, and the counted attempt's
+    (times, values) arrays as SQL over the index ``best`` and ``reached``."""
+    n = len(query.steps)
+    if query.order == "unordered":
+        columns = _unordered_columns(query)
+        positions = [f"f{k}" for k in range(n)]
+        reached = " + ".join(f"(a{k} > 0)" for k in range(n))
+        columns.append(
+            f"arrayMap(({', '.join(f'a{k}' for k in range(n))}) -> toUInt8({reached}), {', '.join(positions)}) AS reached_all"
+        )
+        pairs = ", ".join(f"(ts[f{k}[best]], vals[f{k}[best]], f{k}[best])" for k in range(n))
+        done = f"arraySort(arrayFilter(x -> x.3 > 0, [{pairs}]))"
+        return columns, f"arrayMap(x -> x.1, {done})", f"arrayMap(x -> x.2, {done})"
+    columns = _chain_columns(query)
+    later = [f"p{k}" for k in range(1, n)]
+    reached = " + ".join(f"(a{k} > 0)" for k in range(1, n))
+    columns.append(
+        f"arrayMap(({', '.join(f'a{k}' for k in range(1, n))}) -> toUInt8(1 + {reached}), {', '.join(later)}) AS reached_all"
+    )
+    columns += _void_columns(query)
+    times = "arraySlice([" + ", ".join(f"ts[p{k}[best]]" for k in range(n)) + "], 1, reached)"
+    values = "arraySlice([" + ", ".join(f"vals[p{k}[best]]" for k in range(n)) + "], 1, reached)"
+    return columns, times, values
 
 
 def _value_sql(query: FunnelQuery) -> str:
@@ -152,37 +203,47 @@ def _value_sql(query: FunnelQuery) -> str:
     if breakdown is None:
         return "''"
     if breakdown.attribution == "first_touch":
-        return "best.4[1]"
+        return "values[1]"
     if breakdown.attribution == "last_touch":
-        return "best.4[best.1]"
-    return f"if(best.1 > {breakdown.step}, best.4[{(breakdown.step or 0) + 1}], '')"
+        return "values[reached]"
+    return f"if(reached > {breakdown.step}, values[{(breakdown.step or 0) + 1}], '')"
 
 
 def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_distinct_ids: bool = False) -> str:
-    """One row per person who entered and has a valid attempt (see the module docstring)."""
+    """One row per person counted by the funnel (see the module docstring).
+
+    Columns: ``person_id``, ``reached`` (steps reached, >= 1), ``times`` (ms of each reached
+    step), ``entry_ms``, ``breakdown_value`` and, if asked, ``distinct_ids``.
+    """
     n = len(query.steps)
     step_bits = (1 << n) - 1
-    entry_bit = f"bitAnd(evs[i].2, {step_bits}) != 0" if query.order == "unordered" else "bitTest(evs[i].2, 0)"
-    is_entry = f"{entry_bit} AND evs[i].1 >= {{start_ms:Int64}} AND evs[i].1 < {{end_ms:Int64}}"
-    attempt = _unordered_attempt_sql(query) if query.order == "unordered" else _attempt_sql(query)
-    attempts = f"arrayMap(i -> {attempt}, arrayFilter(i -> {is_entry}, arrayEnumerate(evs)))"
-    if query.order == "unordered":  # as (reached, _, times, values, _) like the folds
-        attempts = (
-            "arrayMap(d -> (toUInt8(length(d)), toInt64(0), arrayMap(p -> p.1, d), arrayMap(p -> p.2, d),"
-            f" toUInt8(0)), {attempts})"
+    entry_bit = f"bitAnd(m, {step_bits}) != 0" if query.order == "unordered" else "bitTest(m, 0)"
+    bits = n + len(query.exclusions)
+    nexts = ", ".join(
+        f"arrayReverseFill((p, m) -> bitTest(m, {bit}), positions, masks) AS n{bit}" for bit in range(bits)
+    )
+    columns, times, values = _attempt_columns(query)
+    voids = [f"void{index}" for index in range(len(query.exclusions))]
+    counted = "reached_all"
+    if voids:
+        counted = (
+            f"arrayMap((r, {', '.join(voids)}) -> if({' OR '.join(voids)}, 0, r), reached_all, {', '.join(voids)})"
         )
-    valid = f"arrayFilter(a -> NOT ({_void_sql(query)}), {attempts})"
-    best = "arraySort(a -> (-toInt32(a.1), a.3[1]), valid)[1]"
     moments = _moments_sql(query, project_id, params, with_distinct_ids=with_distinct_ids)
     ids = ", arrayDistinct(arrayFlatten(groupArray(ids))) AS distinct_ids" if with_distinct_ids else ""
     ids_out = ", distinct_ids" if with_distinct_ids else ""
     return (
-        f"SELECT person_id, best.1 AS reached, best.3 AS times, best.3[1] AS entry_ms,"
-        f" {_value_sql(query)} AS breakdown_value{ids_out} FROM ("
-        f"SELECT person_id, {valid} AS valid, {best} AS best{ids_out} FROM ("
+        f"SELECT person_id, reached, times, times[1] AS entry_ms, {_value_sql(query)} AS breakdown_value{ids_out}"
+        f" FROM (SELECT person_id, reached, {times} AS times, {values} AS values{ids_out} FROM ("
+        f"SELECT person_id, ts, vals, {counted} AS counted, arrayMax(counted) AS reached,"
+        f" arrayFirstIndex(r -> r = reached, counted) AS best, p0{''.join(f', p{k}' for k in range(1, n)) if query.order != 'unordered' else ''.join(f', f{k}' for k in range(n))}{ids_out} FROM ("
+        f"SELECT person_id, ts, masks, vals, positions, {nexts},"
+        f" arrayFilter((p, m, t) -> {entry_bit} AND t >= {{start_ms:Int64}} AND t < {{end_ms:Int64}}, positions, masks, ts) AS p0,"
+        f" arrayMap(p -> ts[p], p0) AS t0, {', '.join(columns)}{ids_out} FROM ("
+        "SELECT person_id, arrayMap(x -> x.1, evs) AS ts, arrayMap(x -> x.2, evs) AS masks,"
+        f" arrayMap(x -> x.3, evs) AS vals, arrayEnumerate(evs) AS positions{ids_out} FROM ("
         f"SELECT person_id, arraySort(x -> x.1, groupArray((ts, mask, value))) AS evs{ids}"
-        f" FROM ({moments}) GROUP BY person_id)"
-        " WHERE length(valid) > 0)"
+        f" FROM ({moments}) GROUP BY person_id)) WHERE length(p0) > 0)) WHERE reached > 0)"
     )
 
 
@@ -323,6 +384,8 @@ def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
         start_ms=int(query.date_from.timestamp() * 1000),
         end_ms=int(query.date_to.timestamp() * 1000),
         window_ms=query.window_seconds * 1000,
+        read_start=query.date_from - timedelta(seconds=query.window_seconds),
+        read_end=query.date_to + timedelta(seconds=query.window_seconds),
         depth=query.depth,
         max_paths=MAX_DISTINCT_PATHS + 1,
     )
@@ -330,8 +393,8 @@ def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
     is_anchor = step_sql(anchor_step, params, common)
     where = [
         "project_id = {project_id:UInt64}",
-        "toUnixTimestamp64Milli(timestamp) >= {start_ms:Int64} - {window_ms:Int64}",
-        "toUnixTimestamp64Milli(timestamp) <= {end_ms:Int64} + {window_ms:Int64}",
+        "timestamp >= {read_start:DateTime64(3, 'UTC')}",
+        "timestamp <= {read_end:DateTime64(3, 'UTC')}",
     ]
     label = "event"
     if query.path_type == "url":
