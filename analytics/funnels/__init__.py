@@ -35,7 +35,8 @@ state the same rules):
   attempt is void is not counted at all. ``count`` of step k is the persons whose counted
   attempt reached step k; ``dropped`` of step k reached step k - 1 but not k; the seconds to
   convert of step k are step k's moment minus step k - 1's over the persons who reached k.
-- **Breakdown** (event property): ``first_touch`` takes the value on the counted attempt's
+- **Breakdown** by a person property (``"type": "person"``): the person's latest live
+  properties, whatever the attempt. By an event property: ``first_touch`` takes the value on the counted attempt's
   entry event, ``last_touch`` on the furthest step it reached, ``step`` on step N's event
   (no value if the attempt did not reach step N). When several step events share a moment,
   the smallest value among them is taken. Not set and "" are one group (``null``); the top

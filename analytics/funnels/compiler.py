@@ -31,7 +31,7 @@ from datetime import timedelta
 from django.conf import settings
 
 from analytics.funnels.model import FunnelQuery, PathsQuery, SegmentFilter, Step
-from analytics.query.compiler.filters import filter_sql, property_views
+from analytics.query.compiler.filters import PERSONS_SQL, filter_sql, json_views, property_views
 from analytics.query.compiler.params import Params
 from analytics.query.membership import segment_members_sql
 from analytics.warehouse.guard import Query
@@ -99,7 +99,7 @@ def _moments_sql(query: FunnelQuery, project_id: int, params: Params, *, with_di
     if segment:
         where.append(segment)
     value = "''"
-    if query.breakdown is not None:
+    if query.breakdown is not None and query.breakdown.type == "event":
         value = f"ifNull({property_views(query.breakdown.key, params).text}, '')"
     step_bits = (1 << n) - 1
     keep = "" if query.order == "strict" else " HAVING mask != 0"
@@ -232,19 +232,34 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
     moments = _moments_sql(query, project_id, params, with_distinct_ids=with_distinct_ids)
     ids = ", arrayDistinct(arrayFlatten(groupArray(ids))) AS distinct_ids" if with_distinct_ids else ""
     ids_out = ", distinct_ids" if with_distinct_ids else ""
-    return (
+    sql = (
         f"SELECT person_id, reached, times, times[1] AS entry_ms, {_value_sql(query)} AS breakdown_value{ids_out}"
         f" FROM (SELECT person_id, reached, {times} AS times, {values} AS values{ids_out} FROM ("
         f"SELECT person_id, ts, vals, {counted} AS counted, arrayMax(counted) AS reached,"
-        f" arrayFirstIndex(r -> r = reached, counted) AS best, p0{''.join(f', p{k}' for k in range(1, n)) if query.order != 'unordered' else ''.join(f', f{k}' for k in range(n))}{ids_out} FROM ("
+        f" arrayFirstIndex(r -> r = reached, counted) AS best, {', '.join(_position_names(query))}{ids_out} FROM ("
         f"SELECT person_id, ts, masks, vals, positions, {nexts},"
-        f" arrayFilter((p, m, t) -> {entry_bit} AND t >= {{start_ms:Int64}} AND t < {{end_ms:Int64}}, positions, masks, ts) AS p0,"
-        f" arrayMap(p -> ts[p], p0) AS t0, {', '.join(columns)}{ids_out} FROM ("
+        f" arrayFilter((p, m, t) -> {entry_bit} AND t >= {{start_ms:Int64}} AND t < {{end_ms:Int64}},"
+        f" positions, masks, ts) AS p0, arrayMap(p -> ts[p], p0) AS t0, {', '.join(columns)}{ids_out} FROM ("
         "SELECT person_id, arrayMap(x -> x.1, evs) AS ts, arrayMap(x -> x.2, evs) AS masks,"
         f" arrayMap(x -> x.3, evs) AS vals, arrayEnumerate(evs) AS positions{ids_out} FROM ("
         f"SELECT person_id, arraySort(x -> x.1, groupArray((ts, mask, value))) AS evs{ids}"
         f" FROM ({moments}) GROUP BY person_id)) WHERE length(p0) > 0)) WHERE reached > 0)"
     )
+    if query.breakdown is None or query.breakdown.type != "person":
+        return sql
+    # A person breakdown is the person's latest live property (no row: not set), whatever the attempt.
+    person_value = f"ifNull({json_views('person_properties', query.breakdown.key, params).text}, '')"
+    return (
+        f"SELECT funnel.person_id AS person_id, reached, times, entry_ms, {person_value} AS breakdown_value"
+        f"{', distinct_ids' if with_distinct_ids else ''} FROM ({sql}) AS funnel"
+        f" LEFT JOIN (SELECT person_id, properties AS person_properties FROM ({PERSONS_SQL})) AS breakdown_persons"
+        " ON breakdown_persons.person_id = funnel.person_id"
+    )
+
+
+def _position_names(query: FunnelQuery) -> list[str]:
+    n = len(query.steps)
+    return [f"f{k}" for k in range(n)] if query.order == "unordered" else [f"p{k}" for k in range(n)]
 
 
 def _step_columns(n: int) -> str:
@@ -309,8 +324,7 @@ def compile_actors(
         " p.times AS times, ifNull(props.properties, '{}') AS properties FROM ("
         f"SELECT person_id, distinct_ids, reached, times FROM ({persons}) WHERE {where}"
         f" ORDER BY toString(person_id) LIMIT {page}) AS p"
-        " LEFT JOIN (SELECT person_id, argMax(properties, version) AS properties FROM persons"
-        " WHERE project_id = {project_id:UInt64} GROUP BY person_id) AS props ON props.person_id = p.person_id"
+        f" LEFT JOIN ({PERSONS_SQL}) AS props ON props.person_id = p.person_id"
         " ORDER BY person_id"
     )
     return Query(name="funnels.actors", sql=sql, params=params.values, settings={"join_use_nulls": 1})

@@ -45,6 +45,7 @@ class Exclusion:
 @dataclass(frozen=True)
 class FunnelBreakdown:
     key: str
+    type: str = "event"  # event | person (the person's latest properties; attribution does not apply)
     attribution: str = "first_touch"  # first_touch | last_touch | step
     step: int | None = None  # 0-based, with attribution "step"
     limit: int = 10

@@ -98,7 +98,9 @@ class ExclusionSerializer(serializers.Serializer):
 
 class FunnelBreakdownSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=200, trim_whitespace=False)
-    type = serializers.ChoiceField(choices=["event"], default="event")
+    type = serializers.ChoiceField(
+        choices=["event", "person"], default="event", help_text="person: the person's latest properties"
+    )
     attribution = serializers.ChoiceField(choices=list(ATTRIBUTIONS), default="first_touch")
     step = serializers.IntegerField(min_value=0, required=False, help_text="0-based, with attribution step")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_BREAKDOWN_LIMIT, default=10)
@@ -185,6 +187,7 @@ class FunnelQuerySerializer(_RangeSerializer):
             exclusions=self._exclusions(attrs),
             breakdown=FunnelBreakdown(
                 key=breakdown["key"],
+                type=breakdown["type"],
                 attribution=breakdown["attribution"],
                 step=breakdown.get("step") if breakdown["attribution"] == "step" else None,
                 limit=breakdown["limit"],

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
-from tests.query.helpers import filter_matches, moment_of, percentile, text_view
+from tests.query.helpers import matches, moment_of, percentile, text_view
 from tests.warehouse.helpers import event_row
 
 NAMES = ["a", "b", "c", "d", "x", "noise"]
@@ -58,6 +58,18 @@ def _ms(row: dict[str, Any]) -> int:
 
 def _names(spec: dict[str, Any]) -> list[str]:
     return spec["event"] if isinstance(spec["event"], list) else [spec["event"]]
+
+
+def filter_matches(row: dict[str, Any], node: Any) -> bool:
+    """The filter tree on one event; person conditions read ``row["person"]`` (latest live properties)."""
+    if isinstance(node, list):
+        return all(filter_matches(row, child) for child in node)
+    if "op" in node:
+        results = [filter_matches(row, child) for child in node["conditions"]]
+        return all(results) if node["op"] == "and" else any(results)
+    if node.get("type") == "person":
+        return matches({"properties": row.get("person", {})}, node)
+    return matches(row, node)
 
 
 def _matches(row: dict[str, Any], spec: dict[str, Any], common: Any) -> bool:
@@ -185,7 +197,9 @@ def counted_persons(
     return out
 
 
-def attributed(attempt: Attempt, breakdown: dict[str, Any]) -> str:
+def attributed(attempt: Attempt, breakdown: dict[str, Any], person: dict[str, Any] | None = None) -> str:
+    if breakdown.get("type") == "person":
+        return text_view({"properties": person or {}}, breakdown["key"]) or ""
     attribution = breakdown.get("attribution", "first_touch")
     if attribution == "first_touch":
         return attempt.values[0]

@@ -13,6 +13,7 @@ from analytics.funnels.runner import run_actors, run_funnel, run_histogram, run_
 from analytics.funnels.serializers import FunnelQuerySerializer
 from analytics.query import membership
 from tests.funnels.reference import attributed, counted_persons, generate, step_table
+from tests.query.helpers import generate_persons
 from tests.warehouse.helpers import new_project_id
 
 START = datetime(2026, 3, 10, tzinfo=UTC)
@@ -297,3 +298,53 @@ def test_a_segment_filter_keeps_or_leaves_out_its_persons(loaded, static_segment
     kept = [row for row in rows if (row["distinct_id"] in inside) != negate]
     assert numbers(answer["steps"]) == numbers(expected(kept, {**body, "segment": None}))
     assert 0 < answer["steps"][0]["count"] < engine(project_id, {**body, "segment": None})["steps"][0]["count"]
+
+
+@pytest.fixture(scope="module")
+def with_persons(loaded, clickhouse_store):
+    """The persons of ``loaded`` (some with newer versions, deleted, or no row) and the rows
+    with each person's latest live properties attached as ``row["person"]``."""
+    project_id, rows = loaded
+    tables, expected_persons = generate_persons(project_id, rows)
+    for index, table in enumerate(tables):
+        clickhouse_store.insert_arrow("persons", table, dedup_token=f"funnels-persons-{project_id}-{index}")
+    return project_id, [{**row, "person": expected_persons[row["person_id"]]} for row in rows], expected_persons
+
+
+def test_person_breakdown_and_person_conditions_in_steps(with_persons):
+    project_id, rows, expected_persons = with_persons
+    steps = [
+        {"event": "a"},
+        {"event": "b", "properties": [{"key": "plan", "type": "person", "operator": "neq", "value": "free"}]},
+        {"event": "c"},
+    ]
+    body = {
+        "steps": steps,
+        "window_seconds": 6 * 3600,
+        "breakdown": {"key": "plan", "type": "person", "limit": 50},
+        **RANGE,
+    }
+
+    answer = engine(project_id, body)
+
+    query = build(body)
+    groups: dict[str, list[Any]] = {}
+    for person_id, (_, attempt) in counted_persons(rows, body, query.date_from, query.date_to).items():
+        value = attributed(attempt, body["breakdown"], expected_persons[person_id])
+        groups.setdefault(value, []).append(attempt)
+    expected_groups = {value or None: numbers(step_table(attempts, 3)) for value, attempts in groups.items()}
+    got = {group["breakdown_value"]: numbers(group["steps"]) for group in answer["breakdown"]}
+    assert got == expected_groups
+    assert len(got) > 3
+    assert numbers(answer["steps"]) == numbers(expected(rows, body))
+
+
+def test_actors_carry_the_persons_latest_live_properties(with_persons):
+    project_id, _, expected_persons = with_persons
+    query = build({"steps": STEPS, "window_seconds": 6 * 3600, **RANGE})
+
+    page = run_actors(project_id=project_id, query=query, step=0, status="converted", limit=1000)
+
+    assert len(page["results"]) > 50
+    assert all(result["properties"] == expected_persons[result["person_id"]] for result in page["results"])
+    assert any(result["properties"] == {} for result in page["results"])
