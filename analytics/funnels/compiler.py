@@ -283,12 +283,13 @@ def compile_steps(*, project_id: int, query: FunnelQuery) -> Query:
         sql = f"SELECT {columns} FROM ({persons})"
         return Query(name="funnels.steps", sql=sql, params=params.values, settings=query_settings())
     limit = params.add(query.breakdown.limit, "UInt32")
+    # Values ranked by persons entering (ties by value) with window functions: the persons
+    # subquery runs once.
     sql = (
-        f"WITH funnel_persons AS ({persons})"
-        f" SELECT is_top, value, {columns} FROM ("
-        " SELECT *, breakdown_value IN (SELECT breakdown_value FROM funnel_persons GROUP BY breakdown_value"
-        f" ORDER BY count() DESC, breakdown_value LIMIT {limit}) AS is_top,"
-        f" if(is_top, breakdown_value, '{OTHER}') AS value FROM funnel_persons)"
+        f"SELECT is_top, value, {columns} FROM ("
+        f"SELECT *, rank_ <= {limit} AS is_top, if(is_top, breakdown_value, '{OTHER}') AS value FROM ("
+        "SELECT *, dense_rank() OVER (ORDER BY volume DESC, breakdown_value) AS rank_ FROM ("
+        f"SELECT *, count() OVER (PARTITION BY breakdown_value) AS volume FROM ({persons}))))"
         " GROUP BY GROUPING SETS ((is_top, value), ()) ORDER BY is_top DESC, count_0 DESC, value"
     )
     return Query(name="funnels.breakdown", sql=sql, params=params.values, settings=query_settings())
@@ -344,29 +345,20 @@ def compile_actor_ids(
     return Query(name="funnels.actor_ids", sql=sql, params=params.values, settings=query_settings())
 
 
-def compile_durations(*, project_id: int, query: FunnelQuery, from_step: int, to_step: int) -> Query:
-    """min, max and count of the seconds from ``from_step`` to ``to_step`` of the persons who reached it."""
+def compile_histogram(*, project_id: int, query: FunnelQuery, from_step: int, to_step: int, bins: int) -> Query:
+    """Persons per equal-width bin of the seconds from ``from_step`` to ``to_step``, from the
+    fastest (``low``) to the slowest (``high``); each bin ``[from, to)``, the last closed."""
     params = new_params(project_id, query)
     persons = persons_sql(query, project_id, params)
     seconds = f"(times[{to_step + 1}] - times[{from_step + 1}]) / 1000"
+    count = params.add(bins, "Int64")
     sql = (
-        f"SELECT count() AS n, min(s) AS low, max(s) AS high FROM"
-        f" (SELECT {seconds} AS s FROM ({persons}) WHERE reached > {to_step})"
-    )
-    return Query(name="funnels.durations", sql=sql, params=params.values, settings=query_settings())
-
-
-def compile_histogram(
-    *, project_id: int, query: FunnelQuery, from_step: int, to_step: int, low: float, width: float, bins: int
-) -> Query:
-    """Persons per bin of the seconds from ``from_step`` to ``to_step`` (the last bin closed)."""
-    params = new_params(project_id, query)
-    persons = persons_sql(query, project_id, params)
-    seconds = f"(times[{to_step + 1}] - times[{from_step + 1}]) / 1000"
-    low_p, width_p, last = params.add(low, "Float64"), params.add(width, "Float64"), params.add(bins - 1, "Int64")
-    sql = (
-        f"SELECT least(toInt64(floor(({seconds} - {low_p}) / {width_p})), {last}) AS bin, count() AS persons"
-        f" FROM ({persons}) WHERE reached > {to_step} GROUP BY bin ORDER BY bin"
+        "SELECT bin, count() AS persons, any(low) AS low, any(high) AS high FROM ("
+        f"SELECT if(high = low, 0, least(toInt64(floor((s - low) / ((high - low) / {count}))), {count} - 1)) AS bin,"
+        " low, high FROM ("
+        "SELECT s, min(s) OVER () AS low, max(s) OVER () AS high FROM ("
+        f"SELECT {seconds} AS s FROM ({persons}) WHERE reached > {to_step})))"
+        " GROUP BY bin ORDER BY bin"
     )
     return Query(name="funnels.histogram", sql=sql, params=params.values, settings=query_settings())
 

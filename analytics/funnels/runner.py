@@ -35,7 +35,6 @@ from analytics.funnels.compiler import (
     OTHER,
     compile_actor_ids,
     compile_actors,
-    compile_durations,
     compile_histogram,
     compile_steps,
     compile_trend,
@@ -205,20 +204,16 @@ def run_histogram(
     """``{"bins": [{"from_seconds", "to_seconds", "persons"}], "persons"}``: equal-width bins from the
     fastest to the slowest conversion, each ``[from, to)`` except the last, which is closed."""
     store = store or get_store()
-    summary = store.query(
-        compile_durations(project_id=project_id, query=query, from_step=from_step, to_step=to_step)
-    ).dicts()[0]
-    total = int(summary["n"] or 0)
-    if not total:
+    compiled = compile_histogram(project_id=project_id, query=query, from_step=from_step, to_step=to_step, bins=bins)
+    rows = store.query(compiled).dicts()
+    if not rows:
         return {"bins": [], "persons": 0}
-    low, high = float(summary["low"]), float(summary["high"])
+    counts = {int(row["bin"]): int(row["persons"]) for row in rows}
+    total = sum(counts.values())
+    low, high = float(rows[0]["low"]), float(rows[0]["high"])
     if high == low:
         return {"bins": [{"from_seconds": low, "to_seconds": high, "persons": total}], "persons": total}
     width = (high - low) / bins
-    compiled = compile_histogram(
-        project_id=project_id, query=query, from_step=from_step, to_step=to_step, low=low, width=width, bins=bins
-    )
-    counts = {int(row["bin"]): int(row["persons"]) for row in store.query(compiled).dicts()}
     out = [
         {
             "from_seconds": low + index * width,

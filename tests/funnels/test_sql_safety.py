@@ -9,7 +9,6 @@ import pytest
 from analytics.funnels.compiler import (
     compile_actor_ids,
     compile_actors,
-    compile_durations,
     compile_histogram,
     compile_paths,
     compile_steps,
@@ -54,8 +53,7 @@ def test_funnel_queries_are_scoped_and_carry_no_user_text(funnel):
             project_id=7, query=funnel, step=1, status="converted", breakdown_value=EVIL, after=None, limit=10
         ),
         compile_actor_ids(project_id=7, query=funnel, step=2, status="dropped", breakdown_value=None, limit=10),
-        compile_durations(project_id=7, query=funnel, from_step=0, to_step=2),
-        compile_histogram(project_id=7, query=funnel, from_step=0, to_step=2, low=0, width=1.5, bins=4),
+        compile_histogram(project_id=7, query=funnel, from_step=0, to_step=2, bins=4),
         compile_trend(project_id=7, query=funnel, interval="week", to_step=2),
     ]
     for query in queries:
