@@ -9,14 +9,16 @@ this module implements them in three layers, each a subquery of the next:
    Strict funnels keep every moment of the person (mask 0 = "some other event"); the other
    orders only moments that match something. Only events in ``[from, to + window]`` are read.
 2. ``persons_sql``: per person, the sorted moments as parallel arrays (``ts``, ``masks``,
-   ``vals``); for each bit ``b`` an ``arrayReverseFill`` array ``n<b>`` giving, at every
-   position, the nearest position at or after it with that bit. The entry positions ``p0``
-   then advance one step at a time (``p1``, ``p2``... one ``arrayMap`` over all entries, each
-   an O(1) lookup), exclusions are O(1) lookups too, and the counted attempt is the first
-   entry with the most steps (``arrayFirstIndex``): the furthest step, ties the earliest
-   entry. Columns: ``person_id``, ``reached`` (steps reached, >= 1), ``times`` (ms of each
-   reached step), ``entry_ms``, ``breakdown_value`` (text, '' when not set or not reached)
-   and optionally ``distinct_ids``.
+   ``vals``). For every step j, ``t<j>`` holds, at each entry position, the time at which
+   that entry's attempt matches step j (a huge sentinel when it does not): built backwards
+   from step j to step 0 with ``arrayReverseFill`` ("the nearest later moment with this
+   step's bit") and a one-position shift, aligned array operations only, so the cost is
+   moments x steps (x steps) and never moments x entries. Exclusions carry "the first
+   exclusion moment after step a" back to the entry the same way. The counted attempt is
+   the first entry with the most steps (``arrayFirstIndex``): furthest step, ties the
+   earliest entry. Columns: ``person_id``, ``reached`` (steps reached, >= 1), ``times`` (ms
+   of each reached step), ``entry_ms``, ``breakdown_value`` (text, '' when not set or not
+   reached) and optionally ``distinct_ids``.
 3. the answers (``compile_steps``, ``compile_actors``, ``compile_histogram``,
    ``compile_trend``) aggregate those person rows.
 
@@ -117,85 +119,86 @@ def _exclusion_names(query: FunnelQuery) -> set[str]:
 
 
 _WINDOW = "{window_ms:Int64}"
+# "No such moment": a time later than any event, so it is never inside a window.
+_NEVER = "toInt64(9000000000000000000)"
 
 
-def _next(bit: int, position: str, *, strictly_after: bool) -> str:
-    """The first moment at (or strictly after) ``position`` whose mask has ``bit``; 0 if none.
-
-    ``n{bit}`` is ``arrayReverseFill`` over the moment positions: each position holds the
-    nearest position at or after it whose moment has the bit (trailing positions without one
-    hold the last position, hence the check). Position 0 means "no moment" and stays 0.
-    """
-    at = f"({position} + 1)" if strictly_after else position
-    return f"if({position} > 0 AND {at} <= length(ts) AND bitTest(masks[n{bit}[{at}]], {bit}), n{bit}[{at}], 0)"
+def _only(values: str, bit: int) -> str:
+    """``values`` where the moment has ``bit``, _NEVER elsewhere."""
+    return f"arrayMap((x, m) -> if(bitTest(m, {bit}), x, {_NEVER}), {values}, masks)"
 
 
-def _chain_columns(query: FunnelQuery) -> list[str]:
-    """Per entry (arrays aligned with ``p0``), the position of each step's moment (0: not reached).
-
-    Step k of one entry depends only on step k-1's position, so each step is one ``arrayMap``
-    over all entries with an O(1) lookup: an attempt costs one operation per step.
-    """
-    columns = []
-    for k in range(1, len(query.steps)):
-        if query.order == "ordered":
-            following = _next(k, "p", strictly_after=True)
-        else:  # strict: the very next moment, if it has the step
-            following = f"if(p > 0 AND p < length(ts) AND bitTest(masks[p + 1], {k}), p + 1, 0)"
-        # A step after the window end is not reached (nor, times being increasing, any later one).
-        columns.append(
-            f"arrayMap((p, t) -> if(({following}) AS q_{k} > 0 AND ts[q_{k}] <= t + {_WINDOW}, q_{k}, 0), p{k - 1}, t0) AS p{k}"
-        )
-    return columns
+def _at_or_after(values: str, bit: int) -> str:
+    """At each position, ``values`` of the nearest moment at or after it with ``bit`` (else _NEVER)."""
+    return f"arrayReverseFill((x, m) -> bitTest(m, {bit}), {_only(values, bit)}, masks)"
 
 
-def _unordered_columns(query: FunnelQuery) -> list[str]:
-    """Per entry, the first moment of each step in [entry, entry + window] (0: not done)."""
-    return [
-        f"arrayMap((e, t) -> if(({_next(k, 'e', strictly_after=False)}) AS q_{k} > 0"
-        f" AND ts[q_{k}] <= t + {_WINDOW}, q_{k}, 0), p0, t0) AS f{k}"
-        for k in range(len(query.steps))
-    ]
+def _after(values: str) -> str:
+    """At each position, ``values`` of the next position (_NEVER at the end)."""
+    return f"arrayPushBack(arrayPopFront({values}), {_NEVER})"
 
 
-def _void_columns(query: FunnelQuery) -> list[str]:
-    """Per entry, 1 when exclusion j's moment falls strictly between its two steps."""
+def _step_back(values: str, bit: int, order: str) -> str:
+    """From values known where step ``bit`` matched, the same values seen from step ``bit - 1``:
+    ordered, at the first moment after with the bit; strict, only at the very next moment."""
+    if order == "strict":
+        return _after(_only(values, bit))
+    return _after(_at_or_after(values, bit))
+
+
+def _chain(values: str, level: int, order: str) -> str:
+    """Seen from each entry position: ``values`` at the moment where its attempt matches step
+    ``level`` (_NEVER when it does not). Built backwards from step ``level`` to step 0 with
+    aligned array operations only (no per-entry lookups), so the cost is moments x steps."""
+    for bit in range(level, 0, -1):
+        values = _step_back(values, bit, order)
+    return values
+
+
+def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
+    """SELECT columns over ``ts``/``masks``: ``reached_all`` (steps each entry's attempt reaches,
+    0 for non-entries and void attempts) and the counted attempt's step times as SQL."""
     n = len(query.steps)
-    columns = []
+    in_range = "t >= {start_ms:Int64} AND t < {end_ms:Int64}"
+    if query.order == "unordered":
+        columns = [f"{_at_or_after('ts', k)} AS f{k}" for k in range(n)]
+        names = [f"f{k}" for k in range(n)]
+        done = " + ".join(f"({name} <= t + {_WINDOW})" for name in names)
+        entry = f"bitAnd(m, {(1 << n) - 1}) != 0"
+        columns.append(
+            f"arrayMap((t, m, {', '.join(names)}) -> if({entry} AND {in_range}, toUInt8({done}), 0),"
+            f" ts, masks, {', '.join(names)}) AS reached_all"
+        )
+        firsts = ", ".join(f"f{k}[best]" for k in range(n))
+        times = f"arraySort(arrayFilter(x -> x <= ts[best] + {_WINDOW}, [{firsts}]))"
+        return columns, times
+    columns = [f"{_chain('ts', level, query.order)} AS t{level}" for level in range(1, n)]
+    names = ["ts"] + [f"t{level}" for level in range(1, n)]
+    void_names = []
     for index, exclusion in enumerate(query.exclusions):
         low, high, bit = exclusion.from_step, exclusion.to_step, n + index
-        found = _next(bit, f"p{low}", strictly_after=True)
+        # the first exclusion moment after the attempt's step ``low``, seen from the entry
+        columns.append(f"{_chain(_after(_at_or_after('ts', bit)), low, query.order)} AS x{index}")
         columns.append(
-            f"arrayMap((r, x, high, t) -> r > {low} AND x > 0 AND if(r > {high}, x < high, ts[x] <= t + {_WINDOW}),"
-            f" reached_all, arrayMap(p{low} -> {found}, p{low}), p{high}, t0) AS void{index}"
+            f"arrayMap((t, r, x, h) -> r > {low} AND x < {_NEVER} AND if(r > {high}, x < h, x <= t + {_WINDOW}),"
+            f" ts, reached_raw, x{index}, t{high}) AS void{index}"
         )
-    return columns
-
-
-def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str, str]:
-    """SELECT columns over ``ts``/``masks``/``vals``/``p0``/``t0``, and the counted attempt's
-    (times, values) arrays as SQL over the index ``best`` and ``reached``."""
-    n = len(query.steps)
-    if query.order == "unordered":
-        columns = _unordered_columns(query)
-        positions = [f"f{k}" for k in range(n)]
-        reached = " + ".join(f"(a{k} > 0)" for k in range(n))
-        columns.append(
-            f"arrayMap(({', '.join(f'a{k}' for k in range(n))}) -> toUInt8({reached}), {', '.join(positions)}) AS reached_all"
-        )
-        pairs = ", ".join(f"(ts[f{k}[best]], vals[f{k}[best]], f{k}[best])" for k in range(n))
-        done = f"arraySort(arrayFilter(x -> x.3 > 0, [{pairs}]))"
-        return columns, f"arrayMap(x -> x.1, {done})", f"arrayMap(x -> x.2, {done})"
-    columns = _chain_columns(query)
-    later = [f"p{k}" for k in range(1, n)]
-    reached = " + ".join(f"(a{k} > 0)" for k in range(1, n))
+        void_names.append(f"void{index}")
+    lambda_args = ", ".join(["t", "m"] + [f"a{level}" for level in range(1, n)])
+    raw = "1 + " + " + ".join(f"(a{level} <= t + {_WINDOW})" for level in range(1, n))
     columns.append(
-        f"arrayMap(({', '.join(f'a{k}' for k in range(1, n))}) -> toUInt8(1 + {reached}), {', '.join(later)}) AS reached_all"
+        f"arrayMap(({lambda_args}) -> if(bitTest(m, 0) AND {in_range}, toUInt8({raw}), 0),"
+        f" ts, masks, {', '.join(names[1:])}) AS reached_raw"
     )
-    columns += _void_columns(query)
-    times = "arraySlice([" + ", ".join(f"ts[p{k}[best]]" for k in range(n)) + "], 1, reached)"
-    values = "arraySlice([" + ", ".join(f"vals[p{k}[best]]" for k in range(n)) + "], 1, reached)"
-    return columns, times, values
+    if void_names:
+        columns.append(
+            f"arrayMap((r, {', '.join(void_names)}) -> if({' OR '.join(void_names)}, 0, r),"
+            f" reached_raw, {', '.join(void_names)}) AS reached_all"
+        )
+    else:
+        columns.append("reached_raw AS reached_all")
+    times = "arraySlice([" + ", ".join(f"{name}[best]" for name in names) + "], 1, reached)"
+    return columns, times
 
 
 def _value_sql(query: FunnelQuery) -> str:
@@ -215,35 +218,19 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
     Columns: ``person_id``, ``reached`` (steps reached, >= 1), ``times`` (ms of each reached
     step), ``entry_ms``, ``breakdown_value`` and, if asked, ``distinct_ids``.
     """
-    n = len(query.steps)
-    step_bits = (1 << n) - 1
-    entry_bit = f"bitAnd(m, {step_bits}) != 0" if query.order == "unordered" else "bitTest(m, 0)"
-    bits = n + len(query.exclusions)
-    nexts = ", ".join(
-        f"arrayReverseFill((p, m) -> bitTest(m, {bit}), positions, masks) AS n{bit}" for bit in range(bits)
-    )
-    columns, times, values = _attempt_columns(query)
-    voids = [f"void{index}" for index in range(len(query.exclusions))]
-    counted = "reached_all"
-    if voids:
-        counted = (
-            f"arrayMap((r, {', '.join(voids)}) -> if({' OR '.join(voids)}, 0, r), reached_all, {', '.join(voids)})"
-        )
+    columns, times = _attempt_columns(query)
     moments = _moments_sql(query, project_id, params, with_distinct_ids=with_distinct_ids)
     ids = ", arrayDistinct(arrayFlatten(groupArray(ids))) AS distinct_ids" if with_distinct_ids else ""
     ids_out = ", distinct_ids" if with_distinct_ids else ""
     sql = (
         f"SELECT person_id, reached, times, times[1] AS entry_ms, {_value_sql(query)} AS breakdown_value{ids_out}"
-        f" FROM (SELECT person_id, reached, {times} AS times, {values} AS values{ids_out} FROM ("
-        f"SELECT person_id, ts, vals, {counted} AS counted, arrayMax(counted) AS reached,"
-        f" arrayFirstIndex(r -> r = reached, counted) AS best, {', '.join(_position_names(query))}{ids_out} FROM ("
-        f"SELECT person_id, ts, masks, vals, positions, {nexts},"
-        f" arrayFilter((p, m, t) -> {entry_bit} AND t >= {{start_ms:Int64}} AND t < {{end_ms:Int64}},"
-        f" positions, masks, ts) AS p0, arrayMap(p -> ts[p], p0) AS t0, {', '.join(columns)}{ids_out} FROM ("
+        " FROM (SELECT person_id, reached, times, arrayMap(t -> vals[indexOf(ts, t)], times) AS values"
+        f"{ids_out} FROM (SELECT person_id, ts, vals, {', '.join(columns)}, arrayMax(reached_all) AS reached,"
+        f" arrayFirstIndex(r -> r = reached, reached_all) AS best, {times} AS times{ids_out} FROM ("
         "SELECT person_id, arrayMap(x -> x.1, evs) AS ts, arrayMap(x -> x.2, evs) AS masks,"
-        f" arrayMap(x -> x.3, evs) AS vals, arrayEnumerate(evs) AS positions{ids_out} FROM ("
+        f" arrayMap(x -> x.3, evs) AS vals{ids_out} FROM ("
         f"SELECT person_id, arraySort(x -> x.1, groupArray((ts, mask, value))) AS evs{ids}"
-        f" FROM ({moments}) GROUP BY person_id)) WHERE length(p0) > 0)) WHERE reached > 0)"
+        f" FROM ({moments}) GROUP BY person_id)) WHERE reached > 0))"
     )
     if query.breakdown is None or query.breakdown.type != "person":
         return sql
@@ -255,11 +242,6 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
         f" LEFT JOIN (SELECT person_id, properties AS person_properties FROM ({PERSONS_SQL})) AS breakdown_persons"
         " ON breakdown_persons.person_id = funnel.person_id"
     )
-
-
-def _position_names(query: FunnelQuery) -> list[str]:
-    n = len(query.steps)
-    return [f"f{k}" for k in range(n)] if query.order == "unordered" else [f"p{k}" for k in range(n)]
 
 
 def _step_columns(n: int) -> str:
