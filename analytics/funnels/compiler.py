@@ -3,22 +3,21 @@
 The semantics are stated in the package docstring (``analytics/funnels/__init__.py``);
 this module implements them in three layers, each a subquery of the next:
 
-1. ``_moments_sql``: one row per (person, millisecond) with a bit mask of what the events
-   of that moment match: bit ``k`` for step ``k``, bit ``n + j`` for exclusion ``j``
-   (several events of one person at one millisecond are one moment; their masks are OR-ed).
-   Strict funnels keep every moment of the person (mask 0 = "some other event"); the other
-   orders only moments that match something. Only events in ``[from, to + window]`` are read.
-2. ``persons_sql``: per person, the sorted moments as parallel arrays (``ts``, ``masks``,
-   ``vals``). For every step j, ``t<j>`` holds, at each entry position, the time at which
-   that entry's attempt matches step j (a huge sentinel when it does not): built backwards
-   from step j to step 0 with ``arrayReverseFill`` ("the nearest later moment with this
-   step's bit") and a one-position shift, aligned array operations only, so the cost is
-   moments x steps (x steps) and never moments x entries. Exclusions carry "the first
-   exclusion moment after step a" back to the entry the same way. The counted attempt is
-   the first entry with the most steps (``arrayFirstIndex``): furthest step, ties the
-   earliest entry. Columns: ``person_id``, ``reached`` (steps reached, >= 1), ``times`` (ms
-   of each reached step), ``entry_ms``, ``breakdown_value`` (text, '' when not set or not
-   reached) and optionally ``distinct_ids``.
+1. ``_events_sql``: the events of ``[from, to + window]`` that match a step or an exclusion
+   (every event of the person for strict funnels), each with a bit mask: bit ``k`` for step
+   ``k``, bit ``n + j`` for exclusion ``j`` (0: some other event).
+2. ``persons_sql``: per person, the events sorted by time as parallel arrays (``ts``,
+   ``masks``, ``vals``); events at the same millisecond form a moment (``starts``/``ends``
+   flag its first and last event). For every step j, ``t<j>`` holds, at each entry position,
+   the time at which that entry's attempt matches step j (a huge sentinel when it does not):
+   built backwards from step j to step 0 with ``arrayReverseFill`` ("the nearest event with
+   this step's bit at or after here") read at the first event of the next moment, aligned
+   array operations only, so the cost is events x steps x steps and never events x entries.
+   Exclusions carry "the first exclusion in a moment after step a" back to the entry the same
+   way. The counted attempt is the first entry with the most steps (``arrayFirstIndex``):
+   furthest step, ties the earliest entry. Columns: ``person_id``, ``reached`` (steps
+   reached, >= 1), ``times`` (ms of each reached step), ``entry_ms``, ``breakdown_value``
+   (text, '' when not set or not reached) and optionally ``distinct_ids``.
 3. the answers (``compile_steps``, ``compile_actors``, ``compile_histogram``,
    ``compile_trend``) aggregate those person rows.
 
@@ -80,9 +79,9 @@ def segment_sql(segment: SegmentFilter | None, project_id: int, params: Params) 
     return f"person_id {'NOT IN' if segment.negate else 'IN'} ({members})"
 
 
-def _moments_sql(query: FunnelQuery, project_id: int, params: Params, *, with_distinct_ids: bool) -> str:
+def _events_sql(query: FunnelQuery, project_id: int, params: Params) -> str:
+    """The person's events that matter, each with its bit mask (0: some other event, strict only)."""
     common = filter_sql(query.filters, params) if query.filters is not None else None
-    n = len(query.steps)
     tests = [step_sql(step, params, common) for step in query.steps]
     tests += [
         step_sql(Step(events=exclusion.events, filters=exclusion.filters), params, common)
@@ -103,14 +102,11 @@ def _moments_sql(query: FunnelQuery, project_id: int, params: Params, *, with_di
     value = "''"
     if query.breakdown is not None and query.breakdown.type == "event":
         value = f"ifNull({property_views(query.breakdown.key, params).text}, '')"
-    step_bits = (1 << n) - 1
-    keep = "" if query.order == "strict" else " HAVING mask != 0"
-    ids = ", groupUniqArray(distinct_id) AS ids" if with_distinct_ids else ""
+    keep = "" if query.order == "strict" else " WHERE m != 0"
     return (
-        f"SELECT person_id, ts, groupBitOr(m) AS mask, minIf(v, bitAnd(m, {step_bits}) != 0) AS value{ids}"
-        f" FROM (SELECT person_id, distinct_id, toUnixTimestamp64Milli(timestamp) AS ts, {mask} AS m, {value} AS v"
-        f" FROM events WHERE {' AND '.join(where)})"
-        f" GROUP BY person_id, ts{keep}"
+        f"SELECT person_id, distinct_id, ts, m, v FROM (SELECT person_id, distinct_id,"
+        f" toUnixTimestamp64Milli(timestamp) AS ts, {mask} AS m, {value} AS v"
+        f" FROM events WHERE {' AND '.join(where)}){keep}"
     )
 
 
@@ -124,32 +120,41 @@ _NEVER = "toInt64(9000000000000000000)"
 
 
 def _only(values: str, bit: int) -> str:
-    """``values`` where the moment has ``bit``, _NEVER elsewhere."""
+    """``values`` where the event has ``bit``, _NEVER elsewhere."""
     return f"arrayMap((x, m) -> if(bitTest(m, {bit}), x, {_NEVER}), {values}, masks)"
 
 
 def _at_or_after(values: str, bit: int) -> str:
-    """At each position, ``values`` of the nearest moment at or after it with ``bit`` (else _NEVER)."""
+    """At each position, ``values`` of the nearest event at or after it with ``bit`` (else _NEVER)."""
     return f"arrayReverseFill((x, m) -> bitTest(m, {bit}), {_only(values, bit)}, masks)"
 
 
-def _after(values: str) -> str:
-    """At each position, ``values`` of the next position (_NEVER at the end)."""
-    return f"arrayPushBack(arrayPopFront({values}), {_NEVER})"
+def _next_moment(values: str) -> str:
+    """At each position, ``values`` at the first event of the next moment (_NEVER after the last):
+    the value one position after the moment's last event, spread over the moment's events."""
+    return f"arrayReverseFill((y, e) -> e, arrayPushBack(arrayPopFront({values}), {_NEVER}), ends)"
+
+
+def _moment_start(values: str) -> str:
+    """At each position, ``values`` at the first event of its moment."""
+    return f"arrayFill((y, s) -> s, {values}, starts)"
 
 
 def _step_back(values: str, bit: int, order: str) -> str:
     """From values known where step ``bit`` matched, the same values seen from step ``bit - 1``:
-    ordered, at the first moment after with the bit; strict, only at the very next moment."""
+    ordered, at the first event with the bit in a later moment; strict, only if the very next
+    moment has an event with the bit."""
     if order == "strict":
-        return _after(_only(values, bit))
-    return _after(_at_or_after(values, bit))
+        found = _next_moment(_at_or_after(values, bit))
+        found_at = _next_moment(_at_or_after("ts", bit))
+        return f"arrayMap((c, ct, nt) -> if(ct = nt, c, {_NEVER}), {found}, {found_at}, next_ts)"
+    return _next_moment(_at_or_after(values, bit))
 
 
 def _chain(values: str, level: int, order: str) -> str:
     """Seen from each entry position: ``values`` at the moment where its attempt matches step
     ``level`` (_NEVER when it does not). Built backwards from step ``level`` to step 0 with
-    aligned array operations only (no per-entry lookups), so the cost is moments x steps."""
+    aligned array operations only (no per-entry lookups), so the cost is events x steps."""
     for bit in range(level, 0, -1):
         values = _step_back(values, bit, order)
     return values
@@ -161,7 +166,7 @@ def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
     n = len(query.steps)
     in_range = "t >= {start_ms:Int64} AND t < {end_ms:Int64}"
     if query.order == "unordered":
-        columns = [f"{_at_or_after('ts', k)} AS f{k}" for k in range(n)]
+        columns = [f"{_moment_start(_at_or_after('ts', k))} AS f{k}" for k in range(n)]
         names = [f"f{k}" for k in range(n)]
         done = " + ".join(f"({name} <= t + {_WINDOW})" for name in names)
         entry = f"bitAnd(m, {(1 << n) - 1}) != 0"
@@ -178,7 +183,7 @@ def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
     for index, exclusion in enumerate(query.exclusions):
         low, high, bit = exclusion.from_step, exclusion.to_step, n + index
         # the first exclusion moment after the attempt's step ``low``, seen from the entry
-        columns.append(f"{_chain(_after(_at_or_after('ts', bit)), low, query.order)} AS x{index}")
+        columns.append(f"{_chain(_next_moment(_at_or_after('ts', bit)), low, query.order)} AS x{index}")
         columns.append(
             f"arrayMap((t, r, x, h) -> r > {low} AND x < {_NEVER} AND if(r > {high}, x < h, x <= t + {_WINDOW}),"
             f" ts, reached_raw, x{index}, t{high}) AS void{index}"
@@ -203,13 +208,22 @@ def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
 
 def _value_sql(query: FunnelQuery) -> str:
     breakdown = query.breakdown
-    if breakdown is None:
+    if breakdown is None or breakdown.type != "event":
         return "''"
     if breakdown.attribution == "first_touch":
         return "values[1]"
     if breakdown.attribution == "last_touch":
         return "values[reached]"
     return f"if(reached > {breakdown.step}, values[{(breakdown.step or 0) + 1}], '')"
+
+
+def _moment_value_sql(query: FunnelQuery) -> str:
+    """The value of each of the counted attempt's steps: the smallest among the step events of its moment."""
+    step_bits = (1 << len(query.steps)) - 1
+    return (
+        "arrayMap(t -> arrayReduce('min', arrayFilter((v, vt, m) -> vt = t AND bitAnd(m, "
+        f"{step_bits}) != 0, vals, ts, masks)), times)"
+    )
 
 
 def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_distinct_ids: bool = False) -> str:
@@ -219,18 +233,24 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
     step), ``entry_ms``, ``breakdown_value`` and, if asked, ``distinct_ids``.
     """
     columns, times = _attempt_columns(query)
-    moments = _moments_sql(query, project_id, params, with_distinct_ids=with_distinct_ids)
-    ids = ", arrayDistinct(arrayFlatten(groupArray(ids))) AS distinct_ids" if with_distinct_ids else ""
+    events = _events_sql(query, project_id, params)
+    ids = ", groupUniqArray(distinct_id) AS distinct_ids" if with_distinct_ids else ""
     ids_out = ", distinct_ids" if with_distinct_ids else ""
+    values = _moment_value_sql(query) if query.breakdown is not None and query.breakdown.type == "event" else "times"
+    moments = (
+        "arrayMap((t, p) -> t != p, ts, arrayPushFront(arrayPopBack(ts), toInt64(-1))) AS starts,"
+        " arrayMap((t, f) -> t != f, ts, arrayPushBack(arrayPopFront(ts), toInt64(-1))) AS ends,"
+        f" {_next_moment('ts')} AS next_ts"
+    )
     sql = (
         f"SELECT person_id, reached, times, times[1] AS entry_ms, {_value_sql(query)} AS breakdown_value{ids_out}"
-        " FROM (SELECT person_id, reached, times, arrayMap(t -> vals[indexOf(ts, t)], times) AS values"
-        f"{ids_out} FROM (SELECT person_id, ts, vals, {', '.join(columns)}, arrayMax(reached_all) AS reached,"
+        f" FROM (SELECT person_id, reached, times, {values} AS values{ids_out}"
+        f" FROM (SELECT person_id, ts, masks, vals, {moments}, {', '.join(columns)}, arrayMax(reached_all) AS reached,"
         f" arrayFirstIndex(r -> r = reached, reached_all) AS best, {times} AS times{ids_out} FROM ("
         "SELECT person_id, arrayMap(x -> x.1, evs) AS ts, arrayMap(x -> x.2, evs) AS masks,"
         f" arrayMap(x -> x.3, evs) AS vals{ids_out} FROM ("
-        f"SELECT person_id, arraySort(x -> x.1, groupArray((ts, mask, value))) AS evs{ids}"
-        f" FROM ({moments}) GROUP BY person_id)) WHERE reached > 0))"
+        f"SELECT person_id, arraySort(x -> x.1, groupArray((ts, m, v))) AS evs{ids}"
+        f" FROM ({events}) GROUP BY person_id)) WHERE reached > 0))"
     )
     if query.breakdown is None or query.breakdown.type != "person":
         return sql
