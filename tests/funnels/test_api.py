@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from analytics.accounts.services import personal_api_key_create
+from analytics.accounts.tokens import UserRefreshToken
 from analytics.query.kinds import get_kind, kind_names
 from tests.factories import member_with_project
 from tests.warehouse.helpers import event_row
@@ -230,3 +231,57 @@ def test_openapi_documents_the_endpoints(client):
         operation = schema["paths"][f"/api/v1/projects/{{project_id}}/{path}"]["post"]
         assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+
+
+def test_funnel_and_paths_answers_go_through_the_result_cache(berlin, client):
+    project, auth = berlin
+
+    first = post(client, project.id, "funnels/query", funnel_body(), auth).json()
+    second = post(client, project.id, "funnels/query", funnel_body(), auth).json()
+    refreshed = post(client, project.id, "funnels/query?refresh=true", funnel_body(), auth).json()
+    paths_body = {"start": {"event": "signup"}, "from": "-7d"}
+    paths_first = post(client, project.id, "paths/query", paths_body, auth).json()
+    paths_second = post(client, project.id, "paths/query", paths_body, auth).json()
+
+    assert (first["cached"], second["cached"], refreshed["cached"]) == (False, True, False)
+    assert second["steps"] == first["steps"]
+    assert (paths_first["cached"], paths_second["cached"]) == (False, True)
+    assert "computed_at" in paths_first
+
+
+def test_a_saved_funnel_and_saved_paths_run_by_id(berlin, client):
+    project, _ = berlin
+    owner = project.organisation.memberships.get().user
+    headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(owner).access_token}"}
+    reports = f"/api/v1/projects/{project.id}/reports/"
+
+    funnel = client.post(
+        reports,
+        data={"name": "Activation", "kind": "funnels", "query": funnel_body()},
+        content_type="application/json",
+        headers=headers,
+    )
+    paths = client.post(
+        reports,
+        data={"name": "After signup", "kind": "paths", "query": {"start": {"event": "signup"}, "from": "-7d"}},
+        content_type="application/json",
+        headers=headers,
+    )
+    bad = client.post(
+        reports,
+        data={"name": "Broken", "kind": "funnels", "query": {"steps": [{"event": "a"}], "window_seconds": 0}},
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert funnel.status_code == 201, funnel.content
+    assert paths.status_code == 201, paths.content
+    results = client.get(f"{reports}{funnel.json()['id']}/results", headers=headers).json()
+    assert [step["count"] for step in results["steps"]] == [6, 4, 2]
+    assert results["report"]["kind"] == "funnels"
+    path_results = client.get(f"{reports}{paths.json()['id']}/results", headers=headers).json()
+    assert path_results["persons"] == 6
+    assert bad.status_code == 400
+    fields = bad.json()["error"]["fields"]["query"]
+    assert "steps" in fields
+    assert "window_seconds" in fields

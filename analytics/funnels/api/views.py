@@ -7,6 +7,7 @@ them. A non-member gets 404. Semantics: ``analytics/funnels/__init__.py`` (funne
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
@@ -29,6 +30,7 @@ from analytics.funnels.serializers import (
     PathsQuerySerializer,
     TrendSerializer,
 )
+from analytics.query.cache import cached_answer, wants_refresh
 
 
 class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
@@ -43,6 +45,20 @@ class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
 
 def _context(project: Any) -> dict[str, Any]:
     return {"time_zone": project.timezone, "now": utc_now()}
+
+
+def _cached(
+    request: AuthenticatedRequest, project: Any, kind: str, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
+    """Through the result cache shared with saved reports of the same kind (``?refresh=true`` skips it)."""
+    return cached_answer(
+        kind=kind,
+        query_json=request.data,
+        project_id=project.id,
+        time_zone=project.timezone,
+        compute=compute,
+        refresh=wants_refresh(request.query_params, request.data),
+    )
 
 
 def funnel_from(data: Any, project: Any, field: str = "funnel") -> FunnelQuery:
@@ -84,6 +100,7 @@ class FunnelResultSerializer(serializers.Serializer):
     window_seconds = serializers.IntegerField()
     time_zone = serializers.CharField()
     computed_at = serializers.DateTimeField()
+    cached = serializers.BooleanField(help_text="answered from the result cache")
 
 
 class ActorSerializer(serializers.Serializer):
@@ -140,6 +157,8 @@ class PathsResultSerializer(serializers.Serializer):
     edges = PathEdgeSerializer(many=True)
     persons = serializers.IntegerField()
     truncated = serializers.BooleanField()
+    computed_at = serializers.DateTimeField()
+    cached = serializers.BooleanField(help_text="answered from the result cache")
 
 
 class FunnelQueryView(APIView):
@@ -151,7 +170,8 @@ class FunnelQueryView(APIView):
         project = project_get_for_user(user=request.user, project_id=project_id)
         serializer = FunnelQuerySerializer(data=request.data, context=_context(project))
         serializer.is_valid(raise_exception=True)
-        return Response(run_funnel(project_id=project.id, query=serializer.validated_data["query"]))
+        query = serializer.validated_data["query"]
+        return Response(_cached(request, project, "funnels", lambda: run_funnel(project_id=project.id, query=query)))
 
 
 class FunnelActorsView(APIView):
@@ -224,4 +244,5 @@ class PathsQueryView(APIView):
         project = project_get_for_user(user=request.user, project_id=project_id)
         serializer = PathsQuerySerializer(data=request.data, context=_context(project))
         serializer.is_valid(raise_exception=True)
-        return Response(run_paths(project_id=project.id, query=serializer.validated_data["query"]))
+        query = serializer.validated_data["query"]
+        return Response(_cached(request, project, "paths", lambda: run_paths(project_id=project.id, query=query)))
