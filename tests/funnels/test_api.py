@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -285,3 +288,23 @@ def test_a_saved_funnel_and_saved_paths_run_by_id(berlin, client):
     fields = bad.json()["error"]["fields"]["query"]
     assert "steps" in fields
     assert "window_seconds" in fields
+
+
+def _documented_requests() -> list[tuple[str, dict[str, Any]]]:
+    """The request bodies docs/funnels.md shows, each with its endpoint (the block after its heading)."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "funnels.md").read_text()
+    blocks = re.findall(r"```json\n(.*?)```", text, re.DOTALL)
+    return [("funnels/query", json.loads(blocks[0])), ("paths/query", json.loads(blocks[2]))]
+
+
+@pytest.mark.parametrize(("path", "body"), _documented_requests())
+def test_the_documented_requests_are_accepted(berlin, client, path, body):
+    project, auth = berlin
+
+    response = post(client, project.id, path, body, auth)
+
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:  # only the example's segment 12 may be missing here
+        assert list(response.json()["error"]["fields"]) == ["segment"]
+        response = post(client, project.id, path, {**body, "segment": None}, auth)
+    assert response.status_code == 200, response.content
