@@ -242,14 +242,18 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
         " arrayMap((t, f) -> t != f, ts, arrayPushBack(arrayPopFront(ts), toInt64(-1))) AS ends,"
         f" {_next_moment('ts')} AS next_ts"
     )
+    with_values = query.breakdown is not None and query.breakdown.type == "event"
+    # Event breakdown values ride along only when asked for: a String per event costs.
+    event_tuple, vals = ("(ts, m, v)", ", arrayMap(x -> x.3, evs) AS vals") if with_values else ("(ts, m)", "")
     sql = (
         f"SELECT person_id, reached, times, times[1] AS entry_ms, {_value_sql(query)} AS breakdown_value{ids_out}"
         f" FROM (SELECT person_id, reached, times, {values} AS values{ids_out}"
-        f" FROM (SELECT person_id, ts, masks, vals, {moments}, {', '.join(columns)}, arrayMax(reached_all) AS reached,"
+        f" FROM (SELECT person_id, ts, masks{', vals' if with_values else ''}, {moments}, {', '.join(columns)},"
+        " arrayMax(reached_all) AS reached,"
         f" arrayFirstIndex(r -> r = reached, reached_all) AS best, {times} AS times{ids_out} FROM ("
-        "SELECT person_id, arrayMap(x -> x.1, evs) AS ts, arrayMap(x -> x.2, evs) AS masks,"
-        f" arrayMap(x -> x.3, evs) AS vals{ids_out} FROM ("
-        f"SELECT person_id, arraySort(x -> x.1, groupArray((ts, m, v))) AS evs{ids}"
+        "SELECT person_id, arrayMap(x -> x.1, evs) AS ts, arrayMap(x -> x.2, evs) AS masks"
+        f"{vals}{ids_out} FROM ("
+        f"SELECT person_id, arraySort(x -> x.1, groupArray({event_tuple})) AS evs{ids}"
         f" FROM ({events}) GROUP BY person_id)) WHERE reached > 0))"
     )
     if query.breakdown is None or query.breakdown.type != "person":

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from analytics.funnels.runner import run_actors, run_funnel
+from analytics.funnels.runner import actor_distinct_ids, run_actors, run_funnel
 from analytics.funnels.serializers import FunnelQuerySerializer
 from tests.warehouse.helpers import event_row, new_project_id
 
@@ -178,3 +178,20 @@ def test_who_converted_and_who_dropped_a_page_at_a_time(store, project_id):
     assert sorted(result["distinct_ids"][0] for result in dropped["results"]) == [f"stuck-{n}" for n in range(3)]
     assert all(result["reached_steps"] == 2 for result in dropped["results"])
     assert dropped["next"] is None
+
+
+def test_every_distinct_id_of_the_selected_persons(store, project_id):
+    merged = person(project_id, "web-id", ("a", T), ("b", T + MS))
+    merged += [{**row, "distinct_id": "app-id"} for row in person(project_id, "web-id", ("b", T + MS * 2))]
+    load(store, project_id, merged, person(project_id, "other", ("a", T)))
+    body = {"steps": [{"event": "a"}, {"event": "b"}], "window_seconds": 60}
+    body.update({"from": "2026-03-10T00:00:00Z", "to": "2026-03-11T00:00:00Z"})
+    serializer = FunnelQuerySerializer(data=body, context={"time_zone": "UTC", "now": NOW})
+    assert serializer.is_valid()
+    query = serializer.validated_data["query"]
+
+    converted = actor_distinct_ids(project_id=project_id, query=query, step=1, status="converted")
+    dropped = actor_distinct_ids(project_id=project_id, query=query, step=1, status="dropped")
+
+    assert converted == ["app-id", "web-id"]
+    assert dropped == ["other"]
