@@ -237,11 +237,13 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
     ids = ", groupUniqArray(distinct_id) AS distinct_ids" if with_distinct_ids else ""
     ids_out = ", distinct_ids" if with_distinct_ids else ""
     values = _moment_value_sql(query) if query.breakdown is not None and query.breakdown.type == "event" else "times"
-    moments = (
-        "arrayMap((t, p) -> t != p, ts, arrayPushFront(arrayPopBack(ts), toInt64(-1))) AS starts,"
-        " arrayMap((t, f) -> t != f, ts, arrayPushBack(arrayPopFront(ts), toInt64(-1))) AS ends,"
-        f" {_next_moment('ts')} AS next_ts"
-    )
+    # Moment bounds: unordered reads from a moment's first event, the others jump past its last.
+    if query.order == "unordered":
+        moments = "arrayMap((t, p) -> t != p, ts, arrayPushFront(arrayPopBack(ts), toInt64(-1))) AS starts"
+    else:
+        moments = "arrayMap((t, f) -> t != f, ts, arrayPushBack(arrayPopFront(ts), toInt64(-1))) AS ends"
+    if query.order == "strict":
+        moments += f", {_next_moment('ts')} AS next_ts"
     with_values = query.breakdown is not None and query.breakdown.type == "event"
     # Event breakdown values ride along only when asked for: a String per event costs.
     event_tuple, vals = ("(ts, m, v)", ", arrayMap(x -> x.3, evs) AS vals") if with_values else ("(ts, m)", "")
