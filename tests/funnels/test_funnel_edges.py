@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.funnels.runner import actor_distinct_ids, run_actors, run_funnel
+from analytics.funnels.runner import actor_distinct_ids, run_actors, run_funnel, run_trend
 from analytics.funnels.serializers import FunnelQuerySerializer
 from tests.warehouse.helpers import event_row, new_project_id
 
@@ -195,3 +196,27 @@ def test_every_distinct_id_of_the_selected_persons(store, project_id):
 
     assert converted == ["app-id", "web-id"]
     assert dropped == ["other"]
+
+
+def test_trend_days_across_a_daylight_saving_change(store, project_id):
+    zone = ZoneInfo("America/New_York")  # clocks went forward on 2026-03-08
+    before = datetime(2026, 3, 7, 23, 30, tzinfo=zone)
+    after = datetime(2026, 3, 8, 23, 30, tzinfo=zone)
+    load(
+        store,
+        project_id,
+        person(project_id, "before", ("a", before), ("b", before + timedelta(seconds=5))),
+        person(project_id, "after", ("a", after)),
+    )
+    body = {"steps": [{"event": "a"}, {"event": "b"}], "window_seconds": 60, "from": "2026-03-07", "to": "2026-03-09"}
+    serializer = FunnelQuerySerializer(data=body, context={"time_zone": "America/New_York", "now": NOW})
+    assert serializer.is_valid(), serializer.errors
+
+    answer = run_trend(project_id=project_id, query=serializer.validated_data["query"], interval="day", to_step=1)
+
+    assert [(p["bucket"], p["entered"], p["converted"]) for p in answer["points"]] == [
+        ("2026-03-07T00:00:00-05:00", 1, 1),
+        ("2026-03-08T00:00:00-05:00", 1, 0),
+        ("2026-03-09T00:00:00-04:00", 0, 0),
+    ]
+    assert [p["conversion_rate"] for p in answer["points"]] == [1.0, 0.0, 0.0]
