@@ -421,22 +421,25 @@ def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
     if segment:
         where.append(segment)
     in_range = "x.3 = 1 AND x.1 >= {start_ms:Int64} AND x.1 < {end_ms:Int64}"
+    # Lambdas see only their own arguments and scalars (``anchor``, ``anchor_ts``): a captured
+    # array would be copied once per element.
     if query.start is not None:
         anchor = f"arrayFirstIndex(x -> {in_range}, evs)"
-        raw = "arrayFilter(x -> x.1 <= evs[anchor].1 + {window_ms:Int64}, arraySlice(evs, anchor))"
+        raw = "arrayFilter(x -> x.1 <= anchor_ts + {window_ms:Int64}, arraySlice(evs, anchor))"
     else:
         anchor = f"arrayLastIndex(x -> {in_range}, evs)"
-        raw = "arrayReverse(arrayFilter(x -> x.1 >= evs[anchor].1 - {window_ms:Int64}, arraySlice(evs, 1, anchor)))"
-    labels = f"arrayMap(x -> x.2, {raw})"
-    collapsed = "arrayFilter((name, i) -> i = 1 OR name != names[i - 1], names, arrayEnumerate(names))"
+        raw = "arrayReverse(arrayFilter(x -> x.1 >= anchor_ts - {window_ms:Int64}, arraySlice(evs, 1, anchor)))"
+    previous = "arrayPushFront(arrayPopBack(names), '')"
+    collapsed = f"arrayFilter((name, before, i) -> i = 1 OR name != before, names, {previous}, arrayEnumerate(names))"
     sql = (
         "SELECT path, count() AS persons FROM ("
         f"SELECT arraySlice({collapsed}, 1, {{depth:UInt32}}) AS path FROM ("
-        f"SELECT {labels} AS names FROM ("
+        f"SELECT arrayMap(x -> x.2, {raw}) AS names FROM ("
+        "SELECT evs, anchor, evs[anchor].1 AS anchor_ts FROM ("
         f"SELECT person_id, arraySort(x -> (x.1, x.2), groupArray((ts, label, anchor_flag))) AS evs, {anchor} AS anchor"
         f" FROM (SELECT person_id, toUnixTimestamp64Milli(timestamp) AS ts, {label} AS label,"
         f" toUInt8({is_anchor}) AS anchor_flag FROM events WHERE {' AND '.join(where)})"
-        " GROUP BY person_id) WHERE anchor > 0))"
+        " GROUP BY person_id) WHERE anchor > 0)))"
         " GROUP BY path ORDER BY persons DESC, path LIMIT {max_paths:UInt32}"
     )
     return Query(name="paths.query", sql=sql, params=params.values, settings=query_settings())
