@@ -234,6 +234,11 @@ def test_openapi_documents_the_endpoints(client):
         operation = schema["paths"][f"/api/v1/projects/{{project_id}}/{path}"]["post"]
         assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    funnel_doc = schema["paths"]["/api/v1/projects/{project_id}/funnels/query"]["post"]["description"]
+    paths_doc = schema["paths"]["/api/v1/projects/{project_id}/paths/query"]["post"]["description"]
+    for phrase in ("re-enters", "inclusive", "after ``to``", "same millisecond", "ties go to the earliest entry"):
+        assert phrase in funnel_doc, phrase
+    assert "$other" in paths_doc
 
 
 def test_funnel_and_paths_answers_go_through_the_result_cache(berlin, client):

@@ -7,6 +7,7 @@ them. A non-member gets 404. Semantics: ``analytics/funnels/__init__.py`` (funne
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -16,10 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+import analytics.funnels as funnels_package
 from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.core.timeutils import utc_now
+from analytics.funnels import paths as paths_module
 from analytics.funnels.model import FunnelQuery
 from analytics.funnels.paths import run_paths
 from analytics.funnels.runner import run_actors, run_funnel, run_histogram, run_trend
@@ -31,6 +34,10 @@ from analytics.funnels.serializers import (
     TrendSerializer,
 )
 from analytics.query.cache import cached_answer, wants_refresh
+
+# The API docs state the semantics as the modules do (one text, no drift).
+FUNNEL_SEMANTICS = inspect.cleandoc(funnels_package.__doc__ or "")
+PATHS_SEMANTICS = inspect.cleandoc(paths_module.__doc__ or "")
 
 
 class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
@@ -164,7 +171,7 @@ class PathsResultSerializer(serializers.Serializer):
 class FunnelQueryView(APIView):
     permission_classes = [IsAuthenticatedReadQuery]
 
-    @extend_schema(request=FunnelQuerySerializer, responses={200: FunnelResultSerializer})
+    @extend_schema(request=FunnelQuerySerializer, responses={200: FunnelResultSerializer}, description=FUNNEL_SEMANTICS)
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """Persons entering and reaching each step, conversion rates and times (per breakdown value)."""
         project = project_get_for_user(user=request.user, project_id=project_id)
@@ -238,7 +245,7 @@ class FunnelTrendView(APIView):
 class PathsQueryView(APIView):
     permission_classes = [IsAuthenticatedReadQuery]
 
-    @extend_schema(request=PathsQuerySerializer, responses={200: PathsResultSerializer})
+    @extend_schema(request=PathsQuerySerializer, responses={200: PathsResultSerializer}, description=PATHS_SEMANTICS)
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """The most common paths after a start event or before an end event, as Sankey nodes and edges."""
         project = project_get_for_user(user=request.user, project_id=project_id)
