@@ -295,20 +295,33 @@ def compile_steps(*, project_id: int, query: FunnelQuery) -> Query:
     # subquery runs once.
     sql = (
         f"SELECT is_top, value, {columns} FROM ("
-        f"SELECT *, rank_ <= {limit} AS is_top, if(is_top, breakdown_value, '{OTHER}') AS value FROM ("
-        "SELECT *, dense_rank() OVER (ORDER BY volume DESC, breakdown_value) AS rank_ FROM ("
-        f"SELECT *, count() OVER (PARTITION BY breakdown_value) AS volume FROM ({persons}))))"
+        f"SELECT *, if(is_top, breakdown_value, '{OTHER}') AS value FROM ({_ranked(persons, limit)}))"
         " GROUP BY GROUPING SETS ((is_top, value), ()) ORDER BY is_top DESC, count_0 DESC, value"
     )
     return Query(name="funnels.breakdown", sql=sql, params=params.values, settings=query_settings())
 
 
-def _selected(query: FunnelQuery, params: Params, step: int, status: str, breakdown_value: str | None) -> str:
-    """The WHERE over person rows: reached step ``step`` (converted) or stopped just before it (dropped)."""
+def _ranked(persons: str, limit: str) -> str:
+    """The person rows with ``is_top``: their breakdown value is among the ``limit`` values most
+    persons entered with (ties by value), as the steps answer ranks them."""
+    return (
+        f"SELECT *, rank_ <= {limit} AS is_top FROM ("
+        "SELECT *, dense_rank() OVER (ORDER BY volume DESC, breakdown_value) AS rank_ FROM ("
+        f"SELECT *, count() OVER (PARTITION BY breakdown_value) AS volume FROM ({persons})))"
+    )
+
+
+def _selected(
+    query: FunnelQuery, params: Params, persons: str, step: int, status: str, breakdown_value: str | None
+) -> tuple[str, str]:
+    """(source, WHERE) over person rows: reached step ``step`` (converted) or stopped just before
+    it (dropped); with a breakdown value, of that value ("" not set; "$other" outside the top)."""
     test = f"reached > {step}" if status == "converted" else f"reached = {step}"
-    if breakdown_value is not None and query.breakdown is not None:
-        test += f" AND breakdown_value = {params.add(breakdown_value, 'String')}"
-    return test
+    if breakdown_value is None or query.breakdown is None:
+        return persons, test
+    if breakdown_value == OTHER:
+        return _ranked(persons, params.add(query.breakdown.limit, "UInt32")), f"{test} AND NOT is_top"
+    return persons, f"{test} AND breakdown_value = {params.add(breakdown_value, 'String')}"
 
 
 def compile_actors(
@@ -323,15 +336,16 @@ def compile_actors(
 ) -> Query:
     """A page of persons (by person id) who converted at / dropped before ``step``, with their properties."""
     params = new_params(project_id, query)
-    persons = persons_sql(query, project_id, params, with_distinct_ids=True)
-    where = _selected(query, params, step, status, breakdown_value)
+    source, where = _selected(
+        query, params, persons_sql(query, project_id, params, with_distinct_ids=True), step, status, breakdown_value
+    )
     if after:
         where += f" AND toString(person_id) > {params.add(after, 'String')}"
     page = params.add(limit, "UInt32")
     sql = (
         "SELECT toString(p.person_id) AS person_id, p.distinct_ids AS distinct_ids, p.reached AS reached,"
         " p.times AS times, ifNull(props.properties, '{}') AS properties FROM ("
-        f"SELECT person_id, distinct_ids, reached, times FROM ({persons}) WHERE {where}"
+        f"SELECT person_id, distinct_ids, reached, times FROM ({source}) WHERE {where}"
         f" ORDER BY toString(person_id) LIMIT {page}) AS p"
         f" LEFT JOIN ({PERSONS_SQL}) AS props ON props.person_id = p.person_id"
         " ORDER BY person_id"
@@ -344,10 +358,11 @@ def compile_actor_ids(
 ) -> Query:
     """Every distinct id of the selected persons (for saving them as a segment)."""
     params = new_params(project_id, query)
-    persons = persons_sql(query, project_id, params, with_distinct_ids=True)
-    where = _selected(query, params, step, status, breakdown_value)
+    source, where = _selected(
+        query, params, persons_sql(query, project_id, params, with_distinct_ids=True), step, status, breakdown_value
+    )
     sql = (
-        f"SELECT arrayJoin(distinct_ids) AS distinct_id FROM ({persons}) WHERE {where}"
+        f"SELECT arrayJoin(distinct_ids) AS distinct_id FROM ({source}) WHERE {where}"
         f" ORDER BY distinct_id LIMIT {params.add(limit, 'UInt32')}"
     )
     return Query(name="funnels.actor_ids", sql=sql, params=params.values, settings=query_settings())

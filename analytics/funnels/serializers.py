@@ -236,7 +236,12 @@ class ActorsSerializer(serializers.Serializer):
     funnel = serializers.JSONField(help_text="the funnel query, as for funnels/query")
     step = serializers.IntegerField(min_value=0, max_value=MAX_STEPS - 1, help_text="0-based")
     status = serializers.ChoiceField(choices=["converted", "dropped"])
-    breakdown_value = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    breakdown_value = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text='one breakdown group: "" for not set, "$other" for the values outside the top',
+    )
     cursor = serializers.CharField(required=False, allow_blank=True, max_length=200)
     limit = serializers.IntegerField(min_value=1, max_value=1000, default=100)
 

@@ -348,3 +348,28 @@ def test_actors_carry_the_persons_latest_live_properties(with_persons):
     assert len(page["results"]) > 50
     assert all(result["properties"] == expected_persons[result["person_id"]] for result in page["results"])
     assert any(result["properties"] == {} for result in page["results"])
+
+
+def test_actors_of_a_breakdown_value_and_of_other(loaded):
+    project_id, rows = loaded
+    body = {"steps": STEPS, "window_seconds": 6 * 3600, "breakdown": {"key": "plan", "limit": 2}, **RANGE}
+    query = build(body)
+    answer = engine(project_id, body)
+    persons = counted_persons(rows, body, query.date_from, query.date_to)
+
+    for group in answer["breakdown"]:
+        wanted = "$other" if group["is_other"] else (group["breakdown_value"] or "")
+        page = run_actors(
+            project_id=project_id, query=query, step=1, status="converted", breakdown_value=wanted, limit=1000
+        )
+        assert len(page["results"]) == group["steps"][1]["count"]
+        dropped = run_actors(
+            project_id=project_id, query=query, step=1, status="dropped", breakdown_value=wanted, limit=1000
+        )
+        assert len(dropped["results"]) == group["steps"][1]["dropped"]
+    top = {group["breakdown_value"] or "" for group in answer["breakdown"] if not group["is_other"]}
+    others = run_actors(
+        project_id=project_id, query=query, step=0, status="converted", breakdown_value="$other", limit=1000
+    )
+    expected_others = sorted(p for p, (_, a) in persons.items() if attributed(a, body["breakdown"]) not in top)
+    assert [result["person_id"] for result in others["results"]] == expected_others
