@@ -432,6 +432,8 @@ def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
         label = f"if({pageview}, {_URL_PATH}, event)"
     if common:
         where.append(common)
+    if query.exclude_events:
+        where.append(f"(event NOT IN {params.add(list(query.exclude_events), 'Array(String)')} OR {is_anchor})")
     segment = segment_sql(query.segment, project_id, params)
     if segment:
         where.append(segment)

@@ -94,3 +94,4 @@ class PathsQuery:
     window_seconds: int = 24 * 3600
     filters: Filter | None = None
     segment: SegmentFilter | None = None
+    exclude_events: tuple[str, ...] = ()  # left out of paths (unless the anchor)

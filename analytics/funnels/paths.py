@@ -12,7 +12,7 @@ Semantics:
 - A node is the event name, or with ``path_type: "url"`` the path of the URL of ``$pageview``
   events (``/pricing``; query string and fragment dropped); other events are left out, except
   the anchor (labelled by its event name unless it is a pageview). ``filters`` apply to every
-  event of the path.
+  event of the path; events named in ``exclude_events`` are left out, except those matching the anchor step.
 - Repeats in a row collapse into one node (a reload is not a step). Events of one person at
   the same millisecond are ordered by their label.
 - Top edges: at each step, the ``edges_per_step`` edges taken by the most persons (ties by

@@ -201,7 +201,8 @@ class FunnelQuerySerializer(_RangeSerializer):
 
 
 class PathsQuerySerializer(_RangeSerializer):
-    """``{"start"?: step, "end"?: step, "depth", "edges_per_step", "path_type", "window_seconds", "from", "to"?}``."""
+    """``{"start"?: step, "end"?: step, "depth", "edges_per_step", "path_type", "window_seconds",
+    "exclude_events"?, "from", "to"?}``."""
 
     start = StepSerializer(required=False, allow_null=True)
     end = StepSerializer(required=False, allow_null=True)
@@ -209,6 +210,12 @@ class PathsQuerySerializer(_RangeSerializer):
     edges_per_step = serializers.IntegerField(min_value=1, max_value=MAX_PATH_EDGES, default=10)
     path_type = serializers.ChoiceField(choices=["event", "url"], default="event")
     window_seconds = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_SECONDS, default=24 * 3600)
+    exclude_events = serializers.ListField(
+        child=serializers.CharField(max_length=200, trim_whitespace=False),
+        required=False,
+        max_length=100,
+        help_text="event names left out of the paths (events matching the anchor step stay)",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start, end = _date_range(attrs, self.context)
@@ -226,6 +233,7 @@ class PathsQuerySerializer(_RangeSerializer):
             window_seconds=attrs["window_seconds"],
             filters=attrs.get("filters"),
             segment=attrs.get("segment"),
+            exclude_events=tuple(attrs.get("exclude_events") or ()),
         )
         return {"query": query}
 

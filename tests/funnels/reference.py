@@ -237,36 +237,40 @@ def _label(row: dict[str, Any], path_type: str) -> str | None:
     return None
 
 
+def _person_path(own: list[dict[str, Any]], body: dict[str, Any], start_ms: int, end_ms: int) -> list[str] | None:
+    """One person's path (anchor first; backwards before ``end``), or None without an anchor."""
+    anchor_spec = body.get("start") or body.get("end")
+    window = body.get("window_seconds", 86400) * 1000
+    events = []
+    for row in own:
+        is_anchor = _matches(row, anchor_spec, None)
+        if row["event"] in body.get("exclude_events", []) and not is_anchor:
+            continue
+        label = _label(row, body.get("path_type", "event")) or (row["event"] if is_anchor else None)
+        if label is not None:
+            events.append((_ms(row), label, is_anchor))
+    events.sort(key=lambda item: (item[0], item[1]))
+    anchors = [i for i, (ms, _, flag) in enumerate(events) if flag and start_ms <= ms < end_ms]
+    if not anchors:
+        return None
+    if "end" in body:
+        at = anchors[-1]
+        names = [name for ms, name, _ in reversed(events[: at + 1]) if ms >= events[at][0] - window]
+    else:
+        at = anchors[0]
+        names = [name for ms, name, _ in events[at:] if ms <= events[at][0] + window]
+    collapsed = [name for i, name in enumerate(names) if i == 0 or name != names[i - 1]]
+    return collapsed[: body.get("depth", 5)]
+
+
 def reference_paths(rows: list[dict[str, Any]], body: dict[str, Any], start_ms: int, end_ms: int) -> dict[str, Any]:
     """Sankey nodes and edges as paths.py states them, over plain rows."""
-    anchor_spec = body.get("start") or body.get("end")
     backwards = "end" in body
     depth, limit = body.get("depth", 5), body.get("edges_per_step", 10)
-    window = body.get("window_seconds", 86400) * 1000
-    path_type = body.get("path_type", "event")
     by_person: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_person[row["person_id"]].append(row)
-    paths: list[list[str]] = []
-    for own in by_person.values():
-        events = []
-        for row in own:
-            is_anchor = _matches(row, anchor_spec, None)
-            label = _label(row, path_type) or (row["event"] if is_anchor else None)
-            if label is not None:
-                events.append((_ms(row), label, is_anchor))
-        events.sort(key=lambda item: (item[0], item[1]))
-        anchors = [i for i, (ms, _, flag) in enumerate(events) if flag and start_ms <= ms < end_ms]
-        if not anchors:
-            continue
-        if backwards:
-            at = anchors[-1]
-            names = [name for ms, name, _ in reversed(events[: at + 1]) if ms >= events[at][0] - window]
-        else:
-            at = anchors[0]
-            names = [name for ms, name, _ in events[at:] if ms <= events[at][0] + window]
-        collapsed = [name for i, name in enumerate(names) if i == 0 or name != names[i - 1]]
-        paths.append(collapsed[:depth])
+    paths = [path for own in by_person.values() if (path := _person_path(own, body, start_ms, end_ms)) is not None]
     for step in range(1, depth):
         counts = Counter((p[step - 1], p[step]) for p in paths if len(p) > step)
         kept = {edge for edge, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]}

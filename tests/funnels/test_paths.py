@@ -136,6 +136,7 @@ def generated(clickhouse_store: Any) -> tuple[int, list[dict[str, Any]]]:
         {"start": {"event": "a"}, "depth": 5, "edges_per_step": 3},
         {"start": {"event": ["a", "b"]}, "depth": 10, "edges_per_step": 50, "window_seconds": 3600},
         {"end": {"event": "c"}, "depth": 4, "edges_per_step": 2},
+        {"start": {"event": "a"}, "depth": 6, "exclude_events": ["noise", "b", "a"]},
         {"end": {"event": "d", "properties": [{"key": "plan", "operator": "eq", "value": "pro"}]}, "depth": 6},
     ],
 )
