@@ -373,3 +373,22 @@ def test_actors_of_a_breakdown_value_and_of_other(loaded):
     )
     expected_others = sorted(p for p, (_, a) in persons.items() if attributed(a, body["breakdown"]) not in top)
     assert [result["person_id"] for result in others["results"]] == expected_others
+
+
+@pytest.mark.parametrize("order", ["ordered", "strict", "unordered"])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        [{"event": "a"}, {"event": "a"}, {"event": "b"}],
+        [{"event": "a"}, {"event": ["a", "b"]}, {"event": "c"}, {"event": "a"}],
+        [{"event": "noise"}, {"event": "noise", "properties": [{"key": "amount", "operator": "is_set"}]}],
+    ],
+)
+def test_steps_that_share_events_match_the_reference(loaded, order, steps):
+    project_id, rows = loaded
+    body = {"steps": steps, "window_seconds": 3 * 3600, "order": order, **RANGE}
+
+    answer = engine(project_id, body)
+
+    assert numbers(answer["steps"]) == numbers(expected(rows, body))
+    assert answer["steps"][1]["count"] > 0
