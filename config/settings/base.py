@@ -56,6 +56,7 @@ LOCAL_APPS = [
     "analytics.reports",
     "analytics.funnels",
     "analytics.cohorts",
+    "analytics.privacy",
     "analytics.segments",
     "analytics.query",
     "analytics.aggregation",
