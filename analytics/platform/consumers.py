@@ -6,9 +6,10 @@ logged-in session. Refused (closed before accepting) when
 - the user is anonymous (close code 4401);
 - the project is malformed, missing or not one of the user's projects (4404: members only,
   and a stranger cannot tell a foreign project from a missing one);
-- the Origin is not this very site: its host must be an allowed host (asgi.py's
-  AllowedHostsOriginValidator) and its host *and port* must equal the Host the socket was
-  opened on (4403), so a page served on another port of an allowed host cannot connect.
+- the Origin is not this very site: asgi.py's SameOriginValidator (``origin.py``) refuses an
+  Origin whose host and port differ from the Host header before this consumer runs, and the
+  consumer checks host *and port* against the Host again (4403), so a page served on another
+  port of an allowed host cannot connect.
 
 Producers send to the group :func:`live_group` with ``{"type": "live.update", ...}``
 (analytics/streams/live.py for stored batches, analytics/ingestion/live.py for accepted

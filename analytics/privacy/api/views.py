@@ -17,7 +17,7 @@ from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.services import project_require_manager
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.pagination import CursorPagination
+from analytics.core.pagination import CursorPagination, cursor_page_schema
 from analytics.privacy import selectors, services
 from analytics.privacy.models import DeletionRequest, PrivacySettings, SuppressedId
 from analytics.warehouse.store import get_store
@@ -71,7 +71,7 @@ class PersonDeleteView(APIView):
 class DeletionListView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
-    @extend_schema(responses={200: DeletionSerializer(many=True)})
+    @extend_schema(responses={200: cursor_page_schema(DeletionSerializer)})
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """The project's deletion requests, newest first (cursor pages)."""
         project = project_get_for_user(user=request.user, project_id=project_id)
