@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from analytics.accounts.models import Membership, Role
 from analytics.accounts.services import personal_api_key_create
 from analytics.accounts.tokens import UserRefreshToken
 from analytics.query.kinds import get_kind, kind_names
-from tests.factories import member_with_project
+from tests.factories import UserFactory, member_with_project
 from tests.warehouse.helpers import event_row
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -230,10 +231,18 @@ def test_saved_report_kinds_validate_and_run(berlin):
 def test_openapi_documents_the_endpoints(client):
     schema = client.get("/api/schema/", {"format": "json"}).json()
 
-    for path in ("funnels/query", "funnels/actors", "funnels/histogram", "funnels/trend", "paths/query"):
+    for path in (
+        "funnels/query",
+        "funnels/actors",
+        "funnels/histogram",
+        "funnels/trend",
+        "funnels/save-segment",
+        "paths/query",
+    ):
         operation = schema["paths"][f"/api/v1/projects/{{project_id}}/{path}"]["post"]
         assert operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-        assert operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+        (answer,) = operation["responses"].values()
+        assert answer["content"]["application/json"]["schema"]["$ref"]
     funnel_doc = schema["paths"]["/api/v1/projects/{project_id}/funnels/query"]["post"]["description"]
     paths_doc = schema["paths"]["/api/v1/projects/{project_id}/paths/query"]["post"]["description"]
     for phrase in ("re-enters", "inclusive", "after ``to``", "same millisecond", "ties go to the earliest entry"):
@@ -313,3 +322,43 @@ def test_the_documented_requests_are_accepted(berlin, client, path, body):
         assert list(response.json()["error"]["fields"]) == ["segment"]
         response = post(client, project.id, path, {**body, "segment": None}, auth)
     assert response.status_code == 200, response.content
+
+
+def test_save_the_persons_who_dropped_at_a_step_as_a_static_segment(berlin, client):
+    project, _ = berlin
+    owner = project.organisation.memberships.get().user
+    headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(owner).access_token}"}
+    body = {"funnel": funnel_body(), "step": 1, "status": "dropped", "name": "Signed up, never activated"}
+
+    response = post(client, project.id, "funnels/save-segment", body, headers)
+
+    assert response.status_code == 201, response.content
+    saved = response.json()
+    assert saved["name"] == "Signed up, never activated"
+    assert saved["members"] == 2
+    members = client.get(f"/api/v1/projects/{project.id}/segments/{saved['id']}/members", headers=headers).json()
+    assert sorted(member["distinct_id"] for member in members["results"]) == ["user-0", "user-3"]
+    converted = post(client, project.id, "funnels/save-segment", {**body, "status": "converted", "step": 2}, headers)
+    assert converted.json()["members"] == 2
+
+
+def test_save_as_segment_needs_an_editor_and_a_valid_request(berlin, client):
+    project, api_key = berlin
+    viewer = UserFactory()
+    Membership.objects.create(user=viewer, organisation=project.organisation, role=Role.VIEWER)
+    viewer_headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(viewer).access_token}"}
+    owner = project.organisation.memberships.get(role=Role.OWNER).user
+    owner_headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(owner).access_token}"}
+    body = {"funnel": funnel_body(), "step": 1, "status": "converted", "name": "Activated"}
+
+    assert post(client, project.id, "funnels/save-segment", body, viewer_headers).status_code == 403
+    assert post(client, project.id, "funnels/save-segment", body, api_key).status_code == 403
+    missing_name = post(client, project.id, "funnels/save-segment", {**body, "name": ""}, owner_headers)
+    assert missing_name.status_code == 400
+    assert "name" in missing_name.json()["error"]["fields"]
+    bad_step = post(client, project.id, "funnels/save-segment", {**body, "step": 9}, owner_headers)
+    assert bad_step.status_code == 400
+    assert "step" in bad_step.json()["error"]["fields"]
+    stranger, _ = member_with_project()
+    stranger_headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(stranger).access_token}"}
+    assert post(client, project.id, "funnels/save-segment", body, stranger_headers).status_code == 404

@@ -18,14 +18,16 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import analytics.funnels as funnels_package
+from analytics.accounts.models import EDITING_ROLES
 from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
-from analytics.accounts.selectors import project_get_for_user
+from analytics.accounts.selectors import project_get_for_user, role_for
+from analytics.accounts.services import PermissionDeniedError
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.core.timeutils import utc_now
 from analytics.funnels import paths as paths_module
 from analytics.funnels.model import FunnelQuery
 from analytics.funnels.paths import run_paths
-from analytics.funnels.runner import run_actors, run_funnel, run_histogram, run_trend
+from analytics.funnels.runner import actor_distinct_ids, run_actors, run_funnel, run_histogram, run_trend
 from analytics.funnels.serializers import (
     ActorsSerializer,
     FunnelQuerySerializer,
@@ -34,6 +36,7 @@ from analytics.funnels.serializers import (
     TrendSerializer,
 )
 from analytics.query.cache import cached_answer, wants_refresh
+from analytics.segments.services import segment_create_static
 
 # The API docs state the semantics as the modules do (one text, no drift).
 FUNNEL_SEMANTICS = inspect.cleandoc(funnels_package.__doc__ or "")
@@ -253,3 +256,43 @@ class PathsQueryView(APIView):
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data["query"]
         return Response(_cached(request, project, "paths", lambda: run_paths(project_id=project.id, query=query)))
+
+
+class SaveAsSegmentSerializer(ActorsSerializer):
+    name = serializers.CharField(max_length=200)
+    cursor = None  # type: ignore[assignment]  # the whole selection, not a page
+    limit = None  # type: ignore[assignment]
+
+
+class SavedSegmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    members = serializers.IntegerField(help_text="distinct ids saved")
+
+
+class FunnelSaveSegmentView(APIView):
+    permission_classes = [IsAuthenticatedApiKeysReadOnly]
+
+    @extend_schema(request=SaveAsSegmentSerializer, responses={201: SavedSegmentSerializer})
+    def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
+        """Save the persons who converted at (or dropped at) step N as a static segment of their distinct ids."""
+        project = project_get_for_user(user=request.user, project_id=project_id)
+        role = role_for(user=request.user, project=project) or "none"
+        if role not in EDITING_ROLES:
+            raise PermissionDeniedError(f"your role ({role}) cannot create segments")
+        serializer = SaveAsSegmentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        query = funnel_from(data["funnel"], project)
+        _check_step(query, "step", data["step"], minimum=1 if data["status"] == "dropped" else 0)
+        distinct_ids = actor_distinct_ids(
+            project_id=project.id,
+            query=query,
+            step=data["step"],
+            status=data["status"],
+            breakdown_value=data.get("breakdown_value"),
+        )
+        segment = segment_create_static(
+            project=project, name=data["name"], distinct_ids=distinct_ids, created_by=request.user
+        )
+        return Response({"id": segment.id, "name": segment.name, "members": len(distinct_ids)}, status=201)
