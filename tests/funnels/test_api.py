@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from analytics.accounts.models import Membership, Role
 from analytics.accounts.services import personal_api_key_create
 from analytics.accounts.tokens import UserRefreshToken
 from analytics.query.kinds import get_kind, kind_names
+from analytics.warehouse.identity import person_id_for
 from tests.factories import UserFactory, member_with_project
 from tests.warehouse.helpers import event_row
 
@@ -30,7 +30,8 @@ def berlin(db: None, store: Any) -> tuple[Any, dict[str, str]]:
     _, raw_key = personal_api_key_create(user=owner, label="read")
     rows = []
     for n in range(6):
-        person_id = str(uuid.uuid4())
+        # the person id ingestion gives a new distinct id (what static segments map ids to)
+        person_id = str(person_id_for(project.id, f"user-{n}"))
         names = ["signup", "activate", "pay"][: 1 + n % 3]
         for offset, name in enumerate(names):
             moment = DAY + timedelta(minutes=n, seconds=10 * offset * (n + 1))
@@ -362,3 +363,23 @@ def test_save_as_segment_needs_an_editor_and_a_valid_request(berlin, client):
     stranger, _ = member_with_project()
     stranger_headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(stranger).access_token}"}
     assert post(client, project.id, "funnels/save-segment", body, stranger_headers).status_code == 404
+
+
+def test_a_saved_segment_filters_a_funnel(berlin, client):
+    project, auth = berlin
+    owner = project.organisation.memberships.get(role=Role.OWNER).user
+    headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(owner).access_token}"}
+    body = {"funnel": funnel_body(), "step": 1, "status": "converted", "name": "Activated"}
+    segment_id = post(client, project.id, "funnels/save-segment", body, headers).json()["id"]
+
+    inside = post(client, project.id, "funnels/query", funnel_body(segment=segment_id), auth).json()
+    outside = post(
+        client,
+        project.id,
+        "funnels/query",
+        funnel_body(segment={"type": "segment", "key": "id", "operator": "not_in", "value": segment_id}),
+        auth,
+    ).json()
+
+    assert [step["count"] for step in inside["steps"]] == [4, 4, 2]
+    assert [step["count"] for step in outside["steps"]] == [2, 0, 0]
