@@ -41,8 +41,14 @@ class EventSpecSerializer(serializers.Serializer):
 
 class RetentionBreakdownSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=200, trim_whitespace=False)
-    type = serializers.ChoiceField(choices=["event", "person"], default="event")
+    # A CharField, not a ChoiceField: the OpenAPI enum named "type" is already taken by other choices.
+    type = serializers.CharField(default="event", max_length=20, help_text='"event" or "person"')
     limit = serializers.IntegerField(min_value=1, max_value=MAX_BREAKDOWN_LIMIT, default=10)
+
+    def validate_type(self, value: str) -> str:
+        if value not in ("event", "person"):
+            raise serializers.ValidationError('must be "event" or "person"')
+        return value
 
 
 @extend_schema_field(
