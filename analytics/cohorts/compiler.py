@@ -30,6 +30,15 @@ The semantics the SQL implements (``docs/retention.md`` states them for API user
   not set and empty are one group ``''``. The top ``limit`` values by number of (user,
   cohort) pairs (ties by value) keep their value, the rest are one group (``is_top = 0``).
 
+- **distinct_id** of a listed user: the one on their cohort event (first_time: the
+  first-ever one; recurring: the earliest one in ``[from, to)``).
+
+How: one scan of ``events`` reads the cohort and return events together (each row flagged
+``is_cohort`` / ``is_return``, return events only inside the window the runner computes),
+one aggregation per user collects the first cohort event (or the cohort periods) and the
+distinct return periods, and ``ks`` lists the cells a (user, cohort) pair counts in. No
+join of events with events; only a person breakdown joins ``persons``.
+
 The answer rows are ``(cohort_epoch, is_top, breakdown_value, k, users)``: the cohort's
 start as Unix seconds, and how many (user, cohort) pairs count in cell ``k`` (``k = 0``:
 the size). The runner shapes them and marks periods that have not started as null.
@@ -41,7 +50,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from analytics.cohorts.model import Cell, RetentionQuery
+from analytics.cohorts.model import Cell, EventSpec, RetentionQuery
 from analytics.query.compiler.filters import filter_sql, property_views
 from analytics.query.compiler.params import Params
 from analytics.query.membership import segment_members_sql
@@ -53,28 +62,32 @@ PERIOD_NUMBER = {
     "week": "toRelativeWeekNum({moment}, " + _TZ + ")",
     "month": "toRelativeMonthNum({moment}, " + _TZ + ")",
 }
+# The start (Unix seconds) of the period with number ``{number}``: toRelativeDayNum counts days
+# from 1970-01-01, toRelativeWeekNum weeks such that Monday = 7 * number - 3 days, and
+# toRelativeMonthNum is year * 12 + month.
 PERIOD_START = {
-    "day": "toUnixTimestamp(toStartOfDay({moment}, " + _TZ + "))",
-    "week": "toUnixTimestamp(toDateTime(toMonday({moment}, " + _TZ + "), " + _TZ + "))",
-    "month": "toUnixTimestamp(toDateTime(toStartOfMonth({moment}, " + _TZ + "), " + _TZ + "))",
+    "day": "toUnixTimestamp(toDateTime(toDate('1970-01-01') + {number}, " + _TZ + "))",
+    "week": "toUnixTimestamp(toDateTime(toDate('1970-01-01') + ({number} * 7 - 3), " + _TZ + "))",
+    "month": "toUnixTimestamp(toDateTime(makeDate(intDiv({number} - 1, 12), ({number} - 1) % 12 + 1, 1), " + _TZ + "))",
 }
 _PROJECT = "project_id = {project_id:UInt64}"
 _IN_RANGE = "timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}"
+_RETURN_WINDOW = "timestamp >= {returns_from:DateTime64(3, 'UTC')} AND timestamp < {returns_to:DateTime64(3, 'UTC')}"
 
 
 def _number(query: RetentionQuery, moment: str) -> str:
     return PERIOD_NUMBER[query.period].replace("{moment}", moment)
 
 
-def _start(query: RetentionQuery, moment: str) -> str:
-    return PERIOD_START[query.period].replace("{moment}", moment)
+def _start(query: RetentionQuery, number: str) -> str:
+    return PERIOD_START[query.period].replace("{number}", number)
 
 
-def _event_where(event: str, filters: object, params: Params) -> list[str]:
-    parts = [_PROJECT, f"event = {params.add(event, 'String')}"]
-    if filters is not None:
-        parts.append(filter_sql(filters, params))  # type: ignore[arg-type]
-    return parts
+def _matches(spec: EventSpec, params: Params) -> str:
+    parts = [f"event = {params.add(spec.event, 'String')}"]
+    if spec.filters is not None:
+        parts.append(filter_sql(spec.filters, params))
+    return "(" + " AND ".join(parts) + ")"
 
 
 def _segment_where(query: RetentionQuery, project_id: int, params: Params) -> list[str]:
@@ -90,69 +103,107 @@ def _event_value(query: RetentionQuery, params: Params) -> str:
     return f"ifNull({property_views(query.breakdown.key, params).text}, '')"
 
 
-def _cohort_sql(query: RetentionQuery, project_id: int, params: Params) -> str:
-    """(person_id, cohort_num, cohort_epoch, cohort_value, cohort_distinct_id): one row per (user, cohort)."""
-    where = _event_where(query.cohort_event.event, query.cohort_event.filters, params)
-    where += _segment_where(query, project_id, params)
-    value = _event_value(query, params)
-    if query.mode == "first_time":
-        first = (
-            "SELECT person_id, min(timestamp) AS first_at, argMin(" + value + ", timestamp) AS first_value,"
-            " argMin(distinct_id, timestamp) AS first_distinct_id"
-            f" FROM events WHERE {' AND '.join(where)} GROUP BY person_id"
-            " HAVING first_at >= {start:DateTime64(3, 'UTC')} AND first_at < {end:DateTime64(3, 'UTC')}"
+def _flagged_events_sql(query: RetentionQuery, project_id: int, params: Params) -> str:
+    """One scan of ``events``: the cohort and return events, each flagged, with its period number."""
+    is_cohort = _matches(query.cohort_event, params)
+    if query.mode == "recurring":
+        is_cohort = f"({is_cohort} AND {_IN_RANGE})"
+    is_return = f"({_matches(query.return_event, params)} AND {_RETURN_WINDOW})"
+    where = " AND ".join([_PROJECT, "(is_cohort OR is_return)", *_segment_where(query, project_id, params)])
+    return (
+        f"SELECT person_id, timestamp, distinct_id, {_number(query, 'timestamp')} AS num,"
+        f" {is_cohort} AS is_cohort, {is_return} AS is_return, {_event_value(query, params)} AS value"
+        f" FROM events WHERE {where}"
+    )
+
+
+def _first_time_sql(flagged: str, query: RetentionQuery, *, with_distinct_id: bool) -> str:
+    """Per user with a first-ever cohort event in [from, to): its period, value and distinct id."""
+    value = "argMinIf(value, timestamp, is_cohort)" if _event_breakdown(query) else "''"
+    distinct_id = "argMinIf(distinct_id, timestamp, is_cohort)" if with_distinct_id else "''"
+    per_user = (
+        f"SELECT person_id, minIf(timestamp, is_cohort) AS first_at, {value} AS first_value,"
+        f" {distinct_id} AS first_distinct_id, groupUniqArrayIf(num, is_return) AS return_nums"
+        f" FROM ({flagged}) GROUP BY person_id"
+        " HAVING countIf(is_cohort) > 0"
+        " AND first_at >= {start:DateTime64(3, 'UTC')} AND first_at < {end:DateTime64(3, 'UTC')}"
+    )
+    return (
+        f"SELECT person_id, {_number(query, 'first_at')} AS cohort_num, first_value AS cohort_value,"
+        f" first_distinct_id AS cohort_distinct_id, return_nums FROM ({per_user})"
+    )
+
+
+def _event_breakdown(query: RetentionQuery) -> bool:
+    return query.breakdown is not None and query.breakdown.type == "event"
+
+
+def _recurring_sql(flagged: str, query: RetentionQuery, *, with_distinct_id: bool) -> str:
+    """Per (user, period with a cohort event in [from, to)); the value is the earliest cohort event's.
+
+    Without an event breakdown one aggregation per user suffices; with one, a first
+    aggregation per (user, period) finds each period's earliest cohort event.
+    """
+    if not _event_breakdown(query):
+        distinct_id = "argMinIf(distinct_id, timestamp, is_cohort)" if with_distinct_id else "''"
+        per_user = (
+            "SELECT person_id, groupUniqArrayIf(num, is_cohort) AS cohort_nums,"
+            f" {distinct_id} AS first_distinct_id,"
+            f" groupUniqArrayIf(num, is_return) AS return_nums FROM ({flagged}) GROUP BY person_id"
+            " HAVING notEmpty(cohort_nums)"
         )
-        cohorts = (
-            f"SELECT person_id, {_number(query, 'first_at')} AS cohort_num,"
-            f" {_start(query, 'first_at')} AS cohort_epoch,"
-            f" first_value AS cohort_value, first_distinct_id AS cohort_distinct_id FROM ({first})"
+        return (
+            "SELECT person_id, cohort_num, '' AS cohort_value, first_distinct_id AS cohort_distinct_id, return_nums"
+            f" FROM ({per_user}) ARRAY JOIN cohort_nums AS cohort_num"
         )
-    else:
-        cohorts = (
-            f"SELECT person_id, {_number(query, 'timestamp')} AS cohort_num,"
-            f" min({_start(query, 'timestamp')}) AS cohort_epoch,"
-            f" argMin({value}, timestamp) AS cohort_value, argMin(distinct_id, timestamp) AS cohort_distinct_id"
-            f" FROM events WHERE {' AND '.join([*where, _IN_RANGE])} GROUP BY person_id, cohort_num"
-        )
-    if query.breakdown is None or query.breakdown.type != "person":
-        return cohorts
+    per_period = (
+        "SELECT person_id, num, max(is_cohort) AS has_cohort, max(is_return) AS has_return,"
+        " argMinIf(value, timestamp, is_cohort) AS first_value, minIf(timestamp, is_cohort) AS first_at,"
+        " argMinIf(distinct_id, timestamp, is_cohort) AS first_distinct_id"
+        f" FROM ({flagged}) GROUP BY person_id, num"
+    )
+    per_user = (
+        "SELECT person_id, groupArrayIf((num, first_value), has_cohort) AS cohorts,"
+        " argMinIf(first_distinct_id, first_at, has_cohort) AS user_distinct_id,"
+        f" groupArrayIf(num, has_return) AS return_nums FROM ({per_period}) GROUP BY person_id"
+        " HAVING notEmpty(cohorts)"
+    )
+    return (
+        "SELECT person_id, cohort.1 AS cohort_num, cohort.2 AS cohort_value,"
+        f" user_distinct_id AS cohort_distinct_id, return_nums FROM ({per_user}) ARRAY JOIN cohorts AS cohort"
+    )
+
+
+def _with_person_value(members: str, query: RetentionQuery, params: Params) -> str:
+    """The members with the person property as ``cohort_value`` (latest version, not deleted)."""
+    assert query.breakdown is not None
     key = params.add(query.breakdown.key, "String")
     persons = (
         f"SELECT person_id, ifNull(JSONExtract(properties, {key}, 'Nullable(String)'), '') AS person_value"
         f" FROM persons FINAL WHERE {_PROJECT} AND is_deleted = 0"
     )
     return (
-        "SELECT c.person_id AS person_id, c.cohort_num AS cohort_num, c.cohort_epoch AS cohort_epoch,"
-        " ifNull(p.person_value, '') AS cohort_value, c.cohort_distinct_id AS cohort_distinct_id"
-        f" FROM ({cohorts}) AS c LEFT JOIN ({persons}) AS p ON c.person_id = p.person_id"
+        "SELECT m.person_id AS person_id, m.cohort_num AS cohort_num,"
+        " p.person_value AS cohort_value, m.cohort_distinct_id AS cohort_distinct_id, m.return_nums AS return_nums"
+        f" FROM ({members}) AS m LEFT JOIN ({persons}) AS p ON m.person_id = p.person_id"
     )
 
 
-def _returns_sql(query: RetentionQuery, params: Params) -> str:
-    """(person_id, return_num): the distinct periods in which each user had a return event."""
-    where = _event_where(query.return_event.event, query.return_event.filters, params)
-    where.append("timestamp >= {returns_from:DateTime64(3, 'UTC')} AND timestamp < {returns_to:DateTime64(3, 'UTC')}")
-    return f"SELECT DISTINCT person_id, {_number(query, 'timestamp')} AS return_num FROM events WHERE {' AND '.join(where)}"
-
-
-def _cells_sql(query: RetentionQuery, project_id: int, params: Params) -> str:
-    """The CTEs and ``cells``: per (user, cohort) their breakdown value and the cells ``ks`` they count in."""
+def _cells_sql(query: RetentionQuery, project_id: int, params: Params, *, with_distinct_id: bool = False) -> str:
+    """``WITH cells AS (...)``: per (user, cohort) the breakdown value and the cells ``ks`` they count in."""
+    flagged = _flagged_events_sql(query, project_id, params)
+    members_sql = _first_time_sql if query.mode == "first_time" else _recurring_sql
+    members = members_sql(flagged, query, with_distinct_id=with_distinct_id)
+    if query.breakdown is not None and query.breakdown.type == "person":
+        members = _with_person_value(members, query, params)
     periods = params.add(query.periods, "UInt32")
+    offsets = "arrayMap(n -> toInt64(n) - toInt64(cohort_num), arrayFilter(n -> n > cohort_num, return_nums))"
     if query.returning == "on":
-        ks = f"arrayPushFront(arraySort(arrayFilter(x -> x <= {periods}, offsets)), 0)"
+        ks = f"arrayPushFront(arraySort(arrayFilter(x -> x <= {periods}, {offsets})), 0)"
     else:
-        ks = f"range(0, toUInt32(least(arrayMax(arrayPushFront(offsets, 0)), {periods})) + 1)"
+        ks = f"range(0, toUInt32(least(arrayMax(arrayPushFront({offsets}, 0)), {periods})) + 1)"
     return (
-        f"WITH cohort AS ({_cohort_sql(query, project_id, params)}),"
-        f" returns AS ({_returns_sql(query, params)}),"
-        " cells AS ("
-        "SELECT person_id, cohort_num, cohort_epoch, cohort_value, cohort_distinct_id,"
-        f" {ks} AS ks FROM ("
-        "SELECT c.person_id AS person_id, c.cohort_num AS cohort_num, any(c.cohort_epoch) AS cohort_epoch,"
-        " any(c.cohort_value) AS cohort_value, any(c.cohort_distinct_id) AS cohort_distinct_id,"
-        " groupUniqArrayIf(toInt64(r.return_num) - toInt64(c.cohort_num), r.return_num > c.cohort_num) AS offsets"
-        " FROM cohort AS c LEFT JOIN returns AS r ON c.person_id = r.person_id"
-        " GROUP BY c.person_id, c.cohort_num))"
+        f"WITH cells AS (SELECT person_id, cohort_num, cohort_value, cohort_distinct_id, {ks} AS ks FROM ({members}))"
     )
 
 
@@ -182,9 +233,10 @@ def compile_retention(*, project_id: int, query: RetentionQuery, returns_from: d
         top = f"SELECT cohort_value FROM cells GROUP BY cohort_value ORDER BY count() DESC, cohort_value LIMIT {limit}"
         grouping = f"cohort_value IN ({top}) AS is_top, if(is_top, cohort_value, '') AS breakdown_value"
     sql = (
-        f"{cells} SELECT cohort_epoch, is_top, breakdown_value, k, count() AS users FROM ("
-        f"SELECT cohort_epoch, {grouping}, arrayJoin(ks) AS k FROM cells)"
-        " GROUP BY cohort_epoch, is_top, breakdown_value, k ORDER BY cohort_epoch, is_top DESC, breakdown_value, k"
+        f"{cells} SELECT {_start(query, 'cohort_num')} AS cohort_epoch, is_top, breakdown_value, k, users FROM ("
+        f"SELECT cohort_num, is_top, breakdown_value, k, count() AS users FROM ("
+        f"SELECT cohort_num, {grouping}, arrayJoin(ks) AS k FROM cells)"
+        " GROUP BY cohort_num, is_top, breakdown_value, k) ORDER BY cohort_num, is_top DESC, breakdown_value, k"
     )
     return Query(name="cohorts.retention", sql=sql, params=params.values, settings=_settings())
 
@@ -204,7 +256,7 @@ def compile_cell_users(
     ``distinct_id`` is the one on the user's cohort event (the earliest in the cohort).
     """
     params = _base_params(query, project_id, returns_from=returns_from, returns_to=returns_to)
-    cells = _cells_sql(query, project_id, params)
+    cells = _cells_sql(query, project_id, params, with_distinct_id=True)
     moment = params.add(cell.cohort_start, "DateTime64(3, 'UTC')")
     conditions = [
         f"cohort_num = {_number(query, moment)}",
