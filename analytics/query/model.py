@@ -10,13 +10,16 @@ Filters have one JSON shape everywhere:
 - a group ``{"op": "and"|"or", "conditions": [...]}`` (groups nest);
 - a bare list of conditions or groups, which means AND.
 
-Only ``type: "event"`` is implemented; person and session filters are refused (400) until
-their joins land.
+Condition types: ``event`` (event name, event properties, the hot and derived columns of
+``compiler.filters``), ``person`` (properties of the event's person, latest version, not
+deleted) and ``segment`` (``{"type": "segment", "key": "id", "operator": "in"|"not_in"|"eq"|
+"neq", "value": <segment id>}``: membership of the event's person in a segment). ``session``
+filters are refused (400) until sessions land. See docs/query.md for the full reference.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -43,9 +46,30 @@ NEGATIVE_OPERATORS = frozenset({"neq", "not_in", "not_contains", "not_regex", "i
 Interval = Literal["minute", "hour", "day", "week", "month"]
 INTERVALS: tuple[str, ...] = Interval.__args__  # type: ignore[attr-defined]
 
-Math = Literal["total", "unique_users", "sum", "avg", "min", "max", "p50", "p75", "p90", "p95", "p99"]
+Math = Literal[
+    "total",
+    "unique_users",
+    "unique_distinct_ids",
+    "unique_sessions",
+    "avg_per_user",
+    "min_per_user",
+    "max_per_user",
+    "median_per_user",
+    "sum",
+    "avg",
+    "min",
+    "max",
+    "p50",
+    "p75",
+    "p90",
+    "p95",
+    "p99",
+]
 MATHS: tuple[str, ...] = Math.__args__  # type: ignore[attr-defined]
 PROPERTY_MATHS = frozenset({"sum", "avg", "min", "max", "p50", "p75", "p90", "p95", "p99"})
+# Statistics of the number of events each person has in a bucket (persons with none left out).
+PER_USER_MATHS = frozenset({"avg_per_user", "min_per_user", "max_per_user", "median_per_user"})
+SEGMENT_OPERATORS = frozenset({"in", "not_in", "eq", "neq"})
 
 MAX_SERIES = 20
 MAX_POINTS = 10_000
@@ -107,6 +131,14 @@ class Breakdown:
 
 
 @dataclass(frozen=True)
+class Formula:
+    """``A / B * 100``: ``text`` as given, ``tree`` the checked syntax tree (see ``formula.py``)."""
+
+    text: str
+    tree: Any = field(compare=False, hash=False)
+
+
+@dataclass(frozen=True)
 class TrendsQuery:
     series: tuple[Series, ...]
     interval: str
@@ -116,8 +148,24 @@ class TrendsQuery:
     filters: Filter | None = None
     breakdown: Breakdown | None = None
     compare: bool = False
+    formula: Formula | None = None
 
     def points_per_bucket(self) -> int:
         """Upper bound of the points one bucket contributes to the answer."""
         per_series = (self.breakdown.limit + 1) if self.breakdown else 1
         return len(self.series) * per_series * (2 if self.compare else 1)
+
+
+@dataclass(frozen=True)
+class TopValuesQuery:
+    """The most frequent values of one event key in a range, with their event counts.
+
+    ``key`` is read like a filter key (``event``, ``distinct_id``, a hot, derived or JSON
+    property); events where it is not set are left out. Ordered by events, then value.
+    """
+
+    key: str
+    date_range: DateRange
+    limit: int
+    event: str | None = None
+    filters: Filter | None = None

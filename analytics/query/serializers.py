@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from analytics.query.formula import MAX_FORMULA_LENGTH, FormulaError, parse_formula
 from analytics.query.limits import too_many_points
 from analytics.query.model import (
     INTERVALS,
@@ -24,10 +25,12 @@ from analytics.query.model import (
     MAX_SERIES,
     OPERATORS,
     PROPERTY_MATHS,
+    SEGMENT_OPERATORS,
     Breakdown,
     Condition,
     DateRange,
     Filter,
+    Formula,
     Group,
     Series,
     TrendsQuery,
@@ -105,18 +108,32 @@ def _value_for(operator: str, value: Any) -> Any:  # noqa: C901 - one branch per
     return value
 
 
+def _segment_condition(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``{"type": "segment", "key": "id", "operator": "in"|"not_in"|"eq"|"neq", "value": <id>}``."""
+    if attrs["key"] != "id":
+        raise serializers.ValidationError({"key": ['segment conditions use key "id"']})
+    if attrs["operator"] not in SEGMENT_OPERATORS:
+        raise serializers.ValidationError({"operator": ["segment conditions take in, not_in, eq or neq"]})
+    value = attrs.get("value")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise serializers.ValidationError({"value": ["a segment id (a positive integer)"]})
+    return attrs
+
+
 class ConditionSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=200, trim_whitespace=False)
-    type = serializers.ChoiceField(choices=["event", "person", "session"], default="event")
+    type = serializers.ChoiceField(choices=["event", "person", "segment", "session"], default="event")
     operator = serializers.ChoiceField(choices=list(OPERATORS))
     value = serializers.JSONField(required=False, allow_null=True)
 
     def validate_type(self, value: str) -> str:
-        if value != "event":
-            raise serializers.ValidationError(f"{value} filters are not supported yet; use type event")
+        if value == "session":
+            raise serializers.ValidationError("session filters are not supported yet; use type event or person")
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["type"] == "segment":
+            return _segment_condition(attrs)
         try:
             attrs["value"] = _value_for(attrs["operator"], attrs.get("value"))
         except serializers.ValidationError as error:
@@ -127,7 +144,7 @@ class ConditionSerializer(serializers.Serializer):
 @extend_schema_field(
     {
         "oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}],
-        "description": 'A condition {"key", "type": "event", "operator", "value"}, a group'
+        "description": 'A condition {"key", "type": "event"|"person"|"segment", "operator", "value"}, a group'
         ' {"op": "and"|"or", "conditions": [...]} or a list of them (AND).',
     }
 )
@@ -198,14 +215,9 @@ class BreakdownSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["event", "person"], default="event")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_BREAKDOWN_LIMIT, default=10)
 
-    def validate_type(self, value: str) -> str:
-        if value != "event":
-            raise serializers.ValidationError("person breakdowns are not supported yet; use type event")
-        return value
-
 
 class TrendsQuerySerializer(serializers.Serializer):
-    """``{"series", "interval", "from", "to"?, "filters"?, "breakdown"?, "compare"?}``."""
+    """``{"series", "interval", "from", "to"?, "filters"?, "breakdown"?, "compare"?, "formula"?}``."""
 
     series = serializers.ListField(child=SeriesSerializer(), min_length=1, max_length=MAX_SERIES)
     interval = serializers.ChoiceField(choices=list(INTERVALS), default="day")
@@ -214,6 +226,13 @@ class TrendsQuerySerializer(serializers.Serializer):
     filters = FilterField(required=False, allow_null=True)
     breakdown = BreakdownSerializer(required=False, allow_null=True)
     compare = serializers.BooleanField(default=False)
+    formula = serializers.CharField(
+        max_length=MAX_FORMULA_LENGTH,
+        required=False,
+        allow_null=True,
+        trim_whitespace=False,
+        help_text="arithmetic over series letters (A = first series): + - * / ( ) and numbers, e.g. A / B * 100",
+    )
 
     def get_fields(self) -> dict[str, serializers.Field]:
         # "from" is a Python keyword, so the fields are declared as date_from/date_to and renamed here.
@@ -238,6 +257,12 @@ class TrendsQuerySerializer(serializers.Serializer):
                 raise serializers.ValidationError({"from": [str(error)]}) from None
             if start >= end:
                 raise serializers.ValidationError({"from": ["from must be before to"]})
+        formula = None
+        if attrs.get("formula") is not None:
+            try:
+                formula = Formula(attrs["formula"], parse_formula(attrs["formula"], len(attrs["series"])))
+            except FormulaError as error:
+                raise serializers.ValidationError({"formula": [str(error)]}) from None
         query = TrendsQuery(
             series=tuple(Series(**series) for series in attrs["series"]),
             interval=attrs["interval"],
@@ -247,6 +272,7 @@ class TrendsQuerySerializer(serializers.Serializer):
             filters=attrs.get("filters"),
             breakdown=Breakdown(**attrs["breakdown"]) if attrs.get("breakdown") else None,
             compare=attrs["compare"],
+            formula=formula,
         )
         problem = too_many_points(query, DateRange(start, end)) if start is not None else None
         if problem:

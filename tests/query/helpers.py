@@ -7,6 +7,7 @@ rows the store holds; the tests compare the engine's answers with them.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import re
@@ -15,6 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
+
+import pyarrow as pa
 
 from analytics.query.serializers import TrendsQuerySerializer
 from tests.warehouse.helpers import event_row
@@ -183,3 +186,56 @@ def build(body: dict[str, Any], *, time_zone: str = "UTC", now: datetime | None 
     )
     assert serializer.is_valid(), serializer.errors
     return serializer.validated_data["query"]
+
+
+def generate_persons(
+    project_id: int, rows: list[dict[str, Any]], *, seed: int = 11
+) -> tuple[list[Any], dict[str, dict[str, Any]]]:
+    """Versions of the persons of ``rows`` (Arrow tables, to insert in order) and each
+    person's expected properties: the latest version's, ``{}`` when deleted or absent.
+
+    Some persons get a newer version with other properties (inserted before the older
+    one), some a deleted newest version, some no row at all.
+    """
+    rng = random.Random(seed)
+    person_ids = sorted({row["person_id"] for row in rows})
+    versions: list[tuple[str, dict[str, Any], int, int]] = []
+    expected: dict[str, dict[str, Any]] = {}
+    for index, person_id in enumerate(person_ids):
+        if index % 7 == 6:
+            expected[person_id] = {}  # no persons row
+            continue
+        properties = _random_properties(rng)
+        versions.append((person_id, properties, 1, 0))
+        expected[person_id] = properties
+        if index % 3 == 1:
+            newer = _random_properties(rng)
+            versions.insert(0, (person_id, newer, 2, 0))
+            expected[person_id] = newer
+        elif index % 5 == 2:
+            versions.append((person_id, properties, 3, 1))
+            expected[person_id] = {}
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    tables = [
+        pa.table(
+            {
+                "project_id": pa.array([project_id], pa.uint64()),
+                "person_id": pa.array([person_id]),
+                "properties": pa.array([json.dumps(properties)]),
+                "created_at": pa.array([created], pa.timestamp("ms", tz="UTC")),
+                "version": pa.array([version], pa.uint64()),
+                "is_deleted": pa.array([deleted], pa.uint8()),
+            }
+        )
+        for person_id, properties, version, deleted in versions
+    ]
+    return tables, expected
+
+
+def _random_properties(rng: random.Random) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for key, choices in (("plan", PLANS), ("age", AMOUNTS)):
+        value = rng.choice(choices)
+        if value is not _MISSING:
+            properties[key] = value
+    return properties

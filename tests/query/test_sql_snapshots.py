@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
+from analytics.query import membership
+from analytics.query.compiler.params import Params
 from analytics.query.compiler.trends import compile_series
+from analytics.query.membership import register_segment_resolver
 from analytics.query.model import DateRange
 from analytics.warehouse.guard import check_scoped
 from tests.query.helpers import build
@@ -97,7 +102,7 @@ def test_sum_of_a_property_broken_down_by_week():
         " AND isNotNull(JSONExtract(properties, {v3:String}, 'Nullable(Float64)'))"
     )
     assert query.sql == (
-        "SELECT bucket, is_top, breakdown_value, sum(x) AS value, count() AS volume FROM ("
+        "SELECT is_top, breakdown_value, bucket, sum(x) AS value, count() AS volume FROM ("
         "SELECT toUnixTimestamp(toDateTime(toMonday(timestamp, {tz:String}), {tz:String})) AS bucket,"
         " ifNull(nullIf(country, ''), '') AS breakdown_raw,"
         " breakdown_raw IN (SELECT ifNull(nullIf(country, ''), '') AS top FROM events WHERE " + where + ""
@@ -114,3 +119,106 @@ def test_sum_of_a_property_broken_down_by_week():
         "amount",
         5,
     )
+
+
+PERSON_AND_SEGMENT_SQL = (
+    "SELECT bucket, quantileExactInclusive(0.5)(n) AS value FROM (SELECT bucket, person_id, count()"
+    " AS n FROM (SELECT toUnixTimestamp(toStartOfDay(timestamp, {tz:String})) AS bucket, person_id"
+    " FROM events WHERE project_id = {project_id:UInt64} AND timestamp >= {start:DateTime64(3,"
+    " 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')} AND event = {v0:String} AND (person_id NOT"
+    " IN (SELECT person_id FROM (SELECT person_id, properties FROM persons FINAL WHERE project_id ="
+    " {project_id:UInt64} AND is_deleted = 0) WHERE ifNull(JSONExtract(properties, {v1:String},"
+    " 'Nullable(String)') IN {v2:Array(String)} OR JSONExtract(properties, {v1:String},"
+    " 'Nullable(Float64)') IN {v3:Array(Float64)}, 0)) AND person_id NOT IN (SELECT person_id FROM"
+    " segment_members WHERE segment_id = {v4:UInt64}))) GROUP BY GROUPING SETS ((bucket, person_id),"
+    " (person_id))) GROUP BY bucket ORDER BY bucket"
+)
+
+PERSON_BREAKDOWN_SQL = (
+    "SELECT is_top, breakdown_value, bucket, uniqExact(session) AS value, count() AS volume FROM"
+    " (SELECT toUnixTimestamp(toStartOfDay(timestamp, {tz:String})) AS bucket,"
+    " ifNull(JSONExtract(person_properties, {v0:String}, 'Nullable(String)'), '') AS breakdown_raw,"
+    " breakdown_raw IN (SELECT ifNull(JSONExtract(person_properties, {v0:String},"
+    " 'Nullable(String)'), '') AS top FROM events LEFT JOIN (SELECT person_id, properties AS"
+    " person_properties FROM (SELECT person_id, properties FROM persons FINAL WHERE project_id ="
+    " {project_id:UInt64} AND is_deleted = 0)) AS breakdown_persons USING (person_id) WHERE"
+    " project_id = {project_id:UInt64} AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp <"
+    " {end:DateTime64(3, 'UTC')} GROUP BY top ORDER BY count() DESC, top LIMIT {v1:UInt32}) AS"
+    " is_top, if(is_top, breakdown_raw, '') AS breakdown_value, person_id, nullIf(session_id, '') AS"
+    " session FROM events LEFT JOIN (SELECT person_id, properties AS person_properties FROM (SELECT"
+    " person_id, properties FROM persons FINAL WHERE project_id = {project_id:UInt64} AND is_deleted"
+    " = 0)) AS breakdown_persons USING (person_id) WHERE project_id = {project_id:UInt64} AND"
+    " timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}) GROUP BY"
+    " GROUPING SETS ((is_top, breakdown_value, bucket), (is_top, breakdown_value)) ORDER BY is_top"
+    " DESC, breakdown_value, bucket"
+)
+
+UTM_BREAKDOWN_SQL = (
+    "SELECT is_top, breakdown_value, bucket, count() AS value, count() AS volume FROM (SELECT"
+    " toUnixTimestamp(toStartOfDay(timestamp, {tz:String})) AS bucket,"
+    " ifNull(coalesce(nullIf(JSONExtract(properties, {v1:String}, 'Nullable(String)'), ''),"
+    " nullIf(decodeURLFormComponent(extractURLParameter(url, {v1:String})), '')), '') AS"
+    " breakdown_raw, breakdown_raw IN (SELECT ifNull(coalesce(nullIf(JSONExtract(properties,"
+    " {v1:String}, 'Nullable(String)'), ''), nullIf(decodeURLFormComponent(extractURLParameter(url,"
+    " {v1:String})), '')), '') AS top FROM events WHERE project_id = {project_id:UInt64} AND"
+    " timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')} AND"
+    " (ifNull(nullIf(path(url), '') = {v0:String}, 0)) GROUP BY top ORDER BY count() DESC, top LIMIT"
+    " {v2:UInt32}) AS is_top, if(is_top, breakdown_raw, '') AS breakdown_value, person_id FROM"
+    " events WHERE project_id = {project_id:UInt64} AND timestamp >= {start:DateTime64(3, 'UTC')}"
+    " AND timestamp < {end:DateTime64(3, 'UTC')} AND (ifNull(nullIf(path(url), '') = {v0:String},"
+    " 0))) GROUP BY GROUPING SETS ((is_top, breakdown_value, bucket), (is_top, breakdown_value))"
+    " ORDER BY is_top DESC, breakdown_value, bucket"
+)
+
+
+@pytest.fixture
+def fake_segments():
+    """A stand-in resolver (the segments app registers the real one)."""
+
+    def resolve(*, project_id: int, segment_id: int, params: Params) -> str:
+        return f"SELECT person_id FROM segment_members WHERE segment_id = {params.add(segment_id, 'UInt64')}"
+
+    previous = membership._resolver
+    register_segment_resolver(resolve)
+    yield
+    membership._resolver = previous
+
+
+def test_per_user_median_with_person_and_segment_conditions(fake_segments):
+    conditions = [
+        {"type": "person", "key": "plan", "operator": "not_in", "value": ["pro", 3]},
+        {"type": "segment", "key": "id", "operator": "neq", "value": 12},
+    ]
+    query = compiled(
+        {"series": [{"event": "signup", "math": "median_per_user", "filters": conditions}], "interval": "day"}
+    )
+
+    assert query.sql == PERSON_AND_SEGMENT_SQL
+    assert [query.params[name] for name in ("v0", "v1", "v2", "v3", "v4")] == ["signup", "plan", ["pro"], [3.0], 12]
+
+
+def test_unique_sessions_by_a_person_property():
+    query = compiled(
+        {
+            "series": [{"event": None, "math": "unique_sessions"}],
+            "interval": "day",
+            "breakdown": {"key": "tier", "type": "person", "limit": 3},
+        }
+    )
+
+    assert query.sql == PERSON_BREAKDOWN_SQL
+    assert (query.params["v0"], query.params["v1"]) == ("tier", 3)
+
+
+def test_utm_breakdown_with_a_pathname_filter():
+    query = compiled(
+        {
+            "series": [{"event": None}],
+            "interval": "day",
+            "breakdown": {"key": "utm_source"},
+            "filters": [{"key": "$pathname", "operator": "eq", "value": "/x"}],
+        }
+    )
+
+    assert query.sql == UTM_BREAKDOWN_SQL
+    assert (query.params["v0"], query.params["v1"], query.params["v2"]) == ("/x", "utm_source", 10)

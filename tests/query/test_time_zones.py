@@ -14,6 +14,8 @@ from analytics.query.timerange import RangeError, iter_buckets, parse_moment, pr
 from tests.query.helpers import build
 from tests.warehouse.helpers import event_row, new_project_id
 
+pytestmark = pytest.mark.django_db
+
 BERLIN = ZoneInfo("Europe/Berlin")
 # Local wall-clock times; 2026-03-29 02:00 CET jumps to 03:00 CEST.
 LOCAL_TIMES = [

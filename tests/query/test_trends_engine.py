@@ -24,6 +24,8 @@ from tests.query.helpers import (
 )
 from tests.warehouse.helpers import new_project_id
 
+pytestmark = pytest.mark.django_db
+
 UTC_ZONE = ZoneInfo("UTC")
 START = datetime(2026, 3, 10, tzinfo=UTC)
 DAYS = days(date(2026, 3, 10), date(2026, 3, 14), UTC_ZONE)

@@ -122,7 +122,7 @@ def _fields(response: Any) -> Any:
             ["filters", "0", "value"],
         ),
         (
-            {"series": [{"event": "a"}], "filters": [{"key": "p", "type": "person", "operator": "eq", "value": 1}]},
+            {"series": [{"event": "a"}], "filters": [{"key": "p", "type": "session", "operator": "eq", "value": 1}]},
             ["filters", "0", "type"],
         ),
         ({"series": [{"event": "a", "math": "p95"}]}, ["series", "0", "property"]),
@@ -199,7 +199,7 @@ def test_openapi_documents_the_request_and_the_answer(client):
     operation = schema["paths"]["/api/v1/projects/{project_id}/insights/trends"]["post"]
     request = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
-    assert {"series", "interval", "from", "to", "filters", "breakdown", "compare"} <= set(
+    assert {"series", "interval", "from", "to", "filters", "breakdown", "compare", "formula"} <= set(
         schema["components"]["schemas"][request]["properties"]
     )
     assert {"series", "computed_at", "source"} <= set(schema["components"]["schemas"][answer]["properties"])
@@ -216,3 +216,84 @@ def test_the_readme_trend_example_is_answered(berlin_project, client):
     answer = response.json()
     assert answer["source"] == "events"
     assert isinstance(answer["series"], list)  # this project has no purchases: no breakdown values
+
+
+def test_a_bad_formula_is_400_naming_formula(berlin_project, client):
+    project, auth = berlin_project
+    body = {"series": [{"event": "signup"}], "formula": "__import__('os').system('true')"}
+
+    assert "formula" in _fields(post(client, project.id, body, auth))
+
+
+def test_a_formula_answers_with_null_for_division_by_zero(berlin_project, client):
+    project, auth = berlin_project
+    body = {"series": [{"event": "signup"}, {"event": "nothing"}], "formula": "A / B", "from": "-1d"}
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    (line,) = response.json()["series"]
+    assert line["math"] == "formula"
+    assert line["total"] is None
+
+
+def test_a_missing_segment_is_400_naming_segment(berlin_project, client):
+    project, auth = berlin_project
+    condition = {"type": "segment", "key": "id", "operator": "in", "value": 987654}
+    body = {"series": [{"event": "signup"}], "filters": [condition], "from": "-1d"}
+
+    assert "segment" in _fields(post(client, project.id, body, auth))
+
+
+@pytest.mark.parametrize(
+    "condition",
+    [
+        {"type": "segment", "key": "name", "operator": "in", "value": 1},
+        {"type": "segment", "key": "id", "operator": "contains", "value": 1},
+        {"type": "segment", "key": "id", "operator": "in", "value": "1 OR 1=1"},
+        {"type": "person", "key": "plan", "operator": "like", "value": "x"},
+    ],
+)
+def test_malformed_segment_and_person_conditions_are_400(berlin_project, client, condition):
+    project, auth = berlin_project
+    body = {"series": [{"event": "signup"}], "filters": [condition]}
+
+    assert _fields(post(client, project.id, body, auth))["filters"]["0"]
+
+
+def test_injection_attempts_through_person_filters_and_breakdowns_are_data(berlin_project, client):
+    project, auth = berlin_project
+    evil_filter = {"key": EVIL_KEY, "type": "person", "operator": "neq", "value": EVIL_VALUE}
+    body = {
+        "series": [{"event": "signup", "filters": [evil_filter]}],
+        "from": "-1d",
+        "breakdown": {"key": EVIL_KEY, "type": "person", "limit": 5},
+    }
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    # No person rows: every event "is not" the value and breaks down as not set.
+    assert [(line["breakdown_value"], line["total"]) for line in response.json()["series"]] == [(None, 3)]
+
+
+def test_unknown_person_properties_give_empty_results(berlin_project, client):
+    project, auth = berlin_project
+    condition = {"key": "never_seen", "type": "person", "operator": "eq", "value": "x"}
+    body = {"series": [{"event": "signup", "filters": [condition]}], "from": "-1d"}
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["series"][0]["total"] == 0
+
+
+def test_a_regex_only_re2_refuses_is_400_naming_filters(berlin_project, client):
+    project, auth = berlin_project
+    # Python's re accepts \\Z; RE2 (ClickHouse) does not: the store's refusal becomes a 400.
+    condition = {"key": "plan", "operator": "regex", "value": "pro\\Z"}
+    body = {"series": [{"event": "signup", "filters": [condition]}], "from": "-1d"}
+
+    fields = _fields(post(client, project.id, body, auth))
+
+    assert "invalid escape sequence" in fields["filters"][0]

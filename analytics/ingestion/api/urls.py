@@ -15,14 +15,7 @@ EVENT_ROUTES: dict[str, tuple[str, Any]] = {
 
 urlpatterns = [
     *[path(route, view, name=name) for route, (name, view) in EVENT_ROUTES.items()],
-    path("api/v1/projects/<int:project_id>/events/count", readback.EventCountView.as_view(), name="events-count"),
-    path("api/v1/projects/<int:project_id>/events/by-type", readback.EventsByTypeView.as_view(), name="events-by-type"),
-    path("api/v1/projects/<int:project_id>/events/by-user", readback.EventsByUserView.as_view(), name="events-by-user"),
-    path(
-        "api/v1/projects/<int:project_id>/events/timeseries",
-        readback.EventTimeseriesView.as_view(),
-        name="events-timeseries",
-    ),
+    # events/count|by-type|by-user|timeseries: analytics.reports.api.urls (they run on the query engine).
     path(
         "api/v1/projects/<int:project_id>/persons/<str:distinct_id>",
         readback.PersonView.as_view(),

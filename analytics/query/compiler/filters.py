@@ -24,7 +24,17 @@ How values compare (``properties`` is JSON text; a missing key and JSON ``null``
 - ``is_set``: the key is present and not JSON ``null``.
 
 The key ``event`` means the event name; the hot keys of :data:`HOT_COLUMNS` read their typed
-column instead of the JSON (empty text there means "not set").
+column instead of the JSON (empty text there means "not set"); the derived keys of
+:data:`DERIVED_TEXT` (``$pathname``, ``$referring_domain``) are computed from the ``url`` and
+``referrer`` columns; the UTM keys (:data:`UTM_KEYS`) are the event property when set and not
+empty, else the URL-decoded query parameter of the page URL.
+
+Person conditions (``type: "person"``) test the properties of the event's person, the latest
+version of its ``persons`` row that is not deleted (``FINAL``), through ``person_id IN
+(<persons for whom the positive test holds>)``; a negative operator is ``NOT IN`` that set,
+so an event whose person has no row "is not" the value. Segment conditions (``type:
+"segment"``) are ``person_id [NOT] IN (<members>)``, the members' SQL from
+``analytics.query.membership``. See docs/query.md.
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analytics.query.compiler.params import Params
+from analytics.query.membership import segment_members_sql
 from analytics.query.model import NEGATIVE_OPERATORS, Condition, Filter, Group
 
 # Property key -> typed column of ``events`` (docs/event-store.md: the hot columns).
@@ -53,6 +64,19 @@ HOT_COLUMNS: dict[str, str] = {
 NUMERIC_COLUMNS = frozenset({"revenue"})
 
 
+# Derived keys: text computed from a hot column (their number view parses the text).
+DERIVED_TEXT: dict[str, str] = {
+    "$pathname": "path(url)",
+    "$referring_domain": "domain(referrer)",
+}
+# UTM keys: the event property when set and not empty, else the parameter of the page URL.
+UTM_KEYS = frozenset({"utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content"})
+# Latest version of every person of the project that is not deleted (ReplacingMergeTree).
+PERSONS_SQL = (
+    "SELECT person_id, properties FROM persons FINAL WHERE project_id = {project_id:UInt64} AND is_deleted = 0"
+)
+
+
 @dataclass(frozen=True)
 class Property:
     """The SQL views of one property: as text, as a number, and whether it is set."""
@@ -62,18 +86,36 @@ class Property:
     is_set: str  # UInt8
 
 
+def json_views(column: str, key: str, params: Params) -> Property:
+    """A key of the JSON text in ``column`` (our constant), the key as a parameter."""
+    name = params.add(key, "String")
+    return Property(
+        text=f"JSONExtract({column}, {name}, 'Nullable(String)')",
+        number=f"JSONExtract({column}, {name}, 'Nullable(Float64)')",
+        is_set=f"(JSONHas({column}, {name}) AND JSONType({column}, {name}) != 'Null')",
+    )
+
+
+def _text_views(text: str) -> Property:
+    """Views of a Nullable(String) expression where NULL means not set."""
+    return Property(text=text, number=f"toFloat64OrNull({text})", is_set=f"isNotNull({text})")
+
+
 def property_views(key: str, params: Params) -> Property:
+    """An event property: a hot column, a derived key, a UTM key or a key of ``properties``."""
     column = HOT_COLUMNS.get(key)
     if column in NUMERIC_COLUMNS:
         return Property(text=f"toString({column})", number=column, is_set=f"isNotNull({column})")
     if column is not None:
         return Property(text=f"nullIf({column}, '')", number=f"toFloat64OrNull({column})", is_set=f"{column} != ''")
-    name = params.add(key, "String")
-    return Property(
-        text=f"JSONExtract(properties, {name}, 'Nullable(String)')",
-        number=f"JSONExtract(properties, {name}, 'Nullable(Float64)')",
-        is_set=f"(JSONHas(properties, {name}) AND JSONType(properties, {name}) != 'Null')",
-    )
+    if key in DERIVED_TEXT:
+        return _text_views(f"nullIf({DERIVED_TEXT[key]}, '')")
+    if key in UTM_KEYS:
+        name = params.add(key, "String")
+        from_properties = f"nullIf(JSONExtract(properties, {name}, 'Nullable(String)'), '')"
+        from_url = f"nullIf(decodeURLFormComponent(extractURLParameter(url, {name})), '')"
+        return _text_views(f"coalesce({from_properties}, {from_url})")
+    return json_views("properties", key, params)
 
 
 def _scalar_test(view: Property, value: str | int | float | bool, params: Params) -> str:
@@ -120,7 +162,31 @@ def _positive_test(condition: Condition, view: Property, params: Params) -> str:
     raise ValueError(f"unknown operator {operator!r}")  # the serializer admits none
 
 
+def _segment_sql(condition: Condition, params: Params) -> str:
+    members = segment_members_sql(
+        project_id=int(params.values["project_id"]), segment_id=int(condition.value), params=params
+    )
+    negated = "NOT " if condition.operator in ("not_in", "neq") else ""
+    return f"person_id {negated}IN ({members})"
+
+
+def _person_sql(condition: Condition, params: Params) -> str:
+    """The event's person matches: one subquery over the persons' latest versions.
+
+    The subquery selects the persons for whom the positive test holds; a negative operator
+    is ``NOT IN`` that set, so an event whose person has no row (or no such property)
+    matches ``neq`` as an event without the property does.
+    """
+    test = _positive_test(condition, json_views("properties", condition.key, params), params)
+    negated = "NOT " if condition.operator in NEGATIVE_OPERATORS else ""
+    return f"person_id {negated}IN (SELECT person_id FROM ({PERSONS_SQL}) WHERE ifNull({test}, 0))"
+
+
 def condition_sql(condition: Condition, params: Params) -> str:
+    if condition.type == "segment":
+        return _segment_sql(condition, params)
+    if condition.type == "person":
+        return _person_sql(condition, params)
     if condition.type != "event":
         raise ValueError(f"{condition.type} filters are not supported")  # refused by the serializer
     test = _positive_test(condition, property_views(condition.key, params), params)

@@ -12,16 +12,23 @@ once) for one period ``[start, end)``:
   each value's event count (``volume``) to order them. A
   property that is not set and an empty one form one group (value ``''``).
 
-Math: ``total`` (events), ``unique_users`` (``uniqExact(person_id)``), and ``sum``, ``avg``,
-``min``, ``max``, ``p50``..``p99`` of a numeric property (numeric view of
+Math: ``total`` (events), ``unique_users`` (``uniqExact(person_id)``),
+``unique_distinct_ids``, ``unique_sessions`` (distinct non-empty :func:`session_key_sql`),
+and ``sum``, ``avg``, ``min``, ``max``, ``p50``..``p99`` of a numeric property (numeric view of
 ``compiler.filters``: events where it is not a number are left out; percentiles are
-``quantileExactInclusive``, linear interpolation between the closest ranks).
+``quantileExactInclusive``, linear interpolation between the closest ranks). The per-user
+maths (``avg_per_user``, ``min_per_user``, ``max_per_user``, ``median_per_user``) count each
+person's events per bucket and over the period (``GROUPING SETS``, the period's row has
+``bucket`` NULL), then take the statistic over the persons of each group.
+
+A person breakdown (``type: "person"``) joins each event with the latest live properties of
+its person (``LEFT JOIN`` on ``person_id``; no row: not set). Event breakdowns take every key
+filters take, derived keys included.
 
 Buckets are ``toStartOfMinute/Hour/Day(timestamp, tz)``, ``toMonday`` and
 ``toStartOfMonth`` in the project's zone, returned as Unix seconds of the bucket start.
 
-Not yet here: formulas across series, per-user and session maths, person properties,
-the rollup path.
+Formulas are computed in Python by the runner; the rollup path is ``rollup_source.py``.
 """
 
 from __future__ import annotations
@@ -30,9 +37,9 @@ from dataclasses import dataclass
 
 from django.conf import settings
 
-from analytics.query.compiler.filters import filter_sql, property_views
+from analytics.query.compiler.filters import PERSONS_SQL, filter_sql, json_views, property_views
 from analytics.query.compiler.params import Params
-from analytics.query.model import PROPERTY_MATHS, DateRange, Series, TrendsQuery
+from analytics.query.model import PROPERTY_MATHS, Breakdown, DateRange, Series, TrendsQuery
 from analytics.warehouse.guard import Query
 
 _TZ = "{tz:String}"
@@ -47,6 +54,8 @@ BUCKETS = {
 MATH_SQL = {
     "total": "count()",
     "unique_users": "uniqExact(person_id)",
+    "unique_distinct_ids": "uniqExact(distinct_id)",
+    "unique_sessions": "uniqExact(session)",
     "sum": "sum(x)",
     "avg": "avg(x)",
     "min": "min(x)",
@@ -57,11 +66,30 @@ MATH_SQL = {
     "p95": "quantileExactInclusive(0.95)(x)",
     "p99": "quantileExactInclusive(0.99)(x)",
 }
-INTEGER_MATHS = frozenset({"total", "unique_users"})
+PER_USER_SQL = {
+    "avg_per_user": "avg(n)",
+    "min_per_user": "min(n)",
+    "max_per_user": "max(n)",
+    "median_per_user": "quantileExactInclusive(0.5)(n)",
+}
+INTEGER_MATHS = frozenset(
+    {"total", "unique_users", "unique_distinct_ids", "unique_sessions", "min_per_user", "max_per_user"}
+)
 _SCOPE = (
     "project_id = {project_id:UInt64}"
     " AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}"
 )
+# Events joined with the latest version of their person's properties (person breakdowns).
+_WITH_PERSONS = f"events LEFT JOIN (SELECT person_id, properties AS person_properties FROM ({PERSONS_SQL})) AS breakdown_persons USING (person_id)"
+
+
+def session_key_sql() -> str:
+    """The session of an event as a Nullable(String) (NULL: none), the key of ``unique_sessions``.
+
+    The client-sent ``$session_id`` column for now; a sessionised key (inactivity and
+    midnight cuts) replaces this one expression when it lands.
+    """
+    return "nullIf(session_id, '')"
 
 
 @dataclass(frozen=True)
@@ -85,29 +113,60 @@ def _where(query: TrendsQuery, series: Series, params: Params) -> tuple[str, str
         number = property_views(series.property, params).number
         parts.append(f"isNotNull({number})")
         columns += f", assumeNotNull({number}) AS x"
+    if series.math == "unique_sessions":
+        columns += f", {session_key_sql()} AS session"
+    if series.math == "unique_distinct_ids":
+        columns += ", distinct_id"
     return " AND ".join(parts), columns
+
+
+def _breakdown_text(breakdown: Breakdown, params: Params) -> str:
+    if breakdown.type == "person":
+        return json_views("person_properties", breakdown.key, params).text
+    return property_views(breakdown.key, params).text
+
+
+def _aggregate(series: Series, rows: str, keys: list[str]) -> str:
+    """Aggregate the per-event ``rows`` by ``keys`` + bucket, a total row per key (bucket NULL).
+
+    With ``keys`` (a breakdown) each group also gets its event count ``volume``.
+    """
+    key_list = "".join(f"{key}, " for key in keys)
+    volume = ", count() AS volume" if keys else ""
+    if series.math in PER_USER_SQL:
+        # Events per person per bucket and per person over the period (bucket NULL), then
+        # the statistic of those counts over the persons of each group.
+        per_person = (
+            f"SELECT {key_list}bucket, person_id, count() AS n FROM ({rows})"
+            f" GROUP BY GROUPING SETS (({key_list}bucket, person_id), ({key_list}person_id))"
+        )
+        volume = ", sum(n) AS volume" if keys else ""
+        return f"SELECT {key_list}bucket, {PER_USER_SQL[series.math]} AS value{volume} FROM ({per_person}) GROUP BY {key_list}bucket"
+    math = MATH_SQL[series.math]
+    if not keys:
+        return f"SELECT bucket, {math} AS value FROM ({rows}) GROUP BY ROLLUP(bucket)"
+    return (
+        f"SELECT {key_list}bucket, {math} AS value{volume} FROM ({rows})"
+        f" GROUP BY GROUPING SETS (({key_list}bucket), ({', '.join(keys)}))"
+    )
 
 
 def compile_series(*, project_id: int, query: TrendsQuery, series: Series, date_range: DateRange) -> CompiledSeries:
     params = Params(project_id=project_id, start=date_range.start, end=date_range.end, tz=query.time_zone)
     where, columns = _where(query, series, params)
-    bucket, math = BUCKETS[query.interval], MATH_SQL[series.math]
+    bucket = BUCKETS[query.interval]
     settings_ = {"group_by_use_nulls": 1, "max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT}
     if query.breakdown is None:
-        sql = (
-            f"SELECT bucket, {math} AS value FROM ("
-            f"SELECT {bucket} AS bucket, {columns} FROM events WHERE {where}"
-            ") GROUP BY ROLLUP(bucket) ORDER BY bucket"
-        )
+        rows = f"SELECT {bucket} AS bucket, {columns} FROM events WHERE {where}"
+        sql = f"{_aggregate(series, rows, [])} ORDER BY bucket"
         return CompiledSeries(Query(name="trends.series", sql=sql, params=params.values, settings=settings_), False)
-    value = f"ifNull({property_views(query.breakdown.key, params).text}, '')"
+    source = _WITH_PERSONS if query.breakdown.type == "person" else "events"
+    value = f"ifNull({_breakdown_text(query.breakdown, params)}, '')"
     limit = params.add(query.breakdown.limit, "UInt32")
-    top = f"SELECT {value} AS top FROM events WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
-    sql = (
-        f"SELECT bucket, is_top, breakdown_value, {math} AS value, count() AS volume FROM ("
+    top = f"SELECT {value} AS top FROM {source} WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
+    rows = (
         f"SELECT {bucket} AS bucket, {value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
-        f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM events WHERE {where}"
-        ") GROUP BY GROUPING SETS ((is_top, breakdown_value, bucket), (is_top, breakdown_value))"
-        " ORDER BY is_top DESC, breakdown_value, bucket"
+        f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM {source} WHERE {where}"
     )
+    sql = f"{_aggregate(series, rows, ['is_top', 'breakdown_value'])} ORDER BY is_top DESC, breakdown_value, bucket"
     return CompiledSeries(Query(name="trends.breakdown", sql=sql, params=params.values, settings=settings_), True)

@@ -35,19 +35,21 @@ class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
 
 class TrendsPointSerializer(serializers.Serializer):
     bucket = serializers.CharField(help_text="bucket start, ISO 8601 with the project's offset")
-    value = serializers.FloatField()
+    value = serializers.FloatField(allow_null=True, help_text="null: a formula divided by zero")
 
 
 class TrendsSeriesSerializer(serializers.Serializer):
     label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     event = serializers.CharField(allow_null=True)
-    math = serializers.CharField()
+    math = serializers.CharField(help_text='the series\' math, or "formula" for a formula line')
     property = serializers.CharField(required=False)
+    formula = serializers.CharField(required=False)
     breakdown_value = serializers.CharField(required=False, allow_null=True, help_text='"$other" for the rest')
     is_other = serializers.BooleanField(required=False)
     compare = serializers.ChoiceField(choices=["current", "previous"], required=False)
     points = TrendsPointSerializer(many=True)
-    total = serializers.FloatField()
+    total = serializers.FloatField(allow_null=True)
+    source = serializers.ChoiceField(choices=["events", "rollup"])  # type: ignore[assignment]  # like Field.source
 
 
 class TrendsResultSerializer(serializers.Serializer):
@@ -63,7 +65,8 @@ class TrendsView(APIView):
 
     @extend_schema(request=TrendsQuerySerializer, responses={200: TrendsResultSerializer})
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
-        """Event counts, unique users or a property's statistics per bucket, in the project's time zone."""
+        """Event counts, unique users or sessions, per-user statistics, a property's statistics or a
+        formula across series, per bucket in the project's time zone (docs/query.md)."""
         project = project_get_for_user(user=request.user, project_id=project_id)
         serializer = TrendsQuerySerializer(data=request.data, context={"time_zone": project.timezone, "now": utc_now()})
         serializer.is_valid(raise_exception=True)
