@@ -168,16 +168,13 @@ def test_the_users_of_a_cell_come_in_pages(project_data, client, k):
     assert table[1]["values"][k] == len(expected)
 
 
-def test_a_person_property_breakdown_uses_the_latest_person_version(project_data, client, store):
-    project, auth, rows = project_data
-    persons = sorted({row["person_id"] for row in rows})
-    company = {person: ["acme", "globex", "initech"][index % 3] for index, person in enumerate(persons)}
-    deleted = persons[0]
+def _store_persons(store: Any, project_id: int, persons: list[str], company: dict[str, str], deleted: str) -> None:
+    """Version 1 says "old" for everybody; version 2 the real company, and deletes ``deleted``."""
 
     def versions(number: int, properties: dict[str, str], is_deleted: dict[str, int]) -> pa.Table:
         return pa.table(
             {
-                "project_id": pa.array([project.id] * len(persons), pa.uint64()),
+                "project_id": pa.array([project_id] * len(persons), pa.uint64()),
                 "person_id": pa.array(persons),
                 "properties": pa.array([json.dumps({"company": properties[p]}) for p in persons]),
                 "created_at": pa.array([datetime(2026, 1, 1, tzinfo=UTC)] * len(persons), pa.timestamp("ms", tz="UTC")),
@@ -186,19 +183,84 @@ def test_a_person_property_breakdown_uses_the_latest_person_version(project_data
             }
         )
 
-    store.insert_arrow("persons", versions(1, dict.fromkeys(persons, "old"), {}), dedup_token=f"p1-{project.id}")
-    store.insert_arrow("persons", versions(2, company, {deleted: 1}), dedup_token=f"p2-{project.id}")
+    store.insert_arrow("persons", versions(1, dict.fromkeys(persons, "old"), {}), dedup_token=f"p1-{project_id}")
+    store.insert_arrow("persons", versions(2, company, {deleted: 1}), dedup_token=f"p2-{project_id}")
+
+
+@pytest.fixture
+def companies(project_data: Any, store: Any) -> tuple[dict[str, str], str]:
+    project, _, rows = project_data
+    persons = sorted({row["person_id"] for row in rows})
+    company = {person: ["acme", "globex", "initech"][index % 3] for index, person in enumerate(persons)}
+    _store_persons(store, project.id, persons, company, persons[0])
+    return company, persons[0]
+
+
+def test_a_person_property_breakdown_uses_the_latest_person_version(project_data, client, companies):
+    project, auth, rows = project_data
+    company, deleted = companies
     body = {**QUERY, "breakdown": {"key": "company", "type": "person"}}
 
     response = post(client, project.id, body, auth)
 
     assert response.status_code == 200, response.content
     groups = {group["breakdown_value"]: group["cohorts"] for group in response.json()["breakdown"]}
-    owner_of = {row["event_id"]: row["person_id"] for row in rows}
     expected = _expected(
-        rows, body, group_of=lambda row: None if owner_of[row["event_id"]] == deleted else company[row["person_id"]]
+        rows, body, group_of=lambda row: None if row["person_id"] == deleted else company[row["person_id"]]
     )
     assert groups == expected
+
+
+def test_person_and_segment_conditions_in_the_event_filters(project_data, client, companies, segment_of_two):
+    project, auth, rows = project_data
+    company, deleted = companies
+    acme = {person for person, name in company.items() if name == "acme" and person != deleted}
+    outside = {row["person_id"] for row in rows if row["distinct_id"] not in segment_of_two}
+    body = {
+        **QUERY,
+        "cohort_event": {
+            "event": "signup",
+            "properties": [{"type": "person", "key": "company", "operator": "eq", "value": "acme"}],
+        },
+        "return_event": {
+            "event": "pageview",
+            "properties": [{"type": "segment", "key": "id", "operator": "not_in", "value": 7}],
+        },
+    }
+    kept = [
+        row
+        for row in rows
+        if (row["event"] == "signup" and row["person_id"] in acme)
+        or (row["event"] == "pageview" and row["person_id"] in outside)
+    ]
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    assert response.json()["cohorts"] == _expected(kept, body)[None]
+    assert sum(cohort["size"] for cohort in response.json()["cohorts"]) > 0
+
+
+EVIL = "x') OR 1=1 --{project_id:UInt64}`"
+
+
+def test_injection_attempts_are_data(project_data, client):
+    project, auth, _ = project_data
+    body = {
+        **QUERY,
+        "cohort_event": {"event": EVIL, "properties": [{"key": EVIL, "operator": "eq", "value": EVIL}]},
+        "breakdown": {"key": EVIL},
+    }
+
+    response = post(client, project.id, body, auth)
+
+    assert response.status_code == 200, response.content
+    assert all(cohort["size"] == 0 for cohort in response.json()["cohorts"])
+    assert response.json()["breakdown"] == []
+    users = post(
+        client, project.id, {**body, "cell": {"cohort": "2026-02-16", "k": 0, "breakdown_value": EVIL}}, auth, "/users"
+    )
+    assert users.json() == {"users": [], "next_cursor": None}
 
 
 def test_an_event_breakdown_matches_the_reference(project_data, client):
