@@ -154,7 +154,11 @@ class RetentionQuerySerializer(serializers.Serializer):
 
 
 class RetentionCellSerializer(serializers.Serializer):
-    cohort = serializers.DateTimeField(help_text="the cohort's start as the answer gives it (ISO 8601)")
+    cohort = serializers.CharField(
+        max_length=64,
+        help_text="the cohort's start as the answer gives it, or any moment of that period; without an offset"
+        " it is the project's local time",
+    )
     k = serializers.IntegerField(min_value=0, max_value=MAX_PERIODS, help_text="the period index, 0 = the cohort")
     breakdown_value = serializers.CharField(
         required=False, allow_null=True, allow_blank=True, trim_whitespace=False, max_length=10_000
@@ -176,6 +180,12 @@ class RetentionUsersSerializer(RetentionQuerySerializer):
             raise serializers.ValidationError({"cell": {"k": [f"at most periods ({query.periods})"]}})
         if query.breakdown is None and cell.get("breakdown_value") is not None:
             raise serializers.ValidationError({"cell": {"breakdown_value": ["the query has no breakdown"]}})
+        try:
+            cohort_start = parse_moment(
+                cell["cohort"], ZoneInfo(self.context["time_zone"]), self.context["now"], is_end=False
+            )
+        except RangeError as error:
+            raise serializers.ValidationError({"cell": {"cohort": [str(error)]}}) from None
         after = None
         if attrs.get("cursor"):
             try:
@@ -183,7 +193,7 @@ class RetentionUsersSerializer(RetentionQuerySerializer):
             except ValueError:
                 raise serializers.ValidationError({"cursor": ["not a cursor of this list"]}) from None
         validated.update(
-            cell=Cell(cohort_start=cell["cohort"], k=cell["k"], breakdown_value=cell.get("breakdown_value")),
+            cell=Cell(cohort_start=cohort_start, k=cell["k"], breakdown_value=cell.get("breakdown_value")),
             limit=attrs["limit"],
             after=after,
         )

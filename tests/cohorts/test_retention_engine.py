@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.cohorts.runner import run_retention
+from analytics.cohorts.runner import cell_users, run_retention
+from analytics.cohorts.serializers import RetentionUsersSerializer
 from tests.cohorts.reference import NOW, Spec, build, event_value, generate, reference
 from tests.warehouse.helpers import new_project_id
 
@@ -245,3 +246,31 @@ def test_now_bounds_the_return_events(store, dataset):
     }
 
     _compare(store, dataset, body, now=now)
+
+
+def test_a_cell_named_by_a_local_date_is_that_local_day(store, dataset):
+    project_id, rows = dataset
+    zone = ZoneInfo("America/Los_Angeles")
+    body = {
+        "cohort_event": {"event": "pageview"},
+        "period": "day",
+        "periods": 2,
+        "from": "2026-03-05",
+        "to": "2026-03-12",
+        "mode": "recurring",
+        "cell": {"cohort": "2026-03-10", "k": 0},
+        "limit": 1000,
+    }
+    serializer = RetentionUsersSerializer(data=body, context={"time_zone": zone.key, "now": NOW})
+    assert serializer.is_valid(), serializer.errors
+    data = serializer.validated_data
+
+    page = cell_users(project_id=project_id, query=data["query"], cell=data["cell"], limit=1000, store=store, now=NOW)
+
+    expected = {
+        row["person_id"]
+        for row in rows
+        if row["event"] == "pageview" and row["timestamp"].astimezone(zone).date() == date(2026, 3, 10)
+    }
+    assert {user["person_id"] for user in page["users"]} == expected
+    assert page["next_cursor"] is None
