@@ -165,12 +165,10 @@ class RetentionCellSerializer(serializers.Serializer):
     )
 
 
-class RetentionUsersSerializer(RetentionQuerySerializer):
-    """A retention query plus the cell whose users to list, and a page."""
+class RetentionCellQuerySerializer(RetentionQuerySerializer):
+    """A retention query plus one cell of its table."""
 
     cell = RetentionCellSerializer()
-    limit = serializers.IntegerField(min_value=1, max_value=MAX_USERS_PAGE, default=100)
-    cursor = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         validated = super().validate(attrs)
@@ -186,15 +184,23 @@ class RetentionUsersSerializer(RetentionQuerySerializer):
             )
         except RangeError as error:
             raise serializers.ValidationError({"cell": {"cohort": [str(error)]}}) from None
+        validated["cell"] = Cell(cohort_start=cohort_start, k=cell["k"], breakdown_value=cell.get("breakdown_value"))
+        return validated
+
+
+class RetentionUsersSerializer(RetentionCellQuerySerializer):
+    """A retention query, the cell whose users to list, and a page."""
+
+    limit = serializers.IntegerField(min_value=1, max_value=MAX_USERS_PAGE, default=100)
+    cursor = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=64)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        validated = super().validate(attrs)
         after = None
         if attrs.get("cursor"):
             try:
                 after = str(UUID(attrs["cursor"]))
             except ValueError:
                 raise serializers.ValidationError({"cursor": ["not a cursor of this list"]}) from None
-        validated.update(
-            cell=Cell(cohort_start=cohort_start, k=cell["k"], breakdown_value=cell.get("breakdown_value")),
-            limit=attrs["limit"],
-            after=after,
-        )
+        validated.update(limit=attrs["limit"], after=after)
         return validated
