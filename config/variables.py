@@ -300,6 +300,13 @@ AGGREGATION_QUERY_TIMEOUT_SECONDS = registry.integer(
     minimum=1,
     doc="Time limit of one rollup query in ClickHouse (a 1d/1mo bucket reads a whole day/month).",
 )
+QUERY_CACHE_TTL_SECONDS = registry.integer(
+    "QUERY_CACHE_TTL_SECONDS",
+    default=900,
+    minimum=0,
+    doc="How long a query answer (trends, presets, saved reports) stays in the result cache; new events "
+    "invalidate it at once (0: no cache).",
+)
 
 # ------------------------------------------------------------------------------
 # Logging, metrics, Redis

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from analytics.streams.persons import MERGE_EVENTS, persons_apply
+from analytics.warehouse.data_version import bump_data_versions
 from analytics.warehouse.schema import ARROW_SCHEMA, EVENT_COLUMNS, events_to_arrow
 from analytics.warehouse.store import get_store
 
@@ -71,4 +72,6 @@ def store_event_batch(rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_tok
         table, person_rows = rows_to_arrow(rows), rows
     inserted = store.insert_events(table, dedup_token=dedup_token)
     persons_apply(store, person_rows, dedup_token=dedup_token)
+    # Cached query answers of these projects are now stale (analytics.query.cache).
+    bump_data_versions(pc.unique(table["project_id"]).to_pylist())
     return inserted

@@ -184,6 +184,11 @@ SPECTACULAR_SETTINGS = {
     # The prefix left out of operation ids and tags. Fixed, because drf-spectacular would
     # otherwise take the paths' common prefix, which the Segment paths (/v1/...) turn into "/".
     "SCHEMA_PATH_PREFIX": "/api",
+    # Choice sets that share a field name with another set get their own component name.
+    "ENUM_NAME_OVERRIDES": {
+        "CalendarIntervalEnum": "analytics.query.presets.CALENDAR_INTERVALS",
+        "QueryIntervalEnum": "analytics.query.model.INTERVALS",
+    },
 }
 
 # CORS: the read/management API answers only the origins listed here. The ingestion paths
@@ -230,6 +235,8 @@ CLICKHOUSE_CLUSTER = env.CLICKHOUSE_CLUSTER.get()
 CLICKHOUSE_QUERY_TIMEOUT = env.CLICKHOUSE_QUERY_TIMEOUT.get()
 CLICKHOUSE_CONNECT_TIMEOUT = env.CLICKHOUSE_CONNECT_TIMEOUT.get()
 CLICKHOUSE_RETRIES = env.CLICKHOUSE_RETRIES.get()
+# Result cache of query answers (analytics/query/cache.py).
+QUERY_CACHE_TTL_SECONDS = env.QUERY_CACHE_TTL_SECONDS.get()
 
 KAFKA_BOOTSTRAP_SERVERS = env.KAFKA_BOOTSTRAP_SERVERS.get()  # required in scale mode
 KAFKA_EVENTS_TOPIC = env.KAFKA_EVENTS_TOPIC.get()

@@ -10,6 +10,7 @@ New routes are covered automatically; a route that needs an exception must say w
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -45,8 +46,7 @@ def _api_routes() -> list[tuple[str, list[str]]]:
 
 def _url(route: str, project_id: int) -> str:
     path = route.replace("<int:project_id>", str(project_id))
-    for converter in ("<int:key_id>", "<int:id>"):
-        path = path.replace(converter, "1")
+    path = re.sub(r"<int:\w+>", "1", path)  # every object id (key, report, ...): one that may exist
     while "<" in path:
         start, end = path.index("<"), path.index(">")
         path = path[:start] + "someone" + path[end + 1 :]

@@ -19,6 +19,7 @@ from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.core.timeutils import utc_now
+from analytics.query.cache import cached_answer, wants_refresh
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer
 
@@ -57,6 +58,7 @@ class TrendsResultSerializer(serializers.Serializer):
     interval = serializers.CharField()
     time_zone = serializers.CharField()
     computed_at = serializers.DateTimeField()
+    cached = serializers.BooleanField(help_text="true when served from the result cache (see computed_at)")
     source = serializers.ChoiceField(choices=["events", "rollup"])  # type: ignore[assignment]  # like Field.source
 
 
@@ -70,4 +72,14 @@ class TrendsView(APIView):
         project = project_get_for_user(user=request.user, project_id=project_id)
         serializer = TrendsQuerySerializer(data=request.data, context={"time_zone": project.timezone, "now": utc_now()})
         serializer.is_valid(raise_exception=True)
-        return Response(run_trends(project_id=project.id, query=serializer.validated_data["query"]))
+        query = serializer.validated_data["query"]
+        return Response(
+            cached_answer(
+                kind="trends",
+                query_json=request.data,
+                project_id=project.id,
+                time_zone=project.timezone,
+                compute=lambda: run_trends(project_id=project.id, query=query),
+                refresh=wants_refresh(request.query_params, request.data),
+            )
+        )

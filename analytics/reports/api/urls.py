@@ -1,6 +1,13 @@
 from django.urls import path
 
 from analytics.reports.api import readback
+from analytics.reports.api.presets import PRESET_VIEWS
+from analytics.reports.api.saved_reports import (
+    ReportTemplatesView,
+    SavedReportDetailView,
+    SavedReportListView,
+    SavedReportResultsView,
+)
 from analytics.reports.api.trends import TrendsView
 
 urlpatterns = [
@@ -12,5 +19,17 @@ urlpatterns = [
         "projects/<int:project_id>/events/timeseries",
         readback.EventTimeseriesView.as_view(),
         name="events-timeseries",
+    ),
+    *(
+        path(f"projects/<int:project_id>/insights/{segment}", view.as_view(), name=f"insights-{segment}")
+        for segment, view in PRESET_VIEWS.items()
+    ),
+    path("projects/<int:project_id>/reports/", SavedReportListView.as_view(), name="saved-reports"),
+    path("projects/<int:project_id>/reports/templates", ReportTemplatesView.as_view(), name="report-templates"),
+    path("projects/<int:project_id>/reports/<int:report_id>", SavedReportDetailView.as_view(), name="saved-report"),
+    path(
+        "projects/<int:project_id>/reports/<int:report_id>/results",
+        SavedReportResultsView.as_view(),
+        name="saved-report-results",
     ),
 ]
