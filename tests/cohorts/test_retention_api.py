@@ -14,7 +14,9 @@ import pyarrow as pa
 import pytest
 from rest_framework.exceptions import ValidationError
 
+from analytics.accounts.models import Membership
 from analytics.accounts.services import personal_api_key_create
+from analytics.accounts.tokens import UserRefreshToken
 from analytics.cohorts.kinds import validate_retention
 from analytics.query import membership
 from analytics.query.compiler.params import Params
@@ -408,3 +410,46 @@ def test_the_endpoints_are_in_the_openapi_schema(client, db):
 
     for suffix in ("", "/csv", "/users"):
         assert "/api/v1/projects/{project_id}/cohorts/retention" + suffix in schema["paths"]
+
+
+def test_the_table_goes_through_the_result_cache(project_data, client):
+    project, auth, _ = project_data
+
+    first = post(client, project.id, QUERY, auth).json()
+    second = post(client, project.id, QUERY, auth).json()
+    refreshed = client.post(
+        BASE.format(id=project.id) + "?refresh=true", data=QUERY, content_type="application/json", headers=auth
+    ).json()
+
+    assert (first["cached"], second["cached"], refreshed["cached"]) == (False, True, False)
+    assert first["cohorts"] == second["cohorts"] == refreshed["cohorts"]
+    assert second["computed_at"] == first["computed_at"]
+
+
+def test_a_saved_retention_report_runs_and_shares_the_cache(project_data, client):
+    project, auth, rows = project_data
+    owner = Membership.objects.filter(organisation=project.organisation).first().user
+    headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(owner).access_token}"}
+    reports = f"/api/v1/projects/{project.id}/reports/"
+    bad = client.post(
+        reports,
+        data={"name": "r", "kind": "retention", "query": {**QUERY, "periods": 60}},
+        content_type="application/json",
+        headers=headers,
+    )
+    created = client.post(
+        reports,
+        data={"name": "Weekly retention", "kind": "retention", "query": QUERY},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert bad.status_code == 400
+    assert created.status_code == 201, created.content
+    direct = post(client, project.id, QUERY, auth).json()
+
+    results = client.get(f"{reports}{created.json()['id']}/results", headers=headers).json()
+
+    assert results["cohorts"] == _expected(rows, QUERY)[None]
+    assert results["report"]["kind"] == "retention"
+    assert results["cached"] is True
+    assert results["computed_at"] == direct["computed_at"]

@@ -2,6 +2,8 @@
 
 POSTs because the query is a JSON document; the table, CSV and user-list endpoints only
 read, so personal API keys (which may only read) are allowed there. A non-member gets 404.
+The table (and its CSV) goes through the result cache (``analytics.query.cache``: ``?refresh=true``
+or ``"refresh": true`` computes afresh); the user lists are always computed.
 The query's semantics: ``analytics.cohorts.compiler``; the answer's shape:
 ``analytics.cohorts.runner``.
 """
@@ -25,6 +27,7 @@ from analytics.cohorts.runner import cell_users, retention_csv, run_retention
 from analytics.cohorts.serializers import RetentionQuerySerializer, RetentionUsersSerializer
 from analytics.core.middleware import bind_log_context
 from analytics.core.timeutils import utc_now
+from analytics.query.cache import cached_answer, wants_refresh
 
 
 class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
@@ -64,6 +67,7 @@ class RetentionResultSerializer(serializers.Serializer):
     returning = serializers.CharField()
     time_zone = serializers.CharField()
     computed_at = serializers.DateTimeField()
+    cached = serializers.BooleanField(help_text="true when served from the result cache (see computed_at)")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         fields = super().get_fields()
@@ -82,6 +86,19 @@ class RetentionUsersResultSerializer(serializers.Serializer):
     next_cursor = serializers.CharField(allow_null=True, help_text="pass back as cursor; null on the last page")
 
 
+def _answer(request: AuthenticatedRequest, project: Any) -> dict[str, Any]:
+    """The table through the result cache (shared with saved reports of kind "retention")."""
+    query = _validated(RetentionQuerySerializer, request, project)["query"]
+    return cached_answer(
+        kind="retention",
+        query_json=request.data,
+        project_id=project.id,
+        time_zone=project.timezone,
+        compute=lambda: run_retention(project_id=project.id, query=query),
+        refresh=wants_refresh(request.query_params, request.data),
+    )
+
+
 def _validated(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest, project: Any) -> Any:
     serializer = serializer_class(data=request.data, context={"time_zone": project.timezone, "now": utc_now()})
     serializer.is_valid(raise_exception=True)
@@ -95,8 +112,7 @@ class RetentionView(APIView):
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """Retention cohorts: users grouped by the period of their cohort event, and who came back when."""
         project = project_get_for_user(user=request.user, project_id=project_id)
-        query = _validated(RetentionQuerySerializer, request, project)["query"]
-        return Response(run_retention(project_id=project.id, query=query))
+        return Response(_answer(request, project))
 
 
 class RetentionCsvView(APIView):
@@ -109,8 +125,7 @@ class RetentionCsvView(APIView):
     def post(self, request: AuthenticatedRequest, project_id: int) -> HttpResponse:
         """The retention table as CSV: cohort_start, [breakdown_value,] size, period_0 .. period_N."""
         project = project_get_for_user(user=request.user, project_id=project_id)
-        query = _validated(RetentionQuerySerializer, request, project)["query"]
-        body = retention_csv(run_retention(project_id=project.id, query=query))
+        body = retention_csv(_answer(request, project))
         response = HttpResponse(body, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="retention-{project.id}.csv"'
         return response
