@@ -66,8 +66,16 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "organisation", "timezone", "retention_days", "ingest_rate_limit", "created_at"]
-    list_filter = ["timezone", "keep_full_ip"]
+    list_display = [
+        "name",
+        "organisation",
+        "timezone",
+        "retention_days",
+        "session_timeout_minutes",
+        "ingest_rate_limit",
+        "created_at",
+    ]
+    list_filter = ["timezone", "keep_full_ip", "session_split_at_midnight"]
     search_fields = ["name", "organisation__name"]
     list_select_related = ["organisation"]
     readonly_fields = ["write_key", "write_key_rotated_at", "created_at"]

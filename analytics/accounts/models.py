@@ -172,6 +172,16 @@ class Project(models.Model):
         default=15, help_text="How long after a bucket ends it is aggregated as final."
     )
     measures = models.JSONField(default=list, blank=True, help_text="Numeric properties aggregated per bucket.")
+    # Sessionisation at query time (analytics/query/compiler/sessions.py): a changed value
+    # re-cuts every session, past ones included, because sessions are never stored.
+    session_timeout_minutes = models.PositiveIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(1440)],
+        help_text="Inactivity after which a person's next event starts a new session.",
+    )
+    session_split_at_midnight = models.BooleanField(
+        default=True, help_text="End every session at midnight in the project's time zone."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

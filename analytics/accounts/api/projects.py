@@ -36,6 +36,8 @@ class ProjectOutputSerializer(serializers.ModelSerializer):
             "keep_full_ip",
             "aggregation_lateness_seconds",
             "measures",
+            "session_timeout_minutes",
+            "session_split_at_midnight",
             "created_at",
             "role",
         ]
@@ -82,6 +84,8 @@ class ProjectDetailView(APIView):
         measures = serializers.ListField(
             child=serializers.RegexField(r"^[A-Za-z_$][A-Za-z0-9_$]{0,99}$"), required=False, max_length=20
         )
+        session_timeout_minutes = serializers.IntegerField(min_value=1, max_value=1440, required=False)
+        session_split_at_midnight = serializers.BooleanField(required=False)
 
     @extend_schema(responses=ProjectOutputSerializer)
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:

@@ -8,7 +8,9 @@ from analytics.reports.api.saved_reports import (
     SavedReportListView,
     SavedReportResultsView,
 )
+from analytics.reports.api.sessions import SessionListView
 from analytics.reports.api.trends import TrendsView
+from analytics.reports.api.web import BreakdownView, SummaryView, TimeseriesView
 
 urlpatterns = [
     path("projects/<int:project_id>/insights/trends", TrendsView.as_view(), name="insights-trends"),
@@ -20,6 +22,10 @@ urlpatterns = [
         readback.EventTimeseriesView.as_view(),
         name="events-timeseries",
     ),
+    path("projects/<int:project_id>/sessions", SessionListView.as_view(), name="sessions"),
+    path("projects/<int:project_id>/web/summary", SummaryView.as_view(), name="web-summary"),
+    path("projects/<int:project_id>/web/breakdown", BreakdownView.as_view(), name="web-breakdown"),
+    path("projects/<int:project_id>/web/timeseries", TimeseriesView.as_view(), name="web-timeseries"),
     *(
         path(f"projects/<int:project_id>/insights/{segment}", view.as_view(), name=f"insights-{segment}")
         for segment, view in PRESET_VIEWS.items()
