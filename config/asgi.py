@@ -16,17 +16,23 @@ except ImproperlyConfigured as error:  # under an external ASGI server: the same
 
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 
 from analytics.core.gctuning import tune_gc
+from analytics.ingestion.api.urls import EVENT_ROUTES
 from analytics.ingestion.asgi import IngestionFastPath
+from analytics.platform.origin import SameOriginValidator
+from analytics.platform.server import RequestLimits
 from config.websocket_urls import websocket_urlpatterns
 
 application = ProtocolTypeRouter(
     {
         # Event POSTs skip the middleware stack (its sync_to_async hops cost more than the events).
-        "http": IngestionFastPath(django_asgi_app),
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Body size limit and body read timeout of every request: analytics/platform/server.py.
+        "http": RequestLimits(
+            IngestionFastPath(django_asgi_app), large_body_paths=[f"/{route}" for route in EVENT_ROUTES]
+        ),
+        # Origin = this site, port included (analytics/platform/origin.py).
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

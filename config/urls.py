@@ -24,6 +24,8 @@ urlpatterns = [
     path("api/v1/", include("analytics.segments.api.urls")),
     path("api/v1/", include("analytics.funnels.api.urls")),
     path("api/v1/", include("analytics.cohorts.api.urls")),
+    path("api/v1/", include("analytics.privacy.api.urls")),
+    path("api/v1/", include("analytics.telecom.api.urls")),
     path("", include("analytics.dashboards.urls")),
     path("", include("analytics.platform.urls")),
 ]

@@ -103,6 +103,38 @@ ALLOWED_HOSTS = registry.comma_list(
 )
 HOST = registry.text("HOST", default="127.0.0.1", doc="Address `manage.py serve` binds to.")
 PORT = registry.integer("PORT", default=8000, minimum=1, maximum=65535, doc="Port `manage.py serve` listens on.")
+REQUEST_MAX_BODY_BYTES = registry.integer(
+    "REQUEST_MAX_BODY_BYTES",
+    default=1024 * 1024,
+    minimum=1024,
+    doc="Largest request body on every path but the event POSTs (those use `INGEST_MAX_BODY_BYTES`); "
+    "a larger declared length gets 413 before a byte is read, a longer chunked body is cut off at the limit.",
+)
+SERVER_HEADER_TIMEOUT = registry.integer(
+    "SERVER_HEADER_TIMEOUT",
+    default=10,
+    minimum=1,
+    doc="Seconds `manage.py serve` gives a connection to send a request's line and headers, then closes it.",
+)
+SERVER_BODY_TIMEOUT = registry.integer(
+    "SERVER_BODY_TIMEOUT",
+    default=30,
+    minimum=1,
+    doc="Seconds a client has to send a whole request body once its headers are in; then 408 and the connection closes.",
+)
+SERVER_KEEPALIVE_TIMEOUT = registry.integer(
+    "SERVER_KEEPALIVE_TIMEOUT",
+    default=5,
+    minimum=1,
+    doc="Seconds an idle keep-alive connection stays open between requests.",
+)
+SERVER_MAX_CONNECTIONS_PER_ADDRESS = registry.integer(
+    "SERVER_MAX_CONNECTIONS_PER_ADDRESS",
+    default=128,
+    minimum=0,
+    doc="Open connections one client address may hold in one server process (more get 503 and are closed); "
+    "0: no limit (behind a proxy every client shares its address: raise it or use 0 there).",
+)
 
 # ------------------------------------------------------------------------------
 # Accounts and auth
@@ -126,6 +158,14 @@ AUTH_RATE_LIMIT = registry.parsed(
     expected="a rate such as 30/min (per s|min|hour|day)",
     doc="Requests per client address to the auth endpoints (the login page, register, token, refresh, verify, "
     "logout), one shared budget.",
+)
+AUTH_ACCOUNT_RATE_LIMIT = registry.parsed(
+    "AUTH_ACCOUNT_RATE_LIMIT",
+    default="10/min",
+    parse=_rate,
+    expected="a rate such as 10/min (per s|min|hour|day)",
+    doc="Log-in attempts per account (the email given), from any address: POST /api/v1/auth/token, the login page "
+    "and the admin login, one shared budget (on top of `AUTH_RATE_LIMIT`).",
 )
 API_BROWSABLE = registry.boolean(
     "API_BROWSABLE",
@@ -228,6 +268,66 @@ KAFKA_PRODUCE_TIMEOUT = registry.integer(
 )
 
 # ------------------------------------------------------------------------------
+# Telecom providers: the network-actions source topic, gRPC, the load generator
+# ------------------------------------------------------------------------------
+TELECOM_KAFKA_TOPIC = registry.text(
+    "TELECOM_KAFKA_TOPIC",
+    default="events.telecom",
+    doc="Source topic of the providers' network actions (their own shape, keyed by `user_id`), "
+    "read by `consume_events --stream network-actions`.",
+)
+TELECOM_KAFKA_PARTITIONS = registry.integer(
+    "TELECOM_KAFKA_PARTITIONS", default=8, minimum=1, doc="Partitions of the network-actions topic when it is created."
+)
+TELECOM_DEAD_LETTER_TOPIC = registry.text(
+    "TELECOM_DEAD_LETTER_TOPIC",
+    default="events.telecom_dead_letter",
+    doc="Topic of network actions that were refused (invalid) or can never be stored, with the reason.",
+)
+TELECOM_CONSUMER_GROUP = registry.text(
+    "TELECOM_CONSUMER_GROUP", default="analytics-telecom", doc="Consumer group of the network-actions stream."
+)
+TELECOM_PROJECT_ID = registry.integer(
+    "TELECOM_PROJECT_ID",
+    default=0,
+    minimum=0,
+    doc="The project the network-actions topic is bound to (0: unbound; the stream refuses to start).",
+)
+GRPC_PORT = registry.integer(
+    "GRPC_PORT", default=9090, minimum=1, doc="Port of `manage.py serve_grpc` (the providers' read API over gRPC)."
+)
+GRPC_ADDRESS = registry.text(
+    "GRPC_ADDRESS", default="127.0.0.1", doc="Address `manage.py serve_grpc` listens on (`0.0.0.0` for all)."
+)
+GENERATOR_USER_COUNT = registry.integer(
+    "GENERATOR_USER_COUNT", default=10_000, minimum=1, doc="`loadgen`: distinct users to draw from (`--users`)."
+)
+GENERATOR_EVENTS_PER_SEC = registry.integer(
+    "GENERATOR_EVENTS_PER_SEC",
+    default=0,
+    minimum=0,
+    doc="`loadgen`: events per second over all workers, 0 = as fast as possible (`--rate`).",
+)
+GENERATOR_DURATION = registry.integer(
+    "GENERATOR_DURATION",
+    default=0,
+    minimum=0,
+    doc="`loadgen`: seconds to run, 0 = until stopped (`--duration`; `--events` counts instead).",
+)
+GENERATOR_BATCH_SIZE = registry.integer(
+    "GENERATOR_BATCH_SIZE", default=100, minimum=1, doc="`loadgen`: events per request or Kafka flush (`--batch-size`)."
+)
+GENERATOR_WORKERS = registry.integer(
+    "GENERATOR_WORKERS", default=2, minimum=1, doc="`loadgen`: worker processes (`--workers`)."
+)
+GENERATOR_VERIFY_INTERVAL = registry.integer(
+    "GENERATOR_VERIFY_INTERVAL",
+    default=10,
+    minimum=1,
+    doc="`loadgen --mode kafka --verify`: seconds between checks of the store while it runs.",
+)
+
+# ------------------------------------------------------------------------------
 # Ingestion limits
 # ------------------------------------------------------------------------------
 INGEST_MAX_BODY_BYTES = registry.integer(
@@ -326,6 +426,12 @@ LOG_FORMAT = registry.choice(
 METRICS_TOKEN = registry.optional_text(
     "METRICS_TOKEN",
     doc="When set, /metrics answers only requests with `Authorization: Bearer <METRICS_TOKEN>`.",
+)
+METRICS_PROJECT_LABELS = registry.boolean(
+    "METRICS_PROJECT_LABELS",
+    default=False,
+    doc="Show per-project series (which name project ids) on /metrics without `METRICS_TOKEN`; "
+    "with the token set they are always shown.",
 )
 REDIS_URL = registry.url(
     "REDIS_URL",

@@ -5,5 +5,6 @@ from django.urls import path
 from analytics.platform.consumers import LiveConsumer
 
 websocket_urlpatterns = [
+    path("ws/projects/<int:project_id>/live/", LiveConsumer.as_asgi()),
     path("ws/live/", LiveConsumer.as_asgi()),
 ]

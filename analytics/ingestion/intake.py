@@ -23,6 +23,7 @@ from analytics.core.timeutils import utc_now
 from analytics.ingestion import live, metrics
 from analytics.ingestion.enrichment import InvalidTimestamp, client_ip, parse_timestamp_ms, stored_ip
 from analytics.ingestion.ratelimit import get_rate_limiter, retry_after_seconds
+from analytics.ingestion.row_policy import apolicy_for
 from analytics.ingestion.selectors import aevent_schemas_for_project, aproject_for_key
 from analytics.ingestion.validation import RequestContext
 from analytics.streams.bus import BusUnavailable, get_event_bus
@@ -152,7 +153,8 @@ def sent_at_ms(value: Any) -> int | None:
 async def request_context(
     request: HttpRequest, project: IngestionProject, *, sent_at: Any, check_unicode: bool = False
 ) -> RequestContext:
-    """Everything the events of one request share: receive time, IP, user agent, schemas."""
+    """Everything the events of one request share: receive time, IP, user agent, schemas,
+    the project's privacy rules."""
     meta = request.META
     address = client_ip(meta.get("REMOTE_ADDR", "") or "", meta.get("HTTP_X_FORWARDED_FOR", ""))
     return RequestContext(
@@ -163,6 +165,7 @@ async def request_context(
         user_agent=meta.get("HTTP_USER_AGENT", "")[:1024],
         schemas=await aevent_schemas_for_project(project.id),
         check_unicode=check_unicode,
+        policy=await apolicy_for(project.id),
     )
 
 

@@ -28,6 +28,7 @@ from analytics.ingestion.enrichment import (
     parse_user_agent,
     stored_ip,
 )
+from analytics.ingestion.row_policy import RowPolicy
 from analytics.ingestion.schema_checks import CompiledSchema
 from analytics.warehouse.identity import event_id_from_client, event_id_from_content, person_id_for
 
@@ -83,6 +84,8 @@ class RequestContext:
     max_event_bytes: int = 0
     # The body held an unpaired surrogate (intake.parse_json): check each event for one.
     check_unicode: bool = False
+    # The project's privacy rules (row_policy.py): None when it has none, the common case.
+    policy: RowPolicy | None = None
     # A row with what the request's events share, in column order; each row starts as a copy.
     # Copying it and setting a few keys is several times cheaper than a 26-key dict literal,
     # which grows its hash table step by step (a large share of the per-event cost).
@@ -334,6 +337,11 @@ def collect(context: RequestContext, items: Iterable[Any], to_row: Any) -> Batch
         except EventRejected as error:
             metrics.EVENTS_REJECTED.labels(reason=error.reason).inc()
             rejected.append({"index": index, "error": error.message})
+    if context.policy is not None and rows:
+        valid = len(rows)
+        rows = context.policy.apply(rows)
+        if len(rows) < valid:  # suppressed ids: dropped silently, the sender cannot act on it
+            metrics.EVENTS_REJECTED.labels(reason="suppressed").inc(valid - len(rows))
     return BatchResult(rows=rows, rejected=rejected)
 
 

@@ -40,7 +40,7 @@ _EVENTS_PER_SESSION = 4  # about 4.7 in web sessions, 3.5 in telecom ones
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 _PAGE_VIEW = (
-    b'{"event":"page_view","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
+    b'{"event":"$pageview","distinct_id":"%s","event_id":"%s","timestamp":%d,"properties":'
     b'{"$session_id":"%s","$current_url":"https://shop.example.com%s","$referrer":"%s","path":"%s"}}'
 )
 _SIGNUP = (

@@ -2,7 +2,7 @@
 
 Two kinds of users, so every part of the product has something to show:
 
-- a web product: sessions of ``page_view`` (url, referrer, browser user agent), some users
+- a web product: sessions of ``$pageview`` (url, referrer, browser user agent), some users
   ``signup`` and some of those ``purchase`` with ``revenue``;
 - a telecom operator: network actions ``CALL_OUT``, ``CALL_IN``, ``SMS_SENT``,
   ``SMS_RECEIVED``, ``DATA`` with ``duration_sec``, ``bytes_up``, ``bytes_down``,
@@ -90,7 +90,7 @@ def _web_session(rng: random.Random, user: int, session: int, moment: datetime) 
     referrer = rng.choice(_REFERRERS)
     for _ in range(pages):
         yield {
-            "event": "page_view",
+            "event": "$pageview",
             "distinct_id": distinct_id,
             "timestamp": _iso(moment),
             "properties": {

@@ -1,23 +1,29 @@
-"""Liveness and readiness probes.
+"""Liveness and readiness probes, and the metrics scrape.
 
 ``/healthz`` answers 200 while the process serves. ``/readyz`` checks each dependency
 (database, event store, cache, bus) with a short timeout and answers 503 if any fails.
+``/metrics`` is the Prometheus exposition; series labelled with a project id (``project``)
+would list the installation's projects to anyone, so without ``METRICS_TOKEN`` they are left
+out unless ``METRICS_PROJECT_LABELS`` is on.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
+import prometheus_client
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
-from django_prometheus.exports import ExportToDjangoView
+from prometheus_client import multiprocess
 
 from analytics.core.logging import get_logger, redact_text
 from analytics.core.metrics import DEPENDENCY_CHECK_SECONDS, DEPENDENCY_UP
@@ -105,4 +111,32 @@ def metrics(request: HttpRequest) -> HttpResponse:
             )
             response["WWW-Authenticate"] = "Bearer"
             return response
-    return ExportToDjangoView(request)
+    registry: Any = _registry()
+    if not token and not settings.METRICS_PROJECT_LABELS:
+        registry = _WithoutLabel(registry, PROJECT_LABEL)
+    return HttpResponse(prometheus_client.generate_latest(registry), content_type=prometheus_client.CONTENT_TYPE_LATEST)
+
+
+PROJECT_LABEL = "project"
+
+
+def _registry() -> prometheus_client.CollectorRegistry:
+    """This process's registry, or every worker's when prometheus_client runs multi-process (as django-prometheus)."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ or "prometheus_multiproc_dir" in os.environ:
+        registry = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return prometheus_client.REGISTRY
+
+
+class _WithoutLabel:
+    """A registry view whose metric families drop every sample carrying ``label``."""
+
+    def __init__(self, registry: Any, label: str) -> None:
+        self.registry = registry
+        self.label = label
+
+    def collect(self) -> Iterator[Any]:
+        for family in self.registry.collect():
+            family.samples = [sample for sample in family.samples if self.label not in sample.labels]
+            yield family

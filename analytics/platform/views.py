@@ -22,11 +22,11 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 # API clients get JSON errors everywhere, also for URLs no view matched and for crashes.
-_API_PREFIXES = ("/api/", "/v1/")
+API_PREFIXES = ("/api/", "/v1/")
 
 
 def _api_error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse | None:
-    if not request.path_info.startswith(_API_PREFIXES):
+    if not request.path_info.startswith(API_PREFIXES):
         return None
     error: dict[str, object] = {"code": code, "message": message}
     request_id = getattr(request, "request_id", None)

@@ -54,8 +54,16 @@ def without_refresh(body: Any) -> Any:
     return body
 
 
-def cache_key(*, kind: str, query_json: Any, project_id: int, time_zone: str, version: str) -> str:
+def project_rules(project: Any) -> list[Any]:
+    """Project settings besides the time zone that change answers without new events: the
+    session rules (``compiler/sessions.py``)."""
+    return [project.session_timeout_minutes, project.session_split_at_midnight]
+
+
+def cache_key(*, kind: str, query_json: Any, project_id: int, time_zone: str, version: str, rules: Any = None) -> str:
     document = {"kind": kind, "query": without_refresh(query_json), "project": project_id, "tz": time_zone}
+    if rules is not None:
+        document["rules"] = rules
     # OPT_SORT_KEYS sorts nested objects too; the version goes in last so the prefix is stable.
     digest = hashlib.sha256(orjson.dumps(document, default=str, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return f"{_PREFIX}{digest}:{version}"
@@ -85,13 +93,16 @@ def cached_answer(
     time_zone: str,
     compute: Callable[[], dict[str, Any]],
     refresh: bool = False,
+    rules: Any = None,
 ) -> dict[str, Any]:
     """The answer from the cache, or ``compute()`` stored there; with ``cached`` and ``computed_at``."""
     ttl = int(settings.QUERY_CACHE_TTL_SECONDS)
     if ttl <= 0:
         return _fresh(compute)
     version = data_version(project_id)
-    key = cache_key(kind=kind, query_json=query_json, project_id=project_id, time_zone=time_zone, version=version)
+    key = cache_key(
+        kind=kind, query_json=query_json, project_id=project_id, time_zone=time_zone, version=version, rules=rules
+    )
     if not refresh:
         hit = _get(key)
         if hit is not None:

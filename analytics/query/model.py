@@ -149,6 +149,9 @@ class TrendsQuery:
     breakdown: Breakdown | None = None
     compare: bool = False
     formula: Formula | None = None
+    # The project's session rules (``compiler/sessions.py``), for the ``unique_sessions`` math.
+    session_timeout_minutes: int = 30
+    session_split_at_midnight: bool = True
 
     def points_per_bucket(self) -> int:
         """Upper bound of the points one bucket contributes to the answer."""

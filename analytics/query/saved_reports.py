@@ -23,7 +23,7 @@ from rest_framework import serializers
 from analytics.accounts.models import EDITING_ROLES, MANAGING_ROLES, Project, User
 from analytics.accounts.selectors import role_for
 from analytics.core.errors import ApplicationError, NotFound
-from analytics.query.cache import cached_answer
+from analytics.query.cache import cached_answer, project_rules
 from analytics.query.kinds import get_kind
 from analytics.query.models import SavedReport
 
@@ -145,6 +145,7 @@ def run_report_query(*, project: Project, kind: str, query: Any, refresh: bool =
         query_json=query,
         project_id=project.id,
         time_zone=project.timezone,
+        rules=project_rules(project),
         compute=lambda: report_kind.run(project, validated, refresh),
         refresh=refresh,
     )

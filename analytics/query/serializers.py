@@ -1,7 +1,8 @@
 """DRF serializers that validate the JSON of a query and build the model (``model.py``).
 
 Errors name the field: ``{"series": [{"filters": {"operator": [...]}}]}``, ``{"from": [...]}``.
-The serializers need ``context={"time_zone": <IANA name>, "now": <aware datetime>}`` to
+The serializers need ``context={"time_zone": <IANA name>, "now": <aware datetime>}`` (see
+:func:`project_context`, which adds the project's session rules) to
 resolve relative dates.
 """
 
@@ -16,6 +17,7 @@ from zoneinfo import ZoneInfo
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from analytics.core.timeutils import utc_now
 from analytics.query.formula import MAX_FORMULA_LENGTH, FormulaError, parse_formula
 from analytics.query.limits import too_many_points
 from analytics.query.model import (
@@ -273,8 +275,20 @@ class TrendsQuerySerializer(serializers.Serializer):
             breakdown=Breakdown(**attrs["breakdown"]) if attrs.get("breakdown") else None,
             compare=attrs["compare"],
             formula=formula,
+            session_timeout_minutes=self.context.get("session_timeout_minutes", 30),
+            session_split_at_midnight=self.context.get("session_split_at_midnight", True),
         )
         problem = too_many_points(query, DateRange(start, end)) if start is not None else None
         if problem:
             raise serializers.ValidationError({"interval": [problem]})
         return {"query": query}
+
+
+def project_context(project: Any, now: datetime | None = None) -> dict[str, Any]:
+    """The serializer context for one project's queries: its zone, session rules and "now"."""
+    return {
+        "time_zone": project.timezone,
+        "now": now or utc_now(),
+        "session_timeout_minutes": project.session_timeout_minutes,
+        "session_split_at_midnight": project.session_split_at_midnight,
+    }

@@ -10,15 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analytics.core.timeutils import utc_now
 from analytics.query.kinds import ReportKind, register_kind
 from analytics.query.presets import PRESET_KINDS, run_preset, validate_preset
 from analytics.query.runner import run_trends
-from analytics.query.serializers import TrendsQuerySerializer
+from analytics.query.serializers import TrendsQuerySerializer, project_context
 
 
 def _validate_trends(project: Any, data: Mapping[str, Any]) -> Any:
-    serializer = TrendsQuerySerializer(data=data, context={"time_zone": project.timezone, "now": utc_now()})
+    serializer = TrendsQuerySerializer(data=data, context=project_context(project))
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data["query"]
 

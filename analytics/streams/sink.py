@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from analytics.streams.live import record_stored
 from analytics.streams.persons import MERGE_EVENTS, persons_apply
 from analytics.warehouse.data_version import bump_data_versions
 from analytics.warehouse.schema import ARROW_SCHEMA, EVENT_COLUMNS, events_to_arrow
@@ -74,4 +75,5 @@ def store_event_batch(rows: Sequence[Mapping[str, Any]] | pa.Table, *, dedup_tok
     persons_apply(store, person_rows, dedup_token=dedup_token)
     # Cached query answers of these projects are now stale (analytics.query.cache).
     bump_data_versions(pc.unique(table["project_id"]).to_pylist())
+    record_stored(table)  # the live counters and their group message (analytics/streams/live.py)
     return inserted

@@ -190,7 +190,10 @@ class StoredEvents:
             if state is None or state.bloom is None or state.seen_until is None:
                 return  # built on first use, from the whole table
             keys, now = self._read_keys(table, state.seen_until)
-            state.bloom.add(keys)
+            # The read overlaps the last one (REFRESH_OVERLAP_SECONDS): keys whose bits are all
+            # set already change nothing, and counting them again would make the filter look
+            # full and be rebuilt from the whole table.
+            state.bloom.add(keys[~state.bloom.may_contain(keys)] if len(keys) else keys)
             state.seen_until = now
             metrics.STORED_EVENTS_FILTER_KEYS.labels(table=table).set(state.bloom.count)
 

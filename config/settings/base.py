@@ -24,6 +24,12 @@ DEBUG = env.DEBUG.get()
 ALLOWED_HOSTS = env.ALLOWED_HOSTS.get()
 HOST = env.HOST.get()
 PORT = env.PORT.get()
+# The limits of the web server in front of Django (analytics/platform/server.py).
+REQUEST_MAX_BODY_BYTES = env.REQUEST_MAX_BODY_BYTES.get()
+SERVER_HEADER_TIMEOUT = env.SERVER_HEADER_TIMEOUT.get()
+SERVER_BODY_TIMEOUT = env.SERVER_BODY_TIMEOUT.get()
+SERVER_KEEPALIVE_TIMEOUT = env.SERVER_KEEPALIVE_TIMEOUT.get()
+SERVER_MAX_CONNECTIONS_PER_ADDRESS = env.SERVER_MAX_CONNECTIONS_PER_ADDRESS.get()
 
 # ------------------------------------------------------------------------------
 # Apps
@@ -56,6 +62,8 @@ LOCAL_APPS = [
     "analytics.reports",
     "analytics.funnels",
     "analytics.cohorts",
+    "analytics.privacy",
+    "analytics.telecom",
     "analytics.segments",
     "analytics.query",
     "analytics.aggregation",
@@ -70,6 +78,8 @@ INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "analytics.core.middleware.RequestIdMiddleware",
+    # JSON instead of Django's HTML error pages (debug pages included) under /api/ and /v1/.
+    "analytics.platform.middleware.ApiJsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -148,6 +158,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 REGISTRATION_OPEN = env.REGISTRATION_OPEN.get()
 # Login, register, refresh and logout share one per-address budget (in the cache: Redis in scale mode).
 AUTH_RATE_LIMIT = env.AUTH_RATE_LIMIT.get()
+AUTH_ACCOUNT_RATE_LIMIT = env.AUTH_ACCOUNT_RATE_LIMIT.get()
 if env.API_BROWSABLE.get():
     REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"].append("rest_framework.renderers.BrowsableAPIRenderer")
 
@@ -180,7 +191,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The ingestion endpoints are plain Django views (the hot path); this hook adds their
     # documentation-only DRF descriptions. Nothing on the request path changes.
-    "PREPROCESSING_HOOKS": ["analytics.ingestion.api.openapi.add_ingestion_endpoints"],
+    "PREPROCESSING_HOOKS": [
+        "analytics.ingestion.api.openapi.add_ingestion_endpoints",
+        "analytics.ingestion.api.network_openapi.add_network_action_endpoints",
+    ],
     # The prefix left out of operation ids and tags. Fixed, because drf-spectacular would
     # otherwise take the paths' common prefix, which the Segment paths (/v1/...) turn into "/".
     "SCHEMA_PATH_PREFIX": "/api",
@@ -244,6 +258,21 @@ KAFKA_DEAD_LETTER_TOPIC = env.KAFKA_DEAD_LETTER_TOPIC.get()
 KAFKA_PARTITIONS = env.KAFKA_PARTITIONS.get()
 KAFKA_CONSUMER_GROUP = env.KAFKA_CONSUMER_GROUP.get()
 KAFKA_PRODUCE_TIMEOUT = env.KAFKA_PRODUCE_TIMEOUT.get()
+
+# Telecom providers (analytics/ingestion/network_stream.py, analytics/telecom, loadgen)
+TELECOM_KAFKA_TOPIC = env.TELECOM_KAFKA_TOPIC.get()
+TELECOM_KAFKA_PARTITIONS = env.TELECOM_KAFKA_PARTITIONS.get()
+TELECOM_DEAD_LETTER_TOPIC = env.TELECOM_DEAD_LETTER_TOPIC.get()
+TELECOM_CONSUMER_GROUP = env.TELECOM_CONSUMER_GROUP.get()
+TELECOM_PROJECT_ID = env.TELECOM_PROJECT_ID.get()
+GRPC_PORT = env.GRPC_PORT.get()
+GRPC_ADDRESS = env.GRPC_ADDRESS.get()
+GENERATOR_USER_COUNT = env.GENERATOR_USER_COUNT.get()
+GENERATOR_EVENTS_PER_SEC = env.GENERATOR_EVENTS_PER_SEC.get()
+GENERATOR_DURATION = env.GENERATOR_DURATION.get()
+GENERATOR_BATCH_SIZE = env.GENERATOR_BATCH_SIZE.get()
+GENERATOR_WORKERS = env.GENERATOR_WORKERS.get()
+GENERATOR_VERIFY_INTERVAL = env.GENERATOR_VERIFY_INTERVAL.get()
 
 # ------------------------------------------------------------------------------
 # Ingestion limits
@@ -320,6 +349,7 @@ LOGGING_CONFIG = None  # configured by analytics.core.logging.configure_logging(
 
 # When set, /metrics answers only requests with "Authorization: Bearer <METRICS_TOKEN>".
 METRICS_TOKEN = env.METRICS_TOKEN.get()
+METRICS_PROJECT_LABELS = env.METRICS_PROJECT_LABELS.get()
 
 # ------------------------------------------------------------------------------
 # Redis (always validated when given; required by scale mode)

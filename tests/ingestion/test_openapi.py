@@ -17,6 +17,7 @@ from tests.ingestion.conftest import stored
 
 SEGMENT_PATHS = ["/v1/batch", *[f"/v1/{kind}" for kind in SEGMENT_TYPES]]
 NATIVE = "/api/v1/events"
+NETWORK = "/api/v1/network-actions"  # documented in analytics/ingestion/api/network_openapi.py
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +58,13 @@ def basic(key: str) -> dict[str, str]:
 
 
 def test_every_ingestion_route_is_documented_and_only_those(schema):
-    routed = {reverse("ingest-events"), reverse("segment-batch"), *[reverse(f"segment-{k}") for k in SEGMENT_TYPES]}
-    assert routed == {NATIVE, *SEGMENT_PATHS} == set(_handlers())  # the ASGI fast path serves the same routes
+    routed = {
+        reverse("ingest-events"),
+        reverse("ingest-network-actions"),
+        reverse("segment-batch"),
+        *[reverse(f"segment-{k}") for k in SEGMENT_TYPES],
+    }
+    assert routed == {NATIVE, NETWORK, *SEGMENT_PATHS} == set(_handlers())  # the ASGI fast path serves the same routes
     for path in routed:
         assert list(schema["paths"][path]) == ["post"], path
         assert schema["paths"][path]["post"]["tags"] == ["ingestion"]

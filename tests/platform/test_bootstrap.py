@@ -48,7 +48,7 @@ def test_first_run_creates_admin_project_and_events_then_reruns_change_nothing(s
     assert project.organisation.memberships.get(user=admin).role == "owner"
     counts = events_by_name(store, project.id)
     assert sum(counts.values()) == 2_000
-    assert {"page_view", "signup", "CALL_OUT", "DATA"} <= set(counts)
+    assert {"$pageview", "signup", "CALL_OUT", "DATA"} <= set(counts)
     assert User.objects.filter(is_superuser=True).count() == 1
 
 

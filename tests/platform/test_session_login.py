@@ -10,7 +10,8 @@ from tests.factories import member_with_project
 pytestmark = pytest.mark.django_db
 
 
-def test_pages_redirect_to_login_and_a_member_logs_in_with_email() -> None:
+def test_pages_redirect_to_login_and_a_member_logs_in_with_email(store: object) -> None:
+    # "/" is the project's overview (or its empty state): it reads the event store.
     user, project = member_with_project()
     client = Client()
     assert client.get("/").url.startswith("/login/?next=/")

@@ -15,6 +15,7 @@ from analytics.query.formula import FormulaError, evaluate, parse_formula
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer
 from tests.query.helpers import build, day_key, days, generate, moment_of, percentile
+from tests.query.sessions_reference import session_groups
 from tests.warehouse.helpers import new_project_id
 
 pytestmark = pytest.mark.django_db
@@ -91,16 +92,44 @@ def test_per_user_math_with_a_breakdown(loaded):
     assert {line["breakdown_value"]: line["total"] for line in answer["series"]} == want
 
 
-def test_unique_sessions(loaded):
+def _session_of(rows: list[dict[str, Any]], *, timeout_minutes: int) -> dict[str, str]:
+    """Event id -> its session key, by the independent sessionisation of the tests."""
+    groups = session_groups(
+        rows,
+        time_zone="UTC",
+        timeout_minutes=timeout_minutes,
+        split=True,
+        start=datetime(2026, 3, 10, tzinfo=UTC),
+        end=datetime(2026, 3, 13, tzinfo=UTC),
+    )
+    return {row["event_id"]: key for key, events in groups.items() for row in events}
+
+
+@pytest.mark.parametrize("timeout_minutes", [30, 1])
+@pytest.mark.parametrize("event", [None, "purchase"])
+def test_unique_sessions(loaded, timeout_minutes, event):
+    """Sessions are cut from every event of the range (client ids win, else the project's
+    timeout and midnight), then the series' event picks the events whose sessions count."""
     project_id, rows = loaded
+    serializer = TrendsQuerySerializer(
+        data={**RANGE, "series": [{"event": event, "math": "unique_sessions"}]},
+        context={
+            "time_zone": "UTC",
+            "now": datetime(2026, 3, 20, 12, tzinfo=UTC),
+            "session_timeout_minutes": timeout_minutes,
+        },
+    )
+    assert serializer.is_valid(), serializer.errors
+    answer = run_trends(project_id=project_id, query=serializer.validated_data["query"])
 
-    answer = trends(project_id, {"series": [{"event": None, "math": "unique_sessions"}]})
-
-    grouped = by_day(rows)
-    want = [len({row["session_id"] for row in grouped.get(day, []) if row["session_id"]}) for day in DAYS]
+    session_of = _session_of(rows, timeout_minutes=timeout_minutes)
+    counted = [row for row in rows if event is None or row["event"] == event]
+    grouped = by_day(counted)
+    want = [len({session_of[row["event_id"]] for row in grouped.get(day, [])}) for day in DAYS]
     (series,) = answer["series"]
     assert [point["value"] for point in series["points"]] == want
-    assert series["total"] == len({row["session_id"] for row in rows if row["session_id"]})
+    assert series["total"] == len({session_of[row["event_id"]] for row in counted})
+    assert series["total"] > 0
 
 
 def test_formula_across_series_with_division_by_zero(loaded):

@@ -137,21 +137,40 @@ PERSON_AND_SEGMENT_SQL = (
 PERSON_BREAKDOWN_SQL = (
     "SELECT is_top, breakdown_value, bucket, uniqExact(session) AS value, count() AS volume FROM"
     " (SELECT toUnixTimestamp(toStartOfDay(timestamp, {tz:String})) AS bucket,"
-    " ifNull(JSONExtract(person_properties, {v0:String}, 'Nullable(String)'), '') AS breakdown_raw,"
-    " breakdown_raw IN (SELECT ifNull(JSONExtract(person_properties, {v0:String},"
+    " ifNull(JSONExtract(person_properties, {v3:String}, 'Nullable(String)'), '') AS"
+    " breakdown_raw, breakdown_raw IN (SELECT ifNull(JSONExtract(person_properties, {v3:String},"
     " 'Nullable(String)'), '') AS top FROM events LEFT JOIN (SELECT person_id, properties AS"
     " person_properties FROM (SELECT person_id, properties FROM persons FINAL WHERE project_id ="
     " {project_id:UInt64} AND is_deleted = 0)) AS breakdown_persons USING (person_id) WHERE"
-    " project_id = {project_id:UInt64} AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp <"
-    " {end:DateTime64(3, 'UTC')} GROUP BY top ORDER BY count() DESC, top LIMIT {v1:UInt32}) AS"
-    " is_top, if(is_top, breakdown_raw, '') AS breakdown_value, person_id, nullIf(session_id, '') AS"
-    " session FROM events LEFT JOIN (SELECT person_id, properties AS person_properties FROM (SELECT"
-    " person_id, properties FROM persons FINAL WHERE project_id = {project_id:UInt64} AND is_deleted"
-    " = 0)) AS breakdown_persons USING (person_id) WHERE project_id = {project_id:UInt64} AND"
-    " timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}) GROUP BY"
-    " GROUPING SETS ((is_top, breakdown_value, bucket), (is_top, breakdown_value)) ORDER BY is_top"
-    " DESC, breakdown_value, bucket"
+    " project_id = {project_id:UInt64} AND timestamp >= {start:DateTime64(3, 'UTC')} AND"
+    " timestamp < {end:DateTime64(3, 'UTC')} GROUP BY top ORDER BY count() DESC, top LIMIT"
+    " {v4:UInt32}) AS is_top, if(is_top, breakdown_raw, '') AS breakdown_value, person_id,"
+    " session_key AS session FROM (SELECT event_id, person_id, session_id, timestamp, project_id,"
+    " event, distinct_id, received_at, sent_at, source_id, lib, lib_version, properties, url,"
+    " referrer, browser, browser_version, os, os_version, device_type, country, ip, revenue,"
+    " flags, retention_days, if(session_id != '', concat('c:', session_id), concat('p:',"
+    " toString(person_id), ':', toString(start_ms))) AS session_key FROM (SELECT event_id,"
+    " person_id, session_id, timestamp, project_id, event, distinct_id, received_at, sent_at,"
+    " source_id, lib, lib_version, properties, url, referrer, browser, browser_version, os,"
+    " os_version, device_type, country, ip, revenue, flags, retention_days, maxIf(ms, is_start)"
+    " OVER w AS start_ms FROM (SELECT event_id, person_id, session_id, timestamp, project_id,"
+    " event, distinct_id, received_at, sent_at, source_id, lib, lib_version, properties, url,"
+    " referrer, browser, browser_version, os, os_version, device_type, country, ip, revenue,"
+    " flags, retention_days, toUnixTimestamp64Milli(timestamp) AS ms, row_number() OVER w = 1 OR"
+    " ms - lagInFrame(ms, 1) OVER w > {v0:Int64} OR ({v1:UInt8} = 1 AND toDate(timestamp,"
+    " {v2:String}) != lagInFrame(toDate(timestamp, {v2:String}), 1) OVER w) AS is_start FROM"
+    " events WHERE project_id = {project_id:UInt64} AND timestamp >= {start:DateTime64(3, 'UTC')}"
+    " AND timestamp < {end:DateTime64(3, 'UTC')} WINDOW w AS (PARTITION BY person_id, session_id"
+    " ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) WINDOW w AS"
+    " (PARTITION BY person_id, session_id ORDER BY timestamp, event_id ROWS BETWEEN UNBOUNDED"
+    " PRECEDING AND CURRENT ROW))) AS events LEFT JOIN (SELECT person_id, properties AS"
+    " person_properties FROM (SELECT person_id, properties FROM persons FINAL WHERE project_id ="
+    " {project_id:UInt64} AND is_deleted = 0)) AS breakdown_persons USING (person_id) WHERE"
+    " project_id = {project_id:UInt64} AND timestamp >= {start:DateTime64(3, 'UTC')} AND"
+    " timestamp < {end:DateTime64(3, 'UTC')}) GROUP BY GROUPING SETS ((is_top, breakdown_value,"
+    " bucket), (is_top, breakdown_value)) ORDER BY is_top DESC, breakdown_value, bucket"
 )
+
 
 UTM_BREAKDOWN_SQL = (
     "SELECT is_top, breakdown_value, bucket, count() AS value, count() AS volume FROM (SELECT"
@@ -207,7 +226,7 @@ def test_unique_sessions_by_a_person_property():
     )
 
     assert query.sql == PERSON_BREAKDOWN_SQL
-    assert (query.params["v0"], query.params["v1"]) == ("tier", 3)
+    assert [query.params[name] for name in ("v0", "v1", "v2", "v3", "v4")] == [1_800_000, 1, "Europe/Berlin", "tier", 3]
 
 
 def test_utm_breakdown_with_a_pathname_filter():

@@ -24,7 +24,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from analytics.accounts.authentication import token_user
 from analytics.accounts.models import User
 from analytics.accounts.services import refresh_token_rotate, user_logout, user_register
-from analytics.accounts.throttling import AuthRateThrottle
+from analytics.accounts.throttling import AccountLoginThrottle, AuthRateThrottle
 from analytics.accounts.tokens import UserRefreshToken
 from analytics.core.errors import ApplicationError
 
@@ -37,7 +37,7 @@ class TokenView(TokenObtainPairView):
     """``{email, password}`` -> ``{access, refresh}``."""
 
     serializer_class = _ObtainSerializer
-    throttle_classes = [AuthRateThrottle]
+    throttle_classes = [AuthRateThrottle, AccountLoginThrottle]
 
 
 class _RefreshSerializer(TokenRefreshSerializer):

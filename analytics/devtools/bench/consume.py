@@ -49,14 +49,20 @@ def fill_and_consume(
     messages: list[tuple[bytes, bytes, int]],
     project_id: int,
     timeout: float = 600,
+    stream: str = "events",
 ) -> ConsumeRun:
-    """Produce ``messages`` to a new topic, then let one consumer process drain it into its store."""
+    """Produce ``messages`` to a new topic, then let one consumer process drain it into its store.
+
+    ``stream="network-actions"`` runs the telecom providers' stream instead, bound to ``project_id``.
+    """
     create_topic(bootstrap, topic, PARTITIONS)
     produce_seconds = produce_raw(bootstrap, topic, messages)
     total = len(messages)  # committed offsets count messages; a message may carry several events
     env = {**env, "KAFKA_EVENTS_TOPIC": topic, "KAFKA_CONSUMER_GROUP": GROUP, "KAFKA_PARTITIONS": str(PARTITIONS)}
+    if stream == "network-actions":
+        env.update(TELECOM_KAFKA_TOPIC=topic, TELECOM_CONSUMER_GROUP=GROUP, TELECOM_PROJECT_ID=str(project_id))
     offsets = CommittedOffsets(bootstrap, GROUP, topic, PARTITIONS)
-    process = manage_py("consume_events", env=env, log_path=workdir / "consumer.log")
+    process = manage_py("consume_events", "--stream", stream, env=env, log_path=workdir / f"consumer-{stream}.log")
     started = time.monotonic()
     first_seen: tuple[float, int] | None = None
     done_at = None
@@ -65,7 +71,7 @@ def fill_and_consume(
         deadline = started + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
-                tail = (workdir / "consumer.log").read_text(errors="replace")[-600:]
+                tail = (workdir / f"consumer-{stream}.log").read_text(errors="replace")[-600:]
                 raise RuntimeError(f"consume_events exited with {process.returncode}: {tail}")
             committed = offsets.total()
             now = time.monotonic()
@@ -75,7 +81,7 @@ def fill_and_consume(
                 done_at = now
                 break
             if first_seen is None and now - started > NO_PROGRESS_SECONDS:
-                tail = (workdir / "consumer.log").read_text(errors="replace")[-600:]
+                tail = (workdir / f"consumer-{stream}.log").read_text(errors="replace")[-600:]
                 raise RuntimeError(f"consume_events committed nothing in {NO_PROGRESS_SECONDS}s: {tail}")
             time.sleep(0.25)
         peak = peak_rss_mb(process.pid)

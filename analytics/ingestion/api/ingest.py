@@ -28,6 +28,7 @@ from analytics.ingestion.intake import (
     request_context,
     resolve_project,
 )
+from analytics.ingestion.network_actions import network_action_rows
 from analytics.ingestion.segment import SEGMENT_TYPES, segment_rows
 from analytics.ingestion.validation import BatchResult, native_rows
 
@@ -114,6 +115,32 @@ async def events_view(request: HttpRequest) -> HttpResponse:
     context = await request_context(request, project, sent_at=sent_at, check_unicode=check_unicode)
     result = native_rows(context, items)
     await publish(project, result.rows, endpoint="native")
+    return _answer(result, success_status=202)
+
+
+@_guarded("network_actions")
+async def network_actions_view(request: HttpRequest) -> HttpResponse:
+    """``POST /api/v1/network-actions``: one provider message, or ``{"batch": [...]}``
+    (analytics/ingestion/network_actions.py); the answers of ``POST /api/v1/events``."""
+    payload, check_unicode = parse_json(read_body(request, limit=settings.INGEST_MAX_BODY_BYTES))
+    if type(payload) is dict:
+        items = payload.get("batch", [payload])
+        if type(items) is not list:
+            raise IntakeError(400, "invalid_batch", "batch must be a list of network actions")
+        write_key = request.META.get("HTTP_X_API_KEY") or payload.get("api_key")
+    elif type(payload) is list:
+        items, write_key = payload, request.META.get("HTTP_X_API_KEY")
+    else:
+        raise IntakeError(400, "invalid_body", 'the body must be a network action or {"batch": [...]}')
+    project = await resolve_project(write_key)
+    if not items:
+        raise IntakeError(400, "empty_batch", "the batch has no network actions")
+    if len(items) > settings.INGEST_MAX_BATCH:
+        raise IntakeError(413, "batch_too_large", f"at most {settings.INGEST_MAX_BATCH} network actions per request")
+    await check_rate_limit(project, len(items))
+    context = await request_context(request, project, sent_at=None, check_unicode=check_unicode)
+    result = network_action_rows(context, items)
+    await publish(project, result.rows, endpoint="network_actions")
     return _answer(result, success_status=202)
 
 

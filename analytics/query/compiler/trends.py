@@ -13,7 +13,8 @@ once) for one period ``[start, end)``:
   property that is not set and an empty one form one group (value ``''``).
 
 Math: ``total`` (events), ``unique_users`` (``uniqExact(person_id)``),
-``unique_distinct_ids``, ``unique_sessions`` (distinct non-empty :func:`session_key_sql`),
+``unique_distinct_ids``, ``unique_sessions`` (distinct ``session_key`` of the counted events,
+sessions cut by the project's rules in ``compiler/sessions.py`` from every event of the range),
 and ``sum``, ``avg``, ``min``, ``max``, ``p50``..``p99`` of a numeric property (numeric view of
 ``compiler.filters``: events where it is not a number are left out; percentiles are
 ``quantileExactInclusive``, linear interpolation between the closest ranks). The per-user
@@ -39,8 +40,10 @@ from django.conf import settings
 
 from analytics.query.compiler.filters import PERSONS_SQL, filter_sql, json_views, property_views
 from analytics.query.compiler.params import Params
+from analytics.query.compiler.sessions import SessionRules, session_events_sql
 from analytics.query.model import PROPERTY_MATHS, Breakdown, DateRange, Series, TrendsQuery
 from analytics.warehouse.guard import Query
+from analytics.warehouse.schema import EVENT_COLUMNS
 
 _TZ = "{tz:String}"
 BUCKETS = {
@@ -80,16 +83,21 @@ _SCOPE = (
     " AND timestamp >= {start:DateTime64(3, 'UTC')} AND timestamp < {end:DateTime64(3, 'UTC')}"
 )
 # Events joined with the latest version of their person's properties (person breakdowns).
-_WITH_PERSONS = f"events LEFT JOIN (SELECT person_id, properties AS person_properties FROM ({PERSONS_SQL})) AS breakdown_persons USING (person_id)"
+_WITH_PERSONS = f" LEFT JOIN (SELECT person_id, properties AS person_properties FROM ({PERSONS_SQL})) AS breakdown_persons USING (person_id)"
 
 
-def session_key_sql() -> str:
-    """The session of an event as a Nullable(String) (NULL: none), the key of ``unique_sessions``.
-
-    The client-sent ``$session_id`` column for now; a sessionised key (inactivity and
-    midnight cuts) replaces this one expression when it lands.
-    """
-    return "nullIf(session_id, '')"
+def _events_source(query: TrendsQuery, series: Series, params: Params) -> str:
+    """What a series reads: ``events``, or for ``unique_sessions`` the events of the range with
+    their ``session_key`` (``compiler/sessions.py``: sessions are cut from every event of
+    the range first, then the series' event and filters pick the events counted)."""
+    if series.math != "unique_sessions":
+        return "events"
+    rules = SessionRules(
+        time_zone=query.time_zone,
+        timeout_minutes=query.session_timeout_minutes,
+        split_at_midnight=query.session_split_at_midnight,
+    )
+    return f"({session_events_sql(params, rules, columns=tuple(EVENT_COLUMNS))}) AS events"
 
 
 @dataclass(frozen=True)
@@ -114,7 +122,7 @@ def _where(query: TrendsQuery, series: Series, params: Params) -> tuple[str, str
         parts.append(f"isNotNull({number})")
         columns += f", assumeNotNull({number}) AS x"
     if series.math == "unique_sessions":
-        columns += f", {session_key_sql()} AS session"
+        columns += ", session_key AS session"
     if series.math == "unique_distinct_ids":
         columns += ", distinct_id"
     return " AND ".join(parts), columns
@@ -153,17 +161,20 @@ def _aggregate(series: Series, rows: str, keys: list[str]) -> str:
 
 def compile_series(*, project_id: int, query: TrendsQuery, series: Series, date_range: DateRange) -> CompiledSeries:
     params = Params(project_id=project_id, start=date_range.start, end=date_range.end, tz=query.time_zone)
+    events = _events_source(query, series, params)
     where, columns = _where(query, series, params)
     bucket = BUCKETS[query.interval]
     settings_ = {"group_by_use_nulls": 1, "max_execution_time": settings.CLICKHOUSE_QUERY_TIMEOUT}
     if query.breakdown is None:
-        rows = f"SELECT {bucket} AS bucket, {columns} FROM events WHERE {where}"
+        rows = f"SELECT {bucket} AS bucket, {columns} FROM {events} WHERE {where}"
         sql = f"{_aggregate(series, rows, [])} ORDER BY bucket"
         return CompiledSeries(Query(name="trends.series", sql=sql, params=params.values, settings=settings_), False)
-    source = _WITH_PERSONS if query.breakdown.type == "person" else "events"
+    # The top values rank events, so they read ``events`` even when the series reads sessions.
+    persons = _WITH_PERSONS if query.breakdown.type == "person" else ""
+    source = events + persons
     value = f"ifNull({_breakdown_text(query.breakdown, params)}, '')"
     limit = params.add(query.breakdown.limit, "UInt32")
-    top = f"SELECT {value} AS top FROM {source} WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
+    top = f"SELECT {value} AS top FROM events{persons} WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"
     rows = (
         f"SELECT {bucket} AS bucket, {value} AS breakdown_raw, breakdown_raw IN ({top}) AS is_top,"
         f" if(is_top, breakdown_raw, '') AS breakdown_value, {columns} FROM {source} WHERE {where}"

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.pagination import CursorPagination
+from analytics.core.pagination import CursorPagination, cursor_page_schema
 from analytics.query.cache import wants_refresh
 from analytics.query.kinds import kind_names
 from analytics.query.models import SavedReport
@@ -85,7 +85,7 @@ class SavedReportListView(APIView):
 
     @extend_schema(
         parameters=[OpenApiParameter("kind", str), OpenApiParameter("tag", str)],
-        responses={200: SavedReportSerializer(many=True)},
+        responses={200: cursor_page_schema(SavedReportSerializer)},
     )
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """The project's saved reports, newest first (cursor pages), optionally of one kind or tag."""

@@ -18,10 +18,9 @@ from rest_framework.views import APIView
 from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.timeutils import utc_now
-from analytics.query.cache import cached_answer, wants_refresh
+from analytics.query.cache import cached_answer, project_rules, wants_refresh
 from analytics.query.runner import run_trends
-from analytics.query.serializers import TrendsQuerySerializer
+from analytics.query.serializers import TrendsQuerySerializer, project_context
 
 
 class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
@@ -70,13 +69,14 @@ class TrendsView(APIView):
         """Event counts, unique users or sessions, per-user statistics, a property's statistics or a
         formula across series, per bucket in the project's time zone (docs/query.md)."""
         project = project_get_for_user(user=request.user, project_id=project_id)
-        serializer = TrendsQuerySerializer(data=request.data, context={"time_zone": project.timezone, "now": utc_now()})
+        serializer = TrendsQuerySerializer(data=request.data, context=project_context(project))
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data["query"]
         return Response(
             cached_answer(
                 kind="trends",
                 query_json=request.data,
+                rules=project_rules(project),
                 project_id=project.id,
                 time_zone=project.timezone,
                 compute=lambda: run_trends(project_id=project.id, query=query),

@@ -95,8 +95,9 @@ class SummaryAnswerSerializer(SummarySerializer, CachedSerializer):
 
 
 class SummaryResultSerializer(CachedSerializer):
-    current = SummarySerializer(required=False, help_text="with compare=true")
-    previous = SummarySerializer(required=False, help_text="with compare=true: the equal period before")
+    # Required, so that a plain answer matches only SummaryAnswerSerializer in the oneOf.
+    current = SummarySerializer(help_text="with compare=true")
+    previous = SummarySerializer(help_text="with compare=true: the equal period before")
 
 
 class SummaryView(APIView):

@@ -93,6 +93,9 @@ class Command(BaseCommand):
             # proxy settings; uvicorn would otherwise believe X-Forwarded-For from any local peer.
             "proxy_headers": False,
             "server_header": False,
+            # Header and idle timeouts, connections per client address: analytics/platform/server.py.
+            "http": "analytics.platform.server:GuardedHttpToolsProtocol",
+            "timeout_keep_alive": settings.SERVER_KEEPALIVE_TIMEOUT,
         }
         config = uvicorn.Config("config.asgi:web_application", **server_options)
         if run_background:

@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import start_http_server
 
@@ -67,15 +68,18 @@ class Command(BaseCommand):
         config: dict[str, Any] = {}
         if options["session_timeout_ms"]:
             config["session.timeout.ms"] = options["session_timeout_ms"]
-        consumer = StreamConsumer(
-            spec,
-            stop=stop,
-            config=config,
-            max_messages=options["max_messages"],
-            max_bytes=options["max_bytes"],
-            max_wait_seconds=options["max_wait"],
-            exit_when_idle=options["exit_when_idle"],
-        )
+        try:
+            consumer = StreamConsumer(
+                spec,
+                stop=stop,
+                config=config,
+                max_messages=options["max_messages"],
+                max_bytes=options["max_bytes"],
+                max_wait_seconds=options["max_wait"],
+                exit_when_idle=options["exit_when_idle"],
+            )
+        except ImproperlyConfigured as error:  # a stream's own setting (network-actions: its project)
+            raise CommandError(str(error)) from None
         # Signal handlers are in place from here on: a SIGTERM now is a clean stop.
         self.stdout.write(f"stream {spec.name}: consuming {spec.topic} as {spec.group}")
         self.stdout.flush()

@@ -1,0 +1,259 @@
+"""Stage: the telecom providers' paths (issue 22).
+
+1. Kafka source topic -> store in the providers' shape (``consume_events --stream
+   network-actions``, one JSON message per action, validated and mapped per action) next to
+   the native consumer (``consume_events``, the product's wire format) on the same actions,
+   in the same run. Target: at least 80 % of the native consumer's events/s.
+2. The provider-facing reads on stored actions (10 million at scale 1, over 62 days, users
+   drawn from a skewed law): the detail over 31 days (its first page and totals by day and
+   month: what ``GET /api/v1/users/{id}/detail`` runs) of the heaviest user and of the user
+   at the 99th percentile of activity, and the global monthly aggregates
+   (``GET /api/v1/aggregates?period=month``) of whole months (from the rollups, after one
+   aggregation run) and of a range that is not whole months (raw). Target: each under
+   100 ms (best of three, warm).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.core.management import call_command
+
+from analytics.accounts.keys import new_write_key
+from analytics.accounts.models import Organisation, Project
+from analytics.aggregation.services import aggregation_run
+from analytics.devtools.bench.consume import consumer_available, fill_and_consume
+from analytics.devtools.bench.helpers import (
+    best_of,
+    kafka_broker,
+    migrated_store,
+    postgres_database,
+    prepare_product,
+    product_env,
+)
+from analytics.devtools.bench.kafka_raw import wire_messages
+from analytics.devtools.bench.registry import Metric, StageContext, Unavailable, at_least, stage
+from analytics.loadgen.scenarios import uuid_text_matrix
+from analytics.telecom.selectors import Range, global_aggregates, user_detail
+from analytics.warehouse.identity import person_id_for
+from analytics.warehouse.schema import ARROW_SCHEMA
+
+READ_ACTIONS_AT_SCALE_ONE = 10_000_000
+KAFKA_ACTIONS_AT_SCALE_ONE = 1_000_000
+USERS_PER_ACTION = 0.01
+START = datetime(2026, 5, 1, tzinfo=UTC)
+DAYS = 62
+BATCH_ROWS = 500_000
+TYPES = ("CALL_OUT", "CALL_IN", "SMS_SENT", "SMS_RECEIVED", "DATA")
+READ_TARGET_MS = 100.0
+RATIO_TARGET = 0.8
+
+
+def actions_table(rows: int, *, users: int, project_id: int, seed: int, first_row: int = 0) -> pa.Table:
+    """``rows`` network actions as stored rows (what network_actions.py makes), by numpy and Arrow."""
+    rng = np.random.default_rng([seed, first_row])
+    # Skewed users: user 0 is the heaviest.
+    user = np.minimum((rng.random(rows) ** 3 * users).astype(np.int64), users - 1)
+    kind = rng.integers(0, len(TYPES), size=rows)
+    started = START.timestamp() * 1000 + np.sort(rng.integers(0, DAYS * 86_400_000, size=rows))
+    duration = rng.integers(0, 900, size=rows)
+    up = rng.exponential(200_000, size=rows).astype(np.int64)
+    down = rng.exponential(2_000_000, size=rows).astype(np.int64)
+    is_sms = (kind == 2) | (kind == 3)
+    is_data = kind == 4
+    raw_ids = rng.integers(0, 256, size=(rows, 16), dtype=np.uint8)
+    raw_ids[:, 6] = (raw_ids[:, 6] & 0x0F) | 0x40
+    raw_ids[:, 8] = (raw_ids[:, 8] & 0x3F) | 0x80
+    ids = pa.array(uuid_text_matrix(raw_ids).view("S36").ravel().astype(str))
+    started_ms = started.astype(np.int64)
+    started_text = pc.strftime(pa.array(started_ms.astype("datetime64[ms]")), format="%Y-%m-%dT%H:%M:%SZ")
+    ended_text = pc.strftime(
+        pa.array((started_ms + duration * 1000).astype("datetime64[ms]")), format="%Y-%m-%dT%H:%M:%SZ"
+    )
+    measures = pc.binary_join_element_wise(
+        '{"started_at":"',
+        started_text,
+        '","ended_at":"',
+        ended_text,
+        '","duration_sec":',
+        pa.array(duration.astype(str)),
+        ',"bytes_up":',
+        pa.array(np.where(is_data, up, 0).astype(str)),
+        ',"bytes_down":',
+        pa.array(np.where(is_data, down, 0).astype(str)),
+        "}",
+        "",
+    )
+    sms = pc.binary_join_element_wise('{"started_at":"', started_text, '"}', "")
+    names = np.array(TYPES)[kind]
+    distinct = pa.array(np.char.add("47", np.char.zfill(user.astype(str), 8)))
+    persons = {index: person_id_for(project_id, f"47{index:08d}") for index in np.unique(user).tolist()}
+    columns: dict[str, Any] = {
+        "project_id": pa.array(np.full(rows, project_id, dtype=np.uint64)),
+        "event_id": ids,
+        "event": pa.array(names.astype(str)),
+        "distinct_id": distinct,
+        "person_id": pa.array([persons[index] for index in user.tolist()]),
+        "timestamp": pa.array(started_ms, pa.timestamp("ms", tz="UTC")),
+        "received_at": pa.array(started_ms + 1000, pa.timestamp("ms", tz="UTC")),
+        "source_id": pa.array(np.where(user % 2 == 0, "provider-1", "provider-2")),
+        "lib": pa.array(np.full(rows, "network-actions")),
+        "properties": pc.if_else(pa.array(is_sms), sms, measures),
+        "retention_days": pa.array(np.full(rows, 3650, dtype=np.uint16)),
+    }
+    arrays = []
+    for field in ARROW_SCHEMA:
+        if field.name in columns:
+            arrays.append(columns[field.name].cast(field.type))
+        elif field.name == "flags":
+            arrays.append(pa.array([[]] * rows, field.type))
+        else:
+            arrays.append(pa.nulls(rows, field.type) if field.nullable else pa.array([""] * rows, field.type))
+    return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
+
+
+def provider_messages(table: pa.Table) -> list[tuple[bytes, bytes, int]]:
+    """The same actions as the providers publish them: one JSON message each, keyed by user_id."""
+    out = []
+    for row in table.select(["event_id", "source_id", "distinct_id", "event", "properties"]).to_pylist():
+        message = {
+            "event_id": row["event_id"],
+            "source_id": row["source_id"],
+            "user_id": row["distinct_id"],
+            "type": row["event"],
+            **orjson.loads(row["properties"]),
+        }
+        out.append((row["distinct_id"].encode(), orjson.dumps(message), 1))
+    return out
+
+
+def _bench_project() -> Project:
+    """A project in this stage's own Django database (the rollups and watermarks need one)."""
+    call_command("migrate", verbosity=0, interactive=False)
+    organisation = Organisation.objects.create(name="bench telecom")
+    return Project.objects.create(
+        organisation=organisation, name="bench telecom", write_key=new_write_key(), timezone="UTC", retention_days=3650
+    )
+
+
+def _fill_reads(ctx: StageContext, project_id: int) -> tuple[int, int]:
+    rows = ctx.rows(READ_ACTIONS_AT_SCALE_ONE)
+    users = max(100, int(rows * USERS_PER_ACTION))
+    store = migrated_store()
+    ctx.log("filling", actions=rows, users=users)
+    for index, start in enumerate(range(0, rows, BATCH_ROWS)):
+        batch = actions_table(
+            min(BATCH_ROWS, rows - start), users=users, project_id=project_id, seed=22, first_row=start
+        )
+        store.insert_events(batch, dedup_token=f"bench-telecom-{index}")
+    return rows, users
+
+
+def _read_metric(name: str, figure_ms: float, details: dict[str, Any]) -> Metric:
+    return Metric(
+        name=name,
+        figure=figure_ms,
+        unit="ms",
+        higher_is_better=False,
+        target="< 100 ms",
+        checks=[("under 100 ms", figure_ms < READ_TARGET_MS)],
+        details=details,
+    )
+
+
+def _reads(ctx: StageContext) -> list[Metric]:
+    project = _bench_project()
+    rows, users = _fill_reads(ctx, project.id)
+    month = Range(START + timedelta(days=15), START + timedelta(days=46))
+    metrics = []
+    # The heaviest user (user 0 of the skewed law) and the user at the 99th percentile of activity.
+    for label, user_id in (("heaviest user", "4700000000"), ("p99 user", f"47{users // 100:08d}")):
+        detail = user_detail(project=project, user_id=user_id, period=month, limit=100, cursor=None)
+        figure = 1000 * best_of(
+            functools.partial(user_detail, project=project, user_id=user_id, period=month, limit=100, cursor=None)
+        )
+        in_range = sum(item["count"] for item in detail["totals"]["month"])
+        ctx.log("detail", user=label, ms=round(figure, 1), actions=in_range)
+        metrics.append(
+            _read_metric(
+                f"telecom detail, {label}, 31 days", figure, {"actions_stored": rows, "user_actions": in_range}
+            )
+        )
+    # Whole months: the rollups once the aggregation ran; a range that is not whole months: raw.
+    whole = Range(START, START + timedelta(days=61))
+    unaligned = Range(START + timedelta(hours=1), START + timedelta(days=61))
+    raw = global_aggregates(project=project, period_name="month", period=unaligned)
+    raw_ms = 1000 * best_of(
+        functools.partial(global_aggregates, project=project, period_name="month", period=unaligned)
+    )
+    for granularity in ("1mo",):
+        aggregation_run(project_id=project.id, granularity=granularity)
+    rolled = global_aggregates(project=project, period_name="month", period=whole)
+    rolled_ms = 1000 * best_of(functools.partial(global_aggregates, project=project, period_name="month", period=whole))
+    counted = sum(item["count"] for item in rolled["totals"])
+    if counted < sum(item["count"] for item in raw["totals"]):
+        raise RuntimeError(f"the rollups count {counted} actions, fewer than the raw read")
+    ctx.log("aggregates", raw_ms=round(raw_ms, 1), rollups_ms=round(rolled_ms, 1))
+    metrics.append(
+        _read_metric("telecom monthly aggregates, whole months (rollups)", rolled_ms, {"actions_counted": counted})
+    )
+    metrics.append(_read_metric("telecom monthly aggregates, other ranges (raw)", raw_ms, {"actions_stored": rows}))
+    return metrics
+
+
+def _consume(ctx: StageContext, bootstrap: str, stream: str, rows: int) -> Any:
+    """One consumer process of ``stream`` over the same actions, in a product of its own."""
+    workdir = ctx.workdir / stream
+    with postgres_database(f"bench_telecom_{stream.replace('-', '_')}_{os.getpid()}") as database_url:
+        env = product_env(workdir, mode="scale", DATABASE_URL=database_url, KAFKA_BOOTSTRAP_SERVERS=bootstrap)
+        project_id = prepare_product(env)["project_id"]
+        table = actions_table(rows, users=max(100, rows // 100), project_id=project_id, seed=23)
+        messages = wire_messages(table) if stream == "events" else provider_messages(table)
+        ctx.log("consuming", stream=stream, messages=len(messages))
+        consumed = fill_and_consume(env, workdir, bootstrap, f"bench_{stream}", messages, project_id, stream=stream)
+    if consumed.stored != rows:
+        raise RuntimeError(f"{stream}: stored {consumed.stored} of {rows} actions")
+    ctx.log("consumed", stream=stream, events_per_second=round(consumed.events / consumed.seconds))
+    return consumed
+
+
+def _kafka(ctx: StageContext) -> Metric:
+    rows = ctx.rows(KAFKA_ACTIONS_AT_SCALE_ONE)
+    metric = Metric(
+        name="network-actions topic -> chDB",
+        figure=None,
+        unit="events/s",
+        baseline_label="native consume_events, same actions",
+        target=">= 80 % of native",
+        details={"events": rows},
+    )
+    try:
+        consumer_available()
+        runs = {}
+        with kafka_broker() as broker:
+            for stream in ("events", "network-actions"):
+                runs[stream] = _consume(ctx, broker.bootstrap_servers, stream, rows)
+        metric.baseline = runs["events"].events / runs["events"].seconds
+        metric.figure = runs["network-actions"].events / runs["network-actions"].seconds
+        metric.details.update(
+            native_seconds=round(runs["events"].seconds, 2),
+            provider_seconds=round(runs["network-actions"].seconds, 2),
+            provider_peak_rss_mb=runs["network-actions"].peak_rss_mb,
+        )
+    except Unavailable as error:
+        metric.unavailable = str(error)
+    baseline = metric.baseline or 0.0
+    metric.checks.append(at_least(metric.figure, RATIO_TARGET * baseline, ">= 80 % of the native consumer's events/s"))
+    return metric
+
+
+@stage("telecom", "Telecom: providers' Kafka topic vs native consumer; detail and aggregates reads", order=90)
+def run(ctx: StageContext) -> list[Metric]:
+    return [*_reads(ctx), _kafka(ctx)]

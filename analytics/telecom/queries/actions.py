@@ -1,0 +1,105 @@
+"""ClickHouse SQL of the provider-facing read API (network-action events only).
+
+The action types are constants of this module (never client text); every value travels as
+a typed parameter. The measures are read from the properties with ``JSONExtract``, absent
+ones as NULL (sums skip them; the selectors turn a NULL sum into 0).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from analytics.core.timeutils import to_epoch_ms
+from analytics.warehouse.guard import Query
+
+NETWORK_ACTION_TYPES = ("CALL_OUT", "CALL_IN", "SMS_SENT", "SMS_RECEIVED", "DATA")
+_TYPES_SQL = "(" + ", ".join(f"'{name}'" for name in NETWORK_ACTION_TYPES) + ")"
+_RANGE = (
+    "timestamp >= fromUnixTimestamp64Milli({start_ms:Int64}, 'UTC') "
+    "AND timestamp < fromUnixTimestamp64Milli({end_ms:Int64}, 'UTC')"
+)
+# One parse of the JSON properties into a named Tuple costs about a third of extracting the
+# three keys separately (the aggregation's rollups do the same, aggregation/queries/rollups.py).
+_PARSED = (
+    "JSONExtract(properties, 'Tuple(duration_sec Nullable(Float64), bytes_up Nullable(Int64), "
+    "bytes_down Nullable(Int64))') AS measures"
+)
+_MEASURES = (
+    "sum(tupleElement(measures, 'duration_sec')) AS duration_sec, "
+    "sum(tupleElement(measures, 'bytes_up')) AS bytes_up, "
+    "sum(tupleElement(measures, 'bytes_down')) AS bytes_down"
+)
+# The distinct users' SipHash-128 as UInt128: uniqExact's numeric path, the same exact count.
+_UNIQUE_USERS = "uniqExact(reinterpretAsUInt128(sipHash128(distinct_id))) AS unique_users"
+
+
+def _period_sql(period: str) -> str:
+    return "toStartOfMonth(timestamp, {tz:String})" if period == "month" else "toDate(timestamp, {tz:String})"
+
+
+def user_actions_query(
+    *, project_id: int, user_id: str, start_ms: int, end_ms: int, limit: int, after: tuple[datetime, str] | None = None
+) -> Query:
+    """Up to ``limit`` actions of one user in ``[start, end)``, oldest first, after the
+    ``after`` cursor (timestamp, event_id)."""
+    params: dict[str, object] = {
+        "project_id": int(project_id),
+        "user_id": user_id,
+        "start_ms": int(start_ms),
+        "end_ms": int(end_ms),
+        "limit": int(limit),
+    }
+    cursor = ""
+    if after is not None:
+        params["after_ms"] = to_epoch_ms(after[0])
+        params["after_id"] = after[1]
+        cursor = " AND (timestamp, event_id) > (fromUnixTimestamp64Milli({after_ms:Int64}, 'UTC'), {after_id:UUID})"
+    sql = f"""
+SELECT toString(event_id) AS event_id_text, source_id, event, toUnixTimestamp64Milli(timestamp) AS timestamp_ms,
+       properties
+FROM events
+WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND event IN {_TYPES_SQL}
+  AND {_RANGE}{cursor}
+ORDER BY timestamp, event_id
+LIMIT {{limit:UInt32}}
+"""
+    return Query(name="telecom.user_actions", sql=sql, params=params)
+
+
+def user_totals_query(*, project_id: int, user_id: str, start_ms: int, end_ms: int, tz_name: str, period: str) -> Query:
+    """One user's totals per local ``period`` and type. Columns: period, event, count, measures."""
+    sql = f"""
+SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
+FROM (
+    SELECT timestamp, event, {_PARSED}
+    FROM events
+    WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND event IN {_TYPES_SQL}
+      AND {_RANGE}
+)
+GROUP BY period, event
+ORDER BY period, event
+"""
+    params = {
+        "project_id": int(project_id),
+        "user_id": user_id,
+        "start_ms": int(start_ms),
+        "end_ms": int(end_ms),
+        "tz": tz_name,
+    }
+    return Query(name=f"telecom.user_totals.{period}", sql=sql, params=params)
+
+
+def global_totals_query(*, project_id: int, start_ms: int, end_ms: int, tz_name: str, period: str) -> Query:
+    """All users' totals per local ``period`` and type, with unique users."""
+    sql = f"""
+SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}, {_UNIQUE_USERS}
+FROM (
+    SELECT timestamp, event, distinct_id, {_PARSED}
+    FROM events
+    WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {_RANGE}
+)
+GROUP BY period, event
+ORDER BY period, event
+"""
+    params = {"project_id": int(project_id), "start_ms": int(start_ms), "end_ms": int(end_ms), "tz": tz_name}
+    return Query(name=f"telecom.global_totals.{period}", sql=sql, params=params)
