@@ -27,7 +27,7 @@ from analytics.cohorts.runner import cell_users, retention_csv, run_retention
 from analytics.cohorts.serializers import RetentionQuerySerializer, RetentionUsersSerializer
 from analytics.core.middleware import bind_log_context
 from analytics.core.timeutils import utc_now
-from analytics.query.cache import cached_answer, wants_refresh
+from analytics.query.cache import cached_answer, project_rules, wants_refresh
 
 
 class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
@@ -94,6 +94,7 @@ def _answer(request: AuthenticatedRequest, project: Any) -> dict[str, Any]:
         query_json=request.data,
         project_id=project.id,
         time_zone=project.timezone,
+        rules=project_rules(project),  # the same key as a saved report's
         compute=lambda: run_retention(project_id=project.id, query=query),
         refresh=wants_refresh(request.query_params, request.data),
     )
