@@ -407,6 +407,19 @@ QUERY_CACHE_TTL_SECONDS = registry.integer(
     doc="How long a query answer (trends, presets, saved reports) stays in the result cache; new events "
     "invalidate it at once (0: no cache).",
 )
+SEGMENT_MATERIALISE_THRESHOLD = registry.integer(
+    "SEGMENT_MATERIALISE_THRESHOLD",
+    default=10_000,
+    minimum=0,
+    doc="Members above which the refresh task materialises a segment into ClickHouse; smaller segments are "
+    "computed at query time.",
+)
+SEGMENT_IMPORT_MAX_ROWS = registry.integer(
+    "SEGMENT_IMPORT_MAX_ROWS",
+    default=1_000_000,
+    minimum=1,
+    doc="Most rows of one CSV upload of distinct ids into a static segment.",
+)
 
 # ------------------------------------------------------------------------------
 # Logging, metrics, Redis

@@ -12,5 +12,8 @@ class PrivacyConfig(AppConfig):
 
         # Ingestion asks this provider for each request's rules (suppression, anonymisation).
         register_policy_provider(PROVIDER)
-        # Segment memberships: the segments app has no membership tables yet. When it has,
-        # register its eraser here with analytics.privacy.services.register_membership_eraser.
+        from analytics.privacy.services import register_membership_eraser
+        from analytics.segments.services import segment_memberships_forget
+
+        # Segment memberships kept in ClickHouse (static lists, materialised versions).
+        register_membership_eraser("segments", segment_memberships_forget)

@@ -4,3 +4,12 @@ from django.apps import AppConfig
 class SegmentsConfig(AppConfig):
     name = "analytics.segments"
     label = "segments"
+    verbose_name = "Segments"
+
+    def ready(self) -> None:
+        # The query layer cannot import segments (it is below); it calls this resolver for
+        # {"type": "segment"} filters.
+        from analytics.query.membership import register_segment_resolver
+        from analytics.segments.selectors import resolve_segment
+
+        register_segment_resolver(resolve_segment)

@@ -16,7 +16,7 @@ from typing import Any
 
 from analytics.warehouse.errors import InvalidIdentifier, UnscopedQueryError
 
-TENANT_TABLES = ("events", "persons", "person_distinct_ids")
+TENANT_TABLES = ("events", "persons", "person_distinct_ids", "segment_members", "segment_static_members")
 
 _QUOTE = '[`"]?'
 # A tenant table after FROM, JOIN, TABLE (ALTER TABLE ... DELETE) or a comma (comma joins),

@@ -80,7 +80,7 @@ def test_a_cursor_holding_an_out_of_range_time_is_a_400(member_client, milliseco
     assert_names(response, "cursor")
 
 
-BODYLESS = ("/rotate-write-key", "/revoke", "/install-telecom")
+BODYLESS = ("/rotate-write-key", "/revoke", "/install-telecom", "/refresh")
 
 
 def _drf_write_routes() -> list[tuple[str, str]]:

@@ -130,7 +130,8 @@ PERSON_AND_SEGMENT_SQL = (
     " {project_id:UInt64} AND is_deleted = 0) WHERE ifNull(JSONExtract(properties, {v1:String},"
     " 'Nullable(String)') IN {v2:Array(String)} OR JSONExtract(properties, {v1:String},"
     " 'Nullable(Float64)') IN {v3:Array(Float64)}, 0)) AND person_id NOT IN (SELECT person_id FROM"
-    " segment_members WHERE segment_id = {v4:UInt64}))) GROUP BY GROUPING SETS ((bucket, person_id),"
+    " segment_members WHERE project_id = {project_id:UInt64} AND segment_id = {v4:UInt64})))"
+    " GROUP BY GROUPING SETS ((bucket, person_id),"
     " (person_id))) GROUP BY bucket ORDER BY bucket"
 )
 
@@ -195,7 +196,7 @@ def fake_segments():
     """A stand-in resolver (the segments app registers the real one)."""
 
     def resolve(*, project_id: int, segment_id: int, params: Params) -> str:
-        return f"SELECT person_id FROM segment_members WHERE segment_id = {params.add(segment_id, 'UInt64')}"
+        return f"SELECT person_id FROM segment_members WHERE project_id = {{project_id:UInt64}} AND segment_id = {params.add(segment_id, 'UInt64')}"
 
     previous = membership._resolver
     register_segment_resolver(resolve)

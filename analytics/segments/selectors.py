@@ -1,0 +1,159 @@
+"""Reads: segments of a project, their members' SQL (the resolver), sizes and member pages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+from django.db.models import QuerySet
+
+from analytics.accounts.models import Project
+from analytics.core.errors import ApplicationError, NotFound
+from analytics.core.timeutils import utc_now
+from analytics.query.compiler.params import Params
+from analytics.query.membership import SegmentMissing
+from analytics.segments import queries
+from analytics.segments.compiler import compile_members
+from analytics.segments.models import Segment, SegmentSize
+from analytics.warehouse.store import EventStore, get_store
+
+MAX_PAGE = 1000
+
+
+class SegmentCycle(ApplicationError):
+    def __init__(self, segment_id: int) -> None:
+        message = f"segment {segment_id} refers to itself through other segments"
+        super().__init__(message, extra={"fields": {"segment": [message]}})
+
+
+def segment_list(*, project: Project) -> QuerySet[Segment]:
+    return Segment.objects.filter(project=project).order_by("-created_at", "-id")
+
+
+def segment_get(*, project: Project, segment_id: int | str) -> Segment:
+    try:
+        return Segment.objects.select_related("project").get(project=project, id=int(segment_id))
+    except (Segment.DoesNotExist, ValueError):
+        raise NotFound(f"segment {segment_id} not found") from None
+
+
+def members_sql(
+    *,
+    project_id: int,
+    segment_id: int,
+    params: Params,
+    now: datetime | None = None,
+    visiting: frozenset[int] = frozenset(),
+    force_query_time: bool = False,
+) -> str:
+    """SQL selecting the members' ``person_id`` of one segment of one project.
+
+    Static: its imported ids; materialised (and not ``force_query_time``): the current
+    version of its membership table; otherwise the definition compiled now. A segment
+    missing from the project raises SegmentMissing; a cycle (refused when saved, but
+    segments may be edited in the admin) raises SegmentCycle.
+    """
+    if segment_id in visiting:
+        raise SegmentCycle(segment_id)
+    segment = Segment.objects.select_related("project").filter(project_id=project_id, id=segment_id).first()
+    if segment is None:
+        raise SegmentMissing(segment_id)
+    if segment.is_static:
+        return queries.static_members_sql(segment_id=segment.id, params=params)
+    if segment.members_version is not None and not force_query_time:
+        return queries.materialised_members_sql(segment_id=segment.id, version=segment.members_version, params=params)
+    moment = now or utc_now()
+    inner = visiting | {segment_id}
+
+    def nested(other_id: int, nested_params: Params) -> str:
+        return members_sql(project_id=project_id, segment_id=other_id, params=nested_params, now=moment, visiting=inner)
+
+    return compile_members(
+        segment.definition or {"op": "and", "conditions": []},
+        params=params,
+        now=moment,
+        time_zone=segment.project.timezone,
+        segment_sql=nested,
+    )
+
+
+def resolve_segment(*, project_id: int, segment_id: int, params: Params) -> str:
+    """The resolver registered with ``analytics.query.membership`` (SegmentsConfig.ready)."""
+    return members_sql(project_id=project_id, segment_id=segment_id, params=params)
+
+
+def segment_size_compute(
+    *, segment: Segment, store: EventStore | None = None, now: datetime | None = None, force_query_time: bool = False
+) -> int:
+    params = Params(project_id=segment.project_id)
+    sql = members_sql(
+        project_id=segment.project_id, segment_id=segment.id, params=params, now=now, force_query_time=force_query_time
+    )
+    return int((store or get_store()).query(queries.size_query(sql, params)).scalar() or 0)
+
+
+def segment_size(*, segment: Segment, store: EventStore | None = None) -> dict[str, Any]:
+    """``{"size", "computed_at", "materialised"}``: a materialised segment's stored size and
+    when it was computed; otherwise counted now."""
+    if segment.is_materialised and segment.size is not None:
+        return {"size": segment.size, "computed_at": segment.materialised_at, "materialised": True}
+    computed_at = utc_now()
+    size = segment_size_compute(segment=segment, store=store, now=computed_at)
+    return {"size": size, "computed_at": computed_at, "materialised": False}
+
+
+def segment_size_history(*, segment: Segment, days: int = 90, today: date | None = None) -> list[dict[str, Any]]:
+    """One point per day of the last ``days`` (UTC) with the size recorded that day, or null."""
+    last = today or utc_now().date()
+    first = last - timedelta(days=days - 1)
+    recorded = {row.day: row.size for row in SegmentSize.objects.filter(segment=segment, day__gte=first, day__lte=last)}
+    return [
+        {"day": (first + timedelta(days=offset)).isoformat(), "size": recorded.get(first + timedelta(days=offset))}
+        for offset in range(days)
+    ]
+
+
+def encode_cursor(person_id: str) -> str:
+    return base64.urlsafe_b64encode(person_id.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ApplicationError("invalid cursor", extra={"fields": {"cursor": ["invalid cursor"]}}) from None
+    if len(text) != 36 or text.count("-") != 4:
+        raise ApplicationError("invalid cursor", extra={"fields": {"cursor": ["invalid cursor"]}})
+    return text
+
+
+def segment_members_page(
+    *, segment: Segment, after: str | None, limit: int | None, store: EventStore | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Members ordered by person id after the cursor's one, and the next cursor (None at the
+    end); ``limit`` None returns every member."""
+    store = store or get_store()
+    params = Params(project_id=segment.project_id)
+    sql = members_sql(project_id=segment.project_id, segment_id=segment.id, params=params)
+    static = segment.id if segment.is_static else None
+    rows = store.query(
+        queries.members_page_query(sql, params, after=after, limit=limit, static_segment_id=static)
+    ).dicts()
+    members = [
+        {
+            "person_id": row["person_id"],
+            "distinct_id": row["distinct_id"] or None,
+            "last_seen": (
+                datetime.fromtimestamp(int(row["last_seen_ms"]) / 1000, tz=UTC).isoformat()
+                if row["last_seen_ms"] is not None
+                else None
+            ),
+            "properties": orjson.loads(row["properties"]) if row["properties"] else {},
+        }
+        for row in rows
+    ]
+    next_cursor = encode_cursor(members[-1]["person_id"]) if limit is not None and len(members) == limit else None
+    return members, next_cursor
