@@ -204,3 +204,12 @@ class RetentionUsersSerializer(RetentionCellQuerySerializer):
                 raise serializers.ValidationError({"cursor": ["not a cursor of this list"]}) from None
         validated.update(limit=attrs["limit"], after=after)
         return validated
+
+
+class RetentionCellSegmentSerializer(RetentionCellQuerySerializer):
+    """A retention query, one cell, and the name of the segment its users are saved as."""
+
+    name = serializers.CharField(max_length=200, help_text="the new segment's name")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {**super().validate(attrs), "name": attrs["name"]}

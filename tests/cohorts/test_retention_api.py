@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 from rest_framework.exceptions import ValidationError
 
-from analytics.accounts.models import Membership
+from analytics.accounts.models import Membership, Role
 from analytics.accounts.services import personal_api_key_create
 from analytics.accounts.tokens import UserRefreshToken
 from analytics.cohorts.kinds import validate_retention
@@ -22,8 +22,10 @@ from analytics.query import membership
 from analytics.query.compiler.params import Params
 from analytics.query.kinds import get_kind
 from analytics.query.membership import SegmentMissing, register_segment_resolver
+from analytics.segments.models import Segment
+from analytics.segments.selectors import segment_members_page
 from tests.cohorts.reference import Spec, event_value, generate, period_number, reference
-from tests.factories import member_with_project
+from tests.factories import UserFactory, member_with_project
 
 BERLIN = ZoneInfo("Europe/Berlin")
 BASE = "/api/v1/projects/{id}/cohorts/retention"
@@ -453,3 +455,40 @@ def test_a_saved_retention_report_runs_and_shares_the_cache(project_data, client
     assert results["report"]["kind"] == "retention"
     assert results["cached"] is True
     assert results["computed_at"] == direct["computed_at"]
+
+
+def test_a_cell_is_saved_as_a_static_segment(project_data, client):
+    project, auth, rows = project_data
+    owner = Membership.objects.filter(organisation=project.organisation).first().user
+    headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(owner).access_token}"}
+    cohort_start = datetime(2026, 2, 16, tzinfo=BERLIN)
+    expected = _cell_members(rows, QUERY, period_number(cohort_start, "week", BERLIN), 2)
+    body = {**QUERY, "cell": {"cohort": "2026-02-16", "k": 2}, "name": "came back in week 2"}
+
+    refused = post(client, project.id, body, auth, "/segment")  # a personal API key only reads
+    response = post(client, project.id, body, headers, "/segment")
+
+    assert refused.status_code == 403
+    assert response.status_code == 201, response.content
+    saved = response.json()
+    assert saved["users"] == len(expected)
+    segment = Segment.objects.get(id=saved["id"], project=project)
+    assert segment.is_static
+    assert segment.name == "came back in week 2"
+    members, _ = segment_members_page(segment=segment, after=None, limit=None)
+    distinct_of = {row["person_id"]: row["distinct_id"] for row in rows}
+    assert {member["distinct_id"] for member in members} == {distinct_of[person] for person in expected}
+
+
+def test_saving_a_cell_needs_an_editor_and_a_name(project_data, client):
+    project, _, _ = project_data
+    viewer = UserFactory()
+    Membership.objects.create(user=viewer, organisation=project.organisation, role=Role.VIEWER)
+    headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(viewer).access_token}"}
+    owner = Membership.objects.filter(organisation=project.organisation, role=Role.OWNER).first().user
+    owner_headers = {"Authorization": f"Bearer {UserRefreshToken.for_user(owner).access_token}"}
+    body = {**QUERY, "cell": {"cohort": "2026-02-16", "k": 0}, "name": "x"}
+
+    assert post(client, project.id, body, headers, "/segment").status_code == 403
+    nameless = post(client, project.id, {**body, "name": ""}, owner_headers, "/segment")
+    assert "name" in nameless.json()["error"]["fields"]

@@ -1,7 +1,8 @@
 """Retention endpoints under ``/api/v1/projects/{id}/cohorts/retention``.
 
 POSTs because the query is a JSON document; the table, CSV and user-list endpoints only
-read, so personal API keys (which may only read) are allowed there. A non-member gets 404.
+read, so personal API keys (which may only read) are allowed there; saving a cell as a
+segment writes (owners, admins, members; no API keys). A non-member gets 404.
 The table (and its CSV) goes through the result cache (``analytics.query.cache``: ``?refresh=true``
 or ``"refresh": true`` computes afresh); the user lists are always computed.
 The query's semantics: ``analytics.cohorts.compiler``; the answer's shape:
@@ -15,16 +16,23 @@ from typing import Any
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.accounts.models import EDITING_ROLES
 from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
-from analytics.accounts.selectors import project_get_for_user
+from analytics.accounts.selectors import project_get_for_user, role_for
+from analytics.accounts.services import PermissionDeniedError
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.cohorts.runner import cell_users, retention_csv, run_retention
-from analytics.cohorts.serializers import RetentionQuerySerializer, RetentionUsersSerializer
+from analytics.cohorts.serializers import (
+    RetentionCellSegmentSerializer,
+    RetentionQuerySerializer,
+    RetentionUsersSerializer,
+)
+from analytics.cohorts.services import retention_cell_segment_create
 from analytics.core.middleware import bind_log_context
 from analytics.core.timeutils import utc_now
 from analytics.query.cache import cached_answer, project_rules, wants_refresh
@@ -145,3 +153,28 @@ class RetentionUsersView(APIView):
                 project_id=project.id, query=data["query"], cell=data["cell"], limit=data["limit"], after=data["after"]
             )
         )
+
+
+class RetentionCellSegmentResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="the new static segment")
+    name = serializers.CharField()
+    users = serializers.IntegerField(help_text="users saved (one distinct id each)")
+
+
+class RetentionCellSegmentView(APIView):
+    """Writes: owners, admins and members of the project; personal API keys may not."""
+
+    permission_classes = [IsAuthenticatedApiKeysReadOnly]
+
+    @extend_schema(request=RetentionCellSegmentSerializer, responses={201: RetentionCellSegmentResultSerializer})
+    def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
+        """Save the users of one cell as a new static segment."""
+        project = project_get_for_user(user=request.user, project_id=project_id)
+        role = role_for(user=request.user, project=project) or "none"
+        if role not in EDITING_ROLES:
+            raise PermissionDeniedError(f"your role ({role}) cannot create segments")
+        data = _validated(RetentionCellSegmentSerializer, request, project)
+        segment, users = retention_cell_segment_create(
+            project=project, query=data["query"], cell=data["cell"], name=data["name"], created_by=request.user
+        )
+        return Response({"id": segment.id, "name": segment.name, "users": users}, status=status.HTTP_201_CREATED)
