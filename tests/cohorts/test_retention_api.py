@@ -410,7 +410,7 @@ def test_retention_is_a_saved_report_kind(project_data):
 def test_the_endpoints_are_in_the_openapi_schema(client, db):
     schema = client.get("/api/schema/", headers={"Accept": "application/json"}).json()
 
-    for suffix in ("", "/csv", "/users"):
+    for suffix in ("", "/csv", "/users", "/segment"):
         assert "/api/v1/projects/{project_id}/cohorts/retention" + suffix in schema["paths"]
 
 
