@@ -38,7 +38,7 @@ from analytics.core.timeutils import utc_now
 from analytics.dashboards.queries import overview as queries
 from analytics.dashboards.ranges import page_range
 from analytics.dashboards.views.common import cached_card
-from analytics.dashboards.views.overview import summary_numbers
+from analytics.dashboards.views.overview import event_numbers, summary_numbers
 from analytics.devtools.bench.data import DataSpec, iter_batches
 from analytics.devtools.bench.helpers import migrated_store
 from analytics.devtools.bench.registry import Metric, StageContext, at_most, stage
@@ -112,15 +112,7 @@ def _one_overview(project: Project) -> dict[str, float]:
     )
     timed(
         "events",
-        lambda: cached_card(
-            "events",
-            project,
-            chosen,
-            lambda: (
-                queries.top_events(project_id=project.id, start=chosen.start, end=chosen.end),
-                queries.events_by_type(project_id=project.id, start=chosen.start, end=chosen.end),
-            ),
-        ),
+        lambda: cached_card("events", project, chosen, lambda: event_numbers(project, chosen)),
     )
     timed(
         "top_users",
@@ -140,13 +132,12 @@ def _summary_parts(project: Project) -> dict[str, float]:
     before = chosen.previous()
     rules = SessionRules(time_zone=project.timezone)
     parts = {
-        "period_totals": lambda: queries.period_totals(
-            project_id=project.id, current=chosen.date_range, previous=before
+        "key_numbers": lambda: queries.key_numbers(
+            project_id=project.id, current=chosen.date_range, previous=before, active_end=min(chosen.end, utc_now())
         ),
         "session_stats": lambda: queries.session_stats(
             project_id=project.id, current=chosen.date_range, previous=before, rules=rules
         ),
-        "active_users": lambda: queries.active_users(project_id=project.id, end=utc_now()),
     }
     timings: dict[str, float] = {}
     for name, function in parts.items():
