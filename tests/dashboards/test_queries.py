@@ -115,6 +115,7 @@ def test_totals_top_events_kinds_and_top_users(world: tuple[Any, list[dict[str, 
         "events": len(chosen),
         "users": len({row["distinct_id"] for row in chosen}),
     }
+    assert overview.event_count(project_id=project.id, start=START, end=END) == len(chosen)
     before = DateRange(START - (END - START), START)
     earlier = in_range(rows, before.start, before.end)
     numbers = overview.key_numbers(
