@@ -8,7 +8,9 @@ end now, so the overview's default range (the last 7 days) holds a fourteenth of
   period, events over time, top events and events by type, top users), through the same
   functions and card cache as the views, without HTTP and template rendering. *Cold*: the
   card cache emptied before each view; *warm*: a view right after another. p95 over the
-  runs. Targets (issue 19): p95 under 500 ms cold and under 150 ms warm. The baseline of
+  runs, measured once the store's background merges of the fill have finished (at most
+  :data:`SETTLE_SECONDS` of waiting; the details give the wait, the active parts, and the
+  cold runs measured right after the fill, while those merges ran). Targets (issue 19): p95 under 500 ms cold and under 150 ms warm. The baseline of
   the cold figure is the biggest single card (its share of the total).
 - **Ingest-to-message latency** at the issue's ingest rate (:data:`LIVE_RATE`): batches of
   :data:`LIVE_BATCH` events at that rate go
@@ -47,6 +49,7 @@ from analytics.query.model import Series, TrendsQuery
 from analytics.query.runner import run_trends
 from analytics.streams.live import last_minute
 from analytics.streams.sink import store_event_batch
+from analytics.warehouse.guard import Query
 
 EVENTS_AT_SCALE_ONE = 10_000_000
 DAYS = 90
@@ -57,6 +60,7 @@ LIVE_TARGET_SECONDS = 2.0
 LIVE_RATE = 5000
 LIVE_BATCH = 250
 LIVE_SECONDS = 10
+SETTLE_SECONDS = 180
 
 
 def _p95(values: list[float]) -> float:
@@ -77,7 +81,44 @@ def run(ctx: StageContext) -> list[Metric]:
     for index, batch in enumerate(iter_batches(spec)):
         store.insert_events(batch, dedup_token=f"bench-pages-{index}")
     project = Project(id=spec.project_id, name="bench", timezone="UTC")  # never saved: the cards need id and zone
-    return [*_overview(ctx, project), _live(ctx, spec)]
+    just_filled = _cold_runs(project)
+    merges = _settle(store)
+    ctx.log("merges settled", **merges)
+    during = {"cold_p95_seconds": round(_p95(just_filled), 4), "cold_runs_seconds": [round(t, 3) for t in just_filled]}
+    return [*_overview(ctx, project, {**merges, "right_after_the_fill": during}), _live(ctx, spec)]
+
+
+def _merge_state(store: Any) -> dict[str, int]:
+    row = store.query(
+        Query(
+            name="bench.pages.merges",
+            sql="SELECT (SELECT count() FROM system.merges WHERE database = currentDatabase() AND table = 'events')"
+            " AS merging, (SELECT count() FROM system.parts WHERE database = currentDatabase()"
+            " AND table = 'events' AND active) AS parts",
+        )
+    ).dicts()[0]
+    return {"merging": int(row["merging"]), "parts": int(row["parts"])}
+
+
+def _settle(store: Any) -> dict[str, Any]:
+    """Wait (at most :data:`SETTLE_SECONDS`) until no merge of the events table runs: the
+    fill wrote the whole 90 days in one minute, which a live server never does; past data
+    is merged when a person opens the page."""
+    began = time.monotonic()
+    state = _merge_state(store)
+    while state["merging"] and time.monotonic() - began < SETTLE_SECONDS:
+        time.sleep(1)
+        state = _merge_state(store)
+    return {"settle_seconds": round(time.monotonic() - began, 1), "active_parts": state["parts"], **state}
+
+
+def _cold_runs(project: Project) -> list[float]:
+    """Totals of :data:`RUNS` overviews with the card cache emptied before each."""
+    totals = []
+    for _ in range(RUNS):
+        cache.clear()
+        totals.append(sum(_one_overview(project).values()))
+    return totals
 
 
 def _one_overview(project: Project) -> dict[str, float]:
@@ -147,7 +188,7 @@ def _summary_parts(project: Project) -> dict[str, float]:
     return timings
 
 
-def _overview(ctx: StageContext, project: Project) -> list[Metric]:
+def _overview(ctx: StageContext, project: Project, before: dict[str, Any]) -> list[Metric]:
     cold, warm, cards = [], [], []
     for _ in range(RUNS):
         cache.clear()
@@ -168,7 +209,13 @@ def _overview(ctx: StageContext, project: Project) -> list[Metric]:
         baseline=slowest_p95,
         baseline_label=f"its slowest card alone ({slowest})",
         target="< 500 ms",
-        details={"cards_p95_seconds": details, "summary_parts_seconds": _summary_parts(project), "runs": RUNS},
+        details={
+            "cards_p95_seconds": details,
+            "summary_parts_seconds": _summary_parts(project),
+            "runs": RUNS,
+            "cold_runs_seconds": [round(total, 3) for total in cold],
+            "store": before,
+        },
     )
     cold_metric.checks.append(at_most(cold_p95, COLD_TARGET_SECONDS, "p95 < 500 ms cold"))
     warm_metric = Metric(
