@@ -115,23 +115,76 @@ def test_totals_top_events_kinds_and_top_users(world: tuple[Any, list[dict[str, 
         "events": len(chosen),
         "users": len({row["distinct_id"] for row in chosen}),
     }
+    assert overview.event_count(project_id=project.id, start=START, end=END) == len(chosen)
     before = DateRange(START - (END - START), START)
     earlier = in_range(rows, before.start, before.end)
-    assert overview.period_totals(project_id=project.id, current=DateRange(START, END), previous=before) == {
-        "current": {"events": len(chosen), "users": len({row["distinct_id"] for row in chosen})},
-        "previous": {"events": len(earlier), "users": len({row["distinct_id"] for row in earlier})},
-    }
+    numbers = overview.key_numbers(
+        project_id=project.id, current=DateRange(START, END), previous=before, active_end=END
+    )
+    assert numbers["current"] == {"events": len(chosen), "users": len({row["distinct_id"] for row in chosen})}
+    assert numbers["previous"] == {"events": len(earlier), "users": len({row["distinct_id"] for row in earlier})}
     names = Counter(row["event"] for row in chosen)
-    top = overview.top_events(project_id=project.id, start=START, end=END, limit=50)
-    assert [(item["event"], item["events"]) for item in top] == sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))
     kinds = Counter(kind(row["event"]) for row in chosen)
-    assert {
-        item["kind"]: item["events"] for item in overview.events_by_type(project_id=project.id, start=START, end=END)
-    } == kinds
+    expected_kinds = sorted(kinds.items(), key=lambda kv: (-kv[1], kv[0]))
+    by_name = sorted(names.items(), key=lambda kv: (-kv[1], kv[0]))
+    for limit in (1, 3, 50):  # a short list still counts every name into its kind
+        top, by_kind = overview.event_breakdown(project_id=project.id, start=START, end=END, limit=limit)
+        assert [(item["event"], item["events"]) for item in top] == by_name[:limit]
+        assert [(item["kind"], item["events"]) for item in by_kind] == expected_kinds
+    users_of = defaultdict(set)
+    for row in chosen:
+        users_of[row["event"]].add(row["distinct_id"])
+    assert all(item["users"] == len(users_of[item["event"]]) for item in top)
     per_user = Counter(row["distinct_id"] for row in chosen)
     answer = overview.top_users(project_id=project.id, start=START, end=END, limit=5)
     assert [item["events"] for item in answer] == sorted(per_user.values(), reverse=True)[:5]
     assert all(per_user[item["distinct_id"]] == item["events"] for item in answer)
+
+
+def test_top_users_order_ties_by_person_id(store: Any) -> None:
+    """Every cut of the list (ties at the cut included) is the plain ranking's prefix: most
+    events first, ties by the person id as text; last seen is the person's last event."""
+    _, project = member_with_project()
+    rng = random.Random(3)
+    counts = [3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 5]
+    events = []
+    for person, count in enumerate(counts):
+        for _ in range(count):
+            moment = START + timedelta(seconds=rng.randrange(int((END - START).total_seconds())))
+            events.append({"event": "seen", "distinct_id": f"tie-{person}", "timestamp": iso(moment)})
+    events.append({"event": "seen", "distinct_id": "tie-0", "timestamp": iso(END + timedelta(hours=1))})  # outside
+    store_events(project, events)
+    person_of = {
+        row["distinct_id"]: row["person"]
+        for row in get_store()
+        .query(
+            Query(
+                name="test.persons",
+                sql="SELECT DISTINCT distinct_id, toString(person_id) AS person FROM events"
+                " WHERE project_id = {project_id:UInt64}",
+                params={"project_id": project.id},
+            )
+        )
+        .dicts()
+    }
+    seen: dict[str, list[datetime]] = defaultdict(list)
+    for event in events:
+        moment = datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00"))
+        if START <= moment < END:
+            seen[event["distinct_id"]].append(moment)
+    ranking = sorted(seen.items(), key=lambda item: (-len(item[1]), person_of[item[0]]))
+    for limit in range(1, len(ranking) + 2):
+        answer = overview.top_users(project_id=project.id, start=START, end=END, limit=limit)
+        expected = [
+            {
+                "person_id": person_of[distinct_id],
+                "distinct_id": distinct_id,
+                "events": len(moments),
+                "last_seen_ms": int(max(moments).timestamp() * 1000),
+            }
+            for distinct_id, moments in ranking[:limit]
+        ]
+        assert answer == expected, limit
 
 
 def test_active_users_and_sessions(world: tuple[Any, list[dict[str, Any]]]) -> None:
@@ -140,9 +193,21 @@ def test_active_users_and_sessions(world: tuple[Any, list[dict[str, Any]]]) -> N
         name: len({row["distinct_id"] for row in in_range(rows, END - timedelta(days=days), END)})
         for name, days in (("dau", 1), ("wau", 7), ("mau", 30))
     }
-    assert overview.active_users(project_id=project.id, end=END) == expected
-
     before = DateRange(START - (END - START), START)
+    numbers = overview.key_numbers(
+        project_id=project.id, current=DateRange(START, END), previous=before, active_end=END
+    )
+    assert numbers["active"] == expected
+    # Active users end where the page's range ends or now, whichever is first: another end.
+    active_end = END - timedelta(days=3, hours=5)
+    numbers = overview.key_numbers(
+        project_id=project.id, current=DateRange(START, END), previous=before, active_end=active_end
+    )
+    assert numbers["active"] == {
+        name: len({row["distinct_id"] for row in in_range(rows, active_end - timedelta(days=days), active_end)})
+        for name, days in (("dau", 1), ("wau", 7), ("mau", 30))
+    }
+
     stats = overview.session_stats(
         project_id=project.id, current=DateRange(START, END), previous=before, rules=SessionRules("UTC", 30, True)
     )

@@ -81,15 +81,22 @@ def summary_numbers(project: Project, page_range: PageRange) -> dict[str, Any]:
         previous=before,
         rules=SessionRules.for_project(project),
     )
-    totals = queries.period_totals(project_id=project.id, current=page_range.date_range, previous=before)
+    numbers = queries.key_numbers(
+        project_id=project.id, current=page_range.date_range, previous=before, active_end=active_end
+    )
     return {
-        "totals": totals["current"],
-        "previous_totals": totals["previous"],
+        "totals": numbers["current"],
+        "previous_totals": numbers["previous"],
         "sessions": sessions["current"],
         "previous_sessions": sessions["previous"],
-        "active": queries.active_users(project_id=project.id, end=active_end),
+        "active": numbers["active"],
         "active_end": active_end,
     }
+
+
+def event_numbers(project: Project, page_range: PageRange) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The events card: the top event names and the events by kind."""
+    return queries.event_breakdown(project_id=project.id, start=page_range.start, end=page_range.end)
 
 
 @login_required
@@ -176,15 +183,7 @@ def pie_slices(kinds: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def events_partial(request: HttpRequest, project_id: int) -> HttpResponse:
     project = page_project(request, project_id)
     page_range = range_of(request, project)
-    top, by_type = cached_card(
-        "events",
-        project,
-        page_range,
-        lambda: (
-            queries.top_events(project_id=project.id, start=page_range.start, end=page_range.end),
-            queries.events_by_type(project_id=project.id, start=page_range.start, end=page_range.end),
-        ),
-    )
+    top, by_type = cached_card("events", project, page_range, lambda: event_numbers(project, page_range))
     kinds = pie_slices(by_type)
     bar = {
         "kind": "bar",
