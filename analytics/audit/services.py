@@ -25,6 +25,8 @@ MAX_PATH = 500
 def _client_ip(request: HttpRequest) -> str | None:
     # DRF's identification honours NUM_PROXIES (TRUSTED_PROXY_COUNT): a forged header changes nothing.
     ident = BaseThrottle().get_ident(request)  # type: ignore[arg-type]  # reads request.META only
+    if not ident:  # no REMOTE_ADDR (e.g. a request built in-process)
+        return None
     try:
         return str(ipaddress.ip_address(ident.strip()))
     except ValueError:

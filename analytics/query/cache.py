@@ -22,6 +22,7 @@ the answer is computed and not stored.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -65,7 +66,11 @@ def cache_key(*, kind: str, query_json: Any, project_id: int, time_zone: str, ve
     if rules is not None:
         document["rules"] = rules
     # OPT_SORT_KEYS sorts nested objects too; the version goes in last so the prefix is stable.
-    digest = hashlib.sha256(orjson.dumps(document, default=str, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    try:
+        text = orjson.dumps(document, default=str, option=orjson.OPT_SORT_KEYS)
+    except TypeError:  # e.g. an integer beyond 64 bits in a field the query ignores
+        text = json.dumps(document, default=str, sort_keys=True).encode()
+    digest = hashlib.sha256(text).hexdigest()
     return f"{_PREFIX}{digest}:{version}"
 
 

@@ -161,3 +161,12 @@ def test_the_key_ignores_key_order_and_refresh_but_not_zone_or_version():
     assert key != cache_key(query_json={"a": 1, "b": {"y": 2, "x": 1}}, **{**base, "time_zone": "Europe/Berlin"})
     assert key != cache_key(query_json={"a": 1, "b": {"y": 2, "x": 1}}, **{**base, "version": "b"})
     assert key != cache_key(query_json={"a": 1, "b": {"y": 2, "x": 1}}, **{**base, "kind": "lifecycle"})
+
+
+def test_the_key_of_a_query_with_an_integer_beyond_64_bits():
+    """A JSON body may carry any integer (in a field the query ignores); the key still forms."""
+    base = {"kind": "trends", "project_id": 1, "time_zone": "UTC", "version": "a"}
+    key = cache_key(query_json={"a": 1, "extra": 2**70}, **base)
+
+    assert key == cache_key(query_json={"extra": 2**70, "a": 1}, **base)
+    assert key != cache_key(query_json={"a": 1, "extra": 2**70 + 1}, **base)

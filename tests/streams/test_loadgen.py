@@ -24,9 +24,9 @@ def test_web_sessions_are_page_views_then_signup_then_purchase_and_ids_match_the
     assert len(by_session) == 400
     for session in by_session.values():
         names = [event["event"] for event in session]
-        views = names.count("page_view")
+        views = names.count("$pageview")
         assert 1 <= views <= 8
-        assert names[:views] == ["page_view"] * views
+        assert names[:views] == ["$pageview"] * views
         assert names[views:] in ([], ["signup"], ["signup", "purchase"])
         assert len({event["distinct_id"] for event in session}) == 1
         assert [event["timestamp"] for event in session[:views]] == list(

@@ -120,7 +120,8 @@ def test_closed_partitions_are_merged_into_one_part_each(store: EventStore) -> N
     assert _active_parts(store, partition_id) >= 2
     assert count_events(store, project_id) == 2
 
-    merged = services.events_partitions_optimize(max_partitions=100, store=store)
+    # Other tests of the session leave many closed months behind; ask for all of them.
+    merged = services.events_partitions_optimize(max_partitions=10_000, store=store)
 
     assert partition_id in merged
     assert _active_parts(store, partition_id) == 1

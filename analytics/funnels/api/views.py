@@ -97,7 +97,7 @@ class StepResultSerializer(serializers.Serializer):
     avg_seconds_to_convert = serializers.FloatField(allow_null=True)
 
 
-class BreakdownResultSerializer(serializers.Serializer):
+class FunnelBreakdownResultSerializer(serializers.Serializer):
     breakdown_value = serializers.CharField(allow_null=True, help_text='"$other" for the rest; null: not set')
     is_other = serializers.BooleanField()
     steps = StepResultSerializer(many=True)
@@ -105,7 +105,7 @@ class BreakdownResultSerializer(serializers.Serializer):
 
 class FunnelResultSerializer(serializers.Serializer):
     steps = StepResultSerializer(many=True)
-    breakdown = BreakdownResultSerializer(many=True, required=False)
+    breakdown = FunnelBreakdownResultSerializer(many=True, required=False)
     order = serializers.CharField()
     window_seconds = serializers.IntegerField()
     time_zone = serializers.CharField()
