@@ -113,12 +113,18 @@ def _active_parts(store: EventStore, partition_id: str) -> int:
 def test_closed_partitions_are_merged_into_one_part_each(store: EventStore) -> None:
     project_id = new_project_id()
     days_ago = 70  # two months back: a closed partition
-    _insert(store, project_id, days_ago, retention_days=365, token=f"closed-a-{project_id}")
-    _insert(store, project_id, days_ago, retention_days=365, token=f"closed-b-{project_id}")
     moment = utc_now() - timedelta(days=days_ago)
     partition_id = f"{moment.year}{moment.month:02d}"
-    assert _active_parts(store, partition_id) >= 2
-    assert count_events(store, project_id) == 2
+    # ClickHouse's background merges would otherwise join the two small parts at any moment,
+    # leaving the service nothing to do: hold them until the service runs.
+    store.command("SYSTEM STOP MERGES events")
+    try:
+        _insert(store, project_id, days_ago, retention_days=365, token=f"closed-a-{project_id}")
+        _insert(store, project_id, days_ago, retention_days=365, token=f"closed-b-{project_id}")
+        assert _active_parts(store, partition_id) >= 2
+        assert count_events(store, project_id) == 2
+    finally:
+        store.command("SYSTEM START MERGES events")
 
     # Other tests of the session leave many closed months behind; ask for all of them.
     merged = services.events_partitions_optimize(max_partitions=10_000, store=store)
