@@ -6,8 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
-# Line and branch coverage of analytics/ that `make test` requires (measured: 74 %, 2026-12-02).
-COVERAGE_FLOOR ?= 73
+# Line and branch coverage of analytics/ that `make test` requires (measured: 83 %, 2026-12-03).
+COVERAGE_FLOOR ?= 80
 
 .PHONY: run test lint bench e2e install install-dev lock migrate clean help
 
