@@ -50,3 +50,19 @@ class IsAuthenticatedApiKeysReadOnly(BasePermission):
                 self.message = f"this API key has the {key.scope!s} scope; this request needs {needed!s}"
                 return False
         return True
+
+
+class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
+    """For query endpoints whose POST (a JSON query document) only reads: authenticated by any
+    means, personal API keys of every scope included, and counted against the read rate limit."""
+
+    post_reads = True
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if request.method != "POST":
+            return super().has_permission(request, view)
+        user = request.user
+        if user is None or not user.is_authenticated:
+            return False
+        bind_log_context(user_id=user.pk)
+        return True

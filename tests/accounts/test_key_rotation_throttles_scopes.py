@@ -84,14 +84,24 @@ def test_reads_and_writes_are_limited_per_user_and_per_key_with_retry_after() ->
     assert other_client.get(f"/api/v1/projects/{other_project.id}").status_code == 200
 
 
+QUERY_POSTS = {
+    "insights/trends": {"series": [{"event": "signup"}], "interval": "day", "from": "-1d"},
+    "insights/active-users": {"from": "-7d"},
+    "funnels/query": {"steps": [{"event": "signup"}, {"event": "purchase"}], "window_seconds": 3600, "from": "-7d"},
+    "paths/query": {"start": {"event": "signup"}, "window_seconds": 86400, "from": "-7d"},
+    "cohorts/retention": {"cohort_event": {"event": "signup"}, "period": "day", "periods": 3, "from": "-7d"},
+}
+
+
+@pytest.mark.parametrize("path", list(QUERY_POSTS))
 @override_settings(API_READ_RATE_LIMIT="2/min", API_WRITE_RATE_LIMIT="1/min")
-def test_query_posts_count_as_reads(store: object) -> None:
+def test_query_posts_count_as_reads(store: object, path: str) -> None:
+    """Every app's query POSTs (trends, presets, funnels, paths, retention) use the read budget."""
     user, project = member_with_project()
     client = APIClient()
     client.force_authenticate(user=user)
-    body = {"series": [{"event": "signup"}], "interval": "day", "from": "-1d"}
-    url = f"/api/v1/projects/{project.id}/insights/trends"
-    codes = [client.post(url, body, format="json").status_code for _ in range(2)]
+    url = f"/api/v1/projects/{project.id}/{path}"
+    codes = [client.post(url, QUERY_POSTS[path], format="json").status_code for _ in range(2)]
     assert codes == [200, 200]  # two POSTs under a write budget of one: counted as reads
     assert client.get(f"/api/v1/projects/{project.id}").status_code == 429
 

@@ -17,12 +17,11 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.accounts.models import EDITING_ROLES
-from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
+from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly, IsAuthenticatedReadQuery
 from analytics.accounts.selectors import project_get_for_user, role_for
 from analytics.accounts.services import PermissionDeniedError
 from analytics.accounts.typing import AuthenticatedRequest
@@ -33,22 +32,8 @@ from analytics.cohorts.serializers import (
     RetentionUsersSerializer,
 )
 from analytics.cohorts.services import retention_cell_segment_create
-from analytics.core.middleware import bind_log_context
 from analytics.core.timeutils import utc_now
 from analytics.query.cache import cached_answer, project_rules, wants_refresh
-
-
-class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
-    """Authenticated by any means, personal API keys included: these POSTs only read."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method != "POST":
-            return super().has_permission(request, view)
-        user = request.user
-        if user is None or not user.is_authenticated:
-            return False
-        bind_log_context(user_id=user.pk)
-        return True
 
 
 class RetentionCohortSerializer(serializers.Serializer):

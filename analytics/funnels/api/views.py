@@ -13,13 +13,12 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import analytics.funnels as funnels_package
 from analytics.accounts.models import EDITING_ROLES
-from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
+from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly, IsAuthenticatedReadQuery
 from analytics.accounts.selectors import project_get_for_user, role_for
 from analytics.accounts.services import PermissionDeniedError
 from analytics.accounts.typing import AuthenticatedRequest
@@ -41,16 +40,6 @@ from analytics.segments.services import segment_create_static
 # The API docs state the semantics as the modules do (one text, no drift).
 FUNNEL_SEMANTICS = inspect.cleandoc(funnels_package.__doc__ or "")
 PATHS_SEMANTICS = inspect.cleandoc(paths_module.__doc__ or "")
-
-
-class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
-    """Authenticated by any means, personal API keys included: these POSTs only read."""
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method != "POST":
-            return super().has_permission(request, view)
-        user = request.user
-        return user is not None and user.is_authenticated
 
 
 def _context(project: Any) -> dict[str, Any]:

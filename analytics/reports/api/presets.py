@@ -13,11 +13,11 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from analytics.accounts.permissions import IsAuthenticatedReadQuery
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.query.cache import cached_answer, wants_refresh, without_refresh
 from analytics.query.presets import PRESETS, Preset, run_preset, validate_preset
-from analytics.reports.api.trends import IsAuthenticatedReadQuery
 
 REFRESH = OpenApiParameter("refresh", bool, description="true: compute afresh and rewrite the cached answer")
 

@@ -7,32 +7,17 @@ in ``analytics.query``; the answer's shape in ``analytics.query.runner``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly
+from analytics.accounts.permissions import IsAuthenticatedReadQuery
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.query.cache import cached_answer, project_rules, wants_refresh
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer, project_context
-
-
-class IsAuthenticatedReadQuery(IsAuthenticatedApiKeysReadOnly):
-    """Authenticated by any means, personal API keys included: this POST only reads."""
-
-    post_reads = True  # counted against the read rate limit, not the write one
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if request.method != "POST":
-            return super().has_permission(request, view)
-        user = request.user
-        return user is not None and user.is_authenticated
 
 
 class TrendsPointSerializer(serializers.Serializer):
