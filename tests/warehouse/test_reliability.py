@@ -13,7 +13,8 @@ import sys
 import pytest
 from prometheus_client import REGISTRY
 
-from analytics.warehouse.errors import StoreCircuitOpen, StoreQueryError, StoreUnavailable
+from analytics.core.errors import ServiceUnavailable
+from analytics.warehouse.errors import StoreCircuitOpen, StoreQueryError, StoreUnavailable, read_or_unavailable
 from analytics.warehouse.guard import Query
 from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.store import EventStore
@@ -198,3 +199,14 @@ def test_an_insert_keeps_no_reference_to_its_batch(store: EventStore) -> None:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def test_an_unreachable_store_answers_the_api_with_a_503_that_names_no_host() -> None:
+    """Every read endpoint wraps its store read in ``read_or_unavailable``."""
+    store = _unreachable_store(retries=0)
+    with pytest.raises(ServiceUnavailable) as raised:
+        read_or_unavailable(lambda: store.query(Query(name="test.api_down", sql="SELECT 1")))
+    assert raised.value.retry_after == 5
+    assert raised.value.message == "the event store is unavailable; retry shortly"
+    assert "127.0.0.1" not in str(raised.value)
+    store.close()

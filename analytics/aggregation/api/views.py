@@ -6,8 +6,7 @@ Members of the project's organisation only (JWT or personal API key); anyone els
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -18,11 +17,9 @@ from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
 from analytics.aggregation import selectors
 from analytics.aggregation.granularity import GRANULARITY_CHOICES, Granularity
-from analytics.core.errors import ServiceUnavailable
 from analytics.core.inputs import query_moment
-from analytics.warehouse.errors import StoreUnavailable
+from analytics.warehouse.errors import read_or_unavailable
 
-T = TypeVar("T")
 _MEASURE_PATTERN = r"^[A-Za-z_$][A-Za-z0-9_$]{0,99}$"
 
 
@@ -30,13 +27,6 @@ def _validated(serializer_class: type[serializers.Serializer], request: Authenti
     query = serializer_class(data=request.query_params)
     query.is_valid(raise_exception=True)
     return dict(query.validated_data)
-
-
-def _from_store(read: Callable[[], T]) -> T:
-    try:
-        return read()
-    except StoreUnavailable:
-        raise ServiceUnavailable("the event store is unavailable; retry shortly", retry_after=5) from None
 
 
 class _RangeInputSerializer(serializers.Serializer):
@@ -109,7 +99,7 @@ class AggregatesView(APIView):
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = _validated(self.InputSerializer, request)
         return Response(
-            _from_store(
+            read_or_unavailable(
                 lambda: selectors.aggregates_for(
                     project=project,
                     granularity=Granularity(data["granularity"]),
@@ -148,7 +138,7 @@ class GlobalAggregatesView(APIView):
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = _validated(self.InputSerializer, request)
         return Response(
-            _from_store(
+            read_or_unavailable(
                 lambda: selectors.global_totals_for(
                     project=project,
                     period=data["period"],
@@ -200,7 +190,7 @@ class UserDetailView(APIView):
         project = project_get_for_user(user=request.user, project_id=project_id)
         data = _validated(self.InputSerializer, request)
         return Response(
-            _from_store(
+            read_or_unavailable(
                 lambda: selectors.user_detail_for(
                     project=project,
                     distinct_id=distinct_id,

@@ -14,11 +14,10 @@ from rest_framework.views import APIView
 
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.errors import ServiceUnavailable
 from analytics.core.timeutils import utc_now
 from analytics.query.sessions import MAX_PAGE, list_sessions
 from analytics.reports.api.ranges import RangeSerializer
-from analytics.warehouse.errors import StoreUnavailable
+from analytics.warehouse.errors import read_or_unavailable
 
 
 class SessionListInputSerializer(RangeSerializer):
@@ -74,8 +73,8 @@ class SessionListView(APIView):
         )
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        try:
-            page = list_sessions(
+        page = read_or_unavailable(
+            lambda: list_sessions(
                 project=project,
                 date_from=values["date_from"],
                 date_to=values["date_to"],
@@ -83,6 +82,5 @@ class SessionListView(APIView):
                 limit=values["limit"],
                 cursor=values.get("cursor"),
             )
-        except StoreUnavailable:
-            raise ServiceUnavailable("the event store is unavailable; retry shortly", retry_after=5) from None
+        )
         return Response(page)

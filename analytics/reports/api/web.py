@@ -9,7 +9,7 @@ per endpoint ``compare``, ``dimension``/``limit`` or ``interval``. A non-member 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers
@@ -18,16 +18,14 @@ from rest_framework.views import APIView
 
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.errors import ServiceUnavailable
 from analytics.core.timeutils import utc_now
 from analytics.query.cache import cached_answer, wants_refresh
 from analytics.query.compiler.web import DIMENSIONS, FILTER_KEYS
 from analytics.query.model import INTERVALS
 from analytics.query.web import MAX_BREAKDOWN_LIMIT, web_breakdown, web_summary, web_timeseries
 from analytics.reports.api.ranges import FilteredRangeSerializer
-from analytics.warehouse.errors import StoreUnavailable
+from analytics.warehouse.errors import read_or_unavailable
 
-T = TypeVar("T")
 _RANGE_PARAMETERS = [
     OpenApiParameter("from", str, description="start (inclusive), e.g. 2026-03-01, -7d; default -7d"),
     OpenApiParameter("to", str, description="end (exclusive); default now"),
@@ -40,13 +38,6 @@ def _validated(serializer_class: type[serializers.Serializer], request: Authenti
     data = serializer_class(data=request.query_params, context={"time_zone": project.timezone, "now": utc_now()})
     data.is_valid(raise_exception=True)
     return data.validated_data
-
-
-def _from_store(read: Callable[[], T]) -> T:
-    try:
-        return read()
-    except StoreUnavailable:
-        raise ServiceUnavailable("the event store is unavailable; retry shortly", retry_after=5) from None
 
 
 def cached_read(
@@ -67,7 +58,7 @@ def cached_read(
         query_json=query_json,
         project_id=project.id,
         time_zone=project.timezone,
-        compute=lambda: _from_store(compute),
+        compute=lambda: read_or_unavailable(compute),
         refresh=wants_refresh(request.query_params, None),
     )
 

@@ -10,8 +10,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -22,23 +21,15 @@ from rest_framework.views import APIView
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.services import project_require_manager
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.errors import NotFound, ServiceUnavailable
+from analytics.core.errors import NotFound
 from analytics.core.inputs import query_moment
 from analytics.telecom import selectors
 from analytics.telecom.api.authentication import HasReadKey, ReadKeyAuthentication
 from analytics.telecom.models import ReadKey
 from analytics.telecom.services import read_key_create, read_key_revoke
-from analytics.warehouse.errors import StoreUnavailable
+from analytics.warehouse.errors import read_or_unavailable
 
-T = TypeVar("T")
 TAG = "telecom"
-
-
-def _from_store(read: Callable[[], T]) -> T:
-    try:
-        return read()
-    except StoreUnavailable:
-        raise ServiceUnavailable("the event store is unavailable; retry shortly", retry_after=5) from None
 
 
 # ------------------------------------------------------------------ read keys
@@ -164,7 +155,7 @@ class ProviderUserDetailView(_ProviderView):
         data.is_valid(raise_exception=True)
         period = self._range(request)
         return Response(
-            _from_store(
+            read_or_unavailable(
                 lambda: selectors.user_detail(
                     project=key.project,
                     user_id=user_id,
@@ -192,7 +183,7 @@ class ProviderAggregatesView(_ProviderView):
         data.is_valid(raise_exception=True)
         period = self._range(request)
         return Response(
-            _from_store(
+            read_or_unavailable(
                 lambda: selectors.global_aggregates(
                     project=key.project, period_name=data.validated_data["period"], period=period
                 )
