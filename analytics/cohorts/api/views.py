@@ -32,8 +32,8 @@ from analytics.cohorts.serializers import (
     RetentionUsersSerializer,
 )
 from analytics.cohorts.services import retention_cell_segment_create
-from analytics.core.timeutils import utc_now
 from analytics.query.cache import cached_answer, project_rules, wants_refresh
+from analytics.query.serializers import project_context
 
 
 class RetentionCohortSerializer(serializers.Serializer):
@@ -94,7 +94,7 @@ def _answer(request: AuthenticatedRequest, project: Any) -> dict[str, Any]:
 
 
 def _validated(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest, project: Any) -> Any:
-    serializer = serializer_class(data=request.data, context={"time_zone": project.timezone, "now": utc_now()})
+    serializer = serializer_class(data=request.data, context=project_context(project))
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 

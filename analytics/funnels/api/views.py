@@ -22,7 +22,6 @@ from analytics.accounts.permissions import IsAuthenticatedApiKeysReadOnly, IsAut
 from analytics.accounts.selectors import project_get_for_user, role_for
 from analytics.accounts.services import PermissionDeniedError
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.timeutils import utc_now
 from analytics.funnels import paths as paths_module
 from analytics.funnels.model import FunnelQuery
 from analytics.funnels.paths import run_paths
@@ -35,15 +34,12 @@ from analytics.funnels.serializers import (
     TrendSerializer,
 )
 from analytics.query.cache import cached_answer, wants_refresh
+from analytics.query.serializers import project_context
 from analytics.segments.services import segment_create_static
 
 # The API docs state the semantics as the modules do (one text, no drift).
 FUNNEL_SEMANTICS = inspect.cleandoc(funnels_package.__doc__ or "")
 PATHS_SEMANTICS = inspect.cleandoc(paths_module.__doc__ or "")
-
-
-def _context(project: Any) -> dict[str, Any]:
-    return {"time_zone": project.timezone, "now": utc_now()}
 
 
 def _cached(
@@ -62,7 +58,7 @@ def _cached(
 
 def funnel_from(data: Any, project: Any, field: str = "funnel") -> FunnelQuery:
     """The nested funnel of an actors/histogram/trend request; errors nest under ``field``."""
-    serializer = FunnelQuerySerializer(data=data, context=_context(project))
+    serializer = FunnelQuerySerializer(data=data, context=project_context(project))
     if not serializer.is_valid():
         raise serializers.ValidationError({field: serializer.errors})
     return serializer.validated_data["query"]
@@ -167,7 +163,7 @@ class FunnelQueryView(APIView):
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """Persons entering and reaching each step, conversion rates and times (per breakdown value)."""
         project = project_get_for_user(user=request.user, project_id=project_id)
-        serializer = FunnelQuerySerializer(data=request.data, context=_context(project))
+        serializer = FunnelQuerySerializer(data=request.data, context=project_context(project))
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data["query"]
         return Response(_cached(request, project, "funnels", lambda: run_funnel(project_id=project.id, query=query)))
@@ -241,7 +237,7 @@ class PathsQueryView(APIView):
     def post(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """The most common paths after a start event or before an end event, as Sankey nodes and edges."""
         project = project_get_for_user(user=request.user, project_id=project_id)
-        serializer = PathsQuerySerializer(data=request.data, context=_context(project))
+        serializer = PathsQuerySerializer(data=request.data, context=project_context(project))
         serializer.is_valid(raise_exception=True)
         query = serializer.validated_data["query"]
         return Response(_cached(request, project, "paths", lambda: run_paths(project_id=project.id, query=query)))

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.timeutils import utc_now
+from analytics.query.serializers import project_context
 from analytics.query.sessions import MAX_PAGE, list_sessions
 from analytics.reports.api.ranges import RangeSerializer
 from analytics.warehouse.errors import read_or_unavailable
@@ -68,9 +68,7 @@ class SessionListView(APIView):
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """Sessions of the range (duration, pageviews, bounce, entry and exit URL, source), newest first."""
         project = project_get_for_user(user=request.user, project_id=project_id)
-        data = SessionListInputSerializer(
-            data=request.query_params, context={"time_zone": project.timezone, "now": utc_now()}
-        )
+        data = SessionListInputSerializer(data=request.query_params, context=project_context(project))
         data.is_valid(raise_exception=True)
         values = data.validated_data
         page = read_or_unavailable(

@@ -18,10 +18,10 @@ from rest_framework.views import APIView
 
 from analytics.accounts.selectors import project_get_for_user
 from analytics.accounts.typing import AuthenticatedRequest
-from analytics.core.timeutils import utc_now
 from analytics.query.cache import cached_answer, wants_refresh
 from analytics.query.compiler.web import DIMENSIONS, FILTER_KEYS
 from analytics.query.model import INTERVALS
+from analytics.query.serializers import project_context
 from analytics.query.web import MAX_BREAKDOWN_LIMIT, web_breakdown, web_summary, web_timeseries
 from analytics.reports.api.ranges import FilteredRangeSerializer
 from analytics.warehouse.errors import read_or_unavailable
@@ -35,7 +35,7 @@ _RANGE_PARAMETERS = [
 
 
 def _validated(serializer_class: type[serializers.Serializer], request: AuthenticatedRequest, project: Any) -> Any:
-    data = serializer_class(data=request.query_params, context={"time_zone": project.timezone, "now": utc_now()})
+    data = serializer_class(data=request.query_params, context=project_context(project))
     data.is_valid(raise_exception=True)
     return data.validated_data
 
