@@ -47,6 +47,7 @@ from analytics.aggregation.queries.rollups import (
 from analytics.aggregation.rollup_storage import rollups_replace
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import from_epoch_ms, utc_now
+from analytics.warehouse.data_version import bump_data_versions
 from analytics.warehouse.store import get_store
 
 log = get_logger(__name__)
@@ -245,6 +246,10 @@ def _run_locked(
             seconds=time.perf_counter() - started,
         )
     result.write_seconds = time.perf_counter() - write_started
+    if dirty:
+        # Late events changed final buckets that trends may answer from the rollups: answers
+        # cached since those events were stored (under their version) read the old buckets.
+        bump_data_versions([project.id])
     return result
 
 
@@ -342,5 +347,7 @@ def aggregation_backfill(
         if progress:
             progress(index, len(chunks))
     metrics.EVENTS_AGGREGATED.labels(granularity=granularity.value).inc(totals["events"])
+    if chunks:
+        bump_data_versions([project.id])  # rewritten rollups may answer cached trends
     log.info("aggregation.backfill.finished", project_id=project.id, granularity=granularity.value, **totals)
     return totals

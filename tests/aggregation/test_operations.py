@@ -18,6 +18,7 @@ from analytics.aggregation.partitions import existing_partitions, rollup_partiti
 from analytics.aggregation.services import aggregation_run, watermark_lag_export
 from analytics.core.timeutils import utc_now
 from analytics.devtools.bench.aggregation_measure import measure_run
+from analytics.warehouse.data_version import data_version
 from tests.aggregation.helpers import assert_rollups_equal, expected_rollups, insert, random_events, stored_rollups
 from tests.factories import UserFactory, member_with_project
 
@@ -95,6 +96,7 @@ def test_backfill_restores_damaged_rollups_and_shows_progress(store: object) -> 
     Rollup.objects.filter(pk=first.pk).update(count=999_999)
     Rollup.objects.filter(pk=last.pk).delete()
 
+    version_before = data_version(project.id)
     output = io.StringIO()
     for _ in range(2):  # idempotent: twice gives the same answer
         call_command(
@@ -112,6 +114,7 @@ def test_backfill_restores_damaged_rollups_and_shows_progress(store: object) -> 
 
     assert_rollups_equal(stored_rollups(project.id, "5m"), expected)
     assert f"project {project.id} 5m ━━━━" in output.getvalue()  # the progress bar, filled
+    assert data_version(project.id) != version_before  # cached trends read the damaged rollups
 
 
 def test_aggregate_once_runs_every_granularity_of_a_project(store: object) -> None:
