@@ -1,0 +1,283 @@
+"""Loaded sets: a materialised segment as a filter reads its version's Set table.
+
+The answers must be those of the query-time path and of the subquery over the version's
+rows; versions swap without a reader ever finding a half-built set; forgetting a person
+takes them out of the sets; a missing set falls back to the subquery; cluster mode never
+builds one.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from analytics.query.compiler.params import Params
+from analytics.query.membership import segment_members_in
+from analytics.segments import queries, services, sets
+from analytics.segments.models import Segment
+from analytics.warehouse.backup import store_row_counts, store_tables
+from analytics.warehouse.guard import Query
+from analytics.warehouse.store import EventStore
+from tests.factories import member_with_project
+from tests.segments.helpers import expected, generate, store_world
+from tests.warehouse.helpers import event_row
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+DEFINITION = {
+    "op": "and",
+    "conditions": [
+        {"kind": "behavioral", "event": "purchase", "count": 1, "within_days": 60},
+        {"kind": "person", "key": "plan", "operator": "neq", "value": "free"},
+    ],
+}
+
+
+@dataclass
+class Forgotten:
+    project_id: int
+    distinct_ids: list[str]
+    person_ids: list[str]
+
+
+def _operand(segment: Segment) -> str:
+    return segment_members_in(
+        project_id=segment.project_id, segment_id=segment.id, params=Params(project_id=segment.project_id)
+    )
+
+
+def _set_names(store: Any, segment: Segment) -> list[str]:
+    rows = store.query(queries.sets_query(project_id=segment.project_id, segment_id=segment.id)).rows()
+    return [row[0] for row in rows]
+
+
+def _in_set(store: Any, project_id: int, name: str) -> set[str]:
+    """The persons with events that the set holds (every member has events)."""
+    rows = store.query(
+        Query(
+            name="test.in_set",
+            sql="SELECT DISTINCT toString(person_id) FROM events WHERE project_id = {project_id:UInt64}"
+            f" AND person_id IN {name}",
+            params={"project_id": project_id},
+        )
+    ).rows()
+    return {row[0] for row in rows}
+
+
+def _trends(client: Any, project: Any, segment_id: int) -> list[Any]:
+    answers = []
+    for operator in ("in", "not_in"):
+        body = {
+            "series": [{"event": "pageview", "math": "total"}, {"event": None, "math": "unique_users"}],
+            "interval": "day",
+            "from": "-30d",
+            "filters": [{"type": "segment", "key": "id", "operator": operator, "value": segment_id}],
+        }
+        response = client.post(
+            f"/api/v1/projects/{project.id}/insights/trends?refresh=1", body, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+        answers.append(
+            [(line["total"], [point["value"] for point in line["points"]]) for line in response.json()["series"]]
+        )
+    return answers
+
+
+@pytest.mark.django_db
+def test_a_materialised_filter_reads_the_set_and_answers_as_the_other_paths(store, client, settings):
+    owner, project = member_with_project()
+    client.force_login(owner)
+    world = generate(project.id, now=NOW, seed=21)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    query_time = _trends(client, project, segment.id)
+    assert _operand(segment).startswith("(SELECT")
+
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    services.segment_refresh(segment=segment)
+    segment.refresh_from_db()
+    name = queries.set_name(project_id=project.id, segment_id=segment.id, version=segment.members_version)
+    assert _operand(segment) == name
+    assert _in_set(store, project.id, name) == expected(segment.definition, world)
+    assert _trends(client, project, segment.id) == query_time
+
+    # The subquery over the version's rows (the set gone) answers the same.
+    store.command(queries.drop_set_statement(name))
+    assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
+    assert _trends(client, project, segment.id) == query_time
+
+
+@pytest.mark.django_db
+def test_versions_swap_keeping_the_current_and_previous_sets(store, settings):
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=7)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    for _ in range(3):
+        services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    current = segment.members_version
+    assert current == 3
+    assert _set_names(store, segment) == [
+        queries.set_name(project_id=project.id, segment_id=segment.id, version=version) for version in (2, 3)
+    ]
+    assert _in_set(store, project.id, _operand(segment)) == expected(segment.definition, world)
+
+    # Shrinking to query time drops every set; deleting the segment too.
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 10**6
+    services.segment_refresh(segment=segment, now=NOW)
+    assert _set_names(store, segment) == []
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    services.segment_refresh(segment=segment, now=NOW)
+    assert len(_set_names(store, segment)) == 1
+    services.segment_delete(segment=segment)
+    assert _set_names(store, segment) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_under_concurrent_reads_never_exposes_a_half_built_set(store, settings):
+    """A reader takes (version, size) from the segment row and counts the persons its set
+    holds: always the size, while new persons arrive and refreshes swap versions."""
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    definition = {"op": "and", "conditions": [{"kind": "behavioral", "event": "pageview", "count": 1}]}
+    segment = services.segment_create(project=project, name="viewers", definition=definition)
+
+    def batch(start: int, count: int) -> list[dict[str, Any]]:
+        moment = NOW - timedelta(minutes=5)
+        return [
+            event_row(
+                project.id, distinct_id=f"p{n}", person_id=str(uuid.uuid4()), timestamp=moment, received_at=moment
+            )
+            for n in range(start, start + count)
+        ]
+
+    store.insert_events(batch(0, 3000), dedup_token=f"seg-sets-{project.id}-0")
+    services.segment_refresh(segment=segment)
+    stop = threading.Event()
+    problems: list[str] = []
+    reads = [0]
+
+    def read() -> None:
+        try:
+            while not stop.is_set():
+                version, size = Segment.objects.values_list("members_version", "size").get(id=segment.id)
+                name = queries.set_name(project_id=project.id, segment_id=segment.id, version=version)
+                counted = store.query(
+                    Query(
+                        name="test.set_count",
+                        sql="SELECT uniqExact(person_id) FROM events WHERE project_id = {project_id:UInt64}"
+                        f" AND person_id IN {name}",
+                        params={"project_id": project.id},
+                    )
+                ).scalar()
+                reads[0] += 1
+                if counted != size:
+                    problems.append(f"version {version}: {counted} persons in its set, size {size}")
+        finally:
+            connection.close()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        sizes = []
+        for step in range(4):
+            store.insert_events(batch(3000 + step * 700, 700), dedup_token=f"seg-sets-{project.id}-{step + 1}")
+            services.segment_refresh(segment=segment)
+            segment.refresh_from_db()
+            sizes.append(segment.size)
+    finally:
+        stop.set()
+        reader.join(timeout=60)
+    assert not problems, problems[:3]
+    assert reads[0] > 0
+    assert sizes == [3700, 4400, 5100, 5800]
+
+
+@pytest.mark.django_db
+def test_a_forgotten_person_leaves_the_sets(store, settings):
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=19, persons=30)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    services.segment_refresh(segment=segment, now=NOW)
+    services.segment_refresh(segment=segment, now=NOW)  # two versions, two sets
+    names = _set_names(store, segment)
+    assert len(names) == 2
+    before = expected(segment.definition, world)
+    person = sorted(before)[0]
+    distinct_id = next(row["distinct_id"] for row in world.events if row["person_id"] == person)
+
+    assert services.segment_memberships_forget(Forgotten(project.id, [distinct_id], [person])) >= 2
+
+    assert _set_names(store, segment) == names  # rebuilt in place, none missing or left over
+    for name in names:
+        assert _in_set(store, project.id, name) == before - {person}
+
+
+@pytest.mark.django_db
+def test_a_missing_set_falls_back_to_the_subquery_and_the_next_refresh_builds_one(store, settings):
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=3)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    for name in _set_names(store, segment):
+        store.command(queries.drop_set_statement(name))  # e.g. a backup restored without it
+
+    assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
+    services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    name = _operand(segment)
+    assert name == queries.set_name(project_id=project.id, segment_id=segment.id, version=segment.members_version)
+    assert _in_set(store, project.id, name) == expected(segment.definition, world)
+
+
+@pytest.mark.django_db
+def test_cluster_mode_builds_no_set_and_keeps_the_subquery(store, settings):
+    """A Set table lives on one server; a Distributed query would need it on every shard."""
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=5)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    cluster = EventStore(store.transport, cluster="analytics")
+    assert not sets.sets_enabled(cluster)
+    assert sets.sets_enabled(store)
+
+    services.segment_materialise(segment=segment, store=cluster, now=NOW)
+    segment.refresh_from_db()
+    assert segment.is_materialised
+    assert _set_names(store, segment) == []
+    assert sets.loaded_set(project_id=project.id, segment_id=segment.id, store=cluster) is None
+
+    services.segment_materialise(segment=segment, store=store, now=NOW)
+    segment.refresh_from_db()
+    name = sets.loaded_set(project_id=project.id, segment_id=segment.id, store=store)
+    assert name == queries.set_name(project_id=project.id, segment_id=segment.id, version=segment.members_version)
+    assert sets.loaded_set(project_id=project.id, segment_id=segment.id, store=cluster) is None
+
+
+@pytest.mark.django_db
+def test_a_backup_leaves_the_sets_out(store, settings):
+    """A Set cannot be read back; the restored segment reads its rows until the next refresh."""
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    store_world(store, generate(project.id, now=NOW, seed=9))
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    services.segment_refresh(segment=segment, now=NOW)
+    assert _set_names(store, segment)
+
+    names = {name for name, _, _ in store_tables(store)}
+    assert "segment_members" in names
+    assert not {name for name in names if name.startswith("segment_set_")}
+    assert store_row_counts(store)["segment_members"] > 0
