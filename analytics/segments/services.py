@@ -392,8 +392,11 @@ def segment_materialise(*, segment: Segment, store: EventStore | None = None, no
 
 
 def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) -> None:
-    """Back to query time (the segment shrank below the threshold); its rows are dropped."""
+    """Back to query time (the segment shrank below the threshold); its rows are dropped,
+    its sets too but the retired version's: a reader that took that version just before
+    still finds it (the next refresh drops it)."""
     store = store or get_store()
+    retired = Segment.objects.filter(id=segment.id).values_list("members_version", flat=True).get()
     Segment.objects.filter(id=segment.id).update(members_version=None, materialised_at=None)
     segment.members_version = None
     segment.materialised_at = None
@@ -403,7 +406,7 @@ def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) 
         queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
     )
     if sets_enabled(store):
-        sets_drop(store, segment, segment.project_id)
+        sets_drop(store, segment, segment.project_id, below=retired)
 
 
 def _has_member_rows(store: EventStore, segment: Segment) -> bool:
@@ -449,6 +452,8 @@ def _refresh(segment: Segment, store: EventStore, moment: datetime) -> Segment:
         else:
             if segment.is_materialised or _has_member_rows(store, segment):
                 segment_dematerialise(segment=segment, store=store)
+            elif sets_enabled(store):
+                sets_drop(store, segment, segment.project_id)  # the set a dematerialise kept
             _record_size(segment, size, moment)
         segment.last_error = ""
     except Exception as error:

@@ -129,8 +129,12 @@ def test_versions_swap_keeping_the_current_and_previous_sets(store, settings):
     ]
     assert _in_set(store, project.id, _operand(segment)) == expected(segment.definition, world)
 
-    # Shrinking to query time drops every set; deleting the segment too.
+    # Back to query time: the retired version's set stays for readers that took it just
+    # before, until the next refresh; deleting the segment drops every set.
     settings.SEGMENT_MATERIALISE_THRESHOLD = 10**6
+    services.segment_refresh(segment=segment, now=NOW)
+    assert _set_names(store, segment) == [queries.set_name(project_id=project.id, segment_id=segment.id, version=3)]
+    assert _operand(segment).startswith("(SELECT")  # not materialised: compiled at query time
     services.segment_refresh(segment=segment, now=NOW)
     assert _set_names(store, segment) == []
     settings.SEGMENT_MATERIALISE_THRESHOLD = 1
