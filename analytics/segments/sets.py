@@ -89,11 +89,17 @@ def sets_rebuild(store: EventStore, project_id: int) -> int:
             continue
         spare = queries.rebuild_name(name)
         store.command(queries.drop_set_statement(spare))
-        store.command(queries.create_set_statement(spare))
-        store.execute(
-            queries.fill_set_statement(name=spare, project_id=project_id, segment_id=segment_id, version=version)
-        )
-        store.command(queries.exchange_statement(name, spare))
+        try:
+            store.command(queries.create_set_statement(spare))
+            store.execute(
+                queries.fill_set_statement(name=spare, project_id=project_id, segment_id=segment_id, version=version)
+            )
+            store.command(queries.exchange_statement(name, spare))
+        except Exception:
+            store.command(queries.drop_set_statement(spare))
+            if store.query(queries.set_exists_query(project_id=project_id, name=name)).scalar():
+                raise
+            continue  # a refresh's clean-up dropped it meanwhile: nothing left to rebuild
         store.command(queries.drop_set_statement(spare))
         rebuilt += 1
     return rebuilt

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from analytics.segments.selectors import segment_size
 from analytics.warehouse.guard import Query
 from analytics.warehouse.identity import person_id_for
 from tests.factories import member_with_project
-from tests.segments.helpers import expected, generate, members, store_world
+from tests.segments.helpers import expected, generate, members, new_persons_events, store_world
 from tests.warehouse.helpers import event_row
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -115,13 +114,7 @@ def test_refresh_under_concurrent_ingestion_never_exposes_a_partial_membership(s
     segment = services.segment_create(project=project, name="viewers", definition=definition)
 
     def batch(start: int, count: int) -> list[dict[str, Any]]:
-        moment = NOW - timedelta(minutes=5)
-        return [
-            event_row(
-                project.id, distinct_id=f"p{n}", person_id=str(uuid.uuid4()), timestamp=moment, received_at=moment
-            )
-            for n in range(start, start + count)
-        ]
+        return new_persons_events(project.id, start, count, NOW - timedelta(minutes=5))
 
     store.insert_events(batch(0, 3000), dedup_token=f"seg-concurrent-{project.id}-0")
     services.segment_refresh(segment=segment)

@@ -9,7 +9,6 @@ builds one.
 from __future__ import annotations
 
 import threading
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,17 +24,10 @@ from analytics.warehouse.backup import store_row_counts, store_tables
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
 from tests.factories import member_with_project
-from tests.segments.helpers import expected, generate, store_world
-from tests.warehouse.helpers import event_row
+from tests.segments.helpers import BUYERS, expected, generate, new_persons_events, store_world
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-DEFINITION = {
-    "op": "and",
-    "conditions": [
-        {"kind": "behavioral", "event": "purchase", "count": 1, "within_days": 60},
-        {"kind": "person", "key": "plan", "operator": "neq", "value": "free"},
-    ],
-}
+DEFINITION = BUYERS
 
 
 @dataclass
@@ -43,6 +35,16 @@ class Forgotten:
     project_id: int
     distinct_ids: list[str]
     person_ids: list[str]
+
+
+def _buyers(store: Any, settings: Any, *, seed: int, persons: int = 60) -> tuple[Any, Any, Segment]:
+    """A project with generated persons and events, and its buyers segment (materialised at
+    the first refresh: the threshold is 1)."""
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=seed, persons=persons)
+    store_world(store, world)
+    return project, world, services.segment_create(project=project, name="buyers", definition=DEFINITION)
 
 
 def _operand(segment: Segment) -> str:
@@ -114,11 +116,7 @@ def test_a_materialised_filter_reads_the_set_and_answers_as_the_other_paths(stor
 
 @pytest.mark.django_db
 def test_versions_swap_keeping_the_current_and_previous_sets(store, settings):
-    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
-    _, project = member_with_project()
-    world = generate(project.id, now=NOW, seed=7)
-    store_world(store, world)
-    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    project, world, segment = _buyers(store, settings, seed=7)
     for _ in range(3):
         services.segment_refresh(segment=segment, now=NOW)
     segment.refresh_from_db()
@@ -154,13 +152,7 @@ def test_refresh_under_concurrent_reads_never_exposes_a_half_built_set(store, se
     segment = services.segment_create(project=project, name="viewers", definition=definition)
 
     def batch(start: int, count: int) -> list[dict[str, Any]]:
-        moment = NOW - timedelta(minutes=5)
-        return [
-            event_row(
-                project.id, distinct_id=f"p{n}", person_id=str(uuid.uuid4()), timestamp=moment, received_at=moment
-            )
-            for n in range(start, start + count)
-        ]
+        return new_persons_events(project.id, start, count, NOW - timedelta(minutes=5))
 
     store.insert_events(batch(0, 3000), dedup_token=f"seg-sets-{project.id}-0")
     services.segment_refresh(segment=segment)
@@ -206,11 +198,7 @@ def test_refresh_under_concurrent_reads_never_exposes_a_half_built_set(store, se
 
 @pytest.mark.django_db
 def test_a_forgotten_person_leaves_the_sets(store, settings):
-    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
-    _, project = member_with_project()
-    world = generate(project.id, now=NOW, seed=19, persons=30)
-    store_world(store, world)
-    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    project, world, segment = _buyers(store, settings, seed=19, persons=30)
     services.segment_refresh(segment=segment, now=NOW)
     services.segment_refresh(segment=segment, now=NOW)  # two versions, two sets
     names = _set_names(store, segment)
@@ -228,11 +216,7 @@ def test_a_forgotten_person_leaves_the_sets(store, settings):
 
 @pytest.mark.django_db
 def test_a_missing_set_falls_back_to_the_subquery_and_the_next_refresh_builds_one(store, settings):
-    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
-    _, project = member_with_project()
-    world = generate(project.id, now=NOW, seed=3)
-    store_world(store, world)
-    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    project, world, segment = _buyers(store, settings, seed=3)
     services.segment_refresh(segment=segment, now=NOW)
     segment.refresh_from_db()
     for name in _set_names(store, segment):
@@ -249,11 +233,7 @@ def test_a_missing_set_falls_back_to_the_subquery_and_the_next_refresh_builds_on
 @pytest.mark.django_db
 def test_cluster_mode_builds_no_set_and_keeps_the_subquery(store, settings):
     """A Set table lives on one server; a Distributed query would need it on every shard."""
-    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
-    _, project = member_with_project()
-    world = generate(project.id, now=NOW, seed=5)
-    store_world(store, world)
-    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    project, _, segment = _buyers(store, settings, seed=5)
     cluster = EventStore(store.transport, cluster="analytics")
     assert not sets.sets_enabled(cluster)
     assert sets.sets_enabled(store)
@@ -274,10 +254,7 @@ def test_cluster_mode_builds_no_set_and_keeps_the_subquery(store, settings):
 @pytest.mark.django_db
 def test_a_backup_leaves_the_sets_out(store, settings):
     """A Set cannot be read back; the restored segment reads its rows until the next refresh."""
-    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
-    _, project = member_with_project()
-    store_world(store, generate(project.id, now=NOW, seed=9))
-    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    _, _, segment = _buyers(store, settings, seed=9)
     services.segment_refresh(segment=segment, now=NOW)
     assert _set_names(store, segment)
 

@@ -34,8 +34,8 @@ version of its ``persons`` row that is not deleted (``FINAL``), through ``person
 (<persons for whom the positive test holds>)``; a negative operator is ``NOT IN`` that set,
 so an event whose person has no row "is not" the value. Segment conditions (``type:
 "segment"``) are ``person_id [NOT] IN <members>``: a materialised segment's loaded set or
-``(<the members' SQL>)``, from ``analytics.query.membership``. Session conditions (``type: "session"``, trends only) test
-an attribute of the event's session (:data:`analytics.query.model.SESSION_KEYS`), read from
+``(<the members' SQL>)``, from ``analytics.query.membership``. Session conditions (``type:
+"session"``, trends only) test an attribute of the event's session (:data:`analytics.query.model.SESSION_KEYS`), read from
 the columns ``session_<column>`` that the trends compiler joins onto each event
 (:func:`session_columns` names them); the operators are those of event properties, over
 :func:`session_views`. See docs/query.md.
