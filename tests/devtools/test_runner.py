@@ -143,7 +143,10 @@ def test_bench_only_segments_end_to_end(tmp_path):
     assert size["name"].startswith("size of purchase >= 2 in 30 days AND plan = pro")
     assert materialise["details"]["members"] > 0
     assert trend["details"]["members"] == materialise["details"]["members"]
-    assert set(trend["details"]["cpu_seconds"]) == {"set", "unfiltered", "version_rows"}
+    for path in ("set", "unfiltered", "subquery"):
+        assert len(trend["details"][path]["wall_runs"]) == 7
+        assert trend["details"][path]["cpu_min"] >= 0
+    assert trend["figure"] == trend["details"]["set"]["wall_min"]
     for metric in metrics.values():
         assert metric["figure"] > 0
         assert metric["baseline"] > 0

@@ -47,7 +47,7 @@ from analytics.segments.models import Segment
 from analytics.segments.queries import drop_set_statement
 from analytics.segments.selectors import segment_size_compute
 from analytics.segments.services import segment_create, segment_materialise
-from analytics.segments.sets import loaded_set
+from analytics.segments.sets import loaded_set, set_build
 from analytics.streams.persons import PERSONS_SCHEMA
 
 EVENTS_AT_SCALE_ONE = 10_000_000
@@ -255,23 +255,22 @@ def _points(answer: dict[str, Any]) -> dict[str, int]:
     return {point["bucket"][:10]: point["value"] for point in line["points"] if point["value"]}
 
 
-def _interleaved(first: Callable[[], Any], second: Callable[[], Any]) -> tuple[list[float], list[float]]:
-    """Wall seconds of both, one after the other TRIES times, so both see the same load."""
-    ones, twos = [], []
-    for _ in range(TRIES):
-        ones.append(_timed(first)[0])
-        twos.append(_timed(second)[0])
-    return ones, twos
+def _spent(function: Callable[[], Any]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call; CPU of this whole process, where chDB runs."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _cpu(function: Callable[[], Any]) -> float:
-    """Least CPU seconds of this process (chDB runs in it) over TRIES runs."""
-    spent = []
-    for _ in range(TRIES):
-        began = time.process_time()
-        function()
-        spent.append(time.process_time() - began)
-    return min(spent)
+def _summary(runs: list[tuple[float, float]]) -> dict[str, Any]:
+    walls, cpus = sorted(wall for wall, _ in runs), sorted(cpu for _, cpu in runs)
+    return {
+        "wall_runs": [round(wall, 4) for wall, _ in runs],
+        "wall_min": round(walls[0], 4),
+        "wall_median": round(walls[len(walls) // 2], 4),
+        "cpu_min": round(cpus[0], 4),
+        "cpu_median": round(cpus[len(cpus) // 2], 4),
+    }
 
 
 def _filtered_trend(
@@ -309,18 +308,26 @@ def _filtered_trend(
         raise RuntimeError("the filtered trend differs from the hand-written SQL's")
     if _points(unfiltered()) != hand_written("unfiltered"):
         raise RuntimeError("the unfiltered trend differs from the hand-written SQL's")
-    with_set, plain = _interleaved(filtered, unfiltered)
-    cpu = {"set": _cpu(filtered), "unfiltered": _cpu(unfiltered)}
-    raw_seconds = {variant: round(best_of(functools.partial(hand_written, variant)), 4) for variant in raw}
-    # The same trend through the subquery over the version's rows: the fallback when the set
-    # is missing, and every query's path before loaded sets.
     store.command(drop_set_statement(loaded))
     if _points(filtered()) != _points(answer):
         raise RuntimeError("the filtered trend without its set differs")
-    with_rows, plain_again = _interleaved(filtered, unfiltered)
-    cpu["version_rows"] = _cpu(filtered)
-    figure, baseline = min(with_set), min(plain)
-    ctx.log("filtered trend", seconds=round(figure, 4), unfiltered_seconds=round(baseline, 4), rows=min(with_rows))
+    set_build(store, segment, int(segment.members_version or 0))
+    # Each round: through the set, unfiltered, then through the subquery over the version's
+    # rows (the set dropped: the fallback, and every query's path before loaded sets), so the
+    # three see the same load; the set is built again for the next round.
+    runs: dict[str, list[tuple[float, float]]] = {"set": [], "unfiltered": [], "subquery": []}
+    for _ in range(TRIES):
+        runs["set"].append(_spent(filtered))
+        runs["unfiltered"].append(_spent(unfiltered))
+        store.command(drop_set_statement(loaded))
+        runs["subquery"].append(_spent(filtered))
+        set_build(store, segment, int(segment.members_version or 0))
+    if loaded_set(project_id=project_id, segment_id=segment.id, store=store) != loaded:
+        raise RuntimeError("the loaded set was not rebuilt")
+    raw_seconds = {variant: round(best_of(functools.partial(hand_written, variant)), 4) for variant in raw}
+    summary = {variant: _summary(timings) for variant, timings in runs.items()}
+    figure, baseline = summary["set"]["wall_min"], summary["unfiltered"]["wall_min"]
+    ctx.log("filtered trend", seconds=figure, unfiltered_seconds=baseline, subquery=summary["subquery"]["wall_min"])
     metric = Metric(
         name="30-day daily page_view trend filtered by a materialised segment",
         figure=figure,
@@ -333,12 +340,9 @@ def _filtered_trend(
             **details,
             "members": segment.size,
             "first_run_seconds": round(first_run, 4),
-            "set_runs_seconds": [round(seconds, 4) for seconds in with_set],
-            "unfiltered_runs_seconds": [round(seconds, 4) for seconds in plain],
-            "subquery_runs_seconds": [round(seconds, 4) for seconds in with_rows],
-            "unfiltered_again_runs_seconds": [round(seconds, 4) for seconds in plain_again],
-            "subquery_vs_unfiltered_again": round(min(with_rows) / min(plain_again), 3),
-            "cpu_seconds": {variant: round(seconds, 4) for variant, seconds in cpu.items()},
+            **summary,
+            "cpu_ratio_set": round(summary["set"]["cpu_min"] / summary["unfiltered"]["cpu_min"], 3),
+            "cpu_ratio_subquery": round(summary["subquery"]["cpu_min"] / summary["unfiltered"]["cpu_min"], 3),
             "hand_written_seconds": raw_seconds,
         },
     )
