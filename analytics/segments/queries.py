@@ -7,10 +7,12 @@ reads) and takes values only as parameters.
 from __future__ import annotations
 
 from analytics.query.compiler.params import Params
-from analytics.warehouse.guard import Query
+from analytics.warehouse.guard import SEGMENT_SET_PREFIX, Query
 
 MEMBERS_TABLE = "segment_members"
 STATIC_TABLE = "segment_static_members"
+# Loaded sets are built under this name, then renamed into place (EXCHANGE) when replacing one.
+SET_REBUILD_PREFIX = "segment_set_rebuild_"
 
 
 def materialised_members_sql(*, segment_id: int, version: int, params: Params) -> str:
@@ -156,3 +158,52 @@ def _person_where(table: str) -> str:
     if table == MEMBERS_TABLE:
         return person + ")"
     raise ValueError(f"not a membership table: {table}")
+
+
+# ---------------------------------------------------------------------- loaded sets
+# A materialised version's members in a ``Set``-engine table (analytics/segments/sets.py):
+# ``segment_set_<project>_<segment>_<version>``. Names are built from integers only; DDL
+# takes no parameters, so they are pasted.
+def set_name(*, project_id: int, segment_id: int, version: int) -> str:
+    return f"{SEGMENT_SET_PREFIX}{int(project_id)}_{int(segment_id)}_{int(version)}"
+
+
+def rebuild_name(name: str) -> str:
+    return SET_REBUILD_PREFIX + name.removeprefix(SEGMENT_SET_PREFIX)
+
+
+def create_set_statement(name: str) -> str:
+    return f"CREATE TABLE IF NOT EXISTS {name} (person_id UUID) ENGINE = Set"
+
+
+def drop_set_statement(name: str) -> str:
+    return f"DROP TABLE IF EXISTS {name} SYNC"
+
+
+def exchange_statement(name: str, other: str) -> str:
+    return f"EXCHANGE TABLES {name} AND {other}"
+
+
+def fill_set_statement(*, name: str, project_id: int, segment_id: int, version: int) -> Query:
+    """Every member row of one version into a set (``name`` is that set or its rebuild)."""
+    return Query(
+        name="segments.fill_set",
+        sql=f"INSERT INTO {name} SELECT person_id FROM {MEMBERS_TABLE} WHERE project_id = {{project_id:UInt64}}"
+        " AND segment_id = {segment_id:UInt64} AND version = {version:UInt64}",
+        params={"project_id": project_id, "segment_id": segment_id, "version": version},
+    )
+
+
+def set_exists_query(*, project_id: int, name: str) -> Query:
+    return Query(name="segments.set_exists", sql=f"EXISTS TABLE {name}", params={"project_id": project_id})
+
+
+def sets_query(*, project_id: int, segment_id: int | None = None) -> Query:
+    """Names of the project's loaded sets (of one segment), with their leftover rebuilds."""
+    scope = f"{int(project_id)}_" + (f"{int(segment_id)}_" if segment_id is not None else "")
+    return Query(
+        name="segments.sets",
+        sql="SELECT name FROM system.tables WHERE database = currentDatabase()"
+        " AND (startsWith(name, {current:String}) OR startsWith(name, {rebuild:String})) ORDER BY name",
+        params={"current": SEGMENT_SET_PREFIX + scope, "rebuild": SET_REBUILD_PREFIX + scope},
+    )

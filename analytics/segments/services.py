@@ -6,7 +6,9 @@ whose parts become visible one by one, but nobody reads that version yet), then 
 segment's ``members_version`` to it in one UPDATE that only moves forward. Readers take the
 version from the segment row, so they see the old version complete or the new one
 complete. Versions other than the current and the previous one are deleted afterwards
-(the previous one stays for readers that took it just before the flip).
+(the previous one stays for readers that took it just before the flip). Each version's
+members are also loaded into a ``Set`` table before the flip and dropped with the
+version (``sets.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from analytics.segments import queries
 from analytics.segments.definition import referenced_segments, validate_definition
 from analytics.segments.models import Segment, SegmentImport, SegmentSize
 from analytics.segments.selectors import members_sql, segment_size_compute
+from analytics.segments.sets import set_build, sets_drop, sets_enabled, sets_rebuild
 from analytics.streams.queries.persons import current_person_ids
 from analytics.warehouse.data_version import bump_data_versions
 from analytics.warehouse.identity import person_id_for
@@ -152,6 +155,8 @@ def segment_delete(*, segment: Segment, store: EventStore | None = None) -> None
     project_id, segment_id, is_static = segment.project_id, segment.id, segment.is_static
     segment.delete()
     store.execute(queries.delete_versions_statement(project_id=project_id, segment_id=segment_id))
+    if sets_enabled(store):
+        sets_drop(store, segment_id, project_id)
     if is_static:
         store.execute(queries.delete_static_statement(project_id=project_id, segment_id=segment_id))
     _members_changed(project_id)
@@ -310,7 +315,8 @@ class PersonScope(Protocol):
 def segment_memberships_forget(subject: PersonScope, *, store: EventStore | None = None) -> int:
     """Remove a forgotten person from every static and materialised membership of the
     project (waited for); returns the rows removed. The privacy app's eraser
-    (``analytics.privacy.services.register_membership_eraser``)."""
+    (``analytics.privacy.services.register_membership_eraser``). The loaded sets of the
+    project's materialised versions are rebuilt without them (``sets.sets_rebuild``)."""
     store = store or get_store()
     removed = 0
     person_ids, distinct_ids = list(subject.person_ids), list(subject.distinct_ids)
@@ -326,6 +332,10 @@ def segment_memberships_forget(subject: PersonScope, *, store: EventStore | None
                 )
             )
             removed += rows
+    if sets_enabled(store):
+        # A Set has no DELETE: the project's sets are rebuilt from the rows left, whether or
+        # not rows were removed now (an earlier attempt may have deleted them and then failed).
+        sets_rebuild(store, subject.project_id)
     if removed:
         _members_changed(subject.project_id)
     return removed
@@ -358,6 +368,8 @@ def segment_materialise(*, segment: Segment, store: EventStore | None = None, no
         project_id=segment.project_id, segment_id=segment.id, params=params, now=moment, force_query_time=True
     )
     store.execute(queries.materialise_statement(segment_id=segment.id, version=version, members_sql=sql, params=params))
+    # Complete before the flip below: a reader that takes the new version finds its set whole.
+    set_build(store, segment, version)
     size = int(
         store.query(
             queries.version_size_query(project_id=segment.project_id, segment_id=segment.id, version=version)
@@ -373,13 +385,18 @@ def segment_materialise(*, segment: Segment, store: EventStore | None = None, no
         store.execute(
             queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=below)
         )
+        if sets_enabled(store):
+            sets_drop(store, segment, segment.project_id, below=below)
     _record_size(segment, size, moment)
     return size
 
 
 def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) -> None:
-    """Back to query time (the segment shrank below the threshold); its rows are dropped."""
+    """Back to query time (the segment shrank below the threshold); its rows are dropped,
+    its sets too but the retired version's: a reader that took that version just before
+    still finds it (the next refresh drops it)."""
     store = store or get_store()
+    retired = Segment.objects.filter(id=segment.id).values_list("members_version", flat=True).get()
     Segment.objects.filter(id=segment.id).update(members_version=None, materialised_at=None)
     segment.members_version = None
     segment.materialised_at = None
@@ -388,6 +405,8 @@ def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) 
     store.execute(
         queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
     )
+    if sets_enabled(store):
+        sets_drop(store, segment, segment.project_id, below=retired)
 
 
 def _has_member_rows(store: EventStore, segment: Segment) -> bool:
@@ -433,6 +452,8 @@ def _refresh(segment: Segment, store: EventStore, moment: datetime) -> Segment:
         else:
             if segment.is_materialised or _has_member_rows(store, segment):
                 segment_dematerialise(segment=segment, store=store)
+            elif sets_enabled(store):
+                sets_drop(store, segment, segment.project_id)  # the set a dematerialise kept
             _record_size(segment, size, moment)
         segment.last_error = ""
     except Exception as error:

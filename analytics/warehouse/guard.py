@@ -17,6 +17,12 @@ from typing import Any
 from analytics.warehouse.errors import InvalidIdentifier, UnscopedQueryError
 
 TENANT_TABLES = ("events", "persons", "person_distinct_ids", "segment_members", "segment_static_members")
+# A materialised segment's members loaded in a ``Set``-engine table (``person_id IN
+# segment_set_<project>_<segment>_<version>``, analytics/segments/sets.py). It holds one
+# project's members only, and the name carries that project: a reference is accepted only
+# when the name's project is the query's ``project_id`` parameter.
+SEGMENT_SET_PREFIX = "segment_set_"
+_SEGMENT_SET_REFERENCE = re.compile(r"\b" + SEGMENT_SET_PREFIX + r"(\d+)_\d+_\d+\b", re.IGNORECASE)
 
 _QUOTE = '[`"]?'
 # A tenant table after FROM, JOIN, TABLE (ALTER TABLE ... DELETE) or a comma (comma joins),
@@ -66,19 +72,23 @@ def check_scoped(query: Query) -> None:
 
     A seatbelt for the SQL our ``queries/`` modules build, not a SQL parser: it counts
     tenant-table references (FROM/JOIN/TABLE/comma) outside literals and comments and
-    requires as many ``project_id = {project_id:UInt64}`` predicates. It cannot prove a
+    requires as many ``project_id = {project_id:UInt64}`` predicates. A segment set
+    (``segment_set_<project>_...``) must be the ``project_id`` parameter's. It cannot prove a
     predicate is not OR-ed away; the query modules' snapshot tests cover that.
     """
     code = _code_only(query.sql)
     references = len(_TABLE_REFERENCE.findall(code))
-    if references == 0:
+    set_projects = {int(project) for project in _SEGMENT_SET_REFERENCE.findall(code)}
+    if references == 0 and not set_projects:
         return
     if "project_id" not in query.params:
         raise UnscopedQueryError(f"query {query.name!r} reads tenant data without a project_id parameter")
     try:
-        int(query.params["project_id"])
+        project_id = int(query.params["project_id"])
     except (TypeError, ValueError):
         raise UnscopedQueryError(f"query {query.name!r} has a non-integer project_id") from None
+    if set_projects - {project_id}:
+        raise UnscopedQueryError(f"query {query.name!r} reads another project's segment set")
     predicates = len(_PROJECT_PREDICATE.findall(code))
     if predicates < references:
         raise UnscopedQueryError(

@@ -15,7 +15,7 @@ from analytics.devtools.bench.readme import BEGIN, END, publish
 from analytics.devtools.bench.registry import Metric, at_least, at_most, load_stages
 from analytics.devtools.bench.runner import format_table
 
-EXPECTED_STAGES = {"http", "consumer", "insert", "e2e", "aggregation", "watermark", "scan", "memory"}
+EXPECTED_STAGES = {"http", "consumer", "insert", "e2e", "aggregation", "watermark", "scan", "memory", "segments"}
 
 
 def test_stages_are_registered_in_suite_order():
@@ -128,6 +128,29 @@ def test_bench_only_scan_end_to_end(tmp_path):
     assert again.returncode == 0
     assert "| scan" in again.stdout
     assert "machine: " in again.stdout
+
+
+def test_bench_only_segments_end_to_end(tmp_path):
+    """The segments stage at 10,000 events: its three figures, each checked equal to its
+    hand-written SQL inside the stage, the filter read through the version's loaded set."""
+    completed = _bench(tmp_path, "--only", "segments")
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    stage = report["stages"]["segments"]
+    assert stage["status"] == "ok", stage
+    metrics = {metric["name"]: metric for metric in stage["metrics"]}
+    size, materialise, trend = metrics.values()
+    assert size["name"].startswith("size of purchase >= 2 in 30 days AND plan = pro")
+    assert materialise["details"]["members"] > 0
+    assert trend["details"]["members"] == materialise["details"]["members"]
+    for path in ("set", "unfiltered", "subquery"):
+        assert len(trend["details"][path]["wall_runs"]) == 7
+        assert trend["details"][path]["cpu_min"] >= 0
+    assert trend["figure"] == trend["details"]["set"]["wall_min"]
+    for metric in metrics.values():
+        assert metric["figure"] > 0
+        assert metric["baseline"] > 0
+        assert metric["passed"] is not None
 
 
 def test_bench_rejects_an_unknown_stage(tmp_path):

@@ -27,6 +27,14 @@ from tests.warehouse.helpers import event_row
 EVENTS = ["pageview", "pageview", "pageview", "purchase", "signup"]
 PLANS: list[Any] = ["pro", "free", "Pro", 42, None]
 COUNTRIES = ["DE", "FR", "US", ""]
+# Bought in the last 60 days and not on the free plan (a filter in tests of reports).
+BUYERS = {
+    "op": "and",
+    "conditions": [
+        {"kind": "behavioral", "event": "purchase", "count": 1, "within_days": 60},
+        {"kind": "person", "key": "plan", "operator": "neq", "value": "free"},
+    ],
+}
 
 
 @dataclass
@@ -83,6 +91,14 @@ def generate(project_id: int, *, now: datetime, persons: int = 60, seed: int = 1
                     props[key] = value
             world.persons[person_id] = props
     return world
+
+
+def new_persons_events(project_id: int, start: int, count: int, moment: datetime) -> list[dict[str, Any]]:
+    """One ``pageview`` each of ``count`` new persons (distinct ids ``p<start>``, ...)."""
+    return [
+        event_row(project_id, distinct_id=f"p{n}", person_id=str(uuid.uuid4()), timestamp=moment, received_at=moment)
+        for n in range(start, start + count)
+    ]
 
 
 def store_world(store: Any, world: World, *, deleted: tuple[str, ...] = ()) -> None:

@@ -11,16 +11,10 @@ from rest_framework.exceptions import ValidationError
 from analytics.segments import services
 from analytics.warehouse.identity import person_id_for
 from tests.factories import member_with_project
-from tests.segments.helpers import expected, generate, members, store_world
+from tests.segments.helpers import BUYERS, expected, generate, members, store_world
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-DEFINITION = {
-    "op": "and",
-    "conditions": [
-        {"kind": "behavioral", "event": "purchase", "count": 1, "within_days": 60},
-        {"kind": "person", "key": "plan", "operator": "neq", "value": "free"},
-    ],
-}
+DEFINITION = BUYERS
 
 
 def _trend(client: Any, project: Any, operator: str, segment_id: int) -> Any:

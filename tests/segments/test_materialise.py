@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,7 +19,7 @@ from analytics.segments.selectors import segment_size
 from analytics.warehouse.guard import Query
 from analytics.warehouse.identity import person_id_for
 from tests.factories import member_with_project
-from tests.segments.helpers import expected, generate, members, store_world
+from tests.segments.helpers import expected, generate, members, new_persons_events, store_world
 from tests.warehouse.helpers import event_row
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -107,21 +106,16 @@ def test_small_segments_stay_at_query_time_and_shrinking_ones_return_to_it(store
 
 @pytest.mark.django_db(transaction=True)
 def test_refresh_under_concurrent_ingestion_never_exposes_a_partial_membership(store, settings):
-    """Readers take (version, size) from the segment row and count that version's rows:
-    always equal, while events of new members arrive and refreshes swap versions."""
+    """Readers take (version, size) from the segment row and count that version's rows and
+    the persons its loaded set holds (the filters' path): always the size, while events of
+    new members arrive and refreshes swap versions."""
     settings.SEGMENT_MATERIALISE_THRESHOLD = 1
     _, project = member_with_project()
     definition = {"op": "and", "conditions": [{"kind": "behavioral", "event": "pageview", "count": 1}]}
     segment = services.segment_create(project=project, name="viewers", definition=definition)
 
     def batch(start: int, count: int) -> list[dict[str, Any]]:
-        moment = NOW - timedelta(minutes=5)
-        return [
-            event_row(
-                project.id, distinct_id=f"p{n}", person_id=str(uuid.uuid4()), timestamp=moment, received_at=moment
-            )
-            for n in range(start, start + count)
-        ]
+        return new_persons_events(project.id, start, count, NOW - timedelta(minutes=5))
 
     store.insert_events(batch(0, 3000), dedup_token=f"seg-concurrent-{project.id}-0")
     services.segment_refresh(segment=segment)
@@ -142,9 +136,17 @@ def test_refresh_under_concurrent_ingestion_never_exposes_a_partial_membership(s
                 counted = store.query(
                     queries.version_size_query(project_id=project.id, segment_id=segment.id, version=version)
                 ).scalar()
+                in_set = store.query(
+                    Query(
+                        name="test.set_count",
+                        sql="SELECT uniqExact(person_id) FROM events WHERE project_id = {project_id:UInt64}"
+                        f" AND person_id IN {queries.set_name(project_id=project.id, segment_id=segment.id, version=version)}",
+                        params={"project_id": project.id},
+                    )
+                ).scalar()
                 reads[0] += 1
-                if counted != size:
-                    problems.append(f"version {version}: {counted} rows, size {size}")
+                if counted != size or in_set != size:
+                    problems.append(f"version {version}: {counted} rows, {in_set} in its set, size {size}")
         finally:
             connection.close()
 

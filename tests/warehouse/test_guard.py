@@ -82,3 +82,14 @@ def test_an_identifier_with_sql_in_it_is_refused(name: object) -> None:
 @pytest.mark.parametrize("name", ["plan", "$browser", "utm_source", "order.total", "a-b", "_x9"])
 def test_property_style_identifiers_are_accepted_and_quoted(name: str) -> None:
     assert quote_identifier(name) == f"`{name}`"
+
+
+def test_a_segment_set_is_read_only_by_its_own_project() -> None:
+    own = "SELECT count() FROM events WHERE project_id = {project_id:UInt64} AND person_id IN segment_set_7_3_2"
+    check_scoped(Query(name="ok", sql=own, params={"project_id": 7}))
+    with pytest.raises(UnscopedQueryError, match="another project's segment set"):
+        check_scoped(Query(name="bad", sql=own, params={"project_id": 8}))
+    # A set read with no tenant table still needs the project parameter.
+    with pytest.raises(UnscopedQueryError, match="without a project_id"):
+        check_scoped(Query(name="bad", sql="EXISTS TABLE segment_set_7_3_2"))
+    check_scoped(Query(name="ok", sql="EXISTS TABLE segment_set_7_3_2", params={"project_id": 7}))

@@ -33,9 +33,9 @@ Person conditions (``type: "person"``) test the properties of the event's person
 version of its ``persons`` row that is not deleted (``FINAL``), through ``person_id IN
 (<persons for whom the positive test holds>)``; a negative operator is ``NOT IN`` that set,
 so an event whose person has no row "is not" the value. Segment conditions (``type:
-"segment"``) are ``person_id [NOT] IN (<members>)``, the members' SQL from
-``analytics.query.membership``. Session conditions (``type: "session"``, trends only) test
-an attribute of the event's session (:data:`analytics.query.model.SESSION_KEYS`), read from
+"segment"``) are ``person_id [NOT] IN <members>``: a materialised segment's loaded set or
+``(<the members' SQL>)``, from ``analytics.query.membership``. Session conditions (``type:
+"session"``, trends only) test an attribute of the event's session (:data:`analytics.query.model.SESSION_KEYS`), read from
 the columns ``session_<column>`` that the trends compiler joins onto each event
 (:func:`session_columns` names them); the operators are those of event properties, over
 :func:`session_views`. See docs/query.md.
@@ -46,7 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analytics.query.compiler.params import Params
-from analytics.query.membership import segment_members_sql
+from analytics.query.membership import segment_members_in
 from analytics.query.model import (
     NEGATIVE_OPERATORS,
     SESSION_DURATION_BUCKETS,
@@ -237,11 +237,11 @@ def _positive_test(condition: Condition, view: Property, params: Params) -> str:
 
 
 def _segment_sql(condition: Condition, params: Params) -> str:
-    members = segment_members_sql(
+    members = segment_members_in(
         project_id=int(params.values["project_id"]), segment_id=int(condition.value), params=params
     )
     negated = "NOT " if condition.operator in ("not_in", "neq") else ""
-    return f"person_id {negated}IN ({members})"
+    return f"person_id {negated}IN {members}"
 
 
 def _person_sql(condition: Condition, params: Params) -> str:

@@ -17,6 +17,9 @@ _COLUMN = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$.]{0,200}$")
 _UNSAFE_PATH = re.compile(r"['\\\x00-\x1f]")
 # Views hold no rows; they are recreated after the tables.
 VIEW_ENGINES = ("View", "MaterializedView", "LiveView", "WindowView")
+# Derived in-memory tables that cannot be read back (a segment's loaded Set is built from
+# segment_members; the segments app falls back to those rows and rebuilds it on refresh).
+DERIVED_ENGINES = ("Set", "Join")
 COMPRESSION = "zstd"
 
 
@@ -34,10 +37,11 @@ def checked_path(path: Path) -> str:
 
 
 def tables() -> str:
-    """Name, engine and DDL of every table of the current database, tables before views."""
+    """Name, engine and DDL of every table of the current database (not the derived
+    ones), tables before views."""
     return (
         "SELECT name, engine, create_table_query FROM system.tables "
-        "WHERE database = currentDatabase() AND NOT is_temporary "
+        f"WHERE database = currentDatabase() AND NOT is_temporary AND engine NOT IN {DERIVED_ENGINES!r} "
         f"ORDER BY engine IN {VIEW_ENGINES!r}, name"
     )
 

@@ -1,0 +1,350 @@
+"""Stage: segments: a behavioural segment's size, materialisation, and a trend filtered by it.
+
+The events (10M of 1M users at scale 1) are the suite's synthetic sessions spread evenly
+over 90 days; "now" is the end of the data. The fill's background merges are waited for
+before anything is timed. Every user gets a ``persons`` row with a
+``plan`` property (free, pro, team by user index: a third are pro). Three figures, each
+through the product's own code and next to a hand-written baseline on the raw chDB
+session, the answers checked equal first (issue 17):
+
+- the size of "purchase >= 2 times in 30 days AND plan = pro", first run after the fill
+  (``segment_size_compute``). Baseline: a GROUP BY ... HAVING over the purchases with the
+  pro persons as an ``IN`` set. Target: under 1 s.
+- materialising "any event in the last 70 days" (about half a million members at scale
+  1) with ``segment_materialise`` (the refresh task's service: version, INSERT ... SELECT,
+  loaded set, flip, clean-up). Baseline: the hand-written INSERT ... SELECT of the same
+  members into a scratch table. Target: under 10 s for 500k members.
+- the daily ``page_view`` trend over the last 30 days filtered by that materialised
+  segment (``run_trends`` with a ``{"type": "segment"}`` filter: ``person_id IN`` the
+  version's loaded set). Baseline: the same trend unfiltered, timed interleaved with it.
+  Target: within 1.5x the unfiltered trend. The details give the same filtered trend
+  through the subquery over the version's rows (the set dropped: the fallback, and the
+  path before sets), interleaved with the unfiltered one again, and the hand-written SQL
+  of each variant (unfiltered, ``IN <set>``, ``IN (SELECT ... segment_members)``).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.core.management import call_command
+
+from analytics.accounts.models import User
+from analytics.accounts.services import project_create
+from analytics.devtools.bench.data import DataSpec, iter_batches, person_uuids
+from analytics.devtools.bench.helpers import best_of, chdb_session, migrated_store
+from analytics.devtools.bench.registry import Metric, StageContext, at_most, stage
+from analytics.query.runner import run_trends
+from analytics.query.serializers import TrendsQuerySerializer
+from analytics.segments.models import Segment
+from analytics.segments.queries import drop_set_statement
+from analytics.segments.selectors import segment_size_compute
+from analytics.segments.services import segment_create, segment_materialise
+from analytics.segments.sets import loaded_set, set_build
+from analytics.streams.persons import PERSONS_SCHEMA
+
+EVENTS_AT_SCALE_ONE = 10_000_000
+DAYS = 90
+PLANS = ("free", "pro", "team")
+PERSON_BATCH = 250_000
+SIZE_TARGET_SECONDS = 1.0
+MATERIALISE_TARGET_SECONDS = 10.0
+FILTERED_TREND_TARGET_RATIO = 1.5
+BUYERS = {
+    "op": "and",
+    "conditions": [
+        {"kind": "behavioral", "event": "purchase", "count_operator": "gte", "count": 2, "within_days": 30},
+        {"kind": "person", "key": "plan", "operator": "eq", "value": "pro"},
+    ],
+}
+ACTIVE_DAYS = 70
+ACTIVE = {
+    "op": "and",
+    "conditions": [{"kind": "behavioral", "event": None, "count": 1, "within_days": ACTIVE_DAYS}],
+}
+_WINDOW = "timestamp >= toDateTime64({since:String}, 3, 'UTC') AND timestamp < toDateTime64({now:String}, 3, 'UTC')"
+HAND_WRITTEN_SIZE_SQL = (
+    "SELECT count() FROM (SELECT person_id FROM events WHERE project_id = {project_id:UInt64}"
+    f" AND event = 'purchase' AND {_WINDOW} GROUP BY person_id HAVING count() >= 2)"
+    " WHERE person_id IN (SELECT person_id FROM persons FINAL WHERE project_id = {project_id:UInt64}"
+    " AND is_deleted = 0 AND JSONExtractString(properties, 'plan') = 'pro')"
+)
+HAND_WRITTEN_MEMBERS_SQL = (
+    f"SELECT DISTINCT person_id FROM events WHERE project_id = {{project_id:UInt64}} AND {_WINDOW}"
+)
+HAND_WRITTEN_TREND_SQL = (
+    "SELECT toString(toDate(timestamp, 'UTC')) AS day, count() AS n FROM events"
+    " WHERE project_id = {project_id:UInt64} AND event = 'page_view' AND " + _WINDOW + "{members} GROUP BY day"
+)
+VERSION_ROWS_FILTER = (
+    " AND person_id IN (SELECT person_id FROM segment_members WHERE project_id = {project_id:UInt64}"
+    " AND segment_id = {segment_id:UInt64} AND version = {version:UInt64})"
+)
+TRIES = 7
+SETTLE_SECONDS = 180
+
+
+def _persons(spec: DataSpec, moment: datetime) -> Iterator[pa.Table]:
+    """One ``persons`` row per user, its plan by user index (the events' own ``plan``)."""
+    for first in range(0, spec.users, PERSON_BATCH):
+        index = np.arange(first, min(spec.users, first + PERSON_BATCH), dtype=np.int64)
+        plan = pa.array(PLANS, pa.string()).take(pa.array((index % len(PLANS)).astype(np.int32)))
+        rows = len(index)
+        yield pa.Table.from_arrays(
+            [
+                pa.array(np.full(rows, spec.project_id, dtype=np.uint64)),
+                person_uuids(index, spec.project_id),
+                pc.binary_join_element_wise('{"plan":"', plan, '"}', ""),
+                pa.array(np.full(rows, int(moment.timestamp() * 1000), dtype=np.int64), pa.timestamp("ms", tz="UTC")),
+                pa.array(np.ones(rows, dtype=np.uint64)),
+                pa.array(np.zeros(rows, dtype=np.uint8)),
+            ],
+            schema=PERSONS_SCHEMA,
+        )
+
+
+def fill(store: Any, spec: DataSpec, *, log: Callable[..., None] | None = None) -> None:
+    """The stage's data: the events, then a ``persons`` row per user."""
+    for index, batch in enumerate(iter_batches(spec)):
+        store.insert_events(batch, dedup_token=f"bench-segments-{spec.project_id}-{index}")
+    for index, batch in enumerate(_persons(spec, spec.start)):
+        store.insert_arrow("persons", batch, dedup_token=f"bench-segments-persons-{spec.project_id}-{index}")
+    if log:
+        log("filled", events=spec.events, users=spec.users)
+
+
+def bench_project() -> Any:
+    user = User.objects.create_user(email="bench-segments@example.com", password="bench-password-123")
+    return project_create(user=user, name="bench segments", retention_days=3650)
+
+
+def _timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    began = time.perf_counter()
+    value = function()
+    return time.perf_counter() - began, value
+
+
+def _settle(session: Any) -> float:
+    """Wait (at most SETTLE_SECONDS) for the fill's background merges: they run in this
+    process and would be counted in the CPU seconds of whatever is measured meanwhile."""
+    began = time.monotonic()
+    while time.monotonic() - began < SETTLE_SECONDS:
+        merging = session.query("SELECT count() FROM system.merges", "ArrowTable").column(0)[0].as_py()
+        if not merging:
+            break
+        time.sleep(1)
+    return round(time.monotonic() - began, 1)
+
+
+def _moments(now: datetime, days: int) -> dict[str, str]:
+    return {
+        "since": (now - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S"),
+        "now": now.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+@stage("segments", "Segments: behavioural size, materialisation, a trend filtered by a segment", order=66)
+def run(ctx: StageContext) -> list[Metric]:
+    events = ctx.rows(EVENTS_AT_SCALE_ONE)
+    store = migrated_store()
+    session = chdb_session(store)
+    call_command("migrate", verbosity=0, interactive=False)
+    project = bench_project()
+    spec = ctx.spec(EVENTS_AT_SCALE_ONE, events_per_second=events / (DAYS * 86_400), confine=True)
+    spec = DataSpec(**{**spec.__dict__, "project_id": project.id})
+    ctx.log("filling", events=spec.events, users=spec.users, days=DAYS)
+    fill_seconds, _ = _timed(lambda: fill(store, spec))
+    ctx.log("filled", seconds=round(fill_seconds, 1))
+    settle_seconds = _settle(session)
+    ctx.log("merges settled", seconds=settle_seconds)
+    now = spec.start + timedelta(days=DAYS)
+    details = {
+        "events": spec.events,
+        "users": spec.users,
+        "days": DAYS,
+        "fill_seconds": round(fill_seconds, 1),
+        "settle_seconds": settle_seconds,
+    }
+    size = _size(ctx, session, project, now, details)
+    segment = segment_create(project=project, name="active", definition=ACTIVE)
+    materialise = _materialise(ctx, session, store, segment, now, details)
+    trend = _filtered_trend(ctx, session, store, segment, now, details)
+    return [size, materialise, trend]
+
+
+def _size(ctx: StageContext, session: Any, project: Any, now: datetime, details: dict[str, Any]) -> Metric:
+    segment = segment_create(project=project, name="pro buyers", definition=BUYERS)
+    params = {"project_id": project.id, **_moments(now, 30)}
+    cold, size = _timed(lambda: segment_size_compute(segment=segment, now=now))
+    theirs = int(session.query(HAND_WRITTEN_SIZE_SQL, "ArrowTable", params=params).column(0)[0].as_py())
+    if size != theirs:
+        raise RuntimeError(f"the segment's size differs from the hand-written SQL's: {size} vs {theirs}")
+    warm = best_of(lambda: segment_size_compute(segment=segment, now=now))
+    baseline = best_of(lambda: session.query(HAND_WRITTEN_SIZE_SQL, "ArrowTable", params=params))
+    ctx.log("size", members=size, cold_seconds=round(cold, 4), warm_seconds=round(warm, 4))
+    metric = Metric(
+        name="size of purchase >= 2 in 30 days AND plan = pro, first run",
+        figure=cold,
+        unit="s",
+        higher_is_better=False,
+        baseline=baseline,
+        baseline_label="hand-written GROUP BY ... HAVING with the pro persons IN, straight on chDB",
+        target="< 1 s cold",
+        details={**details, "members": size, "warm_seconds": round(warm, 4)},
+    )
+    metric.checks.append(at_most(cold, SIZE_TARGET_SECONDS, "size < 1 s cold"))
+    return metric
+
+
+def _materialise(
+    ctx: StageContext, session: Any, store: Any, segment: Segment, now: datetime, details: dict[str, Any]
+) -> Metric:
+    params = {"project_id": segment.project_id, **_moments(now, ACTIVE_DAYS)}
+    session.query("DROP TABLE IF EXISTS bench_segment_copy")
+    session.query("CREATE TABLE bench_segment_copy (person_id UUID) ENGINE = MergeTree ORDER BY person_id")
+
+    def hand_written() -> None:
+        session.query("TRUNCATE TABLE bench_segment_copy")
+        session.query(f"INSERT INTO bench_segment_copy {HAND_WRITTEN_MEMBERS_SQL}", params=params)
+
+    runs = [_timed(lambda: segment_materialise(segment=segment, store=store, now=now)) for _ in range(3)]
+    figure = min(seconds for seconds, _ in runs)
+    members = runs[-1][1]
+    baseline = best_of(hand_written)
+    theirs = int(session.query("SELECT count() FROM bench_segment_copy", "ArrowTable").column(0)[0].as_py())
+    if members != theirs:
+        raise RuntimeError(f"the materialised members differ from the hand-written SQL's: {members} vs {theirs}")
+    session.query("DROP TABLE bench_segment_copy")
+    ctx.log("materialise", members=members, seconds=round(figure, 4), baseline_seconds=round(baseline, 4))
+    metric = Metric(
+        name=f"materialise any event in {ACTIVE_DAYS} days",
+        figure=figure,
+        unit="s",
+        higher_is_better=False,
+        baseline=baseline,
+        baseline_label="hand-written INSERT ... SELECT of the members, straight on chDB",
+        target="< 10 s for 500k members",
+        details={**details, "members": members, "runs_seconds": [round(seconds, 3) for seconds, _ in runs]},
+    )
+    metric.checks.append(at_most(figure, MATERIALISE_TARGET_SECONDS, "materialise < 10 s"))
+    return metric
+
+
+def _trend(project_id: int, now: datetime, filters: list[dict[str, Any]]) -> dict[str, Any]:
+    body = {
+        "series": [{"event": "page_view"}],
+        "interval": "day",
+        "from": (now - timedelta(days=30)).date().isoformat(),
+        "to": (now - timedelta(days=1)).date().isoformat(),
+        "filters": filters,
+    }
+    serializer = TrendsQuerySerializer(data=body, context={"time_zone": "UTC", "now": now})
+    serializer.is_valid(raise_exception=True)
+    return run_trends(project_id=project_id, query=serializer.validated_data["query"])
+
+
+def _points(answer: dict[str, Any]) -> dict[str, int]:
+    (line,) = answer["series"]
+    return {point["bucket"][:10]: point["value"] for point in line["points"] if point["value"]}
+
+
+def _spent(function: Callable[[], Any]) -> tuple[float, float]:
+    """(wall, CPU) seconds of one call; CPU of this whole process, where chDB runs."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    function()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _summary(runs: list[tuple[float, float]]) -> dict[str, Any]:
+    walls, cpus = sorted(wall for wall, _ in runs), sorted(cpu for _, cpu in runs)
+    return {
+        "wall_runs": [round(wall, 4) for wall, _ in runs],
+        "wall_min": round(walls[0], 4),
+        "wall_median": round(walls[len(walls) // 2], 4),
+        "cpu_min": round(cpus[0], 4),
+        "cpu_median": round(cpus[len(cpus) // 2], 4),
+    }
+
+
+def _filtered_trend(
+    ctx: StageContext, session: Any, store: Any, segment: Segment, now: datetime, details: dict[str, Any]
+) -> Metric:
+    segment.refresh_from_db()
+    project_id = segment.project_id
+    filters = [{"type": "segment", "key": "id", "operator": "in", "value": segment.id}]
+    loaded = loaded_set(project_id=project_id, segment_id=segment.id, store=store)
+    if loaded is None:
+        raise RuntimeError("the materialised segment has no loaded set")
+    params = {
+        "project_id": project_id,
+        "segment_id": segment.id,
+        "version": segment.members_version,
+        **_moments(now, 30),
+    }
+    raw = {
+        "unfiltered": HAND_WRITTEN_TREND_SQL.replace("{members}", ""),
+        "set": HAND_WRITTEN_TREND_SQL.replace("{members}", f" AND person_id IN {loaded}"),
+        "version_rows": HAND_WRITTEN_TREND_SQL.replace("{members}", VERSION_ROWS_FILTER),
+    }
+
+    def hand_written(variant: str) -> dict[str, int]:
+        return {row["day"]: row["n"] for row in session.query(raw[variant], "ArrowTable", params=params).to_pylist()}
+
+    def filtered() -> dict[str, Any]:
+        return _trend(project_id, now, filters)
+
+    def unfiltered() -> dict[str, Any]:
+        return _trend(project_id, now, [])
+
+    first_run, answer = _timed(filtered)
+    if not _points(answer) == hand_written("set") == hand_written("version_rows"):
+        raise RuntimeError("the filtered trend differs from the hand-written SQL's")
+    if _points(unfiltered()) != hand_written("unfiltered"):
+        raise RuntimeError("the unfiltered trend differs from the hand-written SQL's")
+    store.command(drop_set_statement(loaded))
+    if _points(filtered()) != _points(answer):
+        raise RuntimeError("the filtered trend without its set differs")
+    set_build(store, segment, int(segment.members_version or 0))
+    # Each round: through the set, unfiltered, then through the subquery over the version's
+    # rows (the set dropped: the fallback, and every query's path before loaded sets), so the
+    # three see the same load; the set is built again for the next round.
+    runs: dict[str, list[tuple[float, float]]] = {"set": [], "unfiltered": [], "subquery": []}
+    for _ in range(TRIES):
+        runs["set"].append(_spent(filtered))
+        runs["unfiltered"].append(_spent(unfiltered))
+        store.command(drop_set_statement(loaded))
+        runs["subquery"].append(_spent(filtered))
+        set_build(store, segment, int(segment.members_version or 0))
+    if loaded_set(project_id=project_id, segment_id=segment.id, store=store) != loaded:
+        raise RuntimeError("the loaded set was not rebuilt")
+    raw_seconds = {variant: round(best_of(functools.partial(hand_written, variant)), 4) for variant in raw}
+    summary = {variant: _summary(timings) for variant, timings in runs.items()}
+    figure, baseline = summary["set"]["wall_min"], summary["unfiltered"]["wall_min"]
+    ctx.log("filtered trend", seconds=figure, unfiltered_seconds=baseline, subquery=summary["subquery"]["wall_min"])
+    metric = Metric(
+        name="30-day daily page_view trend filtered by a materialised segment",
+        figure=figure,
+        unit="s",
+        higher_is_better=False,
+        baseline=baseline,
+        baseline_label="the same trend unfiltered (run_trends), interleaved",
+        target="within 1.5x unfiltered",
+        details={
+            **details,
+            "members": segment.size,
+            "first_run_seconds": round(first_run, 4),
+            **summary,
+            "cpu_ratio_set": round(summary["set"]["cpu_min"] / summary["unfiltered"]["cpu_min"], 3),
+            "cpu_ratio_subquery": round(summary["subquery"]["cpu_min"] / summary["unfiltered"]["cpu_min"], 3),
+            "hand_written_seconds": raw_seconds,
+        },
+    )
+    metric.checks.append(at_most(figure, baseline * FILTERED_TREND_TARGET_RATIO, "filtered <= 1.5x unfiltered"))
+    return metric

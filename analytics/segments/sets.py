@@ -1,0 +1,124 @@
+"""Loaded sets: a materialised version's members kept in a ClickHouse ``Set``-engine table.
+
+A report filtered by a materialised segment reads ``person_id IN segment_set_<project>_
+<segment>_<version>`` instead of ``person_id IN (SELECT person_id FROM segment_members
+...)``: the subquery makes ClickHouse read the version's rows and build their hash set on
+every query; the ``Set`` table is that hash set, built once per version and kept in memory
+(and on disk, so it is loaded again when the server or chDB restarts).
+
+Life of a set, beside its version's rows (``services.segment_materialise``):
+
+- built after the version's rows are written and *before* the segment row flips to that
+  version; readers take the version from the segment row, so they never see a set that
+  is still being filled;
+- dropped with the version's rows (the current and the previous version are kept);
+- rebuilt from the rows when a person is forgotten (a ``Set`` has no DELETE): a new set is
+  filled beside it and swapped in with ``EXCHANGE TABLES``, so the name never goes missing;
+- missing (a backup restored without it, a failed build, dropped by hand): the resolver
+  checks that it exists and falls back to the subquery; the next refresh builds a new
+  version with its set.
+
+Tenant safety: a set holds the members of one segment of one project (filled from
+``segment_members`` with ``project_id = {project_id:UInt64}``), its name carries the
+project, the resolver builds it from the segment row read for the query's project, and the
+tenant guard refuses a set whose name names another project than the query's
+``project_id`` (analytics/warehouse/guard.py).
+
+Cluster mode: a ``Set`` table lives on one server, and a Distributed query would need it
+on every shard, so with ``CLICKHOUSE_CLUSTER`` no set is built and the filter keeps the
+subquery.
+"""
+
+from __future__ import annotations
+
+from analytics.core.logging import get_logger
+from analytics.segments import queries
+from analytics.segments.models import Segment
+from analytics.warehouse.store import EventStore, get_store
+
+log = get_logger(__name__)
+
+
+def sets_enabled(store: EventStore) -> bool:
+    """Sets are per server: single-node stores only (embedded chDB, one ClickHouse)."""
+    return store.cluster is None
+
+
+def set_build(store: EventStore, segment: Segment, version: int) -> None:
+    """Fill the set of one written version (not yet current). A failure drops the partial
+    set and is logged: readers then use the subquery, which is exact too."""
+    if not sets_enabled(store):
+        return
+    name = queries.set_name(project_id=segment.project_id, segment_id=segment.id, version=version)
+    try:
+        store.command(queries.drop_set_statement(name))  # a leftover of a failed attempt
+        store.command(queries.create_set_statement(name))
+        store.execute(
+            queries.fill_set_statement(name=name, project_id=segment.project_id, segment_id=segment.id, version=version)
+        )
+    except Exception as error:
+        log.warning("segments.set_build_failed", segment_id=segment.id, version=version, error=str(error)[:300])
+        store.command(queries.drop_set_statement(name))
+
+
+def _set_versions(store: EventStore, project_id: int, segment_id: int | None = None) -> list[tuple[str, int, int]]:
+    """(name, segment id, version) of the project's sets and leftover rebuilds."""
+    rows = store.query(queries.sets_query(project_id=project_id, segment_id=segment_id)).rows()
+    found = []
+    for (name,) in rows:
+        *_, segment, version = str(name).rsplit("_", 2)
+        found.append((str(name), int(segment), int(version)))
+    return found
+
+
+def sets_drop(store: EventStore, segment: Segment | int, project_id: int, below: int | None = None) -> None:
+    """Drop a segment's sets of versions below ``below`` (None: every one)."""
+    segment_id = segment if isinstance(segment, int) else segment.id
+    for name, _, version in _set_versions(store, project_id, segment_id):
+        if below is None or version < below:
+            store.command(queries.drop_set_statement(name))
+
+
+def sets_rebuild(store: EventStore, project_id: int) -> int:
+    """Rebuild every set of the project from its version's rows (after rows were deleted);
+    each is swapped in whole. Returns the sets rebuilt."""
+    rebuilt = 0
+    for name, segment_id, version in _set_versions(store, project_id):
+        if name.startswith(queries.SET_REBUILD_PREFIX):
+            store.command(queries.drop_set_statement(name))  # a leftover of a failed rebuild
+            continue
+        spare = queries.rebuild_name(name)
+        store.command(queries.drop_set_statement(spare))
+        try:
+            store.command(queries.create_set_statement(spare))
+            store.execute(
+                queries.fill_set_statement(name=spare, project_id=project_id, segment_id=segment_id, version=version)
+            )
+            store.command(queries.exchange_statement(name, spare))
+        except Exception:
+            store.command(queries.drop_set_statement(spare))
+            if store.query(queries.set_exists_query(project_id=project_id, name=name)).scalar():
+                raise
+            continue  # a refresh's clean-up dropped it meanwhile: nothing left to rebuild
+        store.command(queries.drop_set_statement(spare))
+        rebuilt += 1
+    return rebuilt
+
+
+def loaded_set(*, project_id: int, segment_id: int, store: EventStore | None = None) -> str | None:
+    """The set of the segment's current version if it is materialised and the set exists;
+    registered with ``analytics.query.membership`` (SegmentsConfig.ready)."""
+    store = store or get_store()
+    if not sets_enabled(store):
+        return None
+    version = (
+        Segment.objects.filter(project_id=project_id, id=segment_id, is_static=False)
+        .values_list("members_version", flat=True)
+        .first()
+    )
+    if version is None:
+        return None
+    name = queries.set_name(project_id=project_id, segment_id=segment_id, version=version)
+    if not store.query(queries.set_exists_query(project_id=project_id, name=name)).scalar():
+        return None
+    return name

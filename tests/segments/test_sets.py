@@ -1,0 +1,209 @@
+"""Loaded sets: a materialised segment as a filter reads its version's Set table.
+
+The answers must be those of the query-time path and of the subquery over the version's
+rows; versions swap keeping the current and previous sets (readers during refreshes:
+test_materialise's concurrency test counts each version's set); forgetting a person
+takes them out of the sets; a missing set falls back to the subquery; cluster mode never
+builds one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from analytics.query.compiler.params import Params
+from analytics.query.membership import segment_members_in
+from analytics.segments import queries, services, sets
+from analytics.segments.models import Segment
+from analytics.warehouse.backup import store_row_counts, store_tables
+from analytics.warehouse.guard import Query
+from analytics.warehouse.store import EventStore
+from tests.factories import member_with_project
+from tests.segments.helpers import BUYERS, expected, generate, store_world
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+DEFINITION = BUYERS
+
+
+@dataclass
+class Forgotten:
+    project_id: int
+    distinct_ids: list[str]
+    person_ids: list[str]
+
+
+def _buyers(store: Any, settings: Any, *, seed: int, persons: int = 60) -> tuple[Any, Any, Segment]:
+    """A project with generated persons and events, and its buyers segment (materialised at
+    the first refresh: the threshold is 1)."""
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    _, project = member_with_project()
+    world = generate(project.id, now=NOW, seed=seed, persons=persons)
+    store_world(store, world)
+    return project, world, services.segment_create(project=project, name="buyers", definition=DEFINITION)
+
+
+def _operand(segment: Segment) -> str:
+    return segment_members_in(
+        project_id=segment.project_id, segment_id=segment.id, params=Params(project_id=segment.project_id)
+    )
+
+
+def _set_names(store: Any, segment: Segment) -> list[str]:
+    rows = store.query(queries.sets_query(project_id=segment.project_id, segment_id=segment.id)).rows()
+    return [row[0] for row in rows]
+
+
+def _in_set(store: Any, project_id: int, name: str) -> set[str]:
+    """The persons with events that the set holds (every member has events)."""
+    rows = store.query(
+        Query(
+            name="test.in_set",
+            sql="SELECT DISTINCT toString(person_id) FROM events WHERE project_id = {project_id:UInt64}"
+            f" AND person_id IN {name}",
+            params={"project_id": project_id},
+        )
+    ).rows()
+    return {row[0] for row in rows}
+
+
+def _trends(client: Any, project: Any, segment_id: int) -> list[Any]:
+    answers = []
+    for operator in ("in", "not_in"):
+        body = {
+            "series": [{"event": "pageview", "math": "total"}, {"event": None, "math": "unique_users"}],
+            "interval": "day",
+            "from": "-30d",
+            "filters": [{"type": "segment", "key": "id", "operator": operator, "value": segment_id}],
+        }
+        response = client.post(
+            f"/api/v1/projects/{project.id}/insights/trends?refresh=1", body, content_type="application/json"
+        )
+        assert response.status_code == 200, response.content
+        answers.append(
+            [(line["total"], [point["value"] for point in line["points"]]) for line in response.json()["series"]]
+        )
+    return answers
+
+
+@pytest.mark.django_db
+def test_a_materialised_filter_reads_the_set_and_answers_as_the_other_paths(store, client, settings):
+    owner, project = member_with_project()
+    client.force_login(owner)
+    world = generate(project.id, now=NOW, seed=21)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    query_time = _trends(client, project, segment.id)
+    assert _operand(segment).startswith("(SELECT")
+
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    services.segment_refresh(segment=segment)
+    segment.refresh_from_db()
+    name = queries.set_name(project_id=project.id, segment_id=segment.id, version=segment.members_version)
+    assert _operand(segment) == name
+    assert _in_set(store, project.id, name) == expected(segment.definition, world)
+    assert _trends(client, project, segment.id) == query_time
+
+    # The subquery over the version's rows (the set gone) answers the same.
+    store.command(queries.drop_set_statement(name))
+    assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
+    assert _trends(client, project, segment.id) == query_time
+
+
+@pytest.mark.django_db
+def test_versions_swap_keeping_the_current_and_previous_sets(store, settings):
+    project, world, segment = _buyers(store, settings, seed=7)
+    for _ in range(3):
+        services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    current = segment.members_version
+    assert current == 3
+    assert _set_names(store, segment) == [
+        queries.set_name(project_id=project.id, segment_id=segment.id, version=version) for version in (2, 3)
+    ]
+    assert _in_set(store, project.id, _operand(segment)) == expected(segment.definition, world)
+
+    # Back to query time: the retired version's set stays for readers that took it just
+    # before, until the next refresh; deleting the segment drops every set.
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 10**6
+    services.segment_refresh(segment=segment, now=NOW)
+    assert _set_names(store, segment) == [queries.set_name(project_id=project.id, segment_id=segment.id, version=3)]
+    assert _operand(segment).startswith("(SELECT")  # not materialised: compiled at query time
+    services.segment_refresh(segment=segment, now=NOW)
+    assert _set_names(store, segment) == []
+    settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+    services.segment_refresh(segment=segment, now=NOW)
+    assert len(_set_names(store, segment)) == 1
+    services.segment_delete(segment=segment)
+    assert _set_names(store, segment) == []
+
+
+@pytest.mark.django_db
+def test_a_forgotten_person_leaves_the_sets(store, settings):
+    project, world, segment = _buyers(store, settings, seed=19, persons=30)
+    services.segment_refresh(segment=segment, now=NOW)
+    services.segment_refresh(segment=segment, now=NOW)  # two versions, two sets
+    names = _set_names(store, segment)
+    assert len(names) == 2
+    before = expected(segment.definition, world)
+    person = sorted(before)[0]
+    distinct_id = next(row["distinct_id"] for row in world.events if row["person_id"] == person)
+
+    assert services.segment_memberships_forget(Forgotten(project.id, [distinct_id], [person])) >= 2
+
+    assert _set_names(store, segment) == names  # rebuilt in place, none missing or left over
+    for name in names:
+        assert _in_set(store, project.id, name) == before - {person}
+
+
+@pytest.mark.django_db
+def test_a_missing_set_falls_back_to_the_subquery_and_the_next_refresh_builds_one(store, settings):
+    project, world, segment = _buyers(store, settings, seed=3)
+    services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    for name in _set_names(store, segment):
+        store.command(queries.drop_set_statement(name))  # e.g. a backup restored without it
+
+    assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
+    services.segment_refresh(segment=segment, now=NOW)
+    segment.refresh_from_db()
+    name = _operand(segment)
+    assert name == queries.set_name(project_id=project.id, segment_id=segment.id, version=segment.members_version)
+    assert _in_set(store, project.id, name) == expected(segment.definition, world)
+
+
+@pytest.mark.django_db
+def test_cluster_mode_builds_no_set_and_keeps_the_subquery(store, settings):
+    """A Set table lives on one server; a Distributed query would need it on every shard."""
+    project, _, segment = _buyers(store, settings, seed=5)
+    cluster = EventStore(store.transport, cluster="analytics")
+    assert not sets.sets_enabled(cluster)
+    assert sets.sets_enabled(store)
+
+    services.segment_materialise(segment=segment, store=cluster, now=NOW)
+    segment.refresh_from_db()
+    assert segment.is_materialised
+    assert _set_names(store, segment) == []
+    assert sets.loaded_set(project_id=project.id, segment_id=segment.id, store=cluster) is None
+
+    services.segment_materialise(segment=segment, store=store, now=NOW)
+    segment.refresh_from_db()
+    name = sets.loaded_set(project_id=project.id, segment_id=segment.id, store=store)
+    assert name == queries.set_name(project_id=project.id, segment_id=segment.id, version=segment.members_version)
+    assert sets.loaded_set(project_id=project.id, segment_id=segment.id, store=cluster) is None
+
+
+@pytest.mark.django_db
+def test_a_backup_leaves_the_sets_out(store, settings):
+    """A Set cannot be read back; the restored segment reads its rows until the next refresh."""
+    _, _, segment = _buyers(store, settings, seed=9)
+    services.segment_refresh(segment=segment, now=NOW)
+    assert _set_names(store, segment)
+
+    names = {name for name, _, _ in store_tables(store)}
+    assert "segment_members" in names
+    assert not {name for name in names if name.startswith("segment_set_")}
+    assert store_row_counts(store)["segment_members"] > 0
