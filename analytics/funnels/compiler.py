@@ -432,27 +432,37 @@ _URL_PATH = "if(position(url, '://') > 0, path(url), cutQueryStringAndFragment(u
 
 def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
     """Distinct paths (arrays of labels, anchor first; before ``end`` they run backwards in time)
-    with the persons who took each, most taken first, at most :data:`MAX_DISTINCT_PATHS` + 1 rows."""
+    with the persons who took each, most taken first, at most :data:`MAX_DISTINCT_PATHS` + 1 rows.
+
+    Labels travel as numbers: ``labels`` is the sorted distinct labels of the events read, and
+    each event is one UInt128 key ``(ts - base) << 64 | code << 1 | anchor_flag`` with ``code``
+    the label's 1-based position there. Sorting the plain keys sorts by (time, label) as the
+    semantics ask, the paths are grouped as arrays of codes, and only the distinct paths are
+    turned back into text: no String per event is collected or sorted."""
     anchor_step = query.start or query.end
     assert anchor_step is not None  # the serializer requires one
+    # A path never reaches before ``from`` (after a start event) or after ``to`` (before an end event).
+    read_from = (
+        query.date_from if query.start is not None else query.date_from - timedelta(seconds=query.window_seconds)
+    )
     params = Params(
         project_id=project_id,
-        start=query.date_from,
-        end=query.date_to,
         start_ms=int(query.date_from.timestamp() * 1000),
         end_ms=int(query.date_to.timestamp() * 1000),
         window_ms=query.window_seconds * 1000,
-        read_start=query.date_from - timedelta(seconds=query.window_seconds),
-        read_end=query.date_to + timedelta(seconds=query.window_seconds),
+        read_start=read_from,
+        read_end=query.date_to + timedelta(seconds=query.window_seconds) if query.start is not None else query.date_to,
+        base_ms=int(read_from.timestamp()) * 1000 - 1000,
         depth=query.depth,
         max_paths=MAX_DISTINCT_PATHS + 1,
     )
     common = filter_sql(query.filters, params) if query.filters is not None else None
     is_anchor = step_sql(anchor_step, params, common)
+    upper = "<=" if query.start is not None else "<"
     where = [
         "project_id = {project_id:UInt64}",
         "timestamp >= {read_start:DateTime64(3, 'UTC')}",
-        "timestamp <= {read_end:DateTime64(3, 'UTC')}",
+        f"timestamp {upper} {{read_end:DateTime64(3, 'UTC')}}",
     ]
     label = "event"
     if query.path_type == "url":
@@ -466,26 +476,30 @@ def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
     segment = segment_sql(query.segment, project_id, params)
     if segment:
         where.append(segment)
-    in_range = "x.3 = 1 AND x.1 >= {start_ms:Int64} AND x.1 < {end_ms:Int64}"
+    ts = "(toInt64(bitShiftRight(k, 64)) + {base_ms:Int64})"
+    in_range = f"bitAnd(k, 1) = 1 AND {ts} >= {{start_ms:Int64}} AND {ts} < {{end_ms:Int64}}"
     # Lambdas see only their own arguments and scalars (``anchor``, ``anchor_ts``): a captured
     # array would be copied once per element.
     if query.start is not None:
-        anchor = f"arrayFirstIndex(x -> {in_range}, evs)"
-        raw = "arrayFilter(x -> x.1 <= anchor_ts + {window_ms:Int64}, arraySlice(evs, anchor))"
+        anchor = f"arrayFirstIndex(k -> {in_range}, keys)"
+        raw = f"arrayFilter(k -> {ts} <= anchor_ts + {{window_ms:Int64}}, arraySlice(keys, anchor))"
     else:
-        anchor = f"arrayLastIndex(x -> {in_range}, evs)"
-        raw = "arrayReverse(arrayFilter(x -> x.1 >= anchor_ts - {window_ms:Int64}, arraySlice(evs, 1, anchor)))"
-    previous = "arrayPushFront(arrayPopBack(names), '')"
+        anchor = f"arrayLastIndex(k -> {in_range}, keys)"
+        raw = f"arrayReverse(arrayFilter(k -> {ts} >= anchor_ts - {{window_ms:Int64}}, arraySlice(keys, 1, anchor)))"
+    previous = "arrayPushFront(arrayPopBack(names), 0)"
     collapsed = f"arrayFilter((name, before, i) -> i = 1 OR name != before, names, {previous}, arrayEnumerate(names))"
+    events = f"FROM events WHERE {' AND '.join(where)}"
     sql = (
-        "SELECT path, count() AS persons FROM ("
-        f"SELECT arraySlice({collapsed}, 1, {{depth:UInt32}}) AS path FROM ("
-        f"SELECT arrayMap(x -> x.2, {raw}) AS names FROM ("
-        "SELECT evs, anchor, evs[anchor].1 AS anchor_ts FROM ("
-        f"SELECT person_id, arraySort(x -> (x.1, x.2), groupArray((ts, label, anchor_flag))) AS evs, {anchor} AS anchor"
-        f" FROM (SELECT person_id, toUnixTimestamp64Milli(timestamp) AS ts, {label} AS label,"
-        f" toUInt8({is_anchor}) AS anchor_flag FROM events WHERE {' AND '.join(where)})"
-        " GROUP BY person_id) WHERE anchor > 0)))"
-        " GROUP BY path ORDER BY persons DESC, path LIMIT {max_paths:UInt32}"
+        f"WITH (SELECT arraySort(groupUniqArray({label})) {events}) AS labels"
+        " SELECT arrayMap(c -> labels[c], codes) AS path, taken AS persons FROM ("
+        f"SELECT arraySlice({collapsed}, 1, {{depth:UInt32}}) AS codes, count() AS taken FROM ("
+        f"SELECT arrayMap(k -> toUInt32(bitShiftRight(toUInt64(bitAnd(k, {(1 << 64) - 1})), 1)), {raw}) AS names"
+        " FROM (SELECT keys, anchor, toInt64(bitShiftRight(keys[anchor], 64)) + {base_ms:Int64} AS anchor_ts FROM ("
+        f"SELECT person_id, arraySort(groupArray(key)) AS keys, {anchor} AS anchor FROM ("
+        "SELECT person_id, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(timestamp) - {base_ms:Int64}), 64)"
+        f" + bitShiftLeft(toUInt64(transform({label}, labels, arrayEnumerate(labels), 0)), 1)"
+        f" + toUInt8({is_anchor}) AS key {events})"
+        " GROUP BY person_id) WHERE anchor > 0)) GROUP BY codes)"
+        " ORDER BY persons DESC, path LIMIT {max_paths:UInt32}"
     )
     return Query(name="paths.query", sql=sql, params=params.values, settings=query_settings())
