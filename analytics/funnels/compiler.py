@@ -153,7 +153,7 @@ def _at_or_after(values: str, bit: int) -> str:
 def _next_moment(values: str) -> str:
     """At each position, ``values`` at the first event of the next moment (_NEVER after the last):
     the value one position after the moment's last event, spread over the moment's events."""
-    return f"arrayReverseFill((y, e) -> e, arrayPushBack(arrayPopFront({values}), {_NEVER}), ends)"
+    return f"arrayReverseFill((y, e) -> e, arrayShiftLeft({values}, 1, {_NEVER}), ends)"
 
 
 def _moment_start(values: str) -> str:
@@ -260,9 +260,9 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
     values = _moment_value_sql(query) if query.breakdown is not None and query.breakdown.type == "event" else "times"
     # Moment bounds: unordered reads from a moment's first event, the others jump past its last.
     if query.order == "unordered":
-        moments = "arrayMap((t, p) -> t != p, ts, arrayPushFront(arrayPopBack(ts), toInt64(-1))) AS starts"
+        moments = "arrayMap((t, p) -> t != p, ts, arrayShiftRight(ts, 1, toInt64(-1))) AS starts"
     else:
-        moments = "arrayMap((t, f) -> t != f, ts, arrayPushBack(arrayPopFront(ts), toInt64(-1))) AS ends"
+        moments = "arrayMap((t, f) -> t != f, ts, arrayShiftLeft(ts, 1, toInt64(-1))) AS ends"
     if query.order == "strict":
         moments += f", {_next_moment('ts')} AS next_ts"
     with_values = query.breakdown is not None and query.breakdown.type == "event"
