@@ -140,20 +140,25 @@ def _key_layout(query: FunnelQuery) -> tuple[int, str]:
 _NEVER = "toInt64(9000000000000000000)"
 
 
-def _only(values: str, bit: int) -> str:
+def _never(width: int) -> str:
+    """_NEVER, or a tuple of ``width`` of them for the arrays of tuples of ``_step_times``."""
+    return _NEVER if width == 1 else "tuple(" + ", ".join([_NEVER] * width) + ")"
+
+
+def _only(values: str, bit: int, never: str = _NEVER) -> str:
     """``values`` where the event has ``bit``, _NEVER elsewhere."""
-    return f"arrayMap((x, m) -> if(bitTest(m, {bit}), x, {_NEVER}), {values}, masks)"
+    return f"arrayMap((x, m) -> if(bitTest(m, {bit}), x, {never}), {values}, masks)"
 
 
-def _at_or_after(values: str, bit: int) -> str:
+def _at_or_after(values: str, bit: int, never: str = _NEVER) -> str:
     """At each position, ``values`` of the nearest event at or after it with ``bit`` (else _NEVER)."""
-    return f"arrayReverseFill((x, m) -> bitTest(m, {bit}), {_only(values, bit)}, masks)"
+    return f"arrayReverseFill((x, m) -> bitTest(m, {bit}), {_only(values, bit, never)}, masks)"
 
 
-def _next_moment(values: str) -> str:
+def _next_moment(values: str, never: str = _NEVER) -> str:
     """At each position, ``values`` at the first event of the next moment (_NEVER after the last):
     the value one position after the moment's last event, spread over the moment's events."""
-    return f"arrayReverseFill((y, e) -> e, arrayShiftLeft({values}, 1, {_NEVER}), ends)"
+    return f"arrayReverseFill((y, e) -> e, arrayShiftLeft({values}, 1, {never}), ends)"
 
 
 def _moment_start(values: str) -> str:
@@ -181,6 +186,27 @@ def _chain(values: str, level: int, order: str) -> str:
     return values
 
 
+def _step_times(n: int, order: str) -> str:
+    """Seen from each entry position: the times at which its attempt matches steps 1 .. n - 1
+    (a tuple, or the one time when n = 2; _NEVER where it does not). One step back per step
+    for all the later steps at once: the values carried back from step ``bit`` are the tuple
+    (its own time, the later steps' times seen from it), so step k's fills are shared by
+    every later step instead of being redone once per step (as ``_chain`` does)."""
+    values, width = "ts", 1
+    for bit in range(n - 1, 0, -1):
+        never = _never(width)
+        found = _next_moment(_at_or_after(values, bit, never), never)
+        if order == "strict":
+            # the first element is the found event's own time: it must be the very next moment
+            first = "c" if width == 1 else "c.1"
+            found = f"arrayMap((c, nt) -> if({first} = nt, c, {never}), {found}, next_ts)"
+        if bit == 1:
+            return found
+        later = "f" if width == 1 else ", ".join(f"f.{index}" for index in range(1, width + 1))
+        values, width = f"arrayMap((t, f) -> tuple(t, {later}), ts, {found})", width + 1
+    raise AssertionError("a funnel has at least two steps")
+
+
 def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
     """SELECT columns over ``ts``/``masks``: ``reached_all`` (steps each entry's attempt reaches,
     0 for non-entries and void attempts) and the counted attempt's step times as SQL."""
@@ -198,7 +224,11 @@ def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
         firsts = ", ".join(f"f{k}[best]" for k in range(n))
         times = f"arraySort(arrayFilter(x -> x <= ts[best] + {_WINDOW}, [{firsts}]))"
         return columns, times
-    columns = [f"{_chain('ts', level, query.order)} AS t{level}" for level in range(1, n)]
+    if n == 2:
+        columns = [f"{_step_times(n, query.order)} AS t1"]
+    else:
+        columns = [f"{_step_times(n, query.order)} AS chain"]
+        columns += [f"arrayMap(c -> c.{level}, chain) AS t{level}" for level in range(1, n)]
     names = ["ts"] + [f"t{level}" for level in range(1, n)]
     void_names = []
     for index, exclusion in enumerate(query.exclusions):
