@@ -7,12 +7,15 @@ this module implements them in three layers, each a subquery of the next:
    (every event of the person for strict funnels), each with a bit mask: bit ``k`` for step
    ``k``, bit ``n + j`` for exclusion ``j`` (0: some other event).
 2. ``persons_sql``: per person, the events sorted by time as parallel arrays (``ts``,
-   ``masks``, ``vals``); events at the same millisecond form a moment (``starts``/``ends``
-   flag its first and last event). For every step j, ``t<j>`` holds, at each entry position,
-   the time at which that entry's attempt matches step j (a huge sentinel when it does not):
-   built backwards from step j to step 0 with ``arrayReverseFill`` ("the nearest event with
-   this step's bit at or after here") read at the first event of the next moment, aligned
-   array operations only, so the cost is events x steps x steps and never events x entries.
+   ``masks``, ``vals``), collected as one integer per event (``_key_layout``: time offset
+   and mask in one sort key) and unpacked after a plain integer sort; events at the same
+   millisecond form a moment (``starts``/``ends`` flag its first and last event). For every
+   step j, ``t<j>`` holds, at each entry position, the time at which that entry's attempt
+   matches step j (a huge sentinel when it does not): built backwards from the last step to
+   step 0 with ``arrayReverseFill`` ("the nearest event with this step's bit at or after
+   here") read at the first event of the next moment, carrying the later steps' times along
+   as a tuple (``_step_times``), aligned array operations only, so the cost is events x
+   steps (x the tuple width) and never events x entries.
    Exclusions carry "the first exclusion in a moment after step a" back to the entry the same
    way. The counted attempt is the first entry with the most steps (``arrayFirstIndex``):
    furthest step, ties the earliest entry. Columns: ``person_id``, ``reached`` (steps
