@@ -7,12 +7,15 @@ this module implements them in three layers, each a subquery of the next:
    (every event of the person for strict funnels), each with a bit mask: bit ``k`` for step
    ``k``, bit ``n + j`` for exclusion ``j`` (0: some other event).
 2. ``persons_sql``: per person, the events sorted by time as parallel arrays (``ts``,
-   ``masks``, ``vals``); events at the same millisecond form a moment (``starts``/``ends``
-   flag its first and last event). For every step j, ``t<j>`` holds, at each entry position,
-   the time at which that entry's attempt matches step j (a huge sentinel when it does not):
-   built backwards from step j to step 0 with ``arrayReverseFill`` ("the nearest event with
-   this step's bit at or after here") read at the first event of the next moment, aligned
-   array operations only, so the cost is events x steps x steps and never events x entries.
+   ``masks``, ``vals``), collected as one integer per event (``_key_layout``: time offset
+   and mask in one sort key) and unpacked after a plain integer sort; events at the same
+   millisecond form a moment (``starts``/``ends`` flag its first and last event). For every
+   step j, ``t<j>`` holds, at each entry position, the time at which that entry's attempt
+   matches step j (a huge sentinel when it does not): built backwards from the last step to
+   step 0 with ``arrayReverseFill`` ("the nearest event with this step's bit at or after
+   here") read at the first event of the next moment, carrying the later steps' times along
+   as a tuple (``_step_times``), aligned array operations only, so the cost is events x
+   steps (x the tuple width) and never events x entries.
    Exclusions carry "the first exclusion in a moment after step a" back to the entry the same
    way. The counted attempt is the first entry with the most steps (``arrayFirstIndex``):
    furthest step, ties the earliest entry. Columns: ``person_id``, ``reached`` (steps
@@ -57,6 +60,7 @@ def new_params(project_id: int, query: FunnelQuery) -> Params:
         start_ms=int(query.date_from.timestamp() * 1000),
         end_ms=int(query.date_to.timestamp() * 1000),
         window_ms=query.window_ms,
+        base_ms=_base_ms(query),
         read_end=query.date_to + timedelta(seconds=query.window_seconds),
         tz=query.time_zone,
     )
@@ -115,24 +119,49 @@ def _exclusion_names(query: FunnelQuery) -> set[str]:
 
 
 _WINDOW = "{window_ms:Int64}"
+_BASE = "{base_ms:Int64}"
+
+
+def _base_ms(query: FunnelQuery) -> int:
+    """The origin of the sort keys: a second before ``from``, so that no event read is before it."""
+    return int(query.date_from.timestamp()) * 1000 - 1000
+
+
+def _key_layout(query: FunnelQuery) -> tuple[int, str]:
+    """Each event travels as one integer, ``(ts - base) << bits | mask``: one plain integer
+    array to collect and sort per person instead of an array of tuples (sorted with a key
+    lambda and unpacked), which is most of the query's cost. Sorting the keys sorts by time
+    (ties by mask, which no answer depends on). UInt64 when the offset and mask fit, else
+    UInt128."""
+    bits = len(query.steps) + len(query.exclusions)
+    read_end_ms = int(query.date_to.timestamp() * 1000) + query.window_ms
+    span = read_end_ms - _base_ms(query) + 1
+    return bits, "UInt64" if span.bit_length() + bits <= 64 else "UInt128"
+
+
 # "No such moment": a time later than any event, so it is never inside a window.
 _NEVER = "toInt64(9000000000000000000)"
 
 
-def _only(values: str, bit: int) -> str:
+def _never(width: int) -> str:
+    """_NEVER, or a tuple of ``width`` of them for the arrays of tuples of ``_step_times``."""
+    return _NEVER if width == 1 else "tuple(" + ", ".join([_NEVER] * width) + ")"
+
+
+def _only(values: str, bit: int, never: str = _NEVER) -> str:
     """``values`` where the event has ``bit``, _NEVER elsewhere."""
-    return f"arrayMap((x, m) -> if(bitTest(m, {bit}), x, {_NEVER}), {values}, masks)"
+    return f"arrayMap((x, m) -> if(bitTest(m, {bit}), x, {never}), {values}, masks)"
 
 
-def _at_or_after(values: str, bit: int) -> str:
+def _at_or_after(values: str, bit: int, never: str = _NEVER) -> str:
     """At each position, ``values`` of the nearest event at or after it with ``bit`` (else _NEVER)."""
-    return f"arrayReverseFill((x, m) -> bitTest(m, {bit}), {_only(values, bit)}, masks)"
+    return f"arrayReverseFill((x, m) -> bitTest(m, {bit}), {_only(values, bit, never)}, masks)"
 
 
-def _next_moment(values: str) -> str:
+def _next_moment(values: str, never: str = _NEVER) -> str:
     """At each position, ``values`` at the first event of the next moment (_NEVER after the last):
     the value one position after the moment's last event, spread over the moment's events."""
-    return f"arrayReverseFill((y, e) -> e, arrayPushBack(arrayPopFront({values}), {_NEVER}), ends)"
+    return f"arrayReverseFill((y, e) -> e, arrayShiftLeft({values}, 1, {never}), ends)"
 
 
 def _moment_start(values: str) -> str:
@@ -160,6 +189,27 @@ def _chain(values: str, level: int, order: str) -> str:
     return values
 
 
+def _step_times(n: int, order: str) -> str:
+    """Seen from each entry position: the times at which its attempt matches steps 1 .. n - 1
+    (a tuple, or the one time when n = 2; _NEVER where it does not). One step back per step
+    for all the later steps at once: the values carried back from step ``bit`` are the tuple
+    (its own time, the later steps' times seen from it), so step k's fills are shared by
+    every later step instead of being redone once per step (as ``_chain`` does)."""
+    values, width = "ts", 1
+    for bit in range(n - 1, 0, -1):
+        never = _never(width)
+        found = _next_moment(_at_or_after(values, bit, never), never)
+        if order == "strict":
+            # the first element is the found event's own time: it must be the very next moment
+            first = "c" if width == 1 else "c.1"
+            found = f"arrayMap((c, nt) -> if({first} = nt, c, {never}), {found}, next_ts)"
+        if bit == 1:
+            return found
+        later = "f" if width == 1 else ", ".join(f"f.{index}" for index in range(1, width + 1))
+        values, width = f"arrayMap((t, f) -> tuple(t, {later}), ts, {found})", width + 1
+    raise AssertionError("a funnel has at least two steps")
+
+
 def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
     """SELECT columns over ``ts``/``masks``: ``reached_all`` (steps each entry's attempt reaches,
     0 for non-entries and void attempts) and the counted attempt's step times as SQL."""
@@ -177,7 +227,11 @@ def _attempt_columns(query: FunnelQuery) -> tuple[list[str], str]:
         firsts = ", ".join(f"f{k}[best]" for k in range(n))
         times = f"arraySort(arrayFilter(x -> x <= ts[best] + {_WINDOW}, [{firsts}]))"
         return columns, times
-    columns = [f"{_chain('ts', level, query.order)} AS t{level}" for level in range(1, n)]
+    if n == 2:
+        columns = [f"{_step_times(n, query.order)} AS t1"]
+    else:
+        columns = [f"{_step_times(n, query.order)} AS chain"]
+        columns += [f"arrayMap(c -> c.{level}, chain) AS t{level}" for level in range(1, n)]
     names = ["ts"] + [f"t{level}" for level in range(1, n)]
     void_names = []
     for index, exclusion in enumerate(query.exclusions):
@@ -239,24 +293,32 @@ def persons_sql(query: FunnelQuery, project_id: int, params: Params, *, with_dis
     values = _moment_value_sql(query) if query.breakdown is not None and query.breakdown.type == "event" else "times"
     # Moment bounds: unordered reads from a moment's first event, the others jump past its last.
     if query.order == "unordered":
-        moments = "arrayMap((t, p) -> t != p, ts, arrayPushFront(arrayPopBack(ts), toInt64(-1))) AS starts"
+        moments = "arrayMap((t, p) -> t != p, ts, arrayShiftRight(ts, 1, toInt64(-1))) AS starts"
     else:
-        moments = "arrayMap((t, f) -> t != f, ts, arrayPushBack(arrayPopFront(ts), toInt64(-1))) AS ends"
+        moments = "arrayMap((t, f) -> t != f, ts, arrayShiftLeft(ts, 1, toInt64(-1))) AS ends"
     if query.order == "strict":
         moments += f", {_next_moment('ts')} AS next_ts"
     with_values = query.breakdown is not None and query.breakdown.type == "event"
-    # Event breakdown values ride along only when asked for: a String per event costs.
-    event_tuple, vals = ("(ts, m, v)", ", arrayMap(x -> x.3, evs) AS vals") if with_values else ("(ts, m)", "")
+    bits, key_type = _key_layout(query)
+    # Event breakdown values ride along only when asked for: a String per event costs. They
+    # are sorted by the same keys; events with equal keys (same moment and mask) may swap
+    # values, which the moment's smallest value (``_moment_value_sql``) does not see.
+    raw_vals, vals = (
+        (", groupArray(v) AS raw_vals", ", arraySort((v, k) -> k, raw_vals, raw_keys) AS vals")
+        if with_values
+        else ("", "")
+    )
     sql = (
         f"SELECT person_id, reached, times, times[1] AS entry_ms, {_value_sql(query)} AS breakdown_value{ids_out}"
         f" FROM (SELECT person_id, reached, times, {values} AS values{ids_out}"
         f" FROM (SELECT person_id, ts, masks{', vals' if with_values else ''}, {moments}, {', '.join(columns)},"
         " arrayMax(reached_all) AS reached,"
         f" arrayFirstIndex(r -> r = reached, reached_all) AS best, {times} AS times{ids_out} FROM ("
-        "SELECT person_id, arrayMap(x -> x.1, evs) AS ts, arrayMap(x -> x.2, evs) AS masks"
-        f"{vals}{ids_out} FROM ("
-        f"SELECT person_id, arraySort(x -> x.1, groupArray({event_tuple})) AS evs{ids}"
-        f" FROM ({events}) GROUP BY person_id)) WHERE reached > 0))"
+        f"SELECT person_id, arrayMap(k -> toInt64(bitShiftRight(k, {bits})) + {_BASE}, keys) AS ts,"
+        f" arrayMap(k -> toUInt64(bitAnd(k, {(1 << bits) - 1})), keys) AS masks{', vals' if with_values else ''}{ids_out}"
+        f" FROM (SELECT person_id, arraySort(raw_keys) AS keys{vals}{ids_out} FROM ("
+        f"SELECT person_id, groupArray(bitShiftLeft(to{key_type}(ts - {_BASE}), {bits}) + m) AS raw_keys{raw_vals}{ids}"
+        f" FROM ({events}) GROUP BY person_id))) WHERE reached > 0))"
     )
     if query.breakdown is None or query.breakdown.type != "person":
         return sql
@@ -403,27 +465,37 @@ _URL_PATH = "if(position(url, '://') > 0, path(url), cutQueryStringAndFragment(u
 
 def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
     """Distinct paths (arrays of labels, anchor first; before ``end`` they run backwards in time)
-    with the persons who took each, most taken first, at most :data:`MAX_DISTINCT_PATHS` + 1 rows."""
+    with the persons who took each, most taken first, at most :data:`MAX_DISTINCT_PATHS` + 1 rows.
+
+    Labels travel as numbers: ``labels`` is the sorted distinct labels of the events read, and
+    each event is one UInt128 key ``(ts - base) << 64 | code << 1 | anchor_flag`` with ``code``
+    the label's 1-based position there. Sorting the plain keys sorts by (time, label) as the
+    semantics ask, the paths are grouped as arrays of codes, and only the distinct paths are
+    turned back into text: no String per event is collected or sorted."""
     anchor_step = query.start or query.end
     assert anchor_step is not None  # the serializer requires one
+    # A path never reaches before ``from`` (after a start event) or after ``to`` (before an end event).
+    read_from = (
+        query.date_from if query.start is not None else query.date_from - timedelta(seconds=query.window_seconds)
+    )
     params = Params(
         project_id=project_id,
-        start=query.date_from,
-        end=query.date_to,
         start_ms=int(query.date_from.timestamp() * 1000),
         end_ms=int(query.date_to.timestamp() * 1000),
         window_ms=query.window_seconds * 1000,
-        read_start=query.date_from - timedelta(seconds=query.window_seconds),
-        read_end=query.date_to + timedelta(seconds=query.window_seconds),
+        read_start=read_from,
+        read_end=query.date_to + timedelta(seconds=query.window_seconds) if query.start is not None else query.date_to,
+        base_ms=int(read_from.timestamp()) * 1000 - 1000,
         depth=query.depth,
         max_paths=MAX_DISTINCT_PATHS + 1,
     )
     common = filter_sql(query.filters, params) if query.filters is not None else None
     is_anchor = step_sql(anchor_step, params, common)
+    upper = "<=" if query.start is not None else "<"
     where = [
         "project_id = {project_id:UInt64}",
         "timestamp >= {read_start:DateTime64(3, 'UTC')}",
-        "timestamp <= {read_end:DateTime64(3, 'UTC')}",
+        f"timestamp {upper} {{read_end:DateTime64(3, 'UTC')}}",
     ]
     label = "event"
     if query.path_type == "url":
@@ -437,26 +509,30 @@ def compile_paths(*, project_id: int, query: PathsQuery) -> Query:
     segment = segment_sql(query.segment, project_id, params)
     if segment:
         where.append(segment)
-    in_range = "x.3 = 1 AND x.1 >= {start_ms:Int64} AND x.1 < {end_ms:Int64}"
+    ts = "(toInt64(bitShiftRight(k, 64)) + {base_ms:Int64})"
+    in_range = f"bitAnd(k, 1) = 1 AND {ts} >= {{start_ms:Int64}} AND {ts} < {{end_ms:Int64}}"
     # Lambdas see only their own arguments and scalars (``anchor``, ``anchor_ts``): a captured
     # array would be copied once per element.
     if query.start is not None:
-        anchor = f"arrayFirstIndex(x -> {in_range}, evs)"
-        raw = "arrayFilter(x -> x.1 <= anchor_ts + {window_ms:Int64}, arraySlice(evs, anchor))"
+        anchor = f"arrayFirstIndex(k -> {in_range}, keys)"
+        raw = f"arrayFilter(k -> {ts} <= anchor_ts + {{window_ms:Int64}}, arraySlice(keys, anchor))"
     else:
-        anchor = f"arrayLastIndex(x -> {in_range}, evs)"
-        raw = "arrayReverse(arrayFilter(x -> x.1 >= anchor_ts - {window_ms:Int64}, arraySlice(evs, 1, anchor)))"
-    previous = "arrayPushFront(arrayPopBack(names), '')"
+        anchor = f"arrayLastIndex(k -> {in_range}, keys)"
+        raw = f"arrayReverse(arrayFilter(k -> {ts} >= anchor_ts - {{window_ms:Int64}}, arraySlice(keys, 1, anchor)))"
+    previous = "arrayPushFront(arrayPopBack(names), 0)"
     collapsed = f"arrayFilter((name, before, i) -> i = 1 OR name != before, names, {previous}, arrayEnumerate(names))"
+    events = f"FROM events WHERE {' AND '.join(where)}"
     sql = (
-        "SELECT path, count() AS persons FROM ("
-        f"SELECT arraySlice({collapsed}, 1, {{depth:UInt32}}) AS path FROM ("
-        f"SELECT arrayMap(x -> x.2, {raw}) AS names FROM ("
-        "SELECT evs, anchor, evs[anchor].1 AS anchor_ts FROM ("
-        f"SELECT person_id, arraySort(x -> (x.1, x.2), groupArray((ts, label, anchor_flag))) AS evs, {anchor} AS anchor"
-        f" FROM (SELECT person_id, toUnixTimestamp64Milli(timestamp) AS ts, {label} AS label,"
-        f" toUInt8({is_anchor}) AS anchor_flag FROM events WHERE {' AND '.join(where)})"
-        " GROUP BY person_id) WHERE anchor > 0)))"
-        " GROUP BY path ORDER BY persons DESC, path LIMIT {max_paths:UInt32}"
+        f"WITH (SELECT arraySort(groupUniqArray({label})) {events}) AS labels"
+        " SELECT arrayMap(c -> labels[c], codes) AS path, taken AS persons FROM ("
+        f"SELECT arraySlice({collapsed}, 1, {{depth:UInt32}}) AS codes, count() AS taken FROM ("
+        f"SELECT arrayMap(k -> toUInt32(bitShiftRight(toUInt64(bitAnd(k, {(1 << 64) - 1})), 1)), {raw}) AS names"
+        " FROM (SELECT keys, anchor, toInt64(bitShiftRight(keys[anchor], 64)) + {base_ms:Int64} AS anchor_ts FROM ("
+        f"SELECT person_id, arraySort(groupArray(key)) AS keys, {anchor} AS anchor FROM ("
+        "SELECT person_id, bitShiftLeft(toUInt128(toUnixTimestamp64Milli(timestamp) - {base_ms:Int64}), 64)"
+        f" + bitShiftLeft(toUInt64(transform({label}, labels, arrayEnumerate(labels), 0)), 1)"
+        f" + toUInt8({is_anchor}) AS key {events})"
+        " GROUP BY person_id) WHERE anchor > 0)) GROUP BY codes)"
+        " ORDER BY persons DESC, path LIMIT {max_paths:UInt32}"
     )
     return Query(name="paths.query", sql=sql, params=params.values, settings=query_settings())

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from analytics.funnels.compiler import compile_steps
 from analytics.funnels.runner import actor_distinct_ids, run_actors, run_funnel, run_trend
 from analytics.funnels.serializers import FunnelQuerySerializer
 from tests.warehouse.helpers import event_row, new_project_id
@@ -59,6 +60,31 @@ def test_the_window_end_is_inclusive_to_the_millisecond(store, project_id):
     )
 
     assert counts(funnel(project_id)) == [2, 2, 1]
+
+
+def test_wide_sort_keys_when_the_offset_and_mask_do_not_fit_64_bits(store, project_id):
+    # A century of range and 23 mask bits: the events travel as UInt128 keys, same answers.
+    load(
+        store,
+        project_id,
+        person(project_id, "on-the-edge", ("a", T), ("b", T + timedelta(seconds=30)), ("c", T + timedelta(seconds=60))),
+        person(project_id, "late", ("a", T), ("b", T + timedelta(seconds=30)), ("c", T + timedelta(seconds=60) + MS)),
+        person(project_id, "excluded", ("a", T), ("x", T + MS), ("b", T + timedelta(seconds=1))),
+    )
+    body = {"from": "1920-01-01T00:00:00Z", "exclusions": [{"event": "x", "from_step": 0, "to_step": 1}] * 20}
+    serializer = FunnelQuerySerializer(
+        data={
+            "steps": [{"event": "a"}, {"event": "b"}, {"event": "c"}],
+            **body,
+            "window_seconds": 60,
+            "to": "2026-03-11T00:00:00Z",
+        },
+        context={"time_zone": "UTC", "now": NOW},
+    )
+    assert serializer.is_valid(), serializer.errors
+    assert "toUInt128(" in compile_steps(project_id=project_id, query=serializer.validated_data["query"]).sql
+
+    assert counts(funnel(project_id, **body)) == [2, 2, 1]
 
 
 def test_a_later_step_at_the_same_moment_does_not_count(store, project_id):
