@@ -193,6 +193,7 @@ def run_active_users(project_id: int, query: PresetQuery, store: EventStore) -> 
         time_zone=query.time_zone,
         scan_start=_local_midnight(scan_first, zone),
         scan_end=_local_midnight(last_day + timedelta(days=1), zone),
+        first_day=scan_first,
         last_day=last_day,
         event=query.event,
         filters=query.filters,

@@ -7,6 +7,7 @@ compiler is checked by the store's tenant guard with hostile names and values.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 
@@ -27,12 +28,18 @@ SCOPE = (
 )
 
 
+def _active_users(first_day: date, last_day: date, **overrides: Any) -> Query:
+    arguments = {"project_id": 7, "event": None, "filters": None, **overrides}
+    return compile_active_users(
+        time_zone="Europe/Berlin", scan_start=START, scan_end=END, first_day=first_day, last_day=last_day, **arguments
+    )
+
+
 def every_compiled() -> list[Query]:
     common = {"project_id": 7, "event": EVIL, "filters": FILTER}
     return [
-        compile_active_users(
-            time_zone="Europe/Berlin", scan_start=START, scan_end=END, last_day=date(2026, 3, 7), **common
-        ),
+        _active_users(date(2026, 3, 1), date(2026, 3, 7), **common),  # the bitmask path
+        _active_users(date(2025, 3, 1), date(2026, 3, 7), **common),  # the array path
         compile_lifecycle(
             time_zone="Europe/Berlin",
             interval="week",
@@ -100,3 +107,39 @@ def test_lifecycle_sql():
         " arrayFilter(b -> addDays(b, 1) <= {last_bucket:Date} AND NOT has(active, addDays(b, 1)), active))) AS pair"
         " GROUP BY bucket, status ORDER BY bucket, status"
     )
+
+
+@pytest.mark.parametrize(
+    ("days", "marker"),
+    [(1, "toUInt128(1)"), (128, "toUInt128(1)"), (129, "toUInt256(1)"), (256, "toUInt256(1)"), (257, "groupUniqArray")],
+)
+def test_active_users_mask_width_follows_the_scanned_days(days, marker):
+    last_day = date(2026, 3, 7)
+    query = _active_users(date.fromordinal(last_day.toordinal() - days + 1), last_day)
+
+    assert marker in query.sql
+    assert ("first_day" in query.params) == (marker != "groupUniqArray")
+
+
+def test_active_users_mask_sql():
+    query = _active_users(date(2026, 2, 6), date(2026, 3, 7))
+
+    starts_ends = ", ".join(
+        f"arrayMap(o -> o * 8 + {2 * kind}, bitPositionsToArray(bitAnd({c}, bitNot(bitShiftLeft({c}, 1))))),"
+        f" arrayMap(o -> o * 8 + {2 * kind + 1}, bitPositionsToArray(bitAnd(bitShiftLeft({c}, 1), bitNot({c}))))"
+        for kind, c in enumerate(("c1", "c7", "c30"))
+    )
+    assert query.sql == (
+        "SELECT toInt32({first_day:Date}) + toInt32(intDiv(code, 8)) AS day_number,"
+        " sumIf(n, kind = 0) - sumIf(n, kind = 1) AS dau_step, sumIf(n, kind = 2) - sumIf(n, kind = 3) AS wau_step,"
+        " sumIf(n, kind = 4) - sumIf(n, kind = 5) AS mau_step FROM ("
+        "SELECT code, code % 8 AS kind, toInt64(count()) AS n FROM ("
+        "SELECT c1, bitOr(c1, bitShiftLeft(c1, 1)) AS m2, bitOr(m2, bitShiftLeft(m2, 2)) AS m4,"
+        " bitOr(m4, bitShiftLeft(m4, 3)) AS c7, bitOr(m4, bitShiftLeft(m4, 4)) AS m8,"
+        " bitOr(m8, bitShiftLeft(m8, 8)) AS m16, bitOr(m16, bitShiftLeft(m16, 14)) AS c30 FROM ("
+        "SELECT groupBitOr(bitShiftLeft(toUInt128(1), toUInt8(toDate(timestamp, {tz:String}) - {first_day:Date}))) AS c1"
+        " FROM events WHERE " + SCOPE + " GROUP BY person_id))"
+        " ARRAY JOIN arrayConcat(" + starts_ends + ") AS code GROUP BY code)"
+        " WHERE day_number <= toInt32({last_day:Date}) GROUP BY day_number ORDER BY day_number"
+    )
+    assert query.params["first_day"] == date(2026, 2, 6)
