@@ -171,12 +171,18 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
     names = only or list(stages)
     started_at = datetime.now(UTC)
     started = time.monotonic()
+    facts = machine()  # before the first stage: its load is what the stages start from
     results: dict[str, dict[str, Any]] = {}
     for name in names:
         print(f"[bench] stage {name}: {stages[name].title}", file=log, flush=True)
+        load_at_start = round(os.getloadavg()[0], 2)
         results[name] = run_stage(name, scale, log=log, previous=results)
+        results[name]["load_avg_1m_at_start"] = load_at_start
         print(
-            f"[bench] stage {name}: {results[name]['status']} in {results[name].get('seconds')}s", file=log, flush=True
+            f"[bench] stage {name}: {results[name]['status']} in {results[name].get('seconds')}s"
+            f" (load {load_at_start} at its start)",
+            file=log,
+            flush=True,
         )
     metrics = [metric for result in results.values() for metric in result["metrics"]]
     verdicts = [metric["passed"] for metric in metrics if metric["passed"] is not None]
@@ -187,7 +193,7 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
         "commit": code_version(Path(settings.BASE_DIR)),
         "seconds": round(time.monotonic() - started, 1),
         "scale": scale,
-        "machine": machine(),
+        "machine": facts,
         "stages": results,
         "summary": {
             "metrics": len(metrics),

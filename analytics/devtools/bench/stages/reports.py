@@ -98,6 +98,8 @@ HAND_WRITTEN_SQL = (
     " AND timestamp < toDateTime64({end:String}, 3, 'UTC') GROUP BY person_id, day)"
     " ARRAY JOIN range(30) AS offset WHERE target >= toDate({first:String}) AND target <= toDate({last:String})"
     " GROUP BY target ORDER BY target"
+    # The baseline is slow by nature: give it more than the product's query timeout.
+    " SETTINGS max_execution_time = 600"
 )
 
 
