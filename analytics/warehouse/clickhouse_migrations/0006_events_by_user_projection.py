@@ -6,15 +6,17 @@ of one ``distinct_id`` are spread over every granule of a time range. The per-us
 and the project-scoped detail, ``aggregation/queries/users.py``; a person's last event,
 ``dashboards/queries/users.py``) then read, or at best bloom-filter, every granule of the
 range, and a frequent user appears in all of them, so the ``distinct_id`` bloom filter
-skips nothing for exactly the users with the most to read. Compared on the same 10 million
-events (docs/benchmarks/2026-12-03-telecom.md): a finer bloom filter (granularity 1),
-PREWHERE on ``distinct_id`` (ClickHouse already moves it there), and this projection; only
-the projection reads in proportion to the user's own events.
+skips nothing for exactly the users with the most to read. Compared on the same events
+(docs/benchmarks/2026-12-03-telecom.md): a finer bloom filter (granularity 1),
+an explicit PREWHERE on ``distinct_id`` (slower: it reads that column over the whole
+range), and this projection; only the projection reads in proportion to the user's own
+events.
 
 What: ``by_user``, the columns those reads use, ordered ``(project_id, distinct_id,
-timestamp)``. ClickHouse keeps it inside each part, written with the part, merged with it,
-rebuilt by mutations (retention and forget deletes) and TTL; a query whose columns it holds
-and whose filter it serves better is answered from it without any change to the SQL. Not
+timestamp)``. ClickHouse keeps it inside each part, written with the part, merged with it
+and rebuilt by the ``ALTER ... DELETE`` mutations (retention, forget); a query whose
+columns it holds and whose filter it serves better is answered from it without any change
+to the SQL. Not
 ``SELECT *``: the hot typed columns no per-user read uses would double the write for
 nothing. Cost: a second sorted copy of these columns on every insert (measured with the
 ``insert`` bench stage: the store's scratch tables are created ``AS events`` and carry it)
