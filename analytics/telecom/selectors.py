@@ -26,6 +26,7 @@ from analytics.aggregation.selectors import aggregates_for, decode_cursor, encod
 from analytics.core.errors import ApplicationError
 from analytics.core.inputs import InvalidParameter
 from analytics.core.timeutils import from_epoch_ms, to_epoch_ms
+from analytics.telecom.composed import composed_totals
 from analytics.telecom.keys import READ_KEY_PREFIX
 from analytics.telecom.models import ReadKey
 from analytics.telecom.queries.actions import (
@@ -220,12 +221,16 @@ def global_aggregates(*, project: Project, period_name: str, period: Range) -> d
     """All users' totals per type and day or month: count, duration, bytes, unique users.
 
     A range of whole days or months is answered from the aggregation's rollups (the same
-    figures, kept up to date by the aggregation beat); any other range from the raw actions.
+    figures, kept up to date by the aggregation beat); any other range from the rollups of
+    the whole days and hours inside it plus the raw actions of its ragged edges
+    (``composed.py``), or from the raw actions alone when no rollup covers any of it.
     """
     if period_name not in PERIODS:
         raise InvalidParameter("period", "must be day or month")
     start_ms, end_ms = to_epoch_ms(period.start), to_epoch_ms(period.end)
     totals = _from_rollups(project, period_name, period)
+    if totals is None:
+        totals = composed_totals(project, period_name, period.start, period.end)
     if totals is None:
         rows = (
             get_store()

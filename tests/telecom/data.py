@@ -1,7 +1,7 @@
 """Deterministic provider messages and an independent computation of what the read API answers.
 
 The expectations are plain Python over the messages as sent: the first message of each
-``(source_id, event_id)`` pair counts, days and months are UTC.
+``(source_id, event_id)`` pair counts, days and months are UTC unless a zone is named.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 TYPES = ("CALL_OUT", "CALL_IN", "SMS_SENT", "SMS_RECEIVED", "DATA")
 START = datetime(2025, 9, 25, tzinfo=UTC)
@@ -82,17 +83,19 @@ def _in_range(messages: list[dict[str, Any]], start: datetime, end: datetime) ->
     return [message for message in unique(messages) if start <= _moment(message["started_at"]) < end]
 
 
-def _period(message: dict[str, Any], period: str) -> str:
-    moment = _moment(message["started_at"])
+def _period(message: dict[str, Any], period: str, zone: str = "UTC") -> str:
+    moment = _moment(message["started_at"]).astimezone(ZoneInfo(zone))
     return moment.strftime("%Y-%m-01") if period == "month" else moment.strftime("%Y-%m-%d")
 
 
-def totals(messages: list[dict[str, Any]], period: str, *, with_users: bool = False) -> list[dict[str, Any]]:
+def totals(
+    messages: list[dict[str, Any]], period: str, *, with_users: bool = False, zone: str = "UTC"
+) -> list[dict[str, Any]]:
     groups: dict[tuple[str, str], dict[str, Any]] = defaultdict(
         lambda: {"count": 0, "duration_sec": 0, "bytes_up": 0, "bytes_down": 0, "users": set()}
     )
     for message in messages:
-        group = groups[(_period(message, period), message["type"])]
+        group = groups[(_period(message, period, zone), message["type"])]
         group["count"] += 1
         group["duration_sec"] += message.get("duration_sec") or 0
         group["bytes_up"] += message.get("bytes_up") or 0
@@ -120,9 +123,9 @@ def expected_detail(messages: list[dict[str, Any]], user_id: str, start: datetim
 
 
 def expected_aggregates(
-    messages: list[dict[str, Any]], period: str, start: datetime, end: datetime
+    messages: list[dict[str, Any]], period: str, start: datetime, end: datetime, zone: str = "UTC"
 ) -> list[dict[str, Any]]:
-    return totals(_in_range(messages, start, end), period, with_users=True)
+    return totals(_in_range(messages, start, end), period, with_users=True, zone=zone)
 
 
 def action_key(action: dict[str, Any]) -> tuple[Any, ...]:

@@ -89,6 +89,20 @@ ORDER BY period, event
     return Query(name=f"telecom.user_totals.{period}", sql=sql, params=params)
 
 
+def _ranges_sql(ranges: list[tuple[int, int]], params: dict[str, object]) -> str:
+    """``[start, end)`` pieces as one OR of time ranges (the primary index keeps only their
+    hours), their bounds added to ``params`` as typed parameters."""
+    pieces = []
+    for index, (start_ms, end_ms) in enumerate(ranges):
+        params[f"start_ms_{index}"] = int(start_ms)
+        params[f"end_ms_{index}"] = int(end_ms)
+        pieces.append(
+            f"(timestamp >= fromUnixTimestamp64Milli({{start_ms_{index}:Int64}}, 'UTC') "
+            f"AND timestamp < fromUnixTimestamp64Milli({{end_ms_{index}:Int64}}, 'UTC'))"
+        )
+    return "(" + " OR ".join(pieces) + ")"
+
+
 def global_totals_query(*, project_id: int, start_ms: int, end_ms: int, tz_name: str, period: str) -> Query:
     """All users' totals per local ``period`` and type, with unique users."""
     sql = f"""
@@ -103,3 +117,36 @@ ORDER BY period, event
 """
     params = {"project_id": int(project_id), "start_ms": int(start_ms), "end_ms": int(end_ms), "tz": tz_name}
     return Query(name=f"telecom.global_totals.{period}", sql=sql, params=params)
+
+
+def global_measures_query(*, project_id: int, ranges: list[tuple[int, int]], tz_name: str, period: str) -> Query:
+    """All users' count and measures per local ``period`` and type over the ``ranges``
+    pieces, without unique users (the pieces of one period are summed with rollups)."""
+    params: dict[str, object] = {"project_id": int(project_id), "tz": tz_name}
+    where = _ranges_sql(ranges, params)
+    sql = f"""
+SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
+FROM (
+    SELECT timestamp, event, {_PARSED}
+    FROM events
+    WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}
+)
+GROUP BY period, event
+ORDER BY period, event
+"""
+    return Query(name=f"telecom.global_measures.{period}", sql=sql, params=params)
+
+
+def global_unique_users_query(*, project_id: int, ranges: list[tuple[int, int]], tz_name: str, period: str) -> Query:
+    """Exact unique users per local ``period`` and type over the ``ranges`` pieces. Reads
+    ``distinct_id`` and the sort-key columns only: no properties, no JSON parse."""
+    params: dict[str, object] = {"project_id": int(project_id), "tz": tz_name}
+    where = _ranges_sql(ranges, params)
+    sql = f"""
+SELECT {_period_sql(period)} AS period, event, {_UNIQUE_USERS}
+FROM events
+WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}
+GROUP BY period, event
+ORDER BY period, event
+"""
+    return Query(name=f"telecom.global_unique_users.{period}", sql=sql, params=params)

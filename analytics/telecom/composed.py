@@ -1,0 +1,191 @@
+"""Global aggregates of a range that is not whole days or months, composed from pieces.
+
+The answer per local day or month and type (count, duration, bytes, unique users) must be
+the one a single raw read of the range gives. Reading the raw actions means parsing the
+JSON properties of every action in the range, so instead:
+
+- an output bucket (day or month) that lies wholly inside the range comes from that
+  granularity's rollups, unique users included;
+- for a bucket the range only partly covers, count and measures are sums, so they are
+  added up from the whole local days inside it (``1d`` rollups), the whole hours of its
+  ragged edges (``1h`` rollups) and the minutes left over (raw, with the JSON parse);
+- its unique users cannot be added up from smaller buckets (one user active in two hours
+  counts once), and the rollups keep counts, not sets, so they come from one exact raw
+  read of the partial range that reads ``distinct_id`` and the sort-key columns only.
+
+Hour rollups are aligned to UTC: they are used only where the zone's offset is whole hours
+(each UTC hour then lies in one local day); elsewhere the edges are read raw. A range with
+nothing to take from the rollups returns None, and the caller's single raw read answers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from analytics.accounts.models import Project
+from analytics.aggregation.granularity import Granularity, bucket_ceil, bucket_floor
+from analytics.aggregation.selectors import aggregates_for
+from analytics.core.errors import ApplicationError
+from analytics.core.timeutils import to_epoch_ms
+from analytics.telecom.queries.actions import (
+    NETWORK_ACTION_TYPES,
+    global_measures_query,
+    global_unique_users_query,
+)
+from analytics.warehouse.store import get_store
+
+MEASURES = ("duration_sec", "bytes_up", "bytes_down")
+_OUTPUT = {"day": Granularity.DAY, "month": Granularity.MONTH}
+Piece = tuple[datetime, datetime]
+
+
+class _Totals:
+    """Sums per (local period, type), and the unique users of each."""
+
+    def __init__(self, period_name: str, tz_name: str) -> None:
+        self.period_name = period_name
+        self.zone = ZoneInfo(tz_name)
+        self.rows: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def _row(self, date_text: str, kind: str) -> dict[str, Any]:
+        if self.period_name == "month":
+            date_text = date_text[:8] + "01"
+        key = (date_text, kind)
+        row = self.rows.get(key)
+        if row is None:
+            row = {"date": date_text, "type": kind, "count": 0, "unique_users": 0}
+            row.update(dict.fromkeys(MEASURES, 0))
+            self.rows[key] = row
+        return row
+
+    def add_rollups(self, results: list[dict[str, Any]], *, with_users: bool) -> None:
+        for result in results:
+            if result["event"] not in NETWORK_ACTION_TYPES or not result["count"]:
+                continue
+            row = self._row(result["bucket"].astimezone(self.zone).date().isoformat(), result["event"])
+            row["count"] += int(result["count"])
+            for name in MEASURES:
+                row[name] += (result["measures"].get(name) or {}).get("sum") or 0
+            if with_users:
+                row["unique_users"] = int(result["unique_users"])
+
+    def add_raw(self, results: list[dict[str, Any]]) -> None:
+        for result in results:
+            row = self._row(_date_text(result["period"]), result["event"])
+            row["count"] += int(result["count"])
+            for name in MEASURES:
+                row[name] += result[name] or 0
+
+    def set_users(self, results: list[dict[str, Any]]) -> None:
+        for result in results:
+            self._row(_date_text(result["period"]), result["event"])["unique_users"] = int(result["unique_users"])
+
+    def answer(self) -> list[dict[str, Any]]:
+        out = []
+        for key in sorted(self.rows):
+            row = self.rows[key]
+            if not row["count"]:
+                continue
+            duration = float(row["duration_sec"])
+            out.append(
+                {
+                    "date": row["date"],
+                    "type": row["type"],
+                    "count": row["count"],
+                    "duration_sec": int(duration) if duration.is_integer() else duration,
+                    "bytes_up": int(row["bytes_up"]),
+                    "bytes_down": int(row["bytes_down"]),
+                    "unique_users": row["unique_users"],
+                }
+            )
+        return out
+
+
+def _date_text(value: Any) -> str:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)[:10]
+
+
+def _whole(piece: Piece, granularity: Granularity, tz_name: str) -> tuple[Piece | None, list[Piece]]:
+    """The whole buckets of ``granularity`` inside ``piece`` and the ragged edges around them."""
+    start, end = piece
+    low, high = bucket_ceil(start, granularity, tz_name), bucket_floor(end, granularity, tz_name)
+    if low >= high:
+        return None, [piece]
+    edges = [edge for edge in ((start, low), (high, end)) if edge[0] < edge[1]]
+    return (low, high), edges
+
+
+def _whole_hour_offsets(piece: Piece, zone: ZoneInfo) -> bool:
+    offsets = {moment.astimezone(zone).utcoffset() for moment in piece}
+    return len(offsets) == 1 and all(offset is not None and offset.total_seconds() % 3600 == 0 for offset in offsets)
+
+
+def _rollups(project: Project, granularity: Granularity, piece: Piece) -> list[dict[str, Any]]:
+    return list(aggregates_for(project=project, granularity=granularity, start=piece[0], end=piece[1])["results"])
+
+
+@dataclass
+class _Plan:
+    """Where each piece of the range is read from."""
+
+    whole_periods: Piece | None = None  # whole output buckets: that granularity's rollups
+    partial: list[Piece] = field(default_factory=list)  # the rest: unique users raw
+    days: list[Piece] = field(default_factory=list)  # whole days of the rest: 1d rollups
+    hours: list[Piece] = field(default_factory=list)  # whole hours of the rest: 1h rollups
+    raw: list[Piece] = field(default_factory=list)  # the minutes left over
+
+
+def _plan(period_name: str, start: datetime, end: datetime, tz_name: str) -> _Plan:
+    plan = _Plan()
+    zone = ZoneInfo(tz_name)
+    plan.whole_periods, plan.partial = _whole((start, end), _OUTPUT[period_name], tz_name)
+    for piece in plan.partial:
+        whole_days, day_edges = _whole(piece, Granularity.DAY, tz_name)
+        if whole_days is not None:
+            plan.days.append(whole_days)
+        for edge in day_edges:
+            if not _whole_hour_offsets(edge, zone):
+                plan.raw.append(edge)
+                continue
+            whole_hours, hour_edges = _whole(edge, Granularity.HOUR, tz_name)
+            if whole_hours is not None:
+                plan.hours.append(whole_hours)
+            plan.raw.extend(hour_edges)
+    return plan
+
+
+def _epoch_ranges(pieces: list[Piece]) -> list[tuple[int, int]]:
+    return [(to_epoch_ms(low), to_epoch_ms(high)) for low, high in pieces]
+
+
+def composed_totals(project: Project, period_name: str, start: datetime, end: datetime) -> list[dict[str, Any]] | None:
+    """The global totals of ``[start, end)`` from rollups plus raw edges (module docstring),
+    or None when the rollups cannot answer any part of it."""
+    tz_name = project.timezone
+    if not set(MEASURES) <= set(project.aggregated_measures):
+        return None
+    plan = _plan(period_name, start, end, tz_name)
+    if plan.whole_periods is None and not plan.days and not plan.hours:
+        return None
+    totals = _Totals(period_name, tz_name)
+    try:
+        if plan.whole_periods is not None:
+            totals.add_rollups(_rollups(project, _OUTPUT[period_name], plan.whole_periods), with_users=True)
+        for granularity, pieces in ((Granularity.DAY, plan.days), (Granularity.HOUR, plan.hours)):
+            for piece in pieces:
+                totals.add_rollups(_rollups(project, granularity, piece), with_users=False)
+    except ApplicationError:  # a range longer than the rollups serve
+        return None
+    store = get_store()
+    if plan.raw:
+        ranges = _epoch_ranges(plan.raw)
+        query = global_measures_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
+        totals.add_raw(store.query(query).dicts())
+    if plan.partial:
+        ranges = _epoch_ranges(plan.partial)
+        query = global_unique_users_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
+        totals.set_users(store.query(query).dicts())
+    return totals.answer()
