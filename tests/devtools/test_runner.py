@@ -13,7 +13,7 @@ from django.conf import settings
 
 from analytics.devtools.bench.readme import BEGIN, END, publish
 from analytics.devtools.bench.registry import Metric, at_least, at_most, load_stages
-from analytics.devtools.bench.runner import format_table
+from analytics.devtools.bench.runner import STAGE_TIMEOUT_SECONDS, format_table, stage_timeout
 
 EXPECTED_STAGES = {"http", "consumer", "insert", "e2e", "aggregation", "watermark", "scan", "memory", "segments"}
 
@@ -23,6 +23,12 @@ def test_stages_are_registered_in_suite_order():
     assert set(stages) >= EXPECTED_STAGES
     orders = [stage.order for stage in stages.values()]
     assert orders == sorted(orders)
+
+
+def test_stage_time_limit_grows_with_the_scale_and_never_shrinks():
+    assert stage_timeout(1.0) == STAGE_TIMEOUT_SECONDS
+    assert stage_timeout(0.1) == STAGE_TIMEOUT_SECONDS
+    assert stage_timeout(10.0) == 10 * STAGE_TIMEOUT_SECONDS
 
 
 def test_metric_ratio_and_verdict():

@@ -88,6 +88,12 @@ def stage_env(workdir: Path, scale: float) -> dict[str, str]:
     return env
 
 
+def stage_timeout(scale: float) -> float:
+    """A stage's time limit: fills and queries grow with the data, so the limit does too
+    (a documented 100M-event run, scale 10, fills for longer than the default limit)."""
+    return STAGE_TIMEOUT_SECONDS * max(1.0, scale)
+
+
 def run_stage(
     name: str,
     scale: float,
@@ -176,7 +182,7 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
     for name in names:
         print(f"[bench] stage {name}: {stages[name].title}", file=log, flush=True)
         load_at_start = round(os.getloadavg()[0], 2)
-        results[name] = run_stage(name, scale, log=log, previous=results)
+        results[name] = run_stage(name, scale, timeout=stage_timeout(scale), log=log, previous=results)
         results[name]["load_avg_1m_at_start"] = load_at_start
         print(
             f"[bench] stage {name}: {results[name]['status']} in {results[name].get('seconds')}s"
