@@ -29,7 +29,7 @@ from analytics.warehouse import metrics
 from analytics.warehouse.errors import UnscopedQueryError
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
-from tests.factories import member_with_project
+from tests.factories import UserFactory, member_with_project
 from tests.segments.helpers import BUYERS, generate, store_world
 
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -245,3 +245,20 @@ def test_a_cached_lookup_is_never_another_projects(store, client, settings):
                 params={"project_id": other.id},
             )
         )
+
+
+@pytest.mark.django_db
+def test_a_segment_deleted_in_the_admin_is_gone_for_reports_and_clickhouse(store, client, settings):
+    owner, project, segment = _materialised(store, settings, seed=38)
+    client.force_login(owner)
+    _series(_post(client, project, segment.id))  # a cached lookup names the set
+    name = _operand(segment)
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    response = client.post(f"/admin/segments/segment/{segment.id}/delete/", {"post": "yes"})
+    assert response.status_code == 302, response.content[:500]
+
+    assert not Segment.objects.filter(id=segment.id).exists()
+    assert not store.query(queries.set_exists_query(project_id=project.id, name=name)).scalar()
+    with pytest.raises(SegmentMissing):
+        _operand(segment)  # the segments version moved: not answered from the cache
