@@ -95,9 +95,3 @@ def _for_store(found: SegmentLookup, store: EventStore) -> SegmentLookup:
     if found.set_name is not None and not sets_enabled(store):
         return SegmentLookup(found.project_id, found.segment_id, found.is_static, found.version, None)
     return found
-
-
-def lookups_forget() -> None:
-    """Drop every cached lookup (tests that change segment rows behind the services' back)."""
-    with _lock:
-        _entries.clear()
