@@ -2,25 +2,44 @@
 
 A filter condition ``{"type": "segment", "key": "id", "operator": "in"|"not_in", "value": 12}``
 (``eq``/``neq`` are the same) restricts a query to the persons of segment 12. The
-``segments`` app sits above this layer, so it registers a resolver from its
-``AppConfig.ready``; the filter compiler calls it to get a SQL subquery that selects the
-member ``person_id`` values (a UUID column) of one segment in one project, its parameters
-added through the compiler's ``Params``. A segment that does not exist (deleted, or
-another project's) raises :class:`SegmentMissing`, a 400 "segment N no longer exists".
+``segments`` app sits above this layer, so it registers one resolver from its
+``AppConfig.ready``; the filter compiler calls it for the right-hand side of
+``person_id IN``: the name of a loaded ``Set`` table of the members (a materialised
+version's, analytics/segments/sets.py), or ``(<SQL selecting the members' person_id>)``,
+its parameters added through the compiler's ``Params``. A segment that does not exist
+(deleted, or another project's) raises :class:`SegmentMissing`, a 400 "segment N no
+longer exists".
 
-A materialised segment may also have its members loaded in a ``Set``-engine table (the
-segments app registers a second hook, :func:`register_segment_set_resolver`);
-:func:`segment_members_in` gives the right-hand side of ``person_id IN``: that table's
-name when there is one, else the subquery. The set is built once per materialised version,
-so a report does not rebuild the members' hash set on every query.
+The resolver may answer from a cached lookup, and even a fresh one can be overtaken: the
+set it names may be dropped (a refresh moved two versions on, a delete, a set dropped by
+hand) before the query runs, and ClickHouse then answers "unknown identifier/table". The report runners are
+wrapped in :func:`retry_on_dropped_segment_set`: such a query runs once more with every
+segment looked up afresh (``fresh=True``), which names the current version's set, falls
+back to the subquery, or raises SegmentMissing when the segment is gone.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+import functools
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import ParamSpec, Protocol, TypeVar
 
 from analytics.core.errors import ApplicationError
+from analytics.core.logging import get_logger
 from analytics.query.compiler.params import Params
+from analytics.warehouse.errors import StoreQueryError
+from analytics.warehouse.guard import SEGMENT_SET_PREFIX
+from analytics.warehouse.transports.common import error_code
+
+log = get_logger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# ``person_id IN <name>`` of a table that is gone: UNKNOWN_IDENTIFIER with the analyzer
+# (ClickHouse 24.3+, chDB), UNKNOWN_TABLE without it.
+_UNKNOWN_IDENTIFIER, _UNKNOWN_TABLE = 47, 60
 
 
 class SegmentMissing(ApplicationError):
@@ -32,44 +51,56 @@ class SegmentMissing(ApplicationError):
 
 
 class SegmentResolver(Protocol):
-    def __call__(self, *, project_id: int, segment_id: int, params: Params) -> str:
-        """SQL ``SELECT person_id FROM ...`` of the members, or raise SegmentMissing."""
-        ...
-
-
-class SegmentSetResolver(Protocol):
-    def __call__(self, *, project_id: int, segment_id: int) -> str | None:
-        """The name of a loaded set of the members, or None (then the subquery is used)."""
+    def __call__(self, *, project_id: int, segment_id: int, params: Params, fresh: bool) -> str:
+        """A loaded set's name or ``(<members' SQL>)``, or raise SegmentMissing. ``fresh``:
+        look the segment up again instead of trusting a cached lookup."""
         ...
 
 
 _resolver: SegmentResolver | None = None
-# (the members resolver it goes with, the set hook): a stand-in resolver put in its place
-# (tests) turns the sets off until the real one is back.
-_set_resolver: tuple[SegmentResolver, SegmentSetResolver] | None = None
+# Set while a report runs again after a dropped set: every lookup of that run is fresh.
+_fresh_lookups: ContextVar[bool] = ContextVar("segment_fresh_lookups", default=False)
 
 
 def register_segment_resolver(resolver: SegmentResolver) -> None:
-    global _resolver  # one process-wide hook, set once at app start
+    global _resolver  # one process-wide hook, set once at app start (tests put stand-ins)
     _resolver = resolver
-
-
-def register_segment_set_resolver(members: SegmentResolver, resolver: SegmentSetResolver) -> None:
-    """The loaded-set hook, used while ``members`` is the registered members resolver."""
-    global _set_resolver  # one process-wide hook, set once at app start
-    _set_resolver = (members, resolver)
-
-
-def segment_members_sql(*, project_id: int, segment_id: int, params: Params) -> str:
-    if _resolver is None:
-        raise SegmentMissing(segment_id)
-    return _resolver(project_id=project_id, segment_id=segment_id, params=params)
 
 
 def segment_members_in(*, project_id: int, segment_id: int, params: Params) -> str:
     """The right-hand side of ``person_id IN``: a loaded set's name, or ``(<members' SQL>)``."""
-    if _set_resolver is not None and _set_resolver[0] is _resolver:
-        name = _set_resolver[1](project_id=project_id, segment_id=segment_id)
-        if name is not None:
-            return name
-    return f"({segment_members_sql(project_id=project_id, segment_id=segment_id, params=params)})"
+    if _resolver is None:
+        raise SegmentMissing(segment_id)
+    return _resolver(project_id=project_id, segment_id=segment_id, params=params, fresh=_fresh_lookups.get())
+
+
+def dropped_segment_set(error: BaseException) -> bool:
+    """Whether ClickHouse refused a query because a segment set it names is gone."""
+    return (
+        isinstance(error, StoreQueryError)
+        and error_code(error) in (_UNKNOWN_IDENTIFIER, _UNKNOWN_TABLE)
+        and SEGMENT_SET_PREFIX in str(error).lower()
+    )
+
+
+def retry_on_dropped_segment_set(run: Callable[P, R]) -> Callable[P, R]:
+    """Run a report; if a segment set it read was dropped meanwhile, run it once more with
+    fresh lookups (a second failure is raised). Reports are reads, so running again is safe."""
+
+    @functools.wraps(run)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if _fresh_lookups.get():  # a runner called by a runner that is already retrying
+            return run(*args, **kwargs)
+        try:
+            return run(*args, **kwargs)
+        except StoreQueryError as error:
+            if not dropped_segment_set(error):
+                raise
+            log.info("segments.set_dropped_retry", runner=run.__name__, error=str(error)[:300])
+        token = _fresh_lookups.set(True)
+        try:
+            return run(*args, **kwargs)
+        finally:
+            _fresh_lookups.reset(token)
+
+    return wrapper

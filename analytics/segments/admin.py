@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import QuerySet
 
 from analytics.segments.models import Segment, SegmentImport
+from analytics.segments.services import segment_delete
 
 
 @admin.register(Segment)
@@ -34,6 +38,15 @@ class SegmentAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
     )
+
+    # Through the service: it drops the segment's ClickHouse rows and sets too, and bumps the
+    # project's segments version so cached lookups (lookup.py) see the segment gone at once.
+    def delete_model(self, request: Any, obj: Segment) -> None:
+        segment_delete(segment=obj)
+
+    def delete_queryset(self, request: Any, queryset: QuerySet[Segment]) -> None:
+        for segment in queryset:
+            segment_delete(segment=segment)
 
     @admin.display(boolean=True, description="materialised")
     def materialised(self, segment: Segment) -> bool:

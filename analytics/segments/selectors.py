@@ -17,6 +17,7 @@ from analytics.query.compiler.params import Params
 from analytics.query.membership import SegmentMissing
 from analytics.segments import queries
 from analytics.segments.compiler import compile_members
+from analytics.segments.lookup import segment_lookup
 from analytics.segments.models import Segment, SegmentSize
 from analytics.warehouse.store import EventStore, get_store
 
@@ -80,9 +81,20 @@ def members_sql(
     )
 
 
-def resolve_segment(*, project_id: int, segment_id: int, params: Params) -> str:
-    """The resolver registered with ``analytics.query.membership`` (SegmentsConfig.ready)."""
-    return members_sql(project_id=project_id, segment_id=segment_id, params=params)
+def resolve_segment(*, project_id: int, segment_id: int, params: Params, fresh: bool = False) -> str:
+    """The right-hand side of ``person_id IN`` for a segment filter: the loaded set of its
+    materialised version, else ``(<members' SQL>)``; the resolver registered with
+    ``analytics.query.membership`` (SegmentsConfig.ready). Static and materialised segments
+    need only the cached lookup (``lookup.py``); one computed at query time reads its
+    definition."""
+    found = segment_lookup(project_id=project_id, segment_id=segment_id, fresh=fresh)
+    if found.set_name is not None:
+        return found.set_name
+    if found.is_static:
+        return f"({queries.static_members_sql(segment_id=segment_id, params=params)})"
+    if found.version is not None:
+        return f"({queries.materialised_members_sql(segment_id=segment_id, version=found.version, params=params)})"
+    return f"({members_sql(project_id=project_id, segment_id=segment_id, params=params)})"
 
 
 def segment_size_compute(

@@ -35,7 +35,7 @@ from analytics.segments.models import Segment, SegmentImport, SegmentSize
 from analytics.segments.selectors import members_sql, segment_size_compute
 from analytics.segments.sets import set_build, sets_drop, sets_enabled, sets_rebuild
 from analytics.streams.queries.persons import current_person_ids
-from analytics.warehouse.data_version import bump_data_versions
+from analytics.warehouse.data_version import bump_segment_versions
 from analytics.warehouse.identity import person_id_for
 from analytics.warehouse.store import EventStore, get_store
 
@@ -56,9 +56,10 @@ STATIC_SCHEMA = pa.schema(
 
 
 def _members_changed(project_id: int) -> None:
-    """Cached report answers may filter by this segment: a new data version retires them
-    (``analytics.query.cache``)."""
-    bump_data_versions([project_id])
+    """Cached report answers may filter by this segment, and cached segment lookups name its
+    version and set: new data and segments versions retire both (``analytics.query.cache``,
+    ``lookup.py``). Called after the change it announces (see lookup.py)."""
+    bump_segment_versions([project_id])
 
 
 # ---------------------------------------------------------------------- definitions

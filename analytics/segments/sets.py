@@ -14,13 +14,15 @@ Life of a set, beside its version's rows (``services.segment_materialise``):
 - dropped with the version's rows (the current and the previous version are kept);
 - rebuilt from the rows when a person is forgotten (a ``Set`` has no DELETE): a new set is
   filled beside it and swapped in with ``EXCHANGE TABLES``, so the name never goes missing;
-- missing (a backup restored without it, a failed build, dropped by hand): the resolver
-  checks that it exists and falls back to the subquery; the next refresh builds a new
-  version with its set.
+- missing (a backup restored without it, a failed build, dropped by hand): the segment
+  lookup (``lookup.py``) checks that it exists and falls back to the subquery; a query that
+  named it from a cached lookup fails "unknown table" and runs again with a fresh one
+  (``analytics.query.membership.retry_on_dropped_segment_set``); the next refresh builds a
+  new version with its set.
 
 Tenant safety: a set holds the members of one segment of one project (filled from
 ``segment_members`` with ``project_id = {project_id:UInt64}``), its name carries the
-project, the resolver builds it from the segment row read for the query's project, and the
+project, the lookup builds it from the segment row read for the query's project, and the
 tenant guard refuses a set whose name names another project than the query's
 ``project_id`` (analytics/warehouse/guard.py).
 
@@ -34,7 +36,7 @@ from __future__ import annotations
 from analytics.core.logging import get_logger
 from analytics.segments import queries
 from analytics.segments.models import Segment
-from analytics.warehouse.store import EventStore, get_store
+from analytics.warehouse.store import EventStore
 
 log = get_logger(__name__)
 
@@ -103,22 +105,3 @@ def sets_rebuild(store: EventStore, project_id: int) -> int:
         store.command(queries.drop_set_statement(spare))
         rebuilt += 1
     return rebuilt
-
-
-def loaded_set(*, project_id: int, segment_id: int, store: EventStore | None = None) -> str | None:
-    """The set of the segment's current version if it is materialised and the set exists;
-    registered with ``analytics.query.membership`` (SegmentsConfig.ready)."""
-    store = store or get_store()
-    if not sets_enabled(store):
-        return None
-    version = (
-        Segment.objects.filter(project_id=project_id, id=segment_id, is_static=False)
-        .values_list("members_version", flat=True)
-        .first()
-    )
-    if version is None:
-        return None
-    name = queries.set_name(project_id=project_id, segment_id=segment_id, version=version)
-    if not store.query(queries.set_exists_query(project_id=project_id, name=name)).scalar():
-        return None
-    return name
