@@ -52,7 +52,6 @@ _TIMESTAMP = pa.timestamp("ms", tz="UTC")
 _TYPES = pa.array(NETWORK_ACTION_TYPES, pa.string())
 # Texts are checked on their bytes with numpy: Arrow's regex and strftime kernels cost
 # microseconds per value, the per-message path's own order of magnitude.
-_MAX_NAME = MAX_NAME_LENGTH
 # ``YYYY-MM-DDTHH:MM:SS.fffZ``: where the digits are, and the other characters.
 _TIME_DIGITS = np.array([0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18])
 _TIME_MARKS = {4: ord("-"), 7: ord("-"), 10: ord("T"), 13: ord(":"), 16: ord(":")}
@@ -308,7 +307,7 @@ def _printable_names(texts: pa.Array) -> np.ndarray:
     offsets, data, valid = _string_bytes(texts)
     outside = np.concatenate([[0], np.cumsum((data < 0x20) | (data > 0x7E))])
     lengths = np.diff(offsets)
-    return valid & (lengths >= 1) & (lengths <= _MAX_NAME) & (outside[offsets[1:]] == outside[offsets[:-1]])
+    return valid & (lengths >= 1) & (lengths <= MAX_NAME_LENGTH) & (outside[offsets[1:]] == outside[offsets[:-1]])
 
 
 def _canonical_uuids(texts: pa.Array) -> np.ndarray:
