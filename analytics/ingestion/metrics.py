@@ -21,3 +21,9 @@ LIVE_NOTIFY_ERRORS = Counter("ingest_live_notify_errors_total", "Live update not
 RATE_LIMIT_ERRORS = Counter(
     "ingest_rate_limit_backend_errors_total", "Rate limiter backend failures (requests are let through)."
 )
+NETWORK_ACTIONS_DECODED = Counter(
+    "ingest_network_actions_decoded_total",
+    "Provider messages of the network-actions stream by decoding path: columnar (a whole batch"
+    " at once) or per_message (the shapes and refusals the columnar path leaves to it).",
+    ["path"],
+)

@@ -12,7 +12,10 @@ newlines. The processor is the events stream's (:class:`EventsProcessor`: intent
 de-duplication token per partition batch, insert bisection, dead letters) with another
 decoder: each message is validated and mapped to the stored row exactly as the HTTP
 endpoint does, and a refused one becomes a dead letter whose reason is the validation's
-(``invalid_type``, ``inconsistent_duration``, ...; ``undecodable`` for broken JSON).
+(``invalid_type``, ``inconsistent_duration``, ...; ``undecodable`` for broken JSON). The
+decoder (``network_actions_batch.py``) checks the rules on whole columns of a batch and
+builds its Arrow rows at once; any message it cannot decide exactly goes through the
+per-message path.
 
 Every :data:`REFRESH_SECONDS` (and after each partition assignment) the store's duplicate
 filter reads what other writers (the events stream, the web process) inserted since its last
@@ -29,24 +32,21 @@ import threading
 import time
 from typing import Any
 
-import numpy as np
-import orjson
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
 from analytics.accounts.models import Project
 from analytics.accounts.selectors import IngestionProject
-from analytics.ingestion.network_actions import LIB, network_action_row
+from analytics.ingestion.network_actions import LIB
+from analytics.ingestion.network_actions_batch import decode_network_actions
 from analytics.ingestion.selectors import event_schemas_for_project
-from analytics.ingestion.validation import EventRejected, RequestContext
+from analytics.ingestion.validation import RequestContext
 from analytics.streams.batching import FlushGroup
 from analytics.streams.dead_letters import DeadLetterProducer
 from analytics.streams.events import EventsProcessor, WriteResult, open_store
-from analytics.streams.kafka.wire import DecodedBatch, Rejected, is_control
+from analytics.streams.kafka.wire import DecodedBatch
 from analytics.streams.registry import BatchProcessor, StreamSpec
-from analytics.streams.sink import rows_to_arrow
-from analytics.warehouse.schema import ARROW_SCHEMA
 from analytics.warehouse.store import EVENTS_TABLE
 
 STREAM_NAME = "network-actions"
@@ -67,20 +67,6 @@ def bound_project() -> IngestionProject:
     return IngestionProject.from_project(project)
 
 
-def _values(value: bytes) -> list[tuple[Any, int]]:
-    """The messages carried by one Kafka value and their line numbers (-1: the whole value)."""
-    try:
-        return [(orjson.loads(value), -1)]
-    except orjson.JSONDecodeError:
-        if b"\n" not in value:
-            raise
-    out = []
-    for line, text in enumerate(value.split(b"\n")):
-        if text.strip():
-            out.append((orjson.loads(text), line))
-    return out
-
-
 class NetworkActionsProcessor(EventsProcessor):
     """The events processor with the providers' decoder; see the module docstring."""
 
@@ -99,30 +85,7 @@ class NetworkActionsProcessor(EventsProcessor):
         return RequestContext(project=self.project, received_at_ms=int(time.time() * 1000), lib=LIB, schemas=schemas)
 
     def _decode(self, messages: list[Any], context: RequestContext) -> DecodedBatch:
-        rows: list[dict[str, Any]] = []
-        indices: list[int] = []
-        lines: list[int] = []
-        rejected: list[Rejected] = []
-        for index, message in enumerate(messages):
-            value = message.value() or b""
-            if is_control(value):
-                rejected.append(Rejected(index, "control"))
-                continue
-            try:
-                items = _values(value)
-            except orjson.JSONDecodeError as error:
-                rejected.append(Rejected(index, "undecodable", str(error)[:300], None))
-                continue
-            for item, line in items:
-                try:
-                    rows.append(network_action_row(context, item))
-                except EventRejected as error:
-                    rejected.append(Rejected(index, error.reason, error.message, None if line < 0 else line))
-                    continue
-                indices.append(index)
-                lines.append(line)
-        table = rows_to_arrow(rows) if rows else ARROW_SCHEMA.empty_table()
-        return DecodedBatch(table, np.array(indices, dtype=np.int64), np.array(lines, dtype=np.int64), rejected)
+        return decode_network_actions([message.value() or b"" for message in messages], context)
 
     def prepare(self, group: FlushGroup) -> None:
         pending = [batch for batch in group.batches if batch.decoded is None]
