@@ -178,6 +178,9 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
     started_at = datetime.now(UTC)
     started = time.monotonic()
     facts = machine()  # before the first stage: its load is what the stages start from
+    # Read before the stages too: a run takes up to hours, and a commit made meanwhile is
+    # not the code the stages imported.
+    commit = code_version(Path(settings.BASE_DIR))
     results: dict[str, dict[str, Any]] = {}
     for name in names:
         print(f"[bench] stage {name}: {stages[name].title}", file=log, flush=True)
@@ -196,7 +199,7 @@ def run_suite(only: list[str] | None, scale: float, *, log: TextIO = sys.stderr)
         "suite": "analytics-bench",
         "version": 1,
         "started_at": started_at.isoformat(),
-        "commit": code_version(Path(settings.BASE_DIR)),
+        "commit": commit,
         "seconds": round(time.monotonic() - started, 1),
         "scale": scale,
         "machine": facts,
