@@ -24,6 +24,12 @@ What:
   the month ends. Deletions of single users (privacy's forget) rebuild that user's rows
   from the remaining events (``warehouse/queries/action_user_days.py``).
 
+The view is bound to the name ``events`` (checked on chDB: after ``EXCHANGE TABLES`` it
+fires for inserts into the table that has the name now), so a later rebuild of ``events``
+by copy and swap (like 0003 and 0004) keeps it: the copy goes to the other name and its
+rows are here already. A rebuild that drops or changes ``distinct_id``, ``event`` or
+``timestamp`` must recreate it.
+
 On a cluster the view sits on each shard's ``events_local`` and writes its
 ``action_user_days_local`` (a user's events are on one shard, so are their rows); the backfill
 goes through the Distributed tables.
