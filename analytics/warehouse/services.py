@@ -78,6 +78,11 @@ def events_retention_enforce(
             project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
         )
     )
+    store.execute(
+        maintenance.expired_user_days_delete(
+            project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
+        )
+    )
     metrics.STORE_RETENTION_ROWS.inc(expired)
     log.info("store.retention.delete", project_id=project_id, retention_days=retention_days, rows=expired)
     return RetentionResult(project_id, retention_days, expired, deleted=True)
