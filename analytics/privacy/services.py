@@ -34,6 +34,7 @@ from analytics.privacy.rollups import rollups_recompute
 from analytics.privacy.selectors import Subject, remaining_rows, subject_resolve
 from analytics.warehouse.data_version import bump_data_versions
 from analytics.warehouse.guard import IDENTIFIER_PATTERN
+from analytics.warehouse.services import action_user_days_rebuild
 from analytics.warehouse.store import EventStore, get_store
 
 log = get_logger(__name__)
@@ -137,8 +138,13 @@ def _forget(store: EventStore, project: Project, distinct_id: str) -> dict[str, 
     subject = subject_resolve(store=store, project_id=project.id, distinct_id=distinct_id)
     before = remaining_rows(store=store, subject=subject)
     minutes = [from_epoch_ms(int(minute) * 1000) for (minute,) in store.query(queries.touched_minutes(subject)).rows()]
+    event_users = {row[0] for row in store.query(queries.event_distinct_ids(subject)).rows()}
     for table in ("events", "persons", "person_distinct_ids"):
         store.execute(queries.delete_rows(subject, table=table, cluster=store.cluster))
+    # The unique-user days of ragged ranges (migration 0008) see inserts only.
+    action_user_days_rebuild(
+        project_id=project.id, distinct_ids=sorted({*subject.distinct_ids, *event_users}), store=store
+    )
     memberships = sum(eraser(subject) for eraser in _membership_erasers.values())
     buckets = rollups_recompute(store=store, project_id=project.id, minutes=minutes)
     bump_data_versions([project.id])  # cached query answers counted the person

@@ -10,8 +10,13 @@ JSON properties of every action in the range, so instead:
   added up from the whole local days inside it (``1d`` rollups), the whole hours of its
   ragged edges (``1h`` rollups) and the minutes left over (raw, with the JSON parse);
 - its unique users cannot be added up from smaller buckets (one user active in two hours
-  counts once), and the rollups keep counts, not sets, so they come from one exact raw
-  read of the partial range that reads ``distinct_id`` and the sort-key columns only.
+  counts once), and the rollups keep counts, not sets. They come from one exact count of
+  one set: the users of the whole UTC days inside the partial bucket, read from
+  ``action_user_days`` (one row per user, UTC month and type with a bit per active day,
+  migration 0008), and the users of the edges around those days (less than a UTC day at
+  each end), read raw (``distinct_id`` and the sort-key columns only). UTC days fit every
+  zone: a local bucket's edges are whatever its bounds leave of a UTC day, at any offset
+  and across DST changes.
 
 Hour rollups are aligned to UTC: they are used only where the zone's offset is whole hours
 (each UTC hour then lies in one local day); elsewhere the edges are read raw. A range with
@@ -21,19 +26,19 @@ nothing to take from the rollups returns None, and the caller's single raw read 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from analytics.accounts.models import Project
-from analytics.aggregation.granularity import Granularity, bucket_ceil, bucket_floor
+from analytics.aggregation.granularity import Granularity, bucket_ceil, bucket_floor, bucket_next
 from analytics.aggregation.selectors import aggregates_for
 from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import to_epoch_ms
 from analytics.telecom.queries.actions import (
     NETWORK_ACTION_TYPES,
+    composed_unique_users_query,
     global_measures_query,
-    global_unique_users_query,
 )
 from analytics.warehouse.store import get_store
 
@@ -132,7 +137,9 @@ class _Plan:
     """Where each piece of the range is read from."""
 
     whole_periods: Piece | None = None  # whole output buckets: that granularity's rollups
-    partial: list[Piece] = field(default_factory=list)  # the rest: unique users raw
+    partial: list[Piece] = field(default_factory=list)  # the rest (output buckets in part)
+    user_days: list[tuple[date, date, int]] = field(default_factory=list)  # (period, UTC month, day mask)
+    user_raw: list[Piece] = field(default_factory=list)  # unique users of the rest: raw
     days: list[Piece] = field(default_factory=list)  # whole days of the rest: 1d rollups
     hours: list[Piece] = field(default_factory=list)  # whole hours of the rest: 1h rollups
     raw: list[Piece] = field(default_factory=list)  # the minutes left over
@@ -143,6 +150,8 @@ def _plan(period_name: str, start: datetime, end: datetime, tz_name: str) -> _Pl
     zone = ZoneInfo(tz_name)
     plan.whole_periods, plan.partial = _whole((start, end), _OUTPUT[period_name], tz_name)
     for piece in plan.partial:
+        for part in _split(piece, _OUTPUT[period_name], tz_name):
+            _plan_users(plan, part, _period_start(part[0], period_name, zone))
         whole_days, day_edges = _whole(piece, Granularity.DAY, tz_name)
         if whole_days is not None:
             plan.days.append(whole_days)
@@ -155,6 +164,37 @@ def _plan(period_name: str, start: datetime, end: datetime, tz_name: str) -> _Pl
                 plan.hours.append(whole_hours)
             plan.raw.extend(hour_edges)
     return plan
+
+
+def _split(piece: Piece, granularity: Granularity, tz_name: str) -> list[Piece]:
+    """``piece`` cut at the boundaries of ``granularity``'s buckets: one part per bucket."""
+    parts, low = [], piece[0]
+    while low < piece[1]:
+        high = min(bucket_next(bucket_floor(low, granularity, tz_name), granularity, tz_name), piece[1])
+        parts.append((low, high))
+        low = high
+    return parts
+
+
+def _period_start(moment: datetime, period_name: str, zone: ZoneInfo) -> date:
+    local = moment.astimezone(zone).date()
+    return local.replace(day=1) if period_name == "month" else local
+
+
+def _plan_users(plan: _Plan, piece: Piece, period: date) -> None:
+    """Where the unique users of ``piece`` (inside one output bucket ``period``) come from:
+    its whole UTC days from ``action_user_days`` (a day mask per UTC month), the rest raw."""
+    whole_days, edges = _whole(piece, Granularity.DAY, "UTC")
+    plan.user_raw.extend(edges)
+    if whole_days is None:
+        return
+    masks: dict[date, int] = {}
+    day = whole_days[0].astimezone(UTC)
+    while day < whole_days[1]:
+        month = day.date().replace(day=1)
+        masks[month] = masks.get(month, 0) | (1 << (day.day - 1))
+        day += timedelta(days=1)
+    plan.user_days.extend((period, month, mask) for month, mask in sorted(masks.items()))
 
 
 def _epoch_ranges(pieces: list[Piece]) -> list[tuple[int, int]]:
@@ -185,7 +225,12 @@ def composed_totals(project: Project, period_name: str, start: datetime, end: da
         query = global_measures_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
         totals.add_raw(store.query(query).dicts())
     if plan.partial:
-        ranges = _epoch_ranges(plan.partial)
-        query = global_unique_users_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
+        query = composed_unique_users_query(
+            project_id=project.id,
+            day_sets=plan.user_days,
+            ranges=_epoch_ranges(plan.user_raw),
+            tz_name=tz_name,
+            period=period_name,
+        )
         totals.set_users(store.query(query).dicts())
     return totals.answer()

@@ -131,8 +131,11 @@ def store_load(
     """Replace every table of the store with the dump's (DDL and rows); raise on a count mismatch."""
     for name, _engine, _ddl in reversed(store_tables(store)):  # views first: they depend on tables
         store.command(sql.drop(name))
+    # Views after the rows: a materialised view created first would write its rows again from
+    # the loaded source table on top of its target's own dumped rows.
     for table in tables:
-        store.command(table.ddl)
+        if table.file is not None:
+            store.command(table.ddl)
     for table in tables:
         if table.file is None:
             continue
@@ -142,3 +145,6 @@ def store_load(
             raise StoreQueryError(f"{table.name}: restored {loaded} rows, the backup holds {table.rows}")
         if progress is not None:
             progress(table.name, table.rows)
+    for table in tables:
+        if table.file is None:
+            store.command(table.ddl)

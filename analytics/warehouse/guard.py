@@ -16,7 +16,14 @@ from typing import Any
 
 from analytics.warehouse.errors import InvalidIdentifier, UnscopedQueryError
 
-TENANT_TABLES = ("events", "persons", "person_distinct_ids", "segment_members", "segment_static_members")
+TENANT_TABLES = (
+    "events",
+    "persons",
+    "person_distinct_ids",
+    "segment_members",
+    "segment_static_members",
+    "action_user_days",
+)
 # A materialised segment's members loaded in a ``Set``-engine table (``person_id IN
 # segment_set_<project>_<segment>_<version>``, analytics/segments/sets.py). It holds one
 # project's members only, and the name carries that project: a reference is accepted only

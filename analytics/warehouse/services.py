@@ -12,6 +12,8 @@ Why both exist (docs/event-store.md, "Retention and partition maintenance"):
   (``OPTIMIZE ... FINAL``): fewer parts to open per query, better compression, one place
   for the TTL to act. Plain maintenance: the table holds each event once (duplicates are
   dropped when they are written), so no read waits for a merge to be correct.
+- ``action_user_days`` (migration 0008) follows inserts by itself; after a deletion of some
+  users' events, :func:`action_user_days_rebuild` makes their rows match what remains.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from datetime import datetime, timedelta
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 from analytics.warehouse import metrics
-from analytics.warehouse.queries import maintenance
+from analytics.warehouse.queries import action_user_days, maintenance
 from analytics.warehouse.store import EventStore, get_store
 
 log = get_logger(__name__)
@@ -76,6 +78,11 @@ def events_retention_enforce(
             project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
         )
     )
+    store.execute(
+        maintenance.expired_user_days_delete(
+            project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
+        )
+    )
     metrics.STORE_RETENTION_ROWS.inc(expired)
     log.info("store.retention.delete", project_id=project_id, retention_days=retention_days, rows=expired)
     return RetentionResult(project_id, retention_days, expired, deleted=True)
@@ -114,3 +121,17 @@ def events_partitions_optimize(
         log.info("store.partition.optimized", partition=partition_id, parts_before=int(parts))
         merged.append(str(partition_id))
     return merged
+
+
+def action_user_days_rebuild(*, project_id: int, distinct_ids: list[str], store: EventStore | None = None) -> None:
+    """Rebuild the ``action_user_days`` rows of these users from their remaining events.
+
+    Call it after their events were deleted (the table's view sees inserts only). Idempotent.
+    """
+    if not distinct_ids:
+        return
+    store = store or get_store()
+    store.execute(
+        action_user_days.users_delete(project_id=project_id, distinct_ids=distinct_ids, cluster=store.cluster)
+    )
+    store.execute(action_user_days.users_refill(project_id=project_id, distinct_ids=distinct_ids))

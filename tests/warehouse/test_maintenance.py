@@ -46,6 +46,25 @@ def test_a_shrunk_retention_deletes_only_that_projects_older_rows(store: EventSt
     assert count_events(store, other) == 1  # the filter is per project
 
 
+def test_a_shrunk_retention_also_deletes_the_ended_months_of_action_user_days(store: EventStore) -> None:
+    project_id = new_project_id()
+    for days_ago in (160, 130, 0.01):  # not the month the partition test below uses (70 days)
+        _insert(store, project_id, days_ago, retention_days=365, token=f"call-{project_id}-{days_ago}", event="CALL_IN")
+    months = Query(
+        name="test.user_day_months",
+        sql="SELECT DISTINCT month FROM action_user_days WHERE project_id = {project_id:UInt64} ORDER BY month",
+        params={"project_id": project_id},
+    )
+    assert len(store.query(months).rows()) >= 3
+
+    services.events_retention_enforce(project_id=project_id, retention_days=30, wait=True, store=store)
+
+    cutoff = (utc_now() - timedelta(days=30)).date().replace(day=1)
+    left = [month for (month,) in store.query(months).rows()]
+    assert left
+    assert all(month >= cutoff for month in left)
+
+
 def test_nothing_to_delete_means_no_mutation(store: EventStore) -> None:
     project_id = new_project_id()
     _insert(store, project_id, 10, retention_days=30, token=f"recent-{project_id}")

@@ -86,6 +86,16 @@ def touched_minutes(scope: PersonScope) -> Query:
     )
 
 
+def event_distinct_ids(scope: PersonScope) -> Query:
+    """The distinct ids of the person's events: the group's own, and any other id whose events
+    carry one of the person ids (those events are deleted too)."""
+    return Query(
+        name="privacy.event_distinct_ids",
+        sql=f"SELECT DISTINCT distinct_id FROM events WHERE {_PERSON_EVENTS}",
+        params=_params(scope),
+    )
+
+
 def delete_rows(scope: PersonScope, *, table: str, cluster: str | None) -> Query:
     """The mutation that deletes the person's rows of ``table`` (events, persons, identities)."""
     where = _WHERE[table]  # KeyError for anything but the three tenant tables

@@ -7,7 +7,7 @@ ones as NULL (sums skip them; the selectors turn a NULL sum into 0).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from analytics.core.timeutils import to_epoch_ms
 from analytics.warehouse.guard import Query
@@ -137,16 +137,43 @@ ORDER BY period, event
     return Query(name=f"telecom.global_measures.{period}", sql=sql, params=params)
 
 
-def global_unique_users_query(*, project_id: int, ranges: list[tuple[int, int]], tz_name: str, period: str) -> Query:
-    """Exact unique users per local ``period`` and type over the ``ranges`` pieces. Reads
-    ``distinct_id`` and the sort-key columns only: no properties, no JSON parse."""
+def composed_unique_users_query(
+    *,
+    project_id: int,
+    day_sets: list[tuple[date, date, int]],
+    ranges: list[tuple[int, int]],
+    tz_name: str,
+    period: str,
+) -> Query:
+    """Exact unique users per local ``period`` and type: the users of whole UTC days from
+    ``action_user_days`` (migration 0008) and the users of the ``ranges`` pieces raw, one set.
+
+    ``day_sets`` are ``(period, UTC month, mask)``: the rows of that month whose day mask meets
+    ``mask`` (bit ``d - 1`` for day ``d``) count for the output ``period``. The table holds
+    the same SipHash-128 of ``distinct_id`` as the raw side, so a user found in both counts once.
+    """
     params: dict[str, object] = {"project_id": int(project_id), "tz": tz_name}
-    where = _ranges_sql(ranges, params)
+    parts = []
+    for index, (period_start, month, mask) in enumerate(day_sets):
+        params.update({f"period_{index}": period_start, f"month_{index}": month, f"mask_{index}": int(mask)})
+        parts.append(
+            f"SELECT {{period_{index}:Date}} AS period, event, user_hash FROM action_user_days "
+            f"WHERE project_id = {{project_id:UInt64}} AND month = {{month_{index}:Date}} AND event IN {_TYPES_SQL} "
+            f"AND bitAnd(days, {{mask_{index}:UInt32}}) != 0"
+        )
+    if ranges:
+        where = _ranges_sql(ranges, params)
+        parts.append(
+            f"SELECT {_period_sql(period)} AS period, event, reinterpretAsUInt128(sipHash128(distinct_id)) AS user_hash "
+            f"FROM events WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}"
+        )
+    union = "\n    UNION ALL\n    ".join(parts)
     sql = f"""
-SELECT {_period_sql(period)} AS period, event, {_UNIQUE_USERS}
-FROM events
-WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}
+SELECT period, event, uniqExact(user_hash) AS unique_users
+FROM (
+    {union}
+)
 GROUP BY period, event
 ORDER BY period, event
 """
-    return Query(name=f"telecom.global_unique_users.{period}", sql=sql, params=params)
+    return Query(name=f"telecom.composed_unique_users.{period}", sql=sql, params=params)

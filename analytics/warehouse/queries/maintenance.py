@@ -51,6 +51,25 @@ def expired_rows_delete(
     )
 
 
+def expired_user_days_delete(
+    *, project_id: int, retention_days: int, cutoff: datetime, cluster: str | None, wait: bool = False
+) -> Query:
+    """The same for ``action_user_days`` (migration 0008): its rows of UTC months that ended
+    before ``cutoff``, written with a longer retention. A month that holds the cutoff keeps
+    its rows (a day mask cannot be cut by a DELETE) until its TTL."""
+    table, on_cluster = ("action_user_days_local", f" ON CLUSTER `{cluster}`") if cluster else ("action_user_days", "")
+    return Query(
+        name="retention.delete_user_days",
+        sql=(
+            f"ALTER TABLE {table}{on_cluster} DELETE WHERE project_id = {{project_id:UInt64}} "
+            "AND month < toStartOfMonth(toDate({cutoff:DateTime64(3, 'UTC')}, 'UTC')) "
+            "AND retention_days > {retention_days:UInt16}"
+        ),
+        params={"project_id": project_id, "cutoff": cutoff, "retention_days": retention_days},
+        settings={"mutations_sync": 2 if wait else 0},
+    )
+
+
 def unfinished_mutations_sql(cluster: str | None) -> str:
     """How many mutations of the events table are still running (admin query, no tenant data)."""
     table, _ = _events_table(cluster)
