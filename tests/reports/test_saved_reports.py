@@ -100,6 +100,17 @@ def test_list_is_paginated_newest_first_and_filters_by_kind_and_tag(team, client
     assert {r["name"] for r in tagged} == {"top", "trend 1", "trend 2"}
 
 
+def test_list_filters_with_a_nul_or_too_long_are_refused_with_400(team, client):
+    """A NUL reaches PostgreSQL as a DataError (a 500) unless the filter is checked first."""
+    project, owner = team["project"], team["users"]["owner"]
+    create(client, project, owner, tags=["a"])
+    for params in ({"kind": "\x00"}, {"tag": "a\x00"}, {"kind": "k" * 41}, {"tag": "t" * 1000}):
+        response = client.get(url(project), params, headers=jwt(owner))
+        assert response.status_code == 400, (params, response.content)
+        assert set(response.json()["error"]["fields"]) == set(params)
+    assert len(client.get(url(project), {"tag": "a"}, headers=jwt(owner)).json()["results"]) == 1
+
+
 def test_a_saved_report_runs_by_id_through_the_cache(team, client):
     project, owner = team["project"], team["users"]["owner"]
     report = create(client, project, owner).json()

@@ -80,6 +80,13 @@ class SavedReportPagination(CursorPagination):
     page_size = 50
 
 
+class SavedReportFilterSerializer(serializers.Serializer):
+    """The list's query parameters: a NUL or an over-long value is a 400, never a database error."""
+
+    kind = serializers.CharField(required=False, allow_blank=True, max_length=40)
+    tag = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TAG_LENGTH)
+
+
 class SavedReportListView(APIView):
     permission_classes = [IsAuthenticatedApiKeysReadOnly]
 
@@ -91,8 +98,12 @@ class SavedReportListView(APIView):
     def get(self, request: AuthenticatedRequest, project_id: int) -> Response:
         """The project's saved reports, newest first (cursor pages), optionally of one kind or tag."""
         project = project_get_for_user(user=request.user, project_id=project_id)
+        filters = SavedReportFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
         reports = saved_reports_for_project(
-            project=project, kind=request.query_params.get("kind") or None, tag=request.query_params.get("tag") or None
+            project=project,
+            kind=filters.validated_data.get("kind") or None,
+            tag=filters.validated_data.get("tag") or None,
         )
         paginator = SavedReportPagination()
         page = paginator.paginate_queryset(reports, request, view=self)
