@@ -10,9 +10,9 @@ key (a collision forced by hand), and then their UUIDs.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-import uuid
 from typing import Any
 
 import pytest
@@ -20,8 +20,8 @@ import pytest
 from analytics.query.compiler.params import Params
 from analytics.segments import queries, services, sets
 from analytics.segments.lookup import SegmentLookup, segment_lookup
-from analytics.segments.selectors import resolve_segment
 from analytics.segments.models import Segment
+from analytics.segments.selectors import resolve_segment
 from analytics.warehouse.backup import store_row_counts, store_tables
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
