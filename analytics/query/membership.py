@@ -9,9 +9,9 @@ materialised version's, analytics/segments/sets.py) compared with the column it 
 (``person_key``, the events' 64-bit key of the person, or ``person_id``), or ``person_id
 IN (<SQL selecting the members' person_id>)``, its parameters added through the compiler's
 ``Params``. The test reads ``events`` columns: a compiler that applies it to rows of its
-own must carry ``person_key`` (``filters.filter_columns`` names it). A segment that does not exist
-(deleted, or another project's) raises :class:`SegmentMissing`, a 400 "segment N no
-longer exists".
+own must carry ``person_key`` (``filters.filter_columns`` names it). A segment that does
+not exist (deleted, or another project's) raises :class:`SegmentMissing`, a 400 "segment
+N no longer exists".
 
 The resolver may answer from a cached lookup, and even a fresh one can be overtaken: the
 set it names may be dropped (a refresh moved two versions on, a delete, a set dropped by

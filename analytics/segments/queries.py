@@ -209,8 +209,7 @@ def key_collision_query(*, name: str, project_id: int, segment_id: int, version:
     """Whether some event of the project belongs to a person outside the version whose
     ``person_key`` is a member's (``name``: the version's set of keys). Any such event would
     be counted by ``person_key IN <set>``, so that set must not be used. Every event of the
-    project is read: a report may cover any range. ``person_id`` is read only for the
-    events whose key is a member's (a second PREWHERE step)."""
+    project is read (a report may cover any range): about 1 s per 10M events."""
     return Query(
         name="segments.key_collision",
         sql="SELECT count() > 0 FROM events WHERE project_id = {project_id:UInt64}"

@@ -17,8 +17,8 @@ session, the answers checked equal first (issue 17):
 - the daily ``page_view`` trend over the last 30 days filtered by that materialised
   segment (``run_trends`` with a ``{"type": "segment"}`` filter: ``person_key IN`` the
   version's loaded set of member keys, or ``person_id IN`` a set of UUIDs when a key
-  collides; the details name the column). Baseline: the same trend unfiltered, timed interleaved with it.
-  Target: within 1.5x the unfiltered trend. The details give the same filtered trend
+  collides; the details name the column). Baseline: the same trend unfiltered, timed
+  interleaved with it. Target: within 1.5x the unfiltered trend. The details give the same filtered trend
   through the subquery over the version's rows (the set dropped: the fallback, and the
   path before sets), interleaved with the unfiltered one again, and the hand-written SQL
   of each variant (unfiltered, ``<the set's column> IN <set>``, ``IN (SELECT ...
