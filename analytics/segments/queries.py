@@ -172,7 +172,7 @@ def rebuild_name(name: str) -> str:
     return SET_REBUILD_PREFIX + name.removeprefix(SEGMENT_SET_PREFIX)
 
 
-# A set holds the members' ``person_key`` (``events.person_key``, migration 0009: this very
+# A set holds the members' ``person_key`` (``events.person_key``, migration 0010: this very
 # expression, MATERIALIZED) when no non-member shares a member's key, else their ``person_id``;
 # the column's name says which, and is what a filter compares with it.
 PERSON_KEY_SQL = "sipHash64(person_id)"

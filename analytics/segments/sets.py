@@ -21,7 +21,7 @@ Life of a set, beside its version's rows (``services.segment_materialise``):
   new version with its set.
 
 Keys or UUIDs: a set holds the members' ``events.person_key`` (a 64-bit hash of the
-person, migration 0009), half as wide to read and probe as ``person_id``, when no event
+person, migration 0010), half as wide to read and probe as ``person_id``, when no event
 of the project belongs to a non-member whose key is a member's (checked over every event
 of the project when the set is filled, ``queries.key_collision_query``); otherwise it holds
 their UUIDs. The set's column says which, and the filter compares that column
