@@ -81,13 +81,13 @@ def members_sql(
     )
 
 
-def resolve_segment(*, project_id: int, segment_id: int, params: Params, fresh: bool = False) -> str:
+def resolve_segment(*, project_id: int, segment_id: int, params: Params) -> str:
     """The right-hand side of ``person_id IN`` for a segment filter: the loaded set of its
     materialised version, else ``(<members' SQL>)``; the resolver registered with
     ``analytics.query.membership`` (SegmentsConfig.ready). Static and materialised segments
     need only the cached lookup (``lookup.py``); one computed at query time reads its
     definition."""
-    found = segment_lookup(project_id=project_id, segment_id=segment_id, fresh=fresh)
+    found = segment_lookup(project_id=project_id, segment_id=segment_id)
     if found.set_name is not None:
         return found.set_name
     if found.is_static:
