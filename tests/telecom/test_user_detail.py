@@ -57,12 +57,16 @@ def _messages() -> list[dict[str, Any]]:
         )
     )
     # DATA without a duration (absent: adds nothing, whatever meta says) and a short one.
-    messages.append(
-        _message(16, "DATA", "2025-10-07T10:00:00Z", bytes_up=7, bytes_down=8, meta={"duration_sec": 40})
-    )
+    messages.append(_message(16, "DATA", "2025-10-07T10:00:00Z", bytes_up=7, bytes_down=8, meta={"duration_sec": 40}))
     messages.append(
         _message(
-            17, "DATA", "2025-10-07T11:00:00Z", ended_at="2025-10-07T11:00:30Z", duration_sec=0.5, bytes_up=0, bytes_down=11
+            17,
+            "DATA",
+            "2025-10-07T11:00:00Z",
+            ended_at="2025-10-07T11:00:30Z",
+            duration_sec=0.5,
+            bytes_up=0,
+            bytes_down=11,
         )
     )
     for index, duration in ((18, 30.5), (19, 60.25)):
