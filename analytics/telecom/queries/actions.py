@@ -2,7 +2,8 @@
 
 The action types are constants of this module (never client text); every value travels as
 a typed parameter. The measures are read from the properties with ``JSONExtract``, absent
-ones as NULL (sums skip them; the selectors turn a NULL sum into 0).
+ones as NULL (sums skip them; the selectors turn a NULL sum into 0); one user's totals read
+the same extraction stored on insert (``action_measures``, migration 0009).
 """
 
 from __future__ import annotations
@@ -73,11 +74,15 @@ LIMIT {{limit:UInt32}}
 
 
 def user_totals_query(*, project_id: int, user_id: str, start_ms: int, end_ms: int, tz_name: str, period: str) -> Query:
-    """One user's totals per local ``period`` and type. Columns: period, event, count, measures."""
+    """One user's totals per local ``period`` and type. Columns: period, event, count, measures.
+
+    The measures come from ``action_measures`` (migration 0009: the same ``JSONExtract``
+    computed once on insert), so this reads the narrow ``by_user_measures`` projection and
+    neither reads nor parses the properties."""
     sql = f"""
 SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
 FROM (
-    SELECT timestamp, event, {_PARSED}
+    SELECT timestamp, event, action_measures AS measures
     FROM events
     WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND event IN {_TYPES_SQL}
       AND {_RANGE}
