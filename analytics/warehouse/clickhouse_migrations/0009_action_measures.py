@@ -3,7 +3,7 @@
 Why: the providers' user detail (``telecom/queries/actions.py``) totals a user's actions per
 day and type; it read the ``properties`` string of each action and parsed it with
 ``JSONExtract``. For the heaviest user of the bench (about 108,000 actions in 31 days) that
-read and parse were most of the detail's time: about 45 of the totals' 75 ms under load
+read and parse were about two thirds of the totals' time
 (docs/benchmarks/2026-12-03-telecom-detail.md).
 
 What:
