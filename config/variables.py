@@ -443,6 +443,14 @@ SEGMENT_MATERIALISE_THRESHOLD = registry.integer(
     doc="Members above which the refresh task materialises a segment into ClickHouse; smaller segments are "
     "computed at query time.",
 )
+SEGMENT_SET_GRACE_SECONDS = registry.integer(
+    "SEGMENT_SET_GRACE_SECONDS",
+    default=lambda: 4 * CLICKHOUSE_QUERY_TIMEOUT.get(),
+    default_doc="4 times `$CLICKHOUSE_QUERY_TIMEOUT`",
+    minimum=0,
+    doc="How long a segment's retired membership (a version flipped away from, a deleted segment's rows and "
+    "sets) is kept for queries that named it just before; longer than any query can take.",
+)
 SEGMENT_IMPORT_MAX_ROWS = registry.integer(
     "SEGMENT_IMPORT_MAX_ROWS",
     default=1_000_000,

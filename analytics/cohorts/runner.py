@@ -30,7 +30,6 @@ from zoneinfo import ZoneInfo
 from analytics.cohorts.compiler import compile_cell_users, compile_retention
 from analytics.cohorts.model import Cell, RetentionQuery
 from analytics.core.timeutils import utc_now
-from analytics.query.membership import retry_on_dropped_segment_set
 from analytics.query.model import DateRange
 from analytics.query.timerange import floor_bucket, iter_buckets
 from analytics.warehouse.store import EventStore, get_store
@@ -90,7 +89,6 @@ def _size(counts: dict[int, list[int]]) -> int:
     return sum(row[0] for row in counts.values())
 
 
-@retry_on_dropped_segment_set
 def run_retention(
     *, project_id: int, query: RetentionQuery, store: EventStore | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -135,7 +133,6 @@ def run_retention(
     return answer
 
 
-@retry_on_dropped_segment_set
 def cell_users(
     *,
     project_id: int,
@@ -172,7 +169,6 @@ def cell_users(
     return {"users": users, "next_cursor": users[-1]["person_id"] if len(rows) > limit else None}
 
 
-@retry_on_dropped_segment_set
 def all_cell_users(
     *, project_id: int, query: RetentionQuery, cell: Cell, store: EventStore | None = None, page: int = 1000
 ) -> Iterable[dict[str, str]]:

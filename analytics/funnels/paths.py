@@ -36,7 +36,6 @@ from typing import Any
 
 from analytics.funnels.compiler import MAX_DISTINCT_PATHS, OTHER, compile_paths
 from analytics.funnels.model import PathsQuery
-from analytics.query.membership import retry_on_dropped_segment_set
 from analytics.warehouse.store import EventStore, get_store
 
 
@@ -79,7 +78,6 @@ def sankey(paths: list[tuple[list[str], int]], *, depth: int, backwards: bool) -
     return {"nodes": node_list, "edges": edge_list}
 
 
-@retry_on_dropped_segment_set
 def run_paths(*, project_id: int, query: PathsQuery, store: EventStore | None = None) -> dict[str, Any]:
     store = store or get_store()
     rows = store.query(compile_paths(project_id=project_id, query=query)).dicts()

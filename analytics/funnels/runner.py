@@ -40,7 +40,6 @@ from analytics.funnels.compiler import (
     compile_trend,
 )
 from analytics.funnels.model import FunnelQuery
-from analytics.query.membership import retry_on_dropped_segment_set
 from analytics.query.model import DateRange
 from analytics.query.timerange import iter_buckets
 from analytics.warehouse.store import EventStore, get_store
@@ -92,7 +91,6 @@ def _group_order(group: dict[str, Any]) -> tuple[bool, int, str]:
     return (bool(group["is_other"]), -int(group["steps"][0]["count"]), str(group["breakdown_value"] or ""))
 
 
-@retry_on_dropped_segment_set
 def run_funnel(*, project_id: int, query: FunnelQuery, store: EventStore | None = None) -> dict[str, Any]:
     """Counts and conversion per step (the caller has checked the user may read the project)."""
     store = store or get_store()
@@ -135,7 +133,6 @@ def decode_cursor(cursor: str) -> str:
         raise BadCursor() from None
 
 
-@retry_on_dropped_segment_set
 def run_actors(
     *,
     project_id: int,
@@ -178,7 +175,6 @@ def run_actors(
     return {"results": results, "next": encode_cursor(results[-1]["person_id"]) if more else None}
 
 
-@retry_on_dropped_segment_set
 def actor_distinct_ids(
     *,
     project_id: int,
@@ -196,7 +192,6 @@ def actor_distinct_ids(
     return [row["distinct_id"] for row in store.query(compiled).dicts()]
 
 
-@retry_on_dropped_segment_set
 def run_histogram(
     *,
     project_id: int,
@@ -230,7 +225,6 @@ def run_histogram(
     return {"bins": out, "persons": total}
 
 
-@retry_on_dropped_segment_set
 def run_trend(
     *, project_id: int, query: FunnelQuery, interval: str, to_step: int, store: EventStore | None = None
 ) -> dict[str, Any]:

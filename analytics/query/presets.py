@@ -38,7 +38,6 @@ from analytics.query.compiler.lifecycle import STATUSES, compile_lifecycle
 from analytics.query.compiler.revenue import compile_revenue, compile_revenue_breakdown
 from analytics.query.compiler.stickiness import compile_stickiness
 from analytics.query.compiler.top_lists import TOP_KINDS, compile_top
-from analytics.query.membership import retry_on_dropped_segment_set
 from analytics.query.model import INTERVALS, MAX_BREAKDOWN_LIMIT, MAX_POINTS, DateRange, Filter
 from analytics.query.serializers import FilterField
 from analytics.query.timerange import RangeError, count_buckets, floor_bucket, iter_buckets, parse_moment
@@ -412,7 +411,6 @@ def validate_preset(kind: str, data: Any, *, time_zone: str, now: datetime | Non
     return query
 
 
-@retry_on_dropped_segment_set
 def run_preset(*, project_id: int, query: PresetQuery, store: EventStore | None = None) -> dict[str, Any]:
     """Answer a preset query for one project (the caller has checked the user may read it)."""
     return PRESETS[query.kind].runner(project_id, query, store or get_store())

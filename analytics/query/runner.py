@@ -43,7 +43,6 @@ from analytics.query.compiler.top import compile_top_values
 from analytics.query.compiler.trends import INTEGER_MATHS, compile_series
 from analytics.query.formula import LETTERS, evaluate
 from analytics.query.limits import too_many_points
-from analytics.query.membership import retry_on_dropped_segment_set
 from analytics.query.model import DateRange, Formula, Series, TopValuesQuery, TrendsQuery
 from analytics.query.rollup_source import rollup_counts
 from analytics.query.timerange import iter_buckets, previous_range
@@ -262,7 +261,6 @@ def _formula_lines(formula: Formula, per_series: list[list[dict[str, Any]]]) -> 
     return answer
 
 
-@retry_on_dropped_segment_set
 def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None = None) -> dict[str, Any]:
     """Compute a trends query for one project (the caller has checked the user may read it)."""
     store = store or get_store()
@@ -303,7 +301,6 @@ def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None 
     }
 
 
-@retry_on_dropped_segment_set
 def run_top_values(*, project_id: int, query: TopValuesQuery, store: EventStore | None = None) -> list[dict[str, Any]]:
     """``[{"value", "events", "distinct_ids", "first_ms", "last_ms"}]``, most events first."""
     rows = _rows(store or get_store(), compile_top_values(project_id=project_id, query=query))

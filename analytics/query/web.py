@@ -57,7 +57,6 @@ from analytics.query.compiler.web import (
     summary_query,
     timeseries_query,
 )
-from analytics.query.membership import retry_on_dropped_segment_set
 from analytics.query.model import INTERVALS, MAX_POINTS, Condition, DateRange, Filter, Group
 from analytics.query.runner import _rows as store_rows  # RE2 and timeout errors as 400s, as in trends
 from analytics.query.serializers import FilterField
@@ -111,7 +110,6 @@ def _summary(project: Any, date_range: DateRange, filters: Filter | None, store:
     }
 
 
-@retry_on_dropped_segment_set
 def web_summary(
     *,
     project: Any,
@@ -133,7 +131,6 @@ def web_summary(
     return {"current": summary, "previous": _summary(project, previous, parsed, store)}
 
 
-@retry_on_dropped_segment_set
 def web_breakdowns(
     *,
     project: Any,
@@ -184,7 +181,6 @@ def web_breakdowns(
     return answer
 
 
-@retry_on_dropped_segment_set
 def web_breakdown(
     *,
     project: Any,
@@ -209,7 +205,6 @@ def web_breakdown(
     )[dimension]
 
 
-@retry_on_dropped_segment_set
 def web_timeseries(
     *,
     project: Any,

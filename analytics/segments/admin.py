@@ -4,15 +4,64 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
+from rest_framework import serializers
 
-from analytics.segments.models import Segment, SegmentImport
-from analytics.segments.services import segment_delete
+from analytics.segments.models import RetiredMembership, Segment, SegmentImport
+from analytics.segments.services import definition_check, segment_delete, segment_update
+
+
+class SegmentForm(forms.ModelForm):
+    """A changed definition is checked as the API checks it (shape, limits, references, cycles)."""
+
+    class Meta:
+        model = Segment
+        fields = ("project", "name", "description", "is_static", "definition", "refresh_interval_minutes")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        definition, project = cleaned.get("definition"), cleaned.get("project")
+        if "definition" not in self.changed_data or project is None:
+            return cleaned
+        if cleaned.get("is_static"):
+            if definition is not None:
+                self.add_error("definition", "a static segment has no definition")
+        elif definition is None:
+            self.add_error("definition", "required unless the segment is static")
+        else:
+            try:
+                cleaned["definition"] = definition_check(
+                    project=project, definition=definition, segment_id=self.instance.pk
+                )
+            except serializers.ValidationError as error:
+                detail = (
+                    error.detail.get("definition", error.detail) if isinstance(error.detail, dict) else error.detail
+                )
+                self.add_error("definition", str(detail))
+        return cleaned
+        if cleaned.get("is_static"):
+            if definition is not None:
+                self.add_error("definition", "a static segment has no definition")
+        elif definition is None:
+            self.add_error("definition", "required unless the segment is static")
+        else:
+            try:
+                cleaned["definition"] = definition_check(
+                    project=project, definition=definition, segment_id=self.instance.pk
+                )
+            except serializers.ValidationError as error:
+                detail = (
+                    error.detail.get("definition", error.detail) if isinstance(error.detail, dict) else error.detail
+                )
+                self.add_error("definition", str(detail))
+        return cleaned
 
 
 @admin.register(Segment)
 class SegmentAdmin(admin.ModelAdmin):
+    form = SegmentForm
     list_display = (
         "name",
         "project",
@@ -39,8 +88,16 @@ class SegmentAdmin(admin.ModelAdmin):
         "updated_at",
     )
 
-    # Through the service: it drops the segment's ClickHouse rows and sets too, and bumps the
-    # project's segments version so cached lookups (lookup.py) see the segment gone at once.
+    # A new definition goes through the service as in the API: back to query time, the
+    # materialised versions retired, the project's segments version bumped so cached
+    # lookups (lookup.py) stop naming the old version's set.
+    def save_model(self, request: Any, obj: Segment, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "definition" in form.changed_data and not obj.is_static:
+            segment_update(segment=obj, definition=obj.definition)
+
+    # Through the service: it retires the segment's ClickHouse rows and sets too, and bumps
+    # the project's segments version so cached lookups (lookup.py) see the segment gone at once.
     def delete_model(self, request: Any, obj: Segment) -> None:
         segment_delete(segment=obj)
 
@@ -55,6 +112,22 @@ class SegmentAdmin(admin.ModelAdmin):
     @admin.display(description="last error")
     def short_error(self, segment: Segment) -> str:
         return segment.last_error[:80]
+
+
+@admin.register(RetiredMembership)
+class RetiredMembershipAdmin(admin.ModelAdmin):
+    """Read-only: what the clean-up task will drop once SEGMENT_SET_GRACE_SECONDS have passed."""
+
+    list_display = ("segment_id", "project_id", "below", "is_static", "retired_at")
+
+    def has_add_permission(self, request: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
+        return False  # a retirement deleted by hand would leave its rows and sets forever
 
 
 @admin.register(SegmentImport)

@@ -13,9 +13,13 @@ deleted, its definition changes or a person is forgotten (``services._members_ch
 The version is read *before* the segment row, and services bump it *after* their change, so
 an entry stored under a version can only be older than that version's changes if the
 change had not committed yet when it was read: the same as reading the row a moment
-earlier. What no cache key can cover, a set dropped while a query that named it is on its
-way, is caught by the runners' retry (``analytics.query.membership``), which looks up with
-``fresh=True``.
+earlier. What no cache key can cover, a query on its way with a lookup taken just before
+a flip or a delete, is covered by the grace period: the version it named, set and rows,
+stays ``SEGMENT_SET_GRACE_SECONDS`` after it is retired (``services.retired_drop``). A
+set missing for another reason (a restore, dropped by hand) fails the query with the
+store's SegmentSetMissing (a 503), which bumps the segments version: the next lookup is
+read afresh and checks the set again. ``fresh=True`` reads past the cache (the bench
+stage uses it).
 
 Tenant safety: entries are keyed by (project id, segment id), the row is read filtered by
 the query's project, the set name is built from the query's project id, and the tenant

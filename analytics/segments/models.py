@@ -111,3 +111,30 @@ class SegmentImport(models.Model):
             "total": self.total_rows,
             "fraction": round(self.processed_rows / self.total_rows, 4) if self.total_rows else 0.0,
         }
+
+
+class RetiredMembership(models.Model):
+    """Membership data no reader takes any more, kept for the queries that named it just before.
+
+    Written when a version stops being current (a flip, a return to query time, a new
+    definition) or a segment is deleted; the clean-up task drops the rows and loaded sets
+    it covers once ``SEGMENT_SET_GRACE_SECONDS`` have passed (``services.retired_drop``).
+    Plain ids, not foreign keys: a deleted segment's data outlives its row.
+    """
+
+    project_id = models.PositiveBigIntegerField()
+    segment_id = models.PositiveBigIntegerField()
+    below = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Versions below this one (never the current one); empty: the segment is deleted.",
+    )
+    is_static = models.BooleanField(default=False, help_text="A deleted static segment: its imported ids go too.")
+    retired_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["retired_at"])]
+
+    def __str__(self) -> str:
+        what = "every version" if self.below is None else f"versions below {self.below}"
+        return f"segment {self.segment_id}: {what}, retired {self.retired_at:%Y-%m-%d %H:%M:%S}"

@@ -69,15 +69,32 @@ def version_size_query(*, project_id: int, segment_id: int, version: int | None)
     )
 
 
-def delete_versions_statement(*, project_id: int, segment_id: int, below: int | None = None) -> Query:
-    """Drop a segment's versions older than ``below`` (None: every version); a mutation,
-    asynchronous. Never a version above: one may be being written."""
-    where = " AND version < {below:UInt64}" if below is not None else ""
+def delete_versions_statement(
+    *, project_id: int, segment_id: int, below: int | None = None, keep: int | None = None
+) -> Query:
+    """Drop a segment's versions older than ``below`` (None: every version) but ``keep``
+    (the current one); a mutation, asynchronous. Never a version above: one may be being
+    written."""
+    where, params = "", {"project_id": project_id, "segment_id": segment_id}
+    if below is not None:
+        where, params["below"] = where + " AND version < {below:UInt64}", below
+    if keep is not None:
+        where, params["keep"] = where + " AND version != {keep:UInt64}", keep
     return Query(
         name="segments.delete_versions",
         sql=f"ALTER TABLE {MEMBERS_TABLE} DELETE WHERE project_id = {{project_id:UInt64}}"
         " AND segment_id = {segment_id:UInt64}" + where,
-        params={"project_id": project_id, "segment_id": segment_id} | ({"below": below} if below is not None else {}),
+        params=params,
+    )
+
+
+def delete_version_statement(*, project_id: int, segment_id: int, version: int) -> Query:
+    """Drop one version (written, never made current: no reader can have taken it)."""
+    return Query(
+        name="segments.delete_version",
+        sql=f"ALTER TABLE {MEMBERS_TABLE} DELETE WHERE project_id = {{project_id:UInt64}}"
+        " AND segment_id = {segment_id:UInt64} AND version = {version:UInt64}",
+        params={"project_id": project_id, "segment_id": segment_id, "version": version},
     )
 
 

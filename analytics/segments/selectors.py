@@ -81,14 +81,14 @@ def members_sql(
     )
 
 
-def resolve_segment(*, project_id: int, segment_id: int, params: Params, fresh: bool = False) -> tuple[str, str]:
+def resolve_segment(*, project_id: int, segment_id: int, params: Params) -> tuple[str, str]:
     """(column, right-hand side of ``<column> IN``) for a segment filter: the loaded set of
     its materialised version with the column it holds (``person_key`` or ``person_id``),
     else ``person_id`` and ``(<members' SQL>)``; the resolver registered with
     ``analytics.query.membership`` (SegmentsConfig.ready). Static and materialised segments
     need only the cached lookup (``lookup.py``); one computed at query time reads its
     definition."""
-    found = segment_lookup(project_id=project_id, segment_id=segment_id, fresh=fresh)
+    found = segment_lookup(project_id=project_id, segment_id=segment_id)
     if found.set_name is not None:
         return found.set_column or "person_id", found.set_name
     if found.is_static:

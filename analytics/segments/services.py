@@ -5,10 +5,14 @@ number in PostgreSQL, writes every member under it in ClickHouse (``INSERT ... S
 whose parts become visible one by one, but nobody reads that version yet), then sets the
 segment's ``members_version`` to it in one UPDATE that only moves forward. Readers take the
 version from the segment row, so they see the old version complete or the new one
-complete. Versions other than the current and the previous one are deleted afterwards
-(the previous one stays for readers that took it just before the flip). Each version's
-members are also loaded into a ``Set`` table before the flip and dropped with the
-version (``sets.py``).
+complete. Each version's members are also loaded into a ``Set`` table before the flip
+(``sets.py``).
+
+A version that stops being current (a flip, a return to query time, a new definition),
+and a deleted segment's whole membership, are *retired* (a ``RetiredMembership`` row), not
+dropped: a query that named the version or its set just before still finds them. The
+clean-up task (``retired_drop``) drops them ``SEGMENT_SET_GRACE_SECONDS`` later, longer
+than any query can take, so no report ever reads a set that was dropped under it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from rest_framework import serializers
 
@@ -29,11 +33,12 @@ from analytics.accounts.models import Project, User
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 from analytics.query.compiler.params import Params
+from analytics.query.membership import SegmentMissing
 from analytics.segments import queries
 from analytics.segments.definition import referenced_segments, validate_definition
-from analytics.segments.models import Segment, SegmentImport, SegmentSize
+from analytics.segments.models import RetiredMembership, Segment, SegmentImport, SegmentSize
 from analytics.segments.selectors import members_sql, segment_size_compute
-from analytics.segments.sets import set_build, sets_drop, sets_enabled, sets_rebuild
+from analytics.segments.sets import set_build, sets_drop, sets_enabled, sets_exist, sets_rebuild
 from analytics.streams.queries.persons import current_person_ids
 from analytics.warehouse.data_version import bump_segment_versions
 from analytics.warehouse.identity import person_id_for
@@ -58,8 +63,21 @@ STATIC_SCHEMA = pa.schema(
 def _members_changed(project_id: int) -> None:
     """Cached report answers may filter by this segment, and cached segment lookups name its
     version and set: new data and segments versions retire both (``analytics.query.cache``,
-    ``lookup.py``). Called after the change it announces (see lookup.py)."""
+    ``lookup.py``). Called after the change it announces (see lookup.py); inside a
+    transaction (the admin's) once more at its commit, or a lookup made in between could
+    keep the uncommitted row's old state under the new token."""
     bump_segment_versions([project_id])
+    if connection.in_atomic_block:
+        transaction.on_commit(lambda: bump_segment_versions([project_id]))
+
+
+def _retire(*, project_id: int, segment_id: int, below: int | None, is_static: bool = False) -> None:
+    """Hand membership no reader takes any more to the clean-up (``retired_drop``): the
+    versions below ``below`` (the current one never), or with None the deleted segment's
+    every version, set and (static) imported row."""
+    RetiredMembership.objects.create(
+        project_id=project_id, segment_id=segment_id, below=below, is_static=is_static, retired_at=utc_now()
+    )
 
 
 # ---------------------------------------------------------------------- definitions
@@ -126,7 +144,8 @@ def segment_create(
 
 def segment_update(*, segment: Segment, **changes: Any) -> Segment:
     """Change name, description, refresh interval or (dynamic only) definition. A new
-    definition drops the materialised membership until the next refresh."""
+    definition puts the segment back to query time until the next refresh and retires
+    its materialised versions (the admin's edit comes through here too)."""
     fields: list[str] = []
     for name in ("name", "description", "refresh_interval_minutes"):
         if name in changes and changes[name] is not None:
@@ -144,22 +163,24 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
         segment.refreshed_at = None
         fields += ["definition", "members_version", "materialised_at", "size", "refreshed_at"]
     segment.full_clean()
-    segment.save(update_fields=[*fields, "updated_at"])
+    with transaction.atomic():
+        segment.save(update_fields=[*fields, "updated_at"])
+        last = Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).first()
+        if "definition" in fields and last:
+            _retire(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
     if "definition" in fields:
         _members_changed(segment.project_id)
     return segment
 
 
-def segment_delete(*, segment: Segment, store: EventStore | None = None) -> None:
-    """Delete the segment and its ClickHouse rows; reports using it then answer 400."""
-    store = store or get_store()
+def segment_delete(*, segment: Segment) -> None:
+    """Delete the segment: new lookups of it raise SegmentMissing at once (reports answer
+    400); its ClickHouse rows and sets are retired, dropped after the grace period (a
+    report that looked it up just before still reads them)."""
     project_id, segment_id, is_static = segment.project_id, segment.id, segment.is_static
-    segment.delete()
-    store.execute(queries.delete_versions_statement(project_id=project_id, segment_id=segment_id))
-    if sets_enabled(store):
-        sets_drop(store, segment_id, project_id)
-    if is_static:
-        store.execute(queries.delete_static_statement(project_id=project_id, segment_id=segment_id))
+    with transaction.atomic():
+        _retire(project_id=project_id, segment_id=segment_id, below=None, is_static=is_static)
+        segment.delete()
     _members_changed(project_id)
 
 
@@ -344,23 +365,32 @@ def segment_memberships_forget(subject: PersonScope, *, store: EventStore | None
 
 # ---------------------------------------------------------------------- materialisation
 def _record_size(segment: Segment, size: int, moment: datetime) -> None:
-    SegmentSize.objects.update_or_create(
-        segment=segment, day=moment.date(), defaults={"size": size, "computed_at": moment}
-    )
-    Segment.objects.filter(id=segment.id).update(size=size, size_computed_at=moment)
+    """Keep the size on the segment and in its history; nothing when the segment was
+    deleted meanwhile (a refresh or an import racing a delete)."""
     segment.size, segment.size_computed_at = size, moment
+    if not Segment.objects.filter(id=segment.id).update(size=size, size_computed_at=moment):
+        return
+    try:
+        with transaction.atomic():
+            SegmentSize.objects.update_or_create(
+                segment_id=segment.id, day=moment.date(), defaults={"size": size, "computed_at": moment}
+            )
+    except IntegrityError:  # the segment went between the two statements
+        if Segment.objects.filter(id=segment.id).exists():
+            raise
 
 
 def _allocate_version(segment: Segment) -> int:
     with transaction.atomic():
-        Segment.objects.filter(id=segment.id).update(last_version=F("last_version") + 1)
+        if not Segment.objects.filter(id=segment.id).update(last_version=F("last_version") + 1):
+            raise SegmentMissing(segment.id)
         segment.last_version = int(Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).get())
     return segment.last_version
 
 
 def segment_materialise(*, segment: Segment, store: EventStore | None = None, now: datetime | None = None) -> int:
-    """Write the members under a new version, make it current, drop older versions.
-    Returns the members written."""
+    """Write the members under a new version, make it current, retire older versions.
+    Returns the members written; raises SegmentMissing if the segment was deleted meanwhile."""
     store = store or get_store()
     moment = now or utc_now()
     version = _allocate_version(segment)
@@ -376,47 +406,56 @@ def segment_materialise(*, segment: Segment, store: EventStore | None = None, no
             queries.version_size_query(project_id=segment.project_id, segment_id=segment.id, version=version)
         ).scalar()
     )
-    previous = Segment.objects.filter(id=segment.id).values_list("members_version", flat=True).get()
     flipped = Segment.objects.filter(Q(members_version__isnull=True) | Q(members_version__lt=version), id=segment.id)
-    if flipped.update(members_version=version, materialised_at=moment, size=size, size_computed_at=moment):
-        segment.members_version, segment.materialised_at = version, moment
-        _members_changed(segment.project_id)
-        # Keep the previous version for readers that took it just before the flip.
-        below = previous if previous is not None else version
+    with transaction.atomic():
+        moved = flipped.update(members_version=version, materialised_at=moment, size=size, size_computed_at=moment)
+        if moved:
+            # Every older version, the one current until now included: readers that took
+            # it just before the flip keep reading it until the grace period has passed.
+            _retire(project_id=segment.project_id, segment_id=segment.id, below=version)
+    if not moved:
+        # Deleted meanwhile, or overtaken by a newer version: this one never became current,
+        # so no reader can have taken it.
         store.execute(
-            queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=below)
+            queries.delete_version_statement(project_id=segment.project_id, segment_id=segment.id, version=version)
         )
         if sets_enabled(store):
-            sets_drop(store, segment, segment.project_id, below=below)
+            store.command(
+                queries.drop_set_statement(
+                    queries.set_name(project_id=segment.project_id, segment_id=segment.id, version=version)
+                )
+            )
+        if not Segment.objects.filter(id=segment.id).exists():
+            raise SegmentMissing(segment.id)
+        return size
+    segment.members_version, segment.materialised_at = version, moment
+    _members_changed(segment.project_id)
     _record_size(segment, size, moment)
     return size
 
 
-def segment_dematerialise(*, segment: Segment, store: EventStore | None = None) -> None:
-    """Back to query time (the segment shrank below the threshold); its rows are dropped,
-    its sets too but the retired version's: a reader that took that version just before
-    still finds it (the next refresh drops it)."""
-    store = store or get_store()
-    retired = Segment.objects.filter(id=segment.id).values_list("members_version", flat=True).get()
-    Segment.objects.filter(id=segment.id).update(members_version=None, materialised_at=None)
+def segment_dematerialise(*, segment: Segment) -> None:
+    """Back to query time (the segment shrank below the threshold); its versions are
+    retired (a reader that took the current one just before still finds it)."""
+    with transaction.atomic():
+        if not Segment.objects.filter(id=segment.id).update(members_version=None, materialised_at=None):
+            raise SegmentMissing(segment.id)
+        last = Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).get()
+        _retire(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
     segment.members_version = None
     segment.materialised_at = None
     _members_changed(segment.project_id)
-    last = Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).get()
-    store.execute(
-        queries.delete_versions_statement(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
-    )
-    if sets_enabled(store):
-        sets_drop(store, segment, segment.project_id, below=retired)
 
 
-def _has_member_rows(store: EventStore, segment: Segment) -> bool:
-    """Rows left in the membership table by an earlier definition (an edit drops the
-    version but leaves its rows, so a reader that took it just before still reads it)."""
-    if not segment.last_version:
+def _has_leftovers(store: EventStore, segment: Segment) -> bool:
+    """Rows or sets of a segment at query time that no retirement covers (left before
+    retirements existed, or by a crash between a write and its retirement)."""
+    if not segment.last_version or RetiredMembership.objects.filter(segment_id=segment.id).exists():
         return False
     query = queries.version_size_query(project_id=segment.project_id, segment_id=segment.id, version=None)
-    return bool(store.query(query).scalar())
+    if store.query(query).scalar():
+        return True
+    return sets_enabled(store) and sets_exist(store, segment.project_id, segment.id)
 
 
 def _claim(segment: Segment, moment: datetime) -> bool:
@@ -435,6 +474,8 @@ def segment_refresh(*, segment: Segment, store: EventStore | None = None, now: d
     store = store or get_store()
     moment = now or utc_now()
     if not _claim(segment, utc_now()):
+        if not Segment.objects.filter(id=segment.id).exists():
+            raise SegmentMissing(segment.id)
         log.info("segments.refresh_skipped", segment_id=segment.id, reason="another refresh holds the lease")
         return segment
     try:
@@ -444,17 +485,20 @@ def segment_refresh(*, segment: Segment, store: EventStore | None = None, now: d
 
 
 def _refresh(segment: Segment, store: EventStore, moment: datetime) -> Segment:
-    segment.refresh_from_db()
+    try:
+        segment.refresh_from_db()
+    except Segment.DoesNotExist:  # deleted since the caller read it
+        raise SegmentMissing(segment.id) from None
     try:
         size = segment_size_compute(segment=segment, store=store, now=moment, force_query_time=True)
         threshold = settings.SEGMENT_MATERIALISE_THRESHOLD
         if not segment.is_static and size > threshold:
             segment_materialise(segment=segment, store=store, now=moment)
         else:
-            if segment.is_materialised or _has_member_rows(store, segment):
-                segment_dematerialise(segment=segment, store=store)
-            elif sets_enabled(store):
-                sets_drop(store, segment, segment.project_id)  # the set a dematerialise kept
+            if segment.is_materialised:
+                segment_dematerialise(segment=segment)
+            elif _has_leftovers(store, segment):
+                _retire(project_id=segment.project_id, segment_id=segment.id, below=segment.last_version + 1)
             _record_size(segment, size, moment)
         segment.last_error = ""
     except Exception as error:
@@ -492,3 +536,60 @@ def segments_refresh_due(*, store: EventStore | None = None, now: datetime | Non
         except Exception:
             failed += 1
     return {"refreshed": refreshed, "failed": failed}
+
+
+# ---------------------------------------------------------------------- retired memberships
+def retired_drop(*, store: EventStore | None = None, now: datetime | None = None) -> dict[str, int]:
+    """Drop the rows and sets of memberships retired at least SEGMENT_SET_GRACE_SECONDS ago
+    (the beat task ``segments_retired_drop``). A segment being refreshed is left for the
+    next run (a version it is writing may lie below a retirement made by an edit); one
+    failing does not stop the others, its retirements stay for the next run."""
+    store = store or get_store()
+    cutoff = (now or utc_now()) - timedelta(seconds=settings.SEGMENT_SET_GRACE_SECONDS)
+    due: dict[tuple[int, int], list[RetiredMembership]] = {}
+    for retired in RetiredMembership.objects.filter(retired_at__lte=cutoff).order_by("id"):
+        due.setdefault((retired.project_id, retired.segment_id), []).append(retired)
+    dropped = failed = skipped = 0
+    for (project_id, segment_id), retirements in due.items():
+        try:
+            if _drop_retired(store, project_id, segment_id, retirements, now or utc_now()):
+                RetiredMembership.objects.filter(id__in=[retired.id for retired in retirements]).delete()
+                dropped += 1
+            else:
+                skipped += 1
+        except Exception as error:
+            failed += 1
+            log.warning("segments.retired_drop_failed", segment_id=segment_id, error=str(error)[:300])
+    return {"dropped": dropped, "failed": failed, "skipped": skipped}
+
+
+def _drop_retired(
+    store: EventStore, project_id: int, segment_id: int, retirements: list[RetiredMembership], moment: datetime
+) -> bool:
+    """Drop what these retirements of one segment cover; False when it must wait."""
+    row = (
+        Segment.objects.filter(project_id=project_id, id=segment_id)
+        .values_list("members_version", "refreshing_since")
+        .first()
+    )
+    if row is None:  # deleted: everything it had (no version of it can become current again)
+        store.execute(queries.delete_versions_statement(project_id=project_id, segment_id=segment_id))
+        if sets_enabled(store):
+            sets_drop(store, segment_id, project_id)
+        if any(retired.is_static for retired in retirements):
+            store.execute(queries.delete_static_statement(project_id=project_id, segment_id=segment_id))
+        return True
+    current, refreshing_since = row
+    if refreshing_since is not None and refreshing_since >= moment - REFRESH_LEASE:
+        return False
+    # A deletion's retirement (below None) of a segment that still exists is dropped
+    # unused: that delete was rolled back.
+    bounds = [retired.below for retired in retirements if retired.below is not None]
+    if bounds:
+        below = max(bounds)
+        store.execute(
+            queries.delete_versions_statement(project_id=project_id, segment_id=segment_id, below=below, keep=current)
+        )
+        if sets_enabled(store):
+            sets_drop(store, segment_id, project_id, below=below, keep=current)
+    return True

@@ -11,14 +11,18 @@ Life of a set, beside its version's rows (``services.segment_materialise``):
 - built after the version's rows are written and *before* the segment row flips to that
   version; readers take the version from the segment row, so they never see a set that
   is still being filled;
-- dropped with the version's rows (the current and the previous version are kept);
+- retired with the version's rows when the version stops being current (or the segment
+  is deleted), and dropped with them ``SEGMENT_SET_GRACE_SECONDS`` later by the clean-up
+  task (``services.retired_drop``): longer than any query can take, so a query that
+  named the set just before the flip or delete still finds it;
 - rebuilt from the rows when a person is forgotten (a ``Set`` has no DELETE): a new set is
   filled beside it and swapped in with ``EXCHANGE TABLES``, so the name never goes missing;
 - missing (a backup restored without it, a failed build, dropped by hand): the segment
   lookup (``lookup.py``) checks that it exists and falls back to the subquery; a query that
-  named it from a cached lookup fails "unknown table" and runs again with a fresh one
-  (``analytics.query.membership.retry_on_dropped_segment_set``); the next refresh builds a
-  new version with its set.
+  named it from a cached lookup is answered 503 "retry" by the store
+  (``analytics.warehouse.errors.SegmentSetMissing``), which also retires the project's
+  cached lookups, so the next attempt reads the rows; the next refresh builds a new version
+  with its set.
 
 Keys or UUIDs: a set holds the members' ``events.person_key`` (a 64-bit hash of the
 person, migration 0010), half as wide to read and probe as ``person_id``, when no event
@@ -99,12 +103,19 @@ def _set_versions(store: EventStore, project_id: int, segment_id: int | None = N
     return found
 
 
-def sets_drop(store: EventStore, segment: Segment | int, project_id: int, below: int | None = None) -> None:
-    """Drop a segment's sets of versions below ``below`` (None: every one)."""
+def sets_drop(
+    store: EventStore, segment: Segment | int, project_id: int, below: int | None = None, keep: int | None = None
+) -> None:
+    """Drop a segment's sets of versions below ``below`` (None: every one) but ``keep``."""
     segment_id = segment if isinstance(segment, int) else segment.id
     for name, _, version in _set_versions(store, project_id, segment_id):
-        if below is None or version < below:
+        if (below is None or version < below) and version != keep:
             store.command(queries.drop_set_statement(name))
+
+
+def sets_exist(store: EventStore, project_id: int, segment_id: int) -> bool:
+    """Whether any set (or leftover rebuild) of the segment is loaded."""
+    return bool(_set_versions(store, project_id, segment_id))
 
 
 def sets_rebuild(store: EventStore, project_id: int) -> int:

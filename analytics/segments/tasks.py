@@ -1,5 +1,6 @@
-"""Celery tasks of segments: thin wrappers around services (the refresh is scheduled by beat,
-see migrations/0002_beat_schedule.py; embedded mode runs tasks inline)."""
+"""Celery tasks of segments: thin wrappers around services (the refresh and the clean-up of
+retired memberships are scheduled by beat, see migrations/0002_beat_schedule.py and
+0005_retired_drop_schedule.py; embedded mode runs tasks inline)."""
 
 from __future__ import annotations
 
@@ -24,3 +25,9 @@ def segments_refresh() -> dict[str, int]:
 def segment_import_run(import_id: int) -> str:
     """Import one CSV upload into its static segment."""
     return services.import_run(import_id=import_id).state
+
+
+@shared_task(name="analytics.segments.tasks.segments_retired_drop")
+def segments_retired_drop() -> dict[str, int]:
+    """Drop the rows and sets of memberships retired more than SEGMENT_SET_GRACE_SECONDS ago."""
+    return services.retired_drop()

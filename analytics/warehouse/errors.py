@@ -43,3 +43,19 @@ def read_or_unavailable(read: Callable[[], T]) -> T:
         return read()
     except StoreUnavailable:
         raise ServiceUnavailable("the event store is unavailable; retry shortly", retry_after=5) from None
+
+
+class SegmentSetMissing(StoreQueryError, ServiceUnavailable):
+    """A query named a segment's loaded set (``segment_set_...``) that does not exist.
+
+    Sets of retired versions outlive any query that named them (analytics/segments/sets.py),
+    so this is a set lost otherwise: a backup restored without it, dropped by hand. The
+    store has bumped the project's segments version, so the next lookup reads the segment
+    afresh, finds the set missing and uses the membership rows: a 503 asking to retry, never
+    a 500, and never an answer from a half-known membership.
+    """
+
+    def __init__(self, name: str) -> None:
+        ServiceUnavailable.__init__(
+            self, f"a segment's member set ({name}) is missing; retry (the next attempt reads its rows)", retry_after=1
+        )

@@ -31,11 +31,19 @@ from tenacity import (
 from analytics.core.control import ServerRefused, is_server_process, store_held_by_server
 from analytics.core.logging import get_logger
 from analytics.warehouse import metrics
-from analytics.warehouse.errors import StoreCircuitOpen, StoreError, StoreQueryError, StoreUnavailable
-from analytics.warehouse.guard import Query, check_scoped
+from analytics.warehouse.data_version import bump_segment_versions
+from analytics.warehouse.errors import (
+    SegmentSetMissing,
+    StoreCircuitOpen,
+    StoreError,
+    StoreQueryError,
+    StoreUnavailable,
+)
+from analytics.warehouse.guard import SEGMENT_SET_PREFIX, Query, check_scoped
 from analytics.warehouse.once import KEY_SQL, StoredEvents
 from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.transports import QueryResult, Transport, transport_from_url
+from analytics.warehouse.transports.common import error_code
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -67,6 +75,23 @@ def split_by_month(table: pa.Table) -> list[tuple[str, pa.Table]]:
     if len(distinct) == 1:
         return [(str(distinct[0]).replace("-", ""), table)]
     return [(str(month).replace("-", ""), table.filter(pa.array(months == month))) for month in distinct]
+
+
+# ``person_id IN <set>`` of a set that is gone: UNKNOWN_IDENTIFIER with the analyzer
+# (ClickHouse 24.3+, chDB), UNKNOWN_TABLE without it. The name must be the missing
+# identifier itself, not merely in the quoted query ("In scope SELECT ... segment_set_...").
+_UNKNOWN_IDENTIFIER, _UNKNOWN_TABLE = 47, 60
+_MISSING_SET = re.compile(
+    r"(?:identifier|table)\s+[`'\"]?(?:\w+\.)?(" + SEGMENT_SET_PREFIX + r"\d+_\d+_\d+)\b", re.IGNORECASE
+)
+
+
+def missing_segment_set(error: BaseException) -> str | None:
+    """The segment set a failed query named and ClickHouse did not find, if that is the failure."""
+    if error_code(error) not in (_UNKNOWN_IDENTIFIER, _UNKNOWN_TABLE):
+        return None
+    match = _MISSING_SET.search(str(error))
+    return match.group(1) if match else None
 
 
 class ConcurrentCircuitBreaker(pybreaker.CircuitBreaker):
@@ -176,7 +201,8 @@ class EventStore:
 
     # ------------------------------------------------------------------ reads
     def query(self, query: Query) -> QueryResult:
-        """Run a project-scoped SELECT; refused before it reaches ClickHouse if unscoped."""
+        """Run a project-scoped SELECT; refused before it reaches ClickHouse if unscoped. A
+        segment set it names that does not exist is SegmentSetMissing (a 503, see there)."""
         check_scoped(query)
         started = time.perf_counter()
         try:
@@ -184,6 +210,14 @@ class EventStore:
                 f"query:{query.name}",
                 lambda: self.transport.query(query.sql, query.params, query.settings),
             )
+        except StoreQueryError as error:
+            missing = missing_segment_set(error)
+            if missing is None:
+                raise
+            log.warning("store.segment_set_missing", query=query.name, set=missing)
+            if query.params.get("project_id") is not None:  # the tenant guard demands it with a set
+                bump_segment_versions([int(query.params["project_id"])])
+            raise SegmentSetMissing(missing) from error
         finally:
             metrics.STORE_QUERY_SECONDS.labels(query=query.name, transport=self.transport.name).observe(
                 time.perf_counter() - started

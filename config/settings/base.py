@@ -330,8 +330,10 @@ AGGREGATION_INTERVAL_SECONDS = env.AGGREGATION_INTERVAL_SECONDS.get()
 # Time limit of one rollup query in ClickHouse (a 1d/1mo bucket reads a whole day/month).
 AGGREGATION_QUERY_TIMEOUT_SECONDS = env.AGGREGATION_QUERY_TIMEOUT_SECONDS.get()
 
-# Segments (analytics/segments): materialise above this size; most rows of a CSV upload.
+# Segments (analytics/segments): materialise above this size; most rows of a CSV upload;
+# how long retired versions and deleted segments' rows and sets outlive the queries naming them.
 SEGMENT_MATERIALISE_THRESHOLD = env.SEGMENT_MATERIALISE_THRESHOLD.get()
+SEGMENT_SET_GRACE_SECONDS = env.SEGMENT_SET_GRACE_SECONDS.get()
 SEGMENT_IMPORT_MAX_ROWS = env.SEGMENT_IMPORT_MAX_ROWS.get()
 
 # ------------------------------------------------------------------------------

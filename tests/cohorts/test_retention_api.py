@@ -285,7 +285,7 @@ def segment_of_two(project_data: Any) -> Iterator[list[str]]:
     """Segment 7 holds the persons of user-1 and user-2 (a resolver of our own in place of the segments app)."""
     members = ["user-1", "user-2"]
 
-    def resolver(*, project_id: int, segment_id: int, params: Params, fresh: bool) -> tuple[str, str]:
+    def resolver(*, project_id: int, segment_id: int, params: Params) -> tuple[str, str]:
         if segment_id != 7:
             raise SegmentMissing(segment_id)
         ids = params.add(members, "Array(String)")

@@ -275,7 +275,7 @@ def static_segments(loaded):
     members = {7: [f"p{n}" for n in range(0, 300, 3)]}
     previous = membership._resolver
 
-    def resolve(*, project_id: int, segment_id: int, params: Any, fresh: bool) -> tuple[str, str]:
+    def resolve(*, project_id: int, segment_id: int, params: Any) -> tuple[str, str]:
         if segment_id not in members:
             raise membership.SegmentMissing(segment_id)
         ids = params.add(members[segment_id], "Array(String)")

@@ -8,6 +8,7 @@ compare the engine's members with it.
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,11 @@ from zoneinfo import ZoneInfo
 
 import orjson
 import pyarrow as pa
+from django.conf import settings
 
+from analytics.core.timeutils import utc_now
 from analytics.query.compiler.params import Params
+from analytics.segments import queries
 from analytics.segments.selectors import members_sql
 from analytics.streams.persons import PERSONS_SCHEMA
 from analytics.warehouse.guard import Query
@@ -131,6 +135,33 @@ def members(store: Any, project_id: int, segment_id: int, *, now: datetime, forc
     )
     rows = store.query(Query(name="test.members", sql=f"SELECT toString(person_id) FROM ({sql})", params=params.values))
     return {row[0] for row in rows.rows()}
+
+
+def after_grace() -> datetime:
+    """A moment past SEGMENT_SET_GRACE_SECONDS from now: what the clean-up task sees later."""
+    return utc_now() + timedelta(seconds=settings.SEGMENT_SET_GRACE_SECONDS + 1)
+
+
+def set_names(store: Any, project_id: int, segment_id: int) -> list[str]:
+    rows = store.query(queries.sets_query(project_id=project_id, segment_id=segment_id)).rows()
+    return [row[0] for row in rows]
+
+
+def member_versions(store: Any, project_id: int, segment_id: int, *, settle: set[int] | None = None) -> set[int]:
+    """The versions with rows in segment_members; with ``settle``, waited for (up to 20 s)
+    to become that set: a delete is a mutation, asynchronous."""
+    query = Query(
+        name="test.member_versions",
+        sql="SELECT DISTINCT version FROM segment_members WHERE project_id = {project_id:UInt64}"
+        " AND segment_id = {segment_id:UInt64}",
+        params={"project_id": project_id, "segment_id": segment_id},
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        found = {int(row[0]) for row in store.query(query).rows()}
+        if settle is None or found == settle or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 # ---------------------------------------------------------------------- the reference

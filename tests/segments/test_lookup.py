@@ -2,9 +2,11 @@
 
 A warm segment-filtered report reads neither the segment row (PostgreSQL) nor asks
 ClickHouse whether the set exists; a refresh, a forget or a delete is seen at once (the
-segments version changes). A set dropped, or a segment deleted, after the lookup and
-before the query ran is provoked for real here: the report runs again with a fresh lookup
-and answers normally, or answers 400 "segment N no longer exists".
+segments version changes). Refreshes or a delete between a lookup and its query are
+provoked for real here: the version the query named is retired, not dropped, so the query
+reads it whole; the clean-up drops it once the grace period has passed; a deleted segment
+is a 400 "segment N no longer exists" for the next report. A set that is really missing
+(dropped by hand) is a 503 "retry", and the retry reads the rows.
 """
 
 from __future__ import annotations
@@ -23,15 +25,15 @@ from analytics.query.compiler.params import Params
 from analytics.query.membership import SegmentMissing, segment_membership_sql
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer
-from analytics.segments import queries, services, sets
-from analytics.segments.models import Segment
+from analytics.segments import queries, services
+from analytics.segments.models import RetiredMembership, Segment
 from analytics.segments.selectors import resolve_segment
 from analytics.warehouse import metrics
-from analytics.warehouse.errors import UnscopedQueryError
+from analytics.warehouse.errors import SegmentSetMissing, StoreQueryError, UnscopedQueryError
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
 from tests.factories import UserFactory, member_with_project
-from tests.segments.helpers import BUYERS, generate, store_world
+from tests.segments.helpers import BUYERS, after_grace, generate, member_versions, set_names, store_world
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -47,9 +49,9 @@ def _materialised(store: Any, settings: Any, *, seed: int) -> tuple[Any, Any, Se
     return owner, project, segment
 
 
-def _body(segment_id: int, operator: str = "in") -> dict[str, Any]:
+def _body(segment_id: int, operator: str = "in", *, series: int = 2) -> dict[str, Any]:
     return {
-        "series": [{"event": "pageview", "math": "total"}, {"event": None, "math": "unique_users"}],
+        "series": [{"event": "pageview", "math": "total"}, {"event": None, "math": "unique_users"}][:series],
         "interval": "day",
         "from": "-30d",
         "filters": [{"type": "segment", "key": "id", "operator": operator, "value": segment_id}],
@@ -67,8 +69,8 @@ def _series(response: Any) -> list[Any]:
     return [(line["total"], [point["value"] for point in line["points"]]) for line in response.json()["series"]]
 
 
-def _trends(project: Any, segment_id: int, store: EventStore | None = None) -> list[Any]:
-    serializer = TrendsQuerySerializer(data=_body(segment_id), context={"time_zone": "UTC", "now": NOW})
+def _trends(project: Any, segment_id: int, store: EventStore | None = None, *, series: int = 2) -> list[Any]:
+    serializer = TrendsQuerySerializer(data=_body(segment_id, series=series), context={"time_zone": "UTC", "now": NOW})
     serializer.is_valid(raise_exception=True)
     answer = run_trends(project_id=project.id, query=serializer.validated_data["query"], store=store)
     return [(line["total"], [point["value"] for point in line["points"]]) for line in answer["series"]]
@@ -156,56 +158,111 @@ def test_a_delete_is_seen_at_once_through_the_cache(store, client, settings):
 
 
 @pytest.mark.django_db
-def test_a_set_dropped_by_two_refreshes_between_lookup_and_query_is_retried(store, settings):
+def test_a_report_that_looked_up_before_two_refreshes_reads_the_old_versions_set(store, settings):
     _, project, segment = _materialised(store, settings, seed=33)
     before = _trends(project, segment.id)
     old = _operand(segment)
     assert old.startswith("segment_set_")
 
-    def two_refreshes() -> None:  # the second one drops the version the report looked up
+    def two_refreshes() -> None:  # the report's first query named the version they retire
         services.segment_refresh(segment=Segment.objects.get(id=segment.id), store=store, now=NOW)
         services.segment_refresh(segment=Segment.objects.get(id=segment.id), store=store, now=NOW)
-        assert not store.query(queries.set_exists_query(project_id=project.id, name=old)).scalar()
 
     racing = RacingStore(store, old, two_refreshes)
     assert _trends(project, segment.id, store=racing) == before
+    assert racing.raced
     segment.refresh_from_db()
     current = queries.set_name(project_id=project.id, segment_id=segment.id, version=segment.members_version)
-    assert racing.raced
-    assert [sql for sql in racing.sql if old in sql]  # the first attempt named the dropped set
-    assert [sql for sql in racing.sql if current in sql]  # the retry named the current one
+    assert segment.members_version == 3
+    assert sum(old in sql for sql in racing.sql) == 1  # the first series' query, run once, no retry
+    assert [sql for sql in racing.sql if current in sql]  # the second series looked up afresh
+    assert len(set_names(store, project.id, segment.id)) == 3  # versions 1 and 2 are retired, kept
+
+    # Within the grace period the clean-up leaves them; after it, only the current version
+    # is left, and reports read it.
+    assert services.retired_drop(store=store) == {"dropped": 0, "failed": 0, "skipped": 0}
+    assert len(set_names(store, project.id, segment.id)) == 3
+    assert services.retired_drop(store=store, now=after_grace()) == {"dropped": 1, "failed": 0, "skipped": 0}
+    assert set_names(store, project.id, segment.id) == [current]
+    assert member_versions(store, project.id, segment.id, settle={3}) == {3}
+    assert not RetiredMembership.objects.filter(segment_id=segment.id).exists()
+    assert _operand(segment) == current
+    assert _trends(project, segment.id) == before
 
 
 @pytest.mark.django_db
-def test_a_segment_deleted_between_lookup_and_query_is_a_400(store, client, settings):
-    """segment_delete's own steps, with the report in the window between dropping the sets
-    and announcing the change (the cached lookup still names the set)."""
+def test_a_segment_deleted_while_a_query_reads_it_answers_then_the_next_report_is_a_400(store, client, settings):
     owner, project, segment = _materialised(store, settings, seed=34)
     client.force_login(owner)
-    _series(_post(client, project, segment.id))
+    before = _trends(project, segment.id, series=1)
     segment_id, name = segment.id, _operand(segment)
-    Segment.objects.filter(id=segment_id).delete()
-    store.execute(queries.delete_versions_statement(project_id=project.id, segment_id=segment_id))
-    sets.sets_drop(store, segment_id, project.id)
+
+    racing = RacingStore(store, name, lambda: services.segment_delete(segment=Segment.objects.get(id=segment_id)))
+    assert _trends(project, segment_id, store=racing, series=1) == before  # its query named the set
+    assert racing.raced
+    assert not Segment.objects.filter(id=segment_id).exists()
 
     response = _post(client, project, segment_id)
     assert response.status_code == 400, response.content
     assert f"segment {segment_id} no longer exists" in response.content.decode()
-    assert not store.query(queries.set_exists_query(project_id=project.id, name=name)).scalar()
+    assert set_names(store, project.id, segment_id) == [name]  # kept for the grace period
+
+    services.retired_drop(store=store, now=after_grace())
+    assert set_names(store, project.id, segment_id) == []
+    assert member_versions(store, project.id, segment_id, settle=set()) == set()
 
 
 @pytest.mark.django_db
-def test_a_segment_deleted_while_the_report_runs_is_refused(store, settings):
+def test_a_segment_deleted_in_the_middle_of_a_report_refuses_its_later_queries(store, settings):
+    """A report of two series: the first query ran on the set it looked up, the second
+    looks the segment up again (the segments version moved) and finds it gone."""
     _, project, segment = _materialised(store, settings, seed=35)
     segment_id = segment.id
-    racing = RacingStore(store, _operand(segment), lambda: services.segment_delete(segment=segment, store=store))
+    racing = RacingStore(store, _operand(segment), lambda: services.segment_delete(segment=segment))
     with pytest.raises(SegmentMissing, match=f"segment {segment_id} no longer exists"):
         _trends(project, segment_id, store=racing)
     assert racing.raced
 
 
 @pytest.mark.django_db
-def test_a_funnel_reads_through_a_dropped_set_once_again(store, settings):
+def test_a_set_dropped_by_hand_under_a_cached_lookup_is_a_503_then_the_rows_answer(store, client, settings):
+    owner, project, segment = _materialised(store, settings, seed=39)
+    client.force_login(owner)
+    first = _series(_post(client, project, segment.id))
+    name = _operand(segment)
+    store.command(queries.drop_set_statement(name))  # behind the services' back
+    assert _operand(segment) == name  # the cached lookup still names it
+
+    response = _post(client, project, segment.id)
+    assert response.status_code == 503, response.content
+    assert response["Retry-After"] == "1"
+    assert "missing; retry" in response.json()["error"]["message"]
+    # the store retired the cached lookups: the next one checks the set and reads the rows
+    assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
+    assert _series(_post(client, project, segment.id)) == first
+
+
+@pytest.mark.django_db
+def test_only_a_missing_set_is_segment_set_missing(store, settings):
+    """ClickHouse quotes the query in its message: an unknown column of a query that names
+    an existing set stays the StoreQueryError it is (a 500 for a bug), not a 503."""
+    _, project, segment = _materialised(store, settings, seed=41)
+    name = _operand(segment)
+    sql = "SELECT {column} FROM events WHERE project_id = {{project_id:UInt64}} AND person_id IN {name}"
+    with pytest.raises(StoreQueryError) as raised:
+        store.query(
+            Query(name="test.bad_column", sql=sql.format(column="nosuch", name=name), params={"project_id": project.id})
+        )
+    assert not isinstance(raised.value, SegmentSetMissing)
+    gone = queries.set_name(project_id=project.id, segment_id=segment.id, version=99)
+    with pytest.raises(SegmentSetMissing, match=gone):
+        store.query(
+            Query(name="test.gone_set", sql=sql.format(column="count()", name=gone), params={"project_id": project.id})
+        )
+
+
+@pytest.mark.django_db
+def test_a_funnel_whose_set_is_dropped_by_hand_fails_once_and_the_next_run_reads_the_rows(store, settings):
     _, project, segment = _materialised(store, settings, seed=36)
     body = {
         "steps": [{"event": "pageview"}, {"event": "purchase"}],
@@ -219,10 +276,13 @@ def test_a_funnel_reads_through_a_dropped_set_once_again(store, settings):
     before = run_funnel(project_id=project.id, query=query)["steps"]
     assert before[0]["count"] > 0
 
-    racing = RacingStore(store, _operand(segment), lambda: sets.sets_drop(store, segment.id, project.id))
-    assert run_funnel(project_id=project.id, query=query, store=racing)["steps"] == before
+    name = _operand(segment)
+    racing = RacingStore(store, name, lambda: store.command(queries.drop_set_statement(name)))
+    with pytest.raises(SegmentSetMissing, match=name):
+        run_funnel(project_id=project.id, query=query, store=racing)
     assert racing.raced
-    assert _operand(segment).startswith("(SELECT person_id FROM segment_members")  # the fresh lookup
+    assert run_funnel(project_id=project.id, query=query)["steps"] == before
+    assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
 
 
 @pytest.mark.django_db
@@ -251,7 +311,7 @@ def test_a_cached_lookup_is_never_another_projects(store, client, settings):
 
 
 @pytest.mark.django_db
-def test_a_segment_deleted_in_the_admin_is_gone_for_reports_and_clickhouse(store, client, settings):
+def test_a_segment_deleted_in_the_admin_is_gone_for_reports_and_later_for_clickhouse(store, client, settings):
     owner, project, segment = _materialised(store, settings, seed=38)
     client.force_login(owner)
     _series(_post(client, project, segment.id))  # a cached lookup names the set
@@ -262,6 +322,52 @@ def test_a_segment_deleted_in_the_admin_is_gone_for_reports_and_clickhouse(store
     assert response.status_code == 302, response.content[:500]
 
     assert not Segment.objects.filter(id=segment.id).exists()
-    assert not store.query(queries.set_exists_query(project_id=project.id, name=name)).scalar()
     with pytest.raises(SegmentMissing):
         _operand(segment)  # the segments version moved: not answered from the cache
+    assert store.query(queries.set_exists_query(project_id=project.id, name=name)).scalar()  # the grace
+    services.retired_drop(store=store, now=after_grace())
+    assert not store.query(queries.set_exists_query(project_id=project.id, name=name)).scalar()
+
+
+@pytest.mark.django_db
+def test_a_definition_edited_in_the_admin_goes_through_the_service(
+    store, client, settings, django_capture_on_commit_callbacks
+):
+    """As in the API: checked, back to query time, the old version retired and the cached
+    lookups retired with it (they named the old definition's set)."""
+    owner, project, segment = _materialised(store, settings, seed=40)
+    client.force_login(owner)
+    _series(_post(client, project, segment.id))
+    old, kept = _operand(segment), segment.definition
+    assert old.startswith("segment_set_")
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    url = f"/admin/segments/segment/{segment.id}/change/"
+    form = {
+        "project": project.id,
+        "name": "buyers",
+        "description": "",
+        "refresh_interval_minutes": 60,
+        "definition": '{"op": "and", "conditions": [{"kind": "person", "key": "nope", "operator": "eq", "value": 1}]}',
+        "refreshing_since_0": "",
+        "refreshing_since_1": "",
+    }
+
+    invalid = client.post(url, {**form, "definition": '{"op": "xor", "conditions": []}'})
+    assert invalid.status_code == 200  # the form again, with the error
+    assert "errorlist" in invalid.content.decode()
+    segment.refresh_from_db()
+    assert segment.definition == kept
+    assert segment.is_materialised
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    segment.refresh_from_db()
+    assert segment.definition["conditions"][0]["key"] == "nope"
+    assert not segment.is_materialised
+    assert RetiredMembership.objects.filter(segment_id=segment.id, below=segment.last_version + 1).exists()
+    operand = _operand(segment)  # not the cached lookup of the old definition's set
+    assert operand.startswith("(SELECT")
+    assert "segment_set_" not in operand
+    assert set_names(store, project.id, segment.id) == [old]  # kept for the grace period

@@ -1,11 +1,11 @@
 """Loaded sets: a materialised segment as a filter reads its version's Set table.
 
 The answers must be those of the query-time path and of the subquery over the version's
-rows; versions swap keeping the current and previous sets (readers during refreshes:
-test_materialise's concurrency test counts each version's set); forgetting a person
-takes them out of the sets; a missing set falls back to the subquery; cluster mode never
-builds one. A set holds the members' ``person_key`` unless a non-member shares a member's
-key (a collision forced by hand), and then their UUIDs.
+rows; versions swap, retired sets kept until the grace period has passed (readers during
+refreshes: test_materialise's concurrency test counts each version's set); forgetting a
+person takes them out of the sets; a missing set falls back to the subquery; cluster mode
+never builds one. A set holds the members' ``person_key`` unless a non-member shares a
+member's key (a collision forced by hand), and then their UUIDs.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from analytics.warehouse.backup import store_row_counts, store_tables
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
 from tests.factories import member_with_project
-from tests.segments.helpers import BUYERS, expected, generate, store_world
+from tests.segments.helpers import BUYERS, after_grace, expected, generate, set_names, store_world
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DEFINITION = BUYERS
@@ -128,39 +128,55 @@ def test_a_materialised_filter_reads_the_set_and_answers_as_the_other_paths(stor
 
     # The subquery over the version's rows (the set gone) answers the same. Dropped by
     # hand, behind the services' back: the cached lookup still names the set, so the
-    # report fails "unknown table" once and runs again with a fresh lookup.
+    # report is a 503 "retry" once (test_lookup), and the retry reads the rows.
     store.command(queries.drop_set_statement(name))
     assert _operand(segment) == name
-    assert _trends(client, project, segment.id) == query_time
+    body = {
+        "series": [{"event": "pageview", "math": "total"}],
+        "from": "-30d",
+        "filters": [{"type": "segment", "key": "id", "operator": "in", "value": segment.id}],
+    }
+    url = f"/api/v1/projects/{project.id}/insights/trends?refresh=1"
+    assert client.post(url, body, content_type="application/json").status_code == 503
     assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
+    assert _trends(client, project, segment.id) == query_time
 
 
 @pytest.mark.django_db
-def test_versions_swap_keeping_the_current_and_previous_sets(store, settings):
+def test_versions_swap_and_retired_sets_go_after_the_grace_period(store, settings):
     project, world, segment = _buyers(store, settings, seed=7)
     for _ in range(3):
         services.segment_refresh(segment=segment, now=NOW)
     segment.refresh_from_db()
     current = segment.members_version
     assert current == 3
-    assert _set_names(store, segment) == [
-        queries.set_name(project_id=project.id, segment_id=segment.id, version=version) for version in (2, 3)
-    ]
+
+    segment_id = segment.id  # the instance loses it when deleted
+
+    def named(*versions: int) -> list[str]:
+        return [queries.set_name(project_id=project.id, segment_id=segment_id, version=version) for version in versions]
+
+    assert _set_names(store, segment) == named(1, 2, 3)  # 1 and 2 retired, kept for readers
     assert _in_set(store, project.id, _operand(segment)) == expected(segment.definition, world)
+    services.retired_drop(store=store, now=after_grace())
+    assert _set_names(store, segment) == named(3)
 
     # Back to query time: the retired version's set stays for readers that took it just
-    # before, until the next refresh; deleting the segment drops every set.
+    # before, refreshes or not, until the grace period has passed; a delete likewise.
     settings.SEGMENT_MATERIALISE_THRESHOLD = 10**6
     services.segment_refresh(segment=segment, now=NOW)
-    assert _set_names(store, segment) == [queries.set_name(project_id=project.id, segment_id=segment.id, version=3)]
     assert _operand(segment).startswith("(SELECT")  # not materialised: compiled at query time
     services.segment_refresh(segment=segment, now=NOW)
+    assert _set_names(store, segment) == named(3)
+    services.retired_drop(store=store, now=after_grace())
     assert _set_names(store, segment) == []
     settings.SEGMENT_MATERIALISE_THRESHOLD = 1
     services.segment_refresh(segment=segment, now=NOW)
-    assert len(_set_names(store, segment)) == 1
+    assert _set_names(store, segment) == named(4)
     services.segment_delete(segment=segment)
-    assert _set_names(store, segment) == []
+    assert set_names(store, project.id, segment_id) == named(4)
+    services.retired_drop(store=store, now=after_grace())
+    assert set_names(store, project.id, segment_id) == []
 
 
 @pytest.mark.django_db
@@ -288,8 +304,15 @@ def test_a_non_member_sharing_a_members_key_makes_the_set_hold_uuids(store, clie
     assert _set_column(store, project.id, name) == "person_id"
     assert _in_set(store, project.id, name) == members  # the stranger is not in
     # The subquery over the version's rows answers the same (the set dropped by hand: the
-    # report fails "unknown table" once and runs again with a fresh lookup).
+    # cached lookup still names it, so one report is a 503 "retry", then the rows are read).
     through_set = _trends(client, project, segment.id)
     store.command(queries.drop_set_statement(name))
-    assert _trends(client, project, segment.id) == through_set
+    body = {
+        "series": [{"event": "pageview", "math": "total"}],
+        "from": "-30d",
+        "filters": [{"type": "segment", "key": "id", "operator": "in", "value": segment.id}],
+    }
+    url = f"/api/v1/projects/{project.id}/insights/trends?refresh=1"
+    assert client.post(url, body, content_type="application/json").status_code == 503
     assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
+    assert _trends(client, project, segment.id) == through_set

@@ -2,7 +2,8 @@
 
 The action types are constants of this module (never client text); every value travels as
 a typed parameter. The measures are read from the properties with ``JSONExtract``, absent
-ones as NULL (sums skip them; the selectors turn a NULL sum into 0).
+ones as NULL (sums skip them; the selectors turn a NULL sum into 0); one user's totals read
+the same extraction stored on insert (``action_measures``, migration 0009).
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ _MEASURES = (
     "sum(tupleElement(measures, 'bytes_up')) AS bytes_up, "
     "sum(tupleElement(measures, 'bytes_down')) AS bytes_down"
 )
+# The page reads the ``by_user`` projection (sorted by user, then timestamp) in its own order
+# only when the setting lets it: that "read in order" merges the parts' streams row by row
+# and took about three times the time of the default read, whose top-K filter on
+# ``timestamp`` and lazy reading of the wide columns already keep the read short
+# (docs/benchmarks/2026-12-03-telecom-detail.md). A setting, not a change of answer.
+_PAGE_SETTINGS = {"optimize_read_in_order": 0}
 # The distinct users' SipHash-128 as UInt128: uniqExact's numeric path, the same exact count.
 _UNIQUE_USERS = "uniqExact(reinterpretAsUInt128(sipHash128(distinct_id))) AS unique_users"
 
@@ -63,15 +70,19 @@ WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AN
 ORDER BY timestamp, event_id
 LIMIT {{limit:UInt32}}
 """
-    return Query(name="telecom.user_actions", sql=sql, params=params)
+    return Query(name="telecom.user_actions", sql=sql, params=params, settings=_PAGE_SETTINGS)
 
 
 def user_totals_query(*, project_id: int, user_id: str, start_ms: int, end_ms: int, tz_name: str, period: str) -> Query:
-    """One user's totals per local ``period`` and type. Columns: period, event, count, measures."""
+    """One user's totals per local ``period`` and type. Columns: period, event, count, measures.
+
+    The measures come from ``action_measures`` (migration 0009: the same ``JSONExtract``
+    computed once on insert), so this reads the narrow ``by_user_measures`` projection and
+    neither reads nor parses the properties."""
     sql = f"""
 SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
 FROM (
-    SELECT timestamp, event, {_PARSED}
+    SELECT timestamp, event, action_measures AS measures
     FROM events
     WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND event IN {_TYPES_SQL}
       AND {_RANGE}

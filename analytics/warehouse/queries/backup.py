@@ -55,10 +55,11 @@ def dump(table: str, path: Path) -> str:
 
 
 def columns() -> str:
-    """Name and type of a table's columns, in order (``{table:String}``)."""
+    """Name and type of the columns a dump holds, in order (``{table:String}``): those of ``SELECT *``,
+    so without the ``MATERIALIZED`` and ``ALIAS`` ones (computed again when the rows are loaded)."""
     return (
         "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = {table:String} "
-        "ORDER BY position"
+        "AND default_kind NOT IN ('MATERIALIZED', 'ALIAS', 'EPHEMERAL') ORDER BY position"
     )
 
 

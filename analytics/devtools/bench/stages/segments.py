@@ -306,7 +306,7 @@ def _filtered_trend(
         return _trend(project_id, now, filters)
 
     # The set is dropped and built by hand, behind the services' back: announced as they do,
-    # so the cached lookup is retired and each path is timed as itself (not as a retry).
+    # so the cached lookup is retired and each path is timed as itself (not as a 503 on a cached name).
     def drop_set() -> None:
         store.command(drop_set_statement(loaded))
         bump_segment_versions([project_id])
