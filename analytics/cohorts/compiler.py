@@ -53,7 +53,7 @@ from django.conf import settings
 from analytics.cohorts.model import Cell, EventSpec, RetentionQuery
 from analytics.query.compiler.filters import filter_sql, property_views
 from analytics.query.compiler.params import Params
-from analytics.query.membership import segment_members_in
+from analytics.query.membership import segment_membership_sql
 from analytics.warehouse.guard import Query
 
 _TZ = "{tz:String}"
@@ -93,8 +93,11 @@ def _matches(spec: EventSpec, params: Params) -> str:
 def _segment_where(query: RetentionQuery, project_id: int, params: Params) -> list[str]:
     if query.segment is None:
         return []
-    members = segment_members_in(project_id=project_id, segment_id=query.segment.segment_id, params=params)
-    return [f"person_id {'NOT IN' if query.segment.negated else 'IN'} {members}"]
+    return [
+        segment_membership_sql(
+            project_id=project_id, segment_id=query.segment.segment_id, params=params, negate=query.segment.negated
+        )
+    ]
 
 
 def _event_value(query: RetentionQuery, params: Params) -> str:

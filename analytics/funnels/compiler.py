@@ -37,7 +37,7 @@ from django.conf import settings
 from analytics.funnels.model import FunnelQuery, PathsQuery, SegmentFilter, Step
 from analytics.query.compiler.filters import PERSONS_SQL, filter_sql, json_views, property_views
 from analytics.query.compiler.params import Params
-from analytics.query.membership import segment_members_in
+from analytics.query.membership import segment_membership_sql
 from analytics.warehouse.guard import Query
 
 OTHER = "$other"
@@ -79,8 +79,9 @@ def step_sql(step: Step, params: Params, common: str | None = None) -> str:
 def segment_sql(segment: SegmentFilter | None, project_id: int, params: Params) -> str | None:
     if segment is None:
         return None
-    members = segment_members_in(project_id=project_id, segment_id=segment.segment_id, params=params)
-    return f"person_id {'NOT IN' if segment.negate else 'IN'} {members}"
+    return segment_membership_sql(
+        project_id=project_id, segment_id=segment.segment_id, params=params, negate=segment.negate
+    )
 
 
 def _events_sql(query: FunnelQuery, project_id: int, params: Params) -> str:

@@ -3,12 +3,15 @@
 A filter condition ``{"type": "segment", "key": "id", "operator": "in"|"not_in", "value": 12}``
 (``eq``/``neq`` are the same) restricts a query to the persons of segment 12. The
 ``segments`` app sits above this layer, so it registers one resolver from its
-``AppConfig.ready``; the filter compiler calls it for the right-hand side of
-``person_id IN``: the name of a loaded ``Set`` table of the members (a materialised
-version's, analytics/segments/sets.py), or ``(<SQL selecting the members' person_id>)``,
-its parameters added through the compiler's ``Params``. A segment that does not exist
-(deleted, or another project's) raises :class:`SegmentMissing`, a 400 "segment N no
-longer exists".
+``AppConfig.ready``; the compilers call :func:`segment_membership_sql` for the test
+``<column> IN <members>``: the name of a loaded ``Set`` table of the members (a
+materialised version's, analytics/segments/sets.py) compared with the column it holds
+(``person_key``, the events' 64-bit key of the person, or ``person_id``), or ``person_id
+IN (<SQL selecting the members' person_id>)``, its parameters added through the compiler's
+``Params``. The test reads ``events`` columns: a compiler that applies it to rows of its
+own must carry ``person_key`` (``filters.filter_columns`` names it). A segment that does
+not exist (deleted, or another project's) raises :class:`SegmentMissing`, a 400 "segment
+N no longer exists".
 
 The resolver may answer from a cached lookup, so the set it names may stop being the
 current version's before the query runs (a refresh flips versions, the segment is
@@ -37,8 +40,9 @@ class SegmentMissing(ApplicationError):
 
 
 class SegmentResolver(Protocol):
-    def __call__(self, *, project_id: int, segment_id: int, params: Params) -> str:
-        """A loaded set's name or ``(<members' SQL>)``, or raise SegmentMissing."""
+    def __call__(self, *, project_id: int, segment_id: int, params: Params) -> tuple[str, str]:
+        """(column, a loaded set's name) or ("person_id", ``(<members' SQL>)``), or raise
+        SegmentMissing."""
         ...
 
 
@@ -50,8 +54,10 @@ def register_segment_resolver(resolver: SegmentResolver) -> None:
     _resolver = resolver
 
 
-def segment_members_in(*, project_id: int, segment_id: int, params: Params) -> str:
-    """The right-hand side of ``person_id IN``: a loaded set's name, or ``(<members' SQL>)``."""
+def segment_membership_sql(*, project_id: int, segment_id: int, params: Params, negate: bool = False) -> str:
+    """``person_key IN <set>``, ``person_id IN <set>`` or ``person_id IN (<members' SQL>)``
+    (``NOT IN`` when ``negate``): whether an event's person is a member."""
     if _resolver is None:
         raise SegmentMissing(segment_id)
-    return _resolver(project_id=project_id, segment_id=segment_id, params=params)
+    column, members = _resolver(project_id=project_id, segment_id=segment_id, params=params)
+    return f"{column} {'NOT IN' if negate else 'IN'} {members}"

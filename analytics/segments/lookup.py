@@ -2,9 +2,9 @@
 
 A report filtered by a segment needs, before its SQL can be written, the segment's kind
 (static or dynamic), its materialised version and whether that version's ``Set`` table
-exists (analytics/segments/sets.py). Read every time, that is a PostgreSQL query and an
-``EXISTS TABLE`` round trip to ClickHouse per filtered query; this module reads them once
-and keeps the answer in process memory.
+exists, with the column it holds (analytics/segments/sets.py). Read every time, that is a
+PostgreSQL query and a ``system.columns`` round trip to ClickHouse per filtered query; this
+module reads them once and keeps the answer in process memory.
 
 An entry is valid only under the project's **segments version**
 (``analytics.warehouse.data_version.segments_version``, one cache read per lookup), which
@@ -51,6 +51,7 @@ class SegmentLookup:
     is_static: bool
     version: int | None  # the materialised version; None: static or computed at query time
     set_name: str | None
+    set_column: str | None = None  # what the set holds: "person_key" or "person_id" (sets.py)
 
 
 _entries: dict[tuple[int, int], tuple[str, SegmentLookup]] = {}
@@ -84,18 +85,24 @@ def _read(*, project_id: int, segment_id: int, store: EventStore) -> SegmentLook
     if row is None:
         raise SegmentMissing(segment_id)
     is_static, version = row
-    name = None
+    name = column = None
     if not is_static and version is not None and sets_enabled(store):
         candidate = queries.set_name(project_id=project_id, segment_id=segment_id, version=version)
-        if store.query(queries.set_exists_query(project_id=project_id, name=candidate)).scalar():
-            name = candidate
+        found = store.query(queries.set_column_query(project_id=project_id, name=candidate)).rows()
+        if found:
+            name, column = candidate, str(found[0][0])
     return SegmentLookup(
-        project_id=project_id, segment_id=segment_id, is_static=bool(is_static), version=version, set_name=name
+        project_id=project_id,
+        segment_id=segment_id,
+        is_static=bool(is_static),
+        version=version,
+        set_name=name,
+        set_column=column,
     )
 
 
 def _for_store(found: SegmentLookup, store: EventStore) -> SegmentLookup:
     """Without the set when this store cannot use sets (a cluster: sets live on one server)."""
     if found.set_name is not None and not sets_enabled(store):
-        return SegmentLookup(found.project_id, found.segment_id, found.is_static, found.version, None)
+        return SegmentLookup(found.project_id, found.segment_id, found.is_static, found.version, None, None)
     return found

@@ -81,20 +81,22 @@ def members_sql(
     )
 
 
-def resolve_segment(*, project_id: int, segment_id: int, params: Params) -> str:
-    """The right-hand side of ``person_id IN`` for a segment filter: the loaded set of its
-    materialised version, else ``(<members' SQL>)``; the resolver registered with
+def resolve_segment(*, project_id: int, segment_id: int, params: Params) -> tuple[str, str]:
+    """(column, right-hand side of ``<column> IN``) for a segment filter: the loaded set of
+    its materialised version with the column it holds (``person_key`` or ``person_id``),
+    else ``person_id`` and ``(<members' SQL>)``; the resolver registered with
     ``analytics.query.membership`` (SegmentsConfig.ready). Static and materialised segments
     need only the cached lookup (``lookup.py``); one computed at query time reads its
     definition."""
     found = segment_lookup(project_id=project_id, segment_id=segment_id)
     if found.set_name is not None:
-        return found.set_name
+        return found.set_column or "person_id", found.set_name
     if found.is_static:
-        return f"({queries.static_members_sql(segment_id=segment_id, params=params)})"
+        return "person_id", f"({queries.static_members_sql(segment_id=segment_id, params=params)})"
     if found.version is not None:
-        return f"({queries.materialised_members_sql(segment_id=segment_id, version=found.version, params=params)})"
-    return f"({members_sql(project_id=project_id, segment_id=segment_id, params=params)})"
+        members = queries.materialised_members_sql(segment_id=segment_id, version=found.version, params=params)
+        return "person_id", f"({members})"
+    return "person_id", f"({members_sql(project_id=project_id, segment_id=segment_id, params=params)})"
 
 
 def segment_size_compute(

@@ -24,6 +24,16 @@ Life of a set, beside its version's rows (``services.segment_materialise``):
   cached lookups, so the next attempt reads the rows; the next refresh builds a new version
   with its set.
 
+Keys or UUIDs: a set holds the members' ``events.person_key`` (a 64-bit hash of the
+person, migration 0010), half as wide to read and probe as ``person_id``, when no event
+of the project belongs to a non-member whose key is a member's (checked over every event
+of the project when the set is filled, ``queries.key_collision_query``); otherwise it holds
+their UUIDs. The set's column says which, and the filter compares that column
+(``person_key IN <set>`` or ``person_id IN <set>``). A person first seen after the check is
+checked at the next refresh; until then a collision needs one of the members' 64-bit keys
+(a chance of members / 2^64 per new person), and the version's members are as stale as
+anything else materialised.
+
 Tenant safety: a set holds the members of one segment of one project (filled from
 ``segment_members`` with ``project_id = {project_id:UInt64}``), its name carries the
 project, the lookup builds it from the segment row read for the query's project, and the
@@ -50,6 +60,25 @@ def sets_enabled(store: EventStore) -> bool:
     return store.cluster is None
 
 
+def _fill(store: EventStore, name: str, project_id: int, segment_id: int, version: int) -> str:
+    """Create and fill set ``name`` (absent) with a version's members: their keys when no
+    other person of the project has a member's key, else their UUIDs. Returns its column."""
+    store.command(queries.create_set_statement(name, "person_key"))
+    store.execute(queries.fill_set_statement(name=name, project_id=project_id, segment_id=segment_id, version=version))
+    collided = queries.key_collision_query(name=name, project_id=project_id, segment_id=segment_id, version=version)
+    if not store.query(collided).scalar():
+        return "person_key"
+    log.warning("segments.set_key_collision", project_id=project_id, segment_id=segment_id, version=version)
+    store.command(queries.drop_set_statement(name))
+    store.command(queries.create_set_statement(name, "person_id"))
+    store.execute(
+        queries.fill_set_statement(
+            name=name, project_id=project_id, segment_id=segment_id, version=version, column="person_id"
+        )
+    )
+    return "person_id"
+
+
 def set_build(store: EventStore, segment: Segment, version: int) -> None:
     """Fill the set of one written version (not yet current). A failure drops the partial
     set and is logged: readers then use the subquery, which is exact too."""
@@ -58,10 +87,7 @@ def set_build(store: EventStore, segment: Segment, version: int) -> None:
     name = queries.set_name(project_id=segment.project_id, segment_id=segment.id, version=version)
     try:
         store.command(queries.drop_set_statement(name))  # a leftover of a failed attempt
-        store.command(queries.create_set_statement(name))
-        store.execute(
-            queries.fill_set_statement(name=name, project_id=segment.project_id, segment_id=segment.id, version=version)
-        )
+        _fill(store, name, segment.project_id, segment.id, version)
     except Exception as error:
         log.warning("segments.set_build_failed", segment_id=segment.id, version=version, error=str(error)[:300])
         store.command(queries.drop_set_statement(name))
@@ -103,10 +129,7 @@ def sets_rebuild(store: EventStore, project_id: int) -> int:
         spare = queries.rebuild_name(name)
         store.command(queries.drop_set_statement(spare))
         try:
-            store.command(queries.create_set_statement(spare))
-            store.execute(
-                queries.fill_set_statement(name=spare, project_id=project_id, segment_id=segment_id, version=version)
-            )
+            _fill(store, spare, project_id, segment_id, version)
             store.command(queries.exchange_statement(name, spare))
         except Exception:
             store.command(queries.drop_set_statement(spare))

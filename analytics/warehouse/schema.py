@@ -50,6 +50,9 @@ EVENT_COLUMNS: dict[str, tuple[str, pa.DataType, Any]] = {
 # `inserted_at` is not listed: ClickHouse sets it at insert time (DEFAULT now64(3)); the
 # write-time duplicate filter reads recently inserted rows by it (minmax index), and when
 # migration 0004 dropped the copies of an event it kept the one with the smallest value.
+# Computed by ClickHouse from other columns on insert (MATERIALIZED), never sent; reads may
+# name them: ``person_key`` (migration 0010) is what a segment's set of keys is compared with.
+COMPUTED_EVENT_COLUMNS = ("person_key",)
 REQUIRED_COLUMNS = ("project_id", "event_id", "event", "distinct_id", "person_id", "timestamp", "received_at")
 ARROW_SCHEMA = pa.schema([pa.field(name, arrow_type) for name, (_, arrow_type, _) in EVENT_COLUMNS.items()])
 

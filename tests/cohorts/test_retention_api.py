@@ -285,11 +285,14 @@ def segment_of_two(project_data: Any) -> Iterator[list[str]]:
     """Segment 7 holds the persons of user-1 and user-2 (a resolver of our own in place of the segments app)."""
     members = ["user-1", "user-2"]
 
-    def resolver(*, project_id: int, segment_id: int, params: Params) -> str:
+    def resolver(*, project_id: int, segment_id: int, params: Params) -> tuple[str, str]:
         if segment_id != 7:
             raise SegmentMissing(segment_id)
         ids = params.add(members, "Array(String)")
-        return f"(SELECT person_id FROM events WHERE project_id = {{project_id:UInt64}} AND distinct_id IN {ids})"
+        return (
+            "person_id",
+            f"(SELECT person_id FROM events WHERE project_id = {{project_id:UInt64}} AND distinct_id IN {ids})",
+        )
 
     previous = membership._resolver
     register_segment_resolver(resolver)

@@ -275,11 +275,14 @@ def static_segments(loaded):
     members = {7: [f"p{n}" for n in range(0, 300, 3)]}
     previous = membership._resolver
 
-    def resolve(*, project_id: int, segment_id: int, params: Any) -> str:
+    def resolve(*, project_id: int, segment_id: int, params: Any) -> tuple[str, str]:
         if segment_id not in members:
             raise membership.SegmentMissing(segment_id)
         ids = params.add(members[segment_id], "Array(String)")
-        return f"(SELECT person_id FROM events WHERE project_id = {{project_id:UInt64}} AND distinct_id IN {ids})"
+        return (
+            "person_id",
+            f"(SELECT person_id FROM events WHERE project_id = {{project_id:UInt64}} AND distinct_id IN {ids})",
+        )
 
     membership.register_segment_resolver(resolve)
     yield members

@@ -137,10 +137,10 @@ def segment_resolver(people):
     _, rows, _ = people
     members = sorted({row["person_id"] for row in rows})[::2]
 
-    def resolve(*, project_id: int, segment_id: int, params: Params) -> str:
+    def resolve(*, project_id: int, segment_id: int, params: Params) -> tuple[str, str]:
         if segment_id != SEGMENT_MEMBERS_ID:
             raise SegmentMissing(segment_id)
-        return f"(SELECT toUUID(arrayJoin({params.add(members, 'Array(String)')})))"
+        return "person_id", f"(SELECT toUUID(arrayJoin({params.add(members, 'Array(String)')})))"
 
     previous = membership._resolver
     register_segment_resolver(resolve)

@@ -192,8 +192,11 @@ UTM_BREAKDOWN_SQL = (
 def fake_segments():
     """A stand-in resolver (the segments app registers the real one)."""
 
-    def resolve(*, project_id: int, segment_id: int, params: Params) -> str:
-        return f"(SELECT person_id FROM segment_members WHERE project_id = {{project_id:UInt64}} AND segment_id = {params.add(segment_id, 'UInt64')})"
+    def resolve(*, project_id: int, segment_id: int, params: Params) -> tuple[str, str]:
+        return (
+            "person_id",
+            f"(SELECT person_id FROM segment_members WHERE project_id = {{project_id:UInt64}} AND segment_id = {params.add(segment_id, 'UInt64')})",
+        )
 
     previous = membership._resolver
     register_segment_resolver(resolve)

@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from analytics.accounts.models import Role
 from analytics.accounts.services import personal_api_key_create
 from analytics.query.compiler.params import Params
-from analytics.query.membership import SegmentMissing, segment_members_in
+from analytics.query.membership import SegmentMissing, segment_membership_sql
 from analytics.segments import services
 from analytics.segments.models import Segment
 from analytics.streams.persons import PERSONS_SCHEMA
@@ -314,11 +314,11 @@ def test_segment_create_static_service_and_filter_resolution(setup, store):
     assert segment.is_static
     assert segment.size == 2
     params = Params(project_id=project.id)
-    members = segment_members_in(project_id=project.id, segment_id=segment.id, params=params)
+    members = segment_membership_sql(project_id=project.id, segment_id=segment.id, params=params)
     rows = store.query(
         Query(
             name="t",
-            sql=f"SELECT count() FROM events WHERE project_id = {{project_id:UInt64}} AND person_id IN {members}",
+            sql=f"SELECT count() FROM events WHERE project_id = {{project_id:UInt64}} AND {members}",
             params=params.values,
         )
     )
@@ -330,7 +330,7 @@ def test_a_deleted_segment_is_a_400_for_the_query_layer(setup, client):
     sid = client.post(url(project), {"name": "b", "definition": BUYERS}, content_type="application/json").json()["id"]
     client.delete(url(project, f"{sid}/"))
     with pytest.raises(SegmentMissing, match=f"segment {sid} no longer exists"):
-        segment_members_in(project_id=project.id, segment_id=sid, params=Params(project_id=project.id))
+        segment_membership_sql(project_id=project.id, segment_id=sid, params=Params(project_id=project.id))
 
 
 def test_tenant_isolation(setup, client):
@@ -347,7 +347,7 @@ def test_tenant_isolation(setup, client):
     assert response.status_code == 400
     assert "conditions[0].segment" in response.json()["error"]["fields"]["definition"]
     with pytest.raises(SegmentMissing):
-        segment_members_in(project_id=other.id, segment_id=sid, params=Params(project_id=other.id))
+        segment_membership_sql(project_id=other.id, segment_id=sid, params=Params(project_id=other.id))
 
 
 def test_viewers_and_api_keys_read_but_do_not_write(setup, client):

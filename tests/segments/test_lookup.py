@@ -22,11 +22,12 @@ from django.test.utils import CaptureQueriesContext
 from analytics.funnels.runner import run_funnel
 from analytics.funnels.serializers import FunnelQuerySerializer
 from analytics.query.compiler.params import Params
-from analytics.query.membership import SegmentMissing, segment_members_in
+from analytics.query.membership import SegmentMissing, segment_membership_sql
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer
 from analytics.segments import queries, services
 from analytics.segments.models import RetiredMembership, Segment
+from analytics.segments.selectors import resolve_segment
 from analytics.warehouse import metrics
 from analytics.warehouse.errors import SegmentSetMissing, StoreQueryError, UnscopedQueryError
 from analytics.warehouse.guard import Query
@@ -90,9 +91,11 @@ def _segment_reads(captured: CaptureQueriesContext) -> int:
 
 
 def _operand(segment: Segment) -> str:
-    return segment_members_in(
+    """What a filter compares its person column with: a set's name or ``(<members' SQL>)``."""
+    _, members = resolve_segment(
         project_id=segment.project_id, segment_id=segment.id, params=Params(project_id=segment.project_id)
     )
+    return members
 
 
 class RacingStore(EventStore):
@@ -120,12 +123,12 @@ def test_a_warm_filtered_report_reads_no_segment_row_and_asks_no_set_existence(s
     client.force_login(owner)
     first = _series(_post(client, project, segment.id))  # looks the segment up and keeps it
 
-    exists_before = _store_queries("segments.set_exists")
+    exists_before = _store_queries("segments.set_column")
     with CaptureQueriesContext(connection) as captured:
         again = _series(_post(client, project, segment.id))
     assert again == first
     assert _segment_reads(captured) == 0
-    assert _store_queries("segments.set_exists") == exists_before
+    assert _store_queries("segments.set_column") == exists_before
 
     # A refresh flips the version (and drops none of the sets a reader may hold): the next
     # report looks up again, once, and names the new version's set.
@@ -134,7 +137,7 @@ def test_a_warm_filtered_report_reads_no_segment_row_and_asks_no_set_existence(s
     with CaptureQueriesContext(connection) as captured:
         assert _series(_post(client, project, segment.id)) == first
     assert _segment_reads(captured) == 1
-    assert _store_queries("segments.set_exists") == exists_before + 1
+    assert _store_queries("segments.set_column") == exists_before + 1
     assert _operand(segment) == queries.set_name(
         project_id=project.id, segment_id=segment.id, version=segment.members_version
     )
@@ -294,7 +297,7 @@ def test_a_cached_lookup_is_never_another_projects(store, client, settings):
     assert response.status_code == 400
     assert f"segment {segment.id} no longer exists" in response.content.decode()
     with pytest.raises(SegmentMissing):
-        segment_members_in(project_id=other.id, segment_id=segment.id, params=Params(project_id=other.id))
+        segment_membership_sql(project_id=other.id, segment_id=segment.id, params=Params(project_id=other.id))
     # and a set name of the first project is refused for the other one's query
     name = _operand(segment)
     with pytest.raises(UnscopedQueryError, match="another project's segment set"):

@@ -147,11 +147,13 @@ def test_refresh_under_concurrent_ingestion_never_exposes_a_partial_membership(s
                 counted = store.query(
                     queries.version_size_query(project_id=project.id, segment_id=segment.id, version=version)
                 ).scalar()
+                name = queries.set_name(project_id=project.id, segment_id=segment.id, version=version)
+                column = store.query(queries.set_column_query(project_id=project.id, name=name)).scalar()
                 in_set = store.query(
                     Query(
                         name="test.set_count",
                         sql="SELECT uniqExact(person_id) FROM events WHERE project_id = {project_id:UInt64}"
-                        f" AND person_id IN {queries.set_name(project_id=project.id, segment_id=segment.id, version=version)}",
+                        f" AND {column} IN {name}",
                         params={"project_id": project.id},
                     )
                 ).scalar()

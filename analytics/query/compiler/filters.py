@@ -46,7 +46,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analytics.query.compiler.params import Params
-from analytics.query.membership import segment_members_in
+from analytics.query.membership import segment_membership_sql
 from analytics.query.model import (
     NEGATIVE_OPERATORS,
     SESSION_DURATION_BUCKETS,
@@ -178,7 +178,8 @@ def key_columns(key: str) -> set[str]:
 
 def filter_columns(node: Filter | None) -> set[str]:
     """The ``events`` columns a filter reads (person, segment and session conditions read
-    ``person_id``; session attributes come from elsewhere)."""
+    ``person_id``, segment ones ``person_key`` too (a set of keys); session attributes come
+    from elsewhere)."""
     columns: set[str] = set()
     pending = [node] if node is not None else []
     while pending:
@@ -187,6 +188,8 @@ def filter_columns(node: Filter | None) -> set[str]:
             pending.extend(current.conditions)
         elif current.type == "event":
             columns |= key_columns(current.key)
+        elif current.type == "segment":
+            columns |= {"person_id", "person_key"}
         else:
             columns.add("person_id")
     return columns
@@ -237,11 +240,12 @@ def _positive_test(condition: Condition, view: Property, params: Params) -> str:
 
 
 def _segment_sql(condition: Condition, params: Params) -> str:
-    members = segment_members_in(
-        project_id=int(params.values["project_id"]), segment_id=int(condition.value), params=params
+    return segment_membership_sql(
+        project_id=int(params.values["project_id"]),
+        segment_id=int(condition.value),
+        params=params,
+        negate=condition.operator in ("not_in", "neq"),
     )
-    negated = "NOT " if condition.operator in ("not_in", "neq") else ""
-    return f"person_id {negated}IN {members}"
 
 
 def _person_sql(condition: Condition, params: Params) -> str:

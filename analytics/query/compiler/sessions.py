@@ -53,7 +53,7 @@ from django.conf import settings
 from analytics.query.compiler.filters import property_views
 from analytics.query.compiler.params import Params
 from analytics.warehouse.guard import Query
-from analytics.warehouse.schema import EVENT_COLUMNS
+from analytics.warehouse.schema import COMPUTED_EVENT_COLUMNS, EVENT_COLUMNS
 
 PAGEVIEW = "$pageview"
 BOUNCE_SECONDS = 10
@@ -104,7 +104,8 @@ def session_events_sql(
 ) -> str:
     """One row per event of the range with its ``session_key`` (String).
 
-    ``columns`` are ``events`` columns passed through (names of ``EVENT_COLUMNS``);
+    ``columns`` are ``events`` columns passed through (names of ``EVENT_COLUMNS`` or
+    ``COMPUTED_EVENT_COLUMNS``);
     ``computed`` maps our own aliases to SQL expressions over the event's columns (their
     values already in ``params``); ``where`` narrows the events *before* the cut (use it
     only to select whole persons, e.g. one person's events, or the sessions change). The
@@ -113,7 +114,7 @@ def session_events_sql(
     assert {"project_id", "start", "end"} <= params.values.keys()
     names = list(dict.fromkeys([*_WINDOW_COLUMNS, *columns]))
     for name in names:
-        assert name in EVENT_COLUMNS, name
+        assert name in EVENT_COLUMNS or name in COMPUTED_EVENT_COLUMNS, name
     extra = {_check_alias(alias): expression for alias, expression in (computed or {}).items()}
     passed = ", ".join([*names, *extra])
     scanned = ", ".join([*names, *(f"{expression} AS {alias}" for alias, expression in extra.items())])

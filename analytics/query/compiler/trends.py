@@ -52,7 +52,7 @@ from analytics.query.compiler.params import Params
 from analytics.query.compiler.sessions import ENTRY_ATTRIBUTES, SessionRules, session_events_sql, sessions_sql
 from analytics.query.model import PROPERTY_MATHS, Breakdown, DateRange, Series, TrendsQuery
 from analytics.warehouse.guard import Query
-from analytics.warehouse.schema import EVENT_COLUMNS
+from analytics.warehouse.schema import COMPUTED_EVENT_COLUMNS, EVENT_COLUMNS
 
 _TZ = "{tz:String}"
 BUCKETS = {
@@ -142,7 +142,7 @@ def _read_columns(query: TrendsQuery, series: Series) -> tuple[str, ...]:
         needed |= key_columns(series.property)
     if query.breakdown is not None and query.breakdown.type == "event":
         needed |= key_columns(query.breakdown.key)
-    return tuple(name for name in EVENT_COLUMNS if name in needed)
+    return tuple(name for name in (*EVENT_COLUMNS, *COMPUTED_EVENT_COLUMNS) if name in needed)
 
 
 def _counted_sessions(query: TrendsQuery, params: Params, where: str, bucket: str, value: str | None) -> str:

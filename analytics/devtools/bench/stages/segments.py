@@ -15,12 +15,14 @@ session, the answers checked equal first (issue 17):
   loaded set, flip, clean-up). Baseline: the hand-written INSERT ... SELECT of the same
   members into a scratch table. Target: under 10 s for 500k members.
 - the daily ``page_view`` trend over the last 30 days filtered by that materialised
-  segment (``run_trends`` with a ``{"type": "segment"}`` filter: ``person_id IN`` the
-  version's loaded set). Baseline: the same trend unfiltered, timed interleaved with it.
-  Target: within 1.5x the unfiltered trend. The details give the same filtered trend
+  segment (``run_trends`` with a ``{"type": "segment"}`` filter: ``person_key IN`` the
+  version's loaded set of member keys, or ``person_id IN`` a set of UUIDs when a key
+  collides; the details name the column). Baseline: the same trend unfiltered, timed
+  interleaved with it. Target: within 1.5x the unfiltered trend. The details give the same filtered trend
   through the subquery over the version's rows (the set dropped: the fallback, and the
   path before sets), interleaved with the unfiltered one again, and the hand-written SQL
-  of each variant (unfiltered, ``IN <set>``, ``IN (SELECT ... segment_members)``).
+  of each variant (unfiltered, ``<the set's column> IN <set>``, ``IN (SELECT ...
+  segment_members)``).
 """
 
 from __future__ import annotations
@@ -281,7 +283,8 @@ def _filtered_trend(
     segment.refresh_from_db()
     project_id = segment.project_id
     filters = [{"type": "segment", "key": "id", "operator": "in", "value": segment.id}]
-    loaded = segment_lookup(project_id=project_id, segment_id=segment.id, store=store, fresh=True).set_name
+    found = segment_lookup(project_id=project_id, segment_id=segment.id, store=store, fresh=True)
+    loaded, column = found.set_name, found.set_column
     if loaded is None:
         raise RuntimeError("the materialised segment has no loaded set")
     params = {
@@ -292,7 +295,7 @@ def _filtered_trend(
     }
     raw = {
         "unfiltered": HAND_WRITTEN_TREND_SQL.replace("{members}", ""),
-        "set": HAND_WRITTEN_TREND_SQL.replace("{members}", f" AND person_id IN {loaded}"),
+        "set": HAND_WRITTEN_TREND_SQL.replace("{members}", f" AND {column} IN {loaded}"),
         "version_rows": HAND_WRITTEN_TREND_SQL.replace("{members}", VERSION_ROWS_FILTER),
     }
 
@@ -351,6 +354,7 @@ def _filtered_trend(
         details={
             **details,
             "members": segment.size,
+            "set_column": column,
             "first_run_seconds": round(first_run, 4),
             **summary,
             "cpu_ratio_set": round(summary["set"]["cpu_min"] / summary["unfiltered"]["cpu_min"], 3),
