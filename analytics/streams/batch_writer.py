@@ -99,16 +99,12 @@ class BatchWriter:
         max_rows: int,
         quiet: float = DEFAULT_QUIET_SECONDS,
         name: str = "ingest-batch-writer",
-        concurrency: int = 1,
     ):
         self._write = write
         self.interval = interval
         self.max_rows = max_rows
         self.quiet = quiet
         self._name = name
-        # Flushes that may run at once (one thread each). With more than one, a flush starts
-        # while another is still being written, instead of every request waiting for it.
-        self.concurrency = max(1, concurrency)
         self._condition = threading.Condition()
         self._queue: list[tuple[Batch, str, Future[int]]] = []
         self._queued_rows = 0
@@ -116,7 +112,7 @@ class BatchWriter:
         self._last_flush_rows = 0
         self._last_submit = 0.0
         self._closed = False
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
 
     def submit(self, rows: Batch, *, digest: str | None = None) -> Future[int]:
         """Queue rows (or an Arrow table with ``digest``, see :func:`rows_digest`); the future
@@ -127,12 +123,9 @@ class BatchWriter:
         with self._condition:
             if self._closed:
                 raise RuntimeError("the batch writer is closed")
-            if not self._threads:
-                for index in range(self.concurrency):
-                    name = self._name if index == 0 else f"{self._name}-{index + 1}"
-                    thread = threading.Thread(target=self._run, name=name, daemon=True)
-                    thread.start()
-                    self._threads.append(thread)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+                self._thread.start()
             self._queue.append((rows, digest, future))
             self._queued_rows += len(rows)
             self._last_submit = time.monotonic()
@@ -161,10 +154,6 @@ class BatchWriter:
                 taken.append(item)
                 count += len(item[0])
             self._queued_rows -= count
-            # The interval caps how often flushes start; a slow flush is followed at once by
-            # the next. Set here, under the condition, so a second thread sees it at once.
-            self._last_flush = time.monotonic()
-            self._last_flush_rows = count
             return taken
 
     def _run(self) -> None:
@@ -182,6 +171,9 @@ class BatchWriter:
             else hashlib.sha256("".join(digest for _, digest, _ in taken).encode()).hexdigest()
         )
         started = time.monotonic()
+        # The interval caps how often flushes start; a slow flush is followed at once by the next.
+        self._last_flush = started
+        self._last_flush_rows = count
         try:
             self._write(_combine([part for part, _, _ in taken]), token)
         except BaseException as error:  # every waiting request must hear about it
@@ -199,11 +191,10 @@ class BatchWriter:
             taken.clear()
 
     def close(self, timeout: float = 30.0) -> None:
-        """Write what is queued, then stop the threads."""
+        """Write what is queued, then stop the thread."""
         with self._condition:
             self._closed = True
             self._condition.notify_all()
-            threads = list(self._threads)
-        deadline = time.monotonic() + timeout
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)

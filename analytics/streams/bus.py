@@ -22,10 +22,6 @@ from analytics.warehouse.store import get_store
 
 log = get_logger(__name__)
 PUBLISH_TIMEOUT_SECONDS = 60.0
-# Flushes written at once: while one insert runs (its projection and views included), the
-# next batch is checked and inserted beside it, instead of every request waiting for the
-# first (chDB's transport has as many insert sessions; once.py keeps each event once).
-FLUSH_CONCURRENCY = 2
 
 
 class EventBus(Protocol):
@@ -48,7 +44,6 @@ class DirectBus:
             _write,
             interval=settings.INGEST_FLUSH_INTERVAL_MS / 1000 if interval is None else interval,
             max_rows=settings.INGEST_FLUSH_MAX_ROWS if max_rows is None else max_rows,
-            concurrency=FLUSH_CONCURRENCY,
         )
 
     @staticmethod

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,13 +161,9 @@ class StoredEvents:
         self._read_keys = read_keys
         self._lookup = lookup
         self._tables: dict[str, _TableState] = {}
-        # Serialises check and remember: two writers of one process must not both find a
-        # copy new. The inserts themselves run outside it (see :meth:`admit`).
+        # Serialises check, insert and remember: two writers of one process must not both
+        # find a copy new.
         self.lock = threading.RLock()
-        # Inserts admitted and not finished yet, per table; their keys are in the filter
-        # already, their rows not necessarily in the table.
-        self._in_flight: dict[str, int] = {}
-        self._settled = threading.Condition()
 
     def _state(self, table: str) -> _TableState:
         state = self._tables.get(table)
@@ -178,16 +173,7 @@ class StoredEvents:
             self._build(table, state)
         return state
 
-    def _wait_for_inserts(self, table: str) -> None:
-        """Until no admitted insert into ``table`` is running: the table then holds every row
-        whose key the filter has (or the insert failed, and the row is not stored)."""
-        with self._settled:
-            while self._in_flight.get(table):
-                self._settled.wait()
-
     def _build(self, table: str, state: _TableState, *, at_least: int = 0) -> None:
-        # Read from the table, the filter must not miss a row that is still being inserted.
-        self._wait_for_inserts(table)
         keys, now = self._read_keys(table, None)
         capacity = max(MIN_CAPACITY, GROWTH * len(keys), GROWTH * at_least)
         bloom = BlockedBloomFilter(capacity)
@@ -224,9 +210,6 @@ class StoredEvents:
         keep = _first_of_each_identity(batch, keys)
         flagged = np.flatnonzero(keep & bloom.may_contain(keys))
         if len(flagged):
-            # A flagged row's first copy may be in an insert still running: the exact lookup
-            # must see that insert's outcome.
-            self._wait_for_inserts(table)
             keep[flagged] = self._not_stored(table, batch, flagged)
             metrics.STORED_EVENTS_LOOKUPS.labels(table=table).inc(len(flagged))
         dropped = batch.num_rows - int(keep.sum())
@@ -245,36 +228,6 @@ class StoredEvents:
         if bloom.count > bloom.capacity:
             self._build(table, state, at_least=bloom.count)
         metrics.STORED_EVENTS_FILTER_KEYS.labels(table=table).set(bloom.count)
-
-    @contextmanager
-    def admit(self, table: str, keys: np.ndarray) -> Iterator[None]:
-        """Remember ``keys`` before their rows are inserted, and run the insert inside.
-
-        Call with :attr:`lock` held, right after :meth:`keep_new`; the lock may be released
-        for the insert itself, so that two writers of a process insert at once. A later
-        batch's copy of one of these rows is flagged by the filter and looked up only once
-        this insert has finished (:meth:`keep_new` waits), so it is dropped exactly when
-        the insert stored the first copy. A failed insert leaves its keys in the filter:
-        false positives, which the exact lookup answers.
-        """
-        state = self._state(table)
-        bloom = state.bloom
-        assert bloom is not None
-        if bloom.count + len(keys) > bloom.capacity:
-            # Rebuilt from the table (after the running inserts), then these keys on top.
-            self._build(table, state, at_least=bloom.count + len(keys))
-            bloom = state.bloom
-            assert bloom is not None
-        bloom.add(keys)
-        metrics.STORED_EVENTS_FILTER_KEYS.labels(table=table).set(bloom.count)
-        with self._settled:
-            self._in_flight[table] = self._in_flight.get(table, 0) + 1
-        try:
-            yield
-        finally:
-            with self._settled:
-                self._in_flight[table] -= 1
-                self._settled.notify_all()
 
     def _not_stored(self, table: str, batch: pa.Table, rows: np.ndarray) -> np.ndarray:
         """For each of ``rows``: True when its identity is not in the table."""

@@ -7,7 +7,6 @@ fast (pybreaker), and metrics. Get the process-wide instance with :func:`get_sto
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 import time
@@ -271,14 +270,11 @@ class EventStore:
             return 0
         started = time.perf_counter()
         once = self.stored_events
-        with contextlib.ExitStack() as admitted:
-            # Checked and remembered one batch at a time; inserted outside the lock, so that
-            # another writer's batch is checked (and inserted) while this one is written.
-            with once.lock:
-                table, keys = once.keep_new(into, table)
-                admitted.enter_context(once.admit(into, keys))
+        with once.lock:
+            table, keys = once.keep_new(into, table)
             for month, part in split_by_month(table):
                 self._insert_event_part(into, part, f"{dedup_token}/{month}")
+            once.remember(into, keys)
         transport = self.transport.name
         metrics.STORE_INSERT_SECONDS.labels(transport=transport).observe(time.perf_counter() - started)
         metrics.STORE_ROWS_INSERTED.labels(transport=transport).inc(table.num_rows)

@@ -211,29 +211,3 @@ def test_fast_arrow_conversion_of_pipeline_rows_matches_the_general_one(project)
     assert rows_to_arrow(rows).equals(events_to_arrow(rows))
     with pytest.raises(KeyError):
         rows_to_arrow([{"project_id": 1}])
-
-
-def test_with_two_flush_threads_a_flush_starts_while_another_is_written():
-    """A slow insert does not hold the next batch back: it is written beside it."""
-    first_started, second_started = threading.Event(), threading.Event()
-    tokens: list[str] = []
-
-    def write(rows, token):
-        tokens.append(token)
-        if not first_started.is_set():
-            first_started.set()
-            # Still being written when the second batch is taken.
-            assert second_started.wait(10)
-        else:
-            second_started.set()
-
-    writer = BatchWriter(write, interval=0.0, max_rows=10_000, concurrency=2)
-    try:
-        first = writer.submit(rows_for(1, "2a00", 3))
-        assert first_started.wait(10)
-        second = writer.submit(rows_for(1, "2b00", 4))
-        assert second.result(10) == 4
-        assert first.result(10) == 3
-        assert len(set(tokens)) == 2
-    finally:
-        writer.close()

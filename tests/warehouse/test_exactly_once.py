@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import threading
-import time
 import uuid
 import weakref
 from datetime import UTC, datetime
@@ -14,11 +12,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from analytics.warehouse.guard import Query
 from analytics.warehouse.once import BlockedBloomFilter, StoredEvents, event_keys
-from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.store import EventStore, split_by_month
 from tests.warehouse.helpers import BASE_MS, event_row, new_project_id
 
@@ -212,41 +208,3 @@ def test_keys_of_a_slice_equal_the_keys_of_the_same_rows_in_the_whole_array() ->
     projects = np.arange(100, dtype=np.uint64)
     whole = event_keys(projects, ids)
     assert (event_keys(projects[30:70], ids.slice(30, 40)) == whole[30:70]).all()
-
-
-def _hold_insert(store: EventStore, rows: list[dict], token: str, *, store_it: bool, admitted: threading.Event) -> None:
-    """A writer that has checked and admitted its batch and is still inserting it (slowly)."""
-    once = store.stored_events
-    table = events_to_arrow(rows)
-    with contextlib.ExitStack() as running:
-        with once.lock:
-            table, keys = once.keep_new("events", table)
-            running.enter_context(once.admit("events", keys))
-        admitted.set()
-        time.sleep(0.5)
-        if store_it:
-            for month, part in split_by_month(table):
-                store._insert_event_part("events", part, f"{token}/{month}")
-
-
-@pytest.mark.parametrize("first_insert_stores", [True, False])
-def test_a_copy_of_an_event_still_being_inserted_waits_for_that_insert(
-    store: EventStore, first_insert_stores: bool
-) -> None:
-    """Inserts run outside the lock: a copy checked while its first copy is being inserted
-    is dropped if that insert stores it, and stored if that insert fails."""
-    project_id = new_project_id()
-    original = event_row(project_id)
-    admitted = threading.Event()
-    writer = threading.Thread(
-        target=_hold_insert,
-        args=(store, [original], f"held-{project_id}"),
-        kwargs={"store_it": first_insert_stores, "admitted": admitted},
-    )
-    writer.start()
-    assert admitted.wait(30)
-    copy = dict(original, timestamp=BASE_MS + HOUR_MS, received_at=BASE_MS + HOUR_MS)
-    inserted = store.insert_events([copy], dedup_token=f"copy-{project_id}")
-    writer.join(30)
-    assert inserted == (0 if first_insert_stores else 1)
-    assert plain_count(store, project_id) == 1

@@ -38,7 +38,6 @@ log = get_logger(__name__)
 # batch writer's flushes are small, the consumer's per-partition batches large: each gets
 # the cheaper path.
 STREAMING_INSERT_MAX_ROWS = 10_000
-INSERT_SESSIONS = 2
 
 __all__ = ["TRANSIENT_ERROR_CODES", "ChdbTransport", "classify_clickhouse_error", "settings_clause"]
 
@@ -57,11 +56,9 @@ class ChdbTransport:
         # insert runs while a query does instead of waiting for it to finish.
         self._session = session.Session(path)
         self._lock = threading.Lock()
-        # Inserts have sessions of their own, more than one: the embedded batch writer runs
-        # two flushes at once (streams/batch_writer.py), so that one flush's insert (its
-        # projection, its views) does not hold every waiting request behind it.
-        self._inserters = [(session.Session(path), threading.Lock()) for _ in range(INSERT_SESSIONS)]
-        for each in (self._session, *(inserter for inserter, _ in self._inserters)):
+        self._insert_session = session.Session(path)
+        self._insert_lock = threading.Lock()
+        for each in (self._session, self._insert_session):
             each.query(f"SET max_execution_time={int(query_timeout)}")
 
     @classmethod
@@ -113,42 +110,32 @@ class ChdbTransport:
 
     def insert_arrow(self, table: str, data: pa.Table, settings: Mapping[str, Any]) -> None:
         head = f"INSERT INTO {table_name(table)} ({column_list(data.column_names)}) {settings_clause(settings)}"
-        inserter, lock = self._free_inserter()
-        try:
-            if data.num_rows < STREAMING_INSERT_MAX_ROWS:
-                self._insert_streaming(inserter, head, data)
-            else:
-                # The Python() table function finds `arrow_batch` among the calling frames' locals.
-                arrow_batch = data  # noqa: F841
-                inserter.query(f"{head} SELECT {column_list(data.column_names)} FROM Python(arrow_batch)")
-        except RuntimeError as error:
-            self._drain(inserter)
-            raise classify_clickhouse_error(error) from error
-        except (OSError, pa.ArrowException) as error:  # the table could not be serialised
-            self._drain(inserter)
-            raise StoreQueryError(f"chDB insert failed before reaching ClickHouse: {error}") from error
-        finally:
-            lock.release()
-
-    def _free_inserter(self) -> tuple[Any, threading.Lock]:
-        """An insert session nobody uses (its lock taken), else wait for the first one."""
-        for inserter, lock in self._inserters:
-            if lock.acquire(blocking=False):
-                return inserter, lock
-        inserter, lock = self._inserters[0]
-        lock.acquire()
-        return inserter, lock
+        with self._insert_lock:
+            try:
+                if data.num_rows < STREAMING_INSERT_MAX_ROWS:
+                    self._insert_streaming(head, data)
+                else:
+                    # The Python() table function finds `arrow_batch` among the calling frames' locals.
+                    arrow_batch = data  # noqa: F841
+                    self._insert_session.query(
+                        f"{head} SELECT {column_list(data.column_names)} FROM Python(arrow_batch)"
+                    )
+            except RuntimeError as error:
+                self._drain(self._insert_session)
+                raise classify_clickhouse_error(error) from error
+            except (OSError, pa.ArrowException) as error:  # the table could not be serialised
+                self._drain(self._insert_session)
+                raise StoreQueryError(f"chDB insert failed before reaching ClickHouse: {error}") from error
 
     def supports_setting(self, name: str) -> bool:
         return True  # chDB is a current ClickHouse
 
-    @staticmethod
-    def _insert_streaming(insert_session: Any, head: str, data: pa.Table) -> None:
-        """A streaming insert of the table as Arrow IPC bytes (caller holds the session's lock)."""
+    def _insert_streaming(self, head: str, data: pa.Table) -> None:
+        """A streaming insert of the table as Arrow IPC bytes (caller holds the insert lock)."""
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, data.schema) as writer:
             writer.write_table(data)
-        inserter = insert_session.send_insert(head, "ArrowStream")
+        inserter = self._insert_session.send_insert(head, "ArrowStream")
         try:
             inserter.append(memoryview(sink.getvalue()))
             inserter.finish()
@@ -161,9 +148,8 @@ class ChdbTransport:
 
     def close(self) -> None:
         try:
-            for inserter, lock in self._inserters:
-                with lock:
-                    inserter.close()
+            with self._insert_lock:
+                self._insert_session.close()
         finally:
             with self._lock:
                 self._session.close()
