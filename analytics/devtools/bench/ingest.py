@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +17,12 @@ from analytics.devtools.bench.helpers import (
 from analytics.devtools.bench.httpload import LoadResult, build_request, post_all, post_one
 from analytics.devtools.bench.registry import Unavailable
 from analytics.devtools.ports import free_port, wait_for_port
-from analytics.devtools.procstat import peak_rss_mb, rss_mb
+from analytics.devtools.procstat import cpu_seconds, peak_rss_mb, rss_mb
 
 EVENTS_PATH = "/api/v1/events"
+# The embedded batch writer's histograms (analytics/streams/metrics.py): whether it was the
+# bottleneck of a run (busy the whole load) and how large its flushes were.
+_WRITER_SERIES = re.compile(r"^(ingest_batch_writer_flush_(?:duration_seconds|rows)_(?:sum|count)) ([0-9.e+-]+)$", re.M)
 
 
 @dataclass
@@ -26,6 +31,24 @@ class ServeRun:
     events_sent: int
     idle_rss_mb: float | None
     peak_rss_mb: float | None
+    # Server CPU seconds (all threads) during the load, and the batch writer's series over it.
+    server_cpu_seconds: float | None = None
+    writer: dict[str, float] = field(default_factory=dict)
+
+    def writer_details(self) -> dict[str, float | None]:
+        """Server CPU per event, the writer's busy share of the load and its mean flush (embedded mode)."""
+        accepted = self.load.accepted or None
+        flushes = self.writer.get("ingest_batch_writer_flush_rows_count")
+        busy = self.writer.get("ingest_batch_writer_flush_duration_seconds_sum")
+        return {
+            "server_cpu_us_per_event": (
+                round(self.server_cpu_seconds / accepted * 1e6, 1) if self.server_cpu_seconds and accepted else None
+            ),
+            "writer_busy_share": round(busy / self.load.seconds, 2) if busy is not None and self.load.seconds else None,
+            "writer_mean_flush_rows": (
+                round(self.writer["ingest_batch_writer_flush_rows_sum"] / flushes) if flushes else None
+            ),
+        }
 
 
 def batch_bodies(events: list[dict[str, Any]], batch_size: int = 100) -> list[tuple[bytes, int]]:
@@ -63,10 +86,28 @@ def serve_and_post(
             raise RuntimeError(f"POST {EVENTS_PATH} probe answered {probe_status}: {probe_body[:300]!r}")
         idle = rss_mb(process.pid)
         requests = [(build_request("127.0.0.1", port, EVENTS_PATH, body, headers), count) for body, count in bodies[1:]]
+        writer_before = _writer_series(port)
+        cpu_before = cpu_seconds(process.pid)
         load = post_all("127.0.0.1", port, requests, connections=connections)
+        cpu_after = cpu_seconds(process.pid)
         peak = peak_rss_mb(process.pid)
         return ServeRun(
-            load=load, events_sent=sum(count for _, count in bodies[1:]), idle_rss_mb=idle, peak_rss_mb=peak
+            load=load,
+            events_sent=sum(count for _, count in bodies[1:]),
+            idle_rss_mb=idle,
+            peak_rss_mb=peak,
+            server_cpu_seconds=cpu_after - cpu_before,
+            writer={name: value - writer_before.get(name, 0.0) for name, value in _writer_series(port).items()},
         )
     finally:
         stop_process(process)
+
+
+def _writer_series(port: int) -> dict[str, float]:
+    """The batch writer's flush series from the server's /metrics (empty when unreadable)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    return {name: float(value) for name, value in _WRITER_SERIES.findall(text)}

@@ -60,6 +60,9 @@ def _metric(mode: str, run: ServeRun | None, raw_rate: float, reason: str = "", 
             request_p95_ms=round((run.load.percentile(0.95) or 0) * 1000, 1),
             web_peak_rss_mb=run.peak_rss_mb,
             web_idle_rss_mb=run.idle_rss_mb,
+            # Embedded mode: a writer busy for the whole load (share ~1) is the bottleneck
+            # (docs/benchmarks/2026-12-03-http-regression.md).
+            **run.writer_details(),
         )
     metric = Metric(
         name=f"HTTP ingest ({mode})",
