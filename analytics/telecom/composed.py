@@ -37,9 +37,12 @@ from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import to_epoch_ms
 from analytics.telecom.queries.actions import (
     NETWORK_ACTION_TYPES,
+    FoldedUsers,
     composed_unique_users_query,
     global_measures_query,
 )
+from analytics.warehouse.guard import Query
+from analytics.warehouse.selectors import merged_user_day_months
 from analytics.warehouse.store import get_store
 
 MEASURES = ("duration_sec", "bytes_up", "bytes_down")
@@ -133,6 +136,14 @@ def _rollups(project: Project, granularity: Granularity, piece: Piece) -> list[d
 
 
 @dataclass
+class _Users:
+    """The unique users of one partial output bucket: whole UTC days and raw edges."""
+
+    masks: dict[date, int] = field(default_factory=dict)  # UTC month -> its whole days' bits
+    edges: list[Piece] = field(default_factory=list)  # the rest, less than a UTC day each
+
+
+@dataclass
 class _Plan:
     """Where each piece of the range is read from."""
 
@@ -143,6 +154,7 @@ class _Plan:
     days: list[Piece] = field(default_factory=list)  # whole days of the rest: 1d rollups
     hours: list[Piece] = field(default_factory=list)  # whole hours of the rest: 1h rollups
     raw: list[Piece] = field(default_factory=list)  # the minutes left over
+    users: dict[date, _Users] = field(default_factory=dict)  # the same users, per output bucket
 
 
 def _plan(period_name: str, start: datetime, end: datetime, tz_name: str) -> _Plan:
@@ -185,6 +197,8 @@ def _plan_users(plan: _Plan, piece: Piece, period: date) -> None:
     """Where the unique users of ``piece`` (inside one output bucket ``period``) come from:
     its whole UTC days from ``action_user_days`` (a day mask per UTC month), the rest raw."""
     whole_days, edges = _whole(piece, Granularity.DAY, "UTC")
+    users = plan.users.setdefault(period, _Users())
+    users.edges.extend(edges)
     plan.user_raw.extend(edges)
     if whole_days is None:
         return
@@ -194,7 +208,52 @@ def _plan_users(plan: _Plan, piece: Piece, period: date) -> None:
         month = day.date().replace(day=1)
         masks[month] = masks.get(month, 0) | (1 << (day.day - 1))
         day += timedelta(days=1)
+    for month, mask in masks.items():
+        users.masks[month] = users.masks.get(month, 0) | mask
     plan.user_days.extend((period, month, mask) for month, mask in sorted(masks.items()))
+
+
+def _foldable(users: _Users) -> tuple[date, int] | None:
+    """``(UTC month, edge days)`` when a period's users can be counted from the folded rows
+    of one month (``queries.actions.FoldedUsers``): its whole days and every edge in it."""
+    if len(users.masks) != 1:
+        return None
+    (month,) = users.masks
+    edge_mask = 0
+    for low, high in users.edges:
+        last = high - timedelta(milliseconds=1)
+        for moment in (low, last):
+            if moment.astimezone(UTC).date().replace(day=1) != month:
+                return None
+        edge_mask |= 1 << (low.astimezone(UTC).day - 1)
+    return month, edge_mask
+
+
+def _users_query(project: Project, plan: _Plan, period_name: str) -> Query:
+    """The unique users of the partial buckets. A period goes the folded way when its month
+    of ``action_user_days`` is one part: ``FINAL`` then has nothing to merge and costs a
+    plain scan, while over parts not merged yet it costs more than the one set it saves."""
+    candidates = {period: _foldable(users) for period, users in plan.users.items()}
+    merged = merged_user_day_months({found[0] for found in candidates.values() if found is not None})
+    folded: list[FoldedUsers] = []
+    day_sets: list[tuple[date, date, int]] = []
+    ranges: list[Piece] = []
+    for period, users in sorted(plan.users.items()):
+        found = candidates[period]
+        if found is not None and found[0] in merged:
+            month, edge_mask = found
+            folded.append(FoldedUsers(period, month, users.masks[month], edge_mask, _epoch_ranges(users.edges)))
+            continue
+        day_sets.extend((period, month, mask) for month, mask in sorted(users.masks.items()))
+        ranges.extend(users.edges)
+    return composed_unique_users_query(
+        project_id=project.id,
+        day_sets=day_sets,
+        ranges=_epoch_ranges(ranges),
+        tz_name=project.timezone,
+        period=period_name,
+        folded=folded,
+    )
 
 
 def _epoch_ranges(pieces: list[Piece]) -> list[tuple[int, int]]:
@@ -225,12 +284,5 @@ def composed_totals(project: Project, period_name: str, start: datetime, end: da
         query = global_measures_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
         totals.add_raw(store.query(query).dicts())
     if plan.partial:
-        query = composed_unique_users_query(
-            project_id=project.id,
-            day_sets=plan.user_days,
-            ranges=_epoch_ranges(plan.user_raw),
-            tz_name=tz_name,
-            period=period_name,
-        )
-        totals.set_users(store.query(query).dicts())
+        totals.set_users(store.query(_users_query(project, plan, period_name)).dicts())
     return totals.answer()
