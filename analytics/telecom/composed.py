@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from analytics.accounts.models import Project
 from analytics.aggregation.granularity import Granularity, bucket_ceil, bucket_floor, bucket_next
-from analytics.aggregation.selectors import aggregates_for
+from analytics.aggregation.selectors import rollups_of_pieces
 from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import to_epoch_ms
 from analytics.telecom.queries.actions import (
@@ -129,10 +129,6 @@ def _whole(piece: Piece, granularity: Granularity, tz_name: str) -> tuple[Piece 
 def _whole_hour_offsets(piece: Piece, zone: ZoneInfo) -> bool:
     offsets = {moment.astimezone(zone).utcoffset() for moment in piece}
     return len(offsets) == 1 and all(offset is not None and offset.total_seconds() % 3600 == 0 for offset in offsets)
-
-
-def _rollups(project: Project, granularity: Granularity, piece: Piece) -> list[dict[str, Any]]:
-    return list(aggregates_for(project=project, granularity=granularity, start=piece[0], end=piece[1])["results"])
 
 
 @dataclass
@@ -270,14 +266,17 @@ def composed_totals(project: Project, period_name: str, start: datetime, end: da
     if plan.whole_periods is None and not plan.days and not plan.hours:
         return None
     totals = _Totals(period_name, tz_name)
+    pieces = [(Granularity.DAY, piece) for piece in plan.days] + [(Granularity.HOUR, piece) for piece in plan.hours]
+    if plan.whole_periods is not None:
+        pieces.insert(0, (_OUTPUT[period_name], plan.whole_periods))
     try:
-        if plan.whole_periods is not None:
-            totals.add_rollups(_rollups(project, _OUTPUT[period_name], plan.whole_periods), with_users=True)
-        for granularity, pieces in ((Granularity.DAY, plan.days), (Granularity.HOUR, plan.hours)):
-            for piece in pieces:
-                totals.add_rollups(_rollups(project, granularity, piece), with_users=False)
+        results = rollups_of_pieces(project=project, pieces=pieces)
     except ApplicationError:  # a range longer than the rollups serve
         return None
+    for index, found in enumerate(results):
+        # Only the whole output buckets' rollups (the first piece) carry their unique users.
+        totals.add_rollups(found, with_users=index == 0 and plan.whole_periods is not None)
+
     store = get_store()
     if plan.raw:
         ranges = _epoch_ranges(plan.raw)
