@@ -10,13 +10,20 @@ JSON properties of every action in the range, so instead:
   added up from the whole local days inside it (``1d`` rollups), the whole hours of its
   ragged edges (``1h`` rollups) and the minutes left over (raw, with the JSON parse);
 - its unique users cannot be added up from smaller buckets (one user active in two hours
-  counts once), and the rollups keep counts, not sets. They come from one exact count of
-  one set: the users of the whole UTC days inside the partial bucket, read from
-  ``action_user_days`` (one row per user, UTC month and type with a bit per active day,
-  migration 0008), and the users of the edges around those days (less than a UTC day at
-  each end), read raw (``distinct_id`` and the sort-key columns only). UTC days fit every
-  zone: a local bucket's edges are whatever its bounds leave of a UTC day, at any offset
-  and across DST changes.
+  counts once), and the rollups keep counts, not sets. They come from the users of the
+  whole UTC days inside the partial bucket, read from ``action_user_days`` (one row per
+  user, UTC month and type with a bit per active day, migration 0008), and the users of
+  the edges around those days (less than a UTC day at each end), read raw (``distinct_id``
+  and the sort-key columns only). UTC days fit every zone: a local bucket's edges are
+  whatever its bounds leave of a UTC day, at any offset and across DST changes.
+- counted one of two ways, both exact. When the whole days and the edges lie in one UTC
+  month and that month of ``action_user_days`` is one part (the store's maintenance merges
+  closed months, ``warehouse.services.user_days_partitions_optimize``), its rows are read
+  ``FINAL`` (one per type and user, nothing to merge) and counted: the users whose days
+  meet the whole days, plus those among the few rows meeting only the edges' days that
+  are edge users (``queries.actions.FoldedUsers``). Otherwise (the current month, rows
+  not merged yet, edges in another month) one ``uniqExact`` over the mask rows and the
+  raw edges together: ``FINAL`` over parts not merged yet would cost more than that set.
 
 Hour rollups are aligned to UTC: they are used only where the zone's offset is whole hours
 (each UTC hour then lies in one local day); elsewhere the edges are read raw. A range with
