@@ -223,12 +223,12 @@ def _foldable(users: _Users) -> tuple[date, int] | None:
         return None
     (month,) = users.masks
     edge_mask = 0
-    for low, high in users.edges:
-        last = high - timedelta(milliseconds=1)
-        for moment in (low, last):
-            if moment.astimezone(UTC).date().replace(day=1) != month:
+    for low, high in users.edges:  # each under a UTC day: its first and last day cover it
+        for moment in (low, high - timedelta(milliseconds=1)):
+            day = moment.astimezone(UTC).date()
+            if day.replace(day=1) != month:
                 return None
-        edge_mask |= 1 << (low.astimezone(UTC).day - 1)
+            edge_mask |= 1 << (day.day - 1)
     return month, edge_mask
 
 
