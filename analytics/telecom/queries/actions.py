@@ -2,8 +2,9 @@
 
 The action types are constants of this module (never client text); every value travels as
 a typed parameter. The measures are read from the properties with ``JSONExtract``, absent
-ones as NULL (sums skip them; the selectors turn a NULL sum into 0); one user's totals read
-the same extraction stored on insert (``action_measures``, migration 0009).
+ones as NULL (sums skip them; the selectors turn a NULL sum into 0); one user's totals and
+the global minutes of a composed answer read the same extraction stored on insert
+(``action_measures``, migration 0009).
 """
 
 from __future__ import annotations
@@ -135,13 +136,15 @@ ORDER BY period, event
 
 def global_measures_query(*, project_id: int, ranges: list[tuple[int, int]], tz_name: str, period: str) -> Query:
     """All users' count and measures per local ``period`` and type over the ``ranges``
-    pieces, without unique users (the pieces of one period are summed with rollups)."""
+    pieces, without unique users (the pieces of one period are summed with rollups). The
+    measures from ``action_measures`` (migration 0009, the same extraction stored on
+    insert): the few minutes read neither read nor parse the properties of their granules."""
     params: dict[str, object] = {"project_id": int(project_id), "tz": tz_name}
     where = _ranges_sql(ranges, params)
     sql = f"""
 SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
 FROM (
-    SELECT timestamp, event, {_PARSED}
+    SELECT timestamp, event, action_measures AS measures
     FROM events
     WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}
 )
