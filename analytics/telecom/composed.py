@@ -8,15 +8,23 @@ JSON properties of every action in the range, so instead:
   granularity's rollups, unique users included;
 - for a bucket the range only partly covers, count and measures are sums, so they are
   added up from the whole local days inside it (``1d`` rollups), the whole hours of its
-  ragged edges (``1h`` rollups) and the minutes left over (raw, with the JSON parse);
+  ragged edges (``1h`` rollups) and the minutes left over (raw, their measures from
+  ``action_measures``, migration 0009, the same values as a parse of the properties);
 - its unique users cannot be added up from smaller buckets (one user active in two hours
-  counts once), and the rollups keep counts, not sets. They come from one exact count of
-  one set: the users of the whole UTC days inside the partial bucket, read from
-  ``action_user_days`` (one row per user, UTC month and type with a bit per active day,
-  migration 0008), and the users of the edges around those days (less than a UTC day at
-  each end), read raw (``distinct_id`` and the sort-key columns only). UTC days fit every
-  zone: a local bucket's edges are whatever its bounds leave of a UTC day, at any offset
-  and across DST changes.
+  counts once), and the rollups keep counts, not sets. They come from the users of the
+  whole UTC days inside the partial bucket, read from ``action_user_days`` (one row per
+  user, UTC month and type with a bit per active day, migration 0008), and the users of
+  the edges around those days (less than a UTC day at each end), read raw (``distinct_id``
+  and the sort-key columns only). UTC days fit every zone: a local bucket's edges are
+  whatever its bounds leave of a UTC day, at any offset and across DST changes.
+- counted one of two ways, both exact. When the whole days and the edges lie in one UTC
+  month and that month of ``action_user_days`` is one part (the store's maintenance merges
+  closed months, ``warehouse.services.user_days_partitions_optimize``), its rows are read
+  ``FINAL`` (one per type and user, nothing to merge) and counted: the users whose days
+  meet the whole days, plus those among the few rows meeting only the edges' days that
+  are edge users (``queries.actions.FoldedUsers``). Otherwise (the current month, rows
+  not merged yet, edges in another month) one ``uniqExact`` over the mask rows and the
+  raw edges together: ``FINAL`` over parts not merged yet would cost more than that set.
 
 Hour rollups are aligned to UTC: they are used only where the zone's offset is whole hours
 (each UTC hour then lies in one local day); elsewhere the edges are read raw. A range with
@@ -32,14 +40,17 @@ from zoneinfo import ZoneInfo
 
 from analytics.accounts.models import Project
 from analytics.aggregation.granularity import Granularity, bucket_ceil, bucket_floor, bucket_next
-from analytics.aggregation.selectors import aggregates_for
+from analytics.aggregation.selectors import rollups_of_pieces
 from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import to_epoch_ms
 from analytics.telecom.queries.actions import (
     NETWORK_ACTION_TYPES,
+    FoldedUsers,
     composed_unique_users_query,
     global_measures_query,
 )
+from analytics.warehouse.guard import Query
+from analytics.warehouse.selectors import merged_user_day_months
 from analytics.warehouse.store import get_store
 
 MEASURES = ("duration_sec", "bytes_up", "bytes_down")
@@ -128,8 +139,12 @@ def _whole_hour_offsets(piece: Piece, zone: ZoneInfo) -> bool:
     return len(offsets) == 1 and all(offset is not None and offset.total_seconds() % 3600 == 0 for offset in offsets)
 
 
-def _rollups(project: Project, granularity: Granularity, piece: Piece) -> list[dict[str, Any]]:
-    return list(aggregates_for(project=project, granularity=granularity, start=piece[0], end=piece[1])["results"])
+@dataclass
+class _Users:
+    """The unique users of one partial output bucket: whole UTC days and raw edges."""
+
+    masks: dict[date, int] = field(default_factory=dict)  # UTC month -> its whole days' bits
+    edges: list[Piece] = field(default_factory=list)  # the rest, less than a UTC day each
 
 
 @dataclass
@@ -143,6 +158,7 @@ class _Plan:
     days: list[Piece] = field(default_factory=list)  # whole days of the rest: 1d rollups
     hours: list[Piece] = field(default_factory=list)  # whole hours of the rest: 1h rollups
     raw: list[Piece] = field(default_factory=list)  # the minutes left over
+    users: dict[date, _Users] = field(default_factory=dict)  # the same users, per output bucket
 
 
 def _plan(period_name: str, start: datetime, end: datetime, tz_name: str) -> _Plan:
@@ -185,6 +201,8 @@ def _plan_users(plan: _Plan, piece: Piece, period: date) -> None:
     """Where the unique users of ``piece`` (inside one output bucket ``period``) come from:
     its whole UTC days from ``action_user_days`` (a day mask per UTC month), the rest raw."""
     whole_days, edges = _whole(piece, Granularity.DAY, "UTC")
+    users = plan.users.setdefault(period, _Users())
+    users.edges.extend(edges)
     plan.user_raw.extend(edges)
     if whole_days is None:
         return
@@ -194,7 +212,52 @@ def _plan_users(plan: _Plan, piece: Piece, period: date) -> None:
         month = day.date().replace(day=1)
         masks[month] = masks.get(month, 0) | (1 << (day.day - 1))
         day += timedelta(days=1)
+    for month, mask in masks.items():
+        users.masks[month] = users.masks.get(month, 0) | mask
     plan.user_days.extend((period, month, mask) for month, mask in sorted(masks.items()))
+
+
+def _foldable(users: _Users) -> tuple[date, int] | None:
+    """``(UTC month, edge days)`` when a period's users can be counted from the folded rows
+    of one month (``queries.actions.FoldedUsers``): its whole days and every edge in it."""
+    if len(users.masks) != 1:
+        return None
+    (month,) = users.masks
+    edge_mask = 0
+    for low, high in users.edges:  # each under a UTC day: its first and last day cover it
+        for moment in (low, high - timedelta(milliseconds=1)):
+            day = moment.astimezone(UTC).date()
+            if day.replace(day=1) != month:
+                return None
+            edge_mask |= 1 << (day.day - 1)
+    return month, edge_mask
+
+
+def _users_query(project: Project, plan: _Plan, period_name: str) -> Query:
+    """The unique users of the partial buckets. A period goes the folded way when its month
+    of ``action_user_days`` is one part: ``FINAL`` then has nothing to merge and costs a
+    plain scan, while over parts not merged yet it costs more than the one set it saves."""
+    candidates = {period: _foldable(users) for period, users in plan.users.items()}
+    merged = merged_user_day_months({found[0] for found in candidates.values() if found is not None})
+    folded: list[FoldedUsers] = []
+    day_sets: list[tuple[date, date, int]] = []
+    ranges: list[Piece] = []
+    for period, users in sorted(plan.users.items()):
+        found = candidates[period]
+        if found is not None and found[0] in merged:
+            month, edge_mask = found
+            folded.append(FoldedUsers(period, month, users.masks[month], edge_mask, _epoch_ranges(users.edges)))
+            continue
+        day_sets.extend((period, month, mask) for month, mask in sorted(users.masks.items()))
+        ranges.extend(users.edges)
+    return composed_unique_users_query(
+        project_id=project.id,
+        day_sets=day_sets,
+        ranges=_epoch_ranges(ranges),
+        tz_name=project.timezone,
+        period=period_name,
+        folded=folded,
+    )
 
 
 def _epoch_ranges(pieces: list[Piece]) -> list[tuple[int, int]]:
@@ -211,26 +274,22 @@ def composed_totals(project: Project, period_name: str, start: datetime, end: da
     if plan.whole_periods is None and not plan.days and not plan.hours:
         return None
     totals = _Totals(period_name, tz_name)
+    pieces = [(Granularity.DAY, piece) for piece in plan.days] + [(Granularity.HOUR, piece) for piece in plan.hours]
+    if plan.whole_periods is not None:
+        pieces.insert(0, (_OUTPUT[period_name], plan.whole_periods))
     try:
-        if plan.whole_periods is not None:
-            totals.add_rollups(_rollups(project, _OUTPUT[period_name], plan.whole_periods), with_users=True)
-        for granularity, pieces in ((Granularity.DAY, plan.days), (Granularity.HOUR, plan.hours)):
-            for piece in pieces:
-                totals.add_rollups(_rollups(project, granularity, piece), with_users=False)
+        results = rollups_of_pieces(project=project, pieces=pieces)
     except ApplicationError:  # a range longer than the rollups serve
         return None
+    for index, found in enumerate(results):
+        # Only the whole output buckets' rollups (the first piece) carry their unique users.
+        totals.add_rollups(found, with_users=index == 0 and plan.whole_periods is not None)
+
     store = get_store()
     if plan.raw:
         ranges = _epoch_ranges(plan.raw)
         query = global_measures_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
         totals.add_raw(store.query(query).dicts())
     if plan.partial:
-        query = composed_unique_users_query(
-            project_id=project.id,
-            day_sets=plan.user_days,
-            ranges=_epoch_ranges(plan.user_raw),
-            tz_name=tz_name,
-            period=period_name,
-        )
-        totals.set_users(store.query(query).dicts())
+        totals.set_users(store.query(_users_query(project, plan, period_name)).dicts())
     return totals.answer()

@@ -18,5 +18,7 @@ from analytics.warehouse.errors import StoreUnavailable
     max_retries=3,
 )
 def events_partitions_optimize() -> list[str]:
-    """Merge closed months into one part each: part-count maintenance (services)."""
+    """Merge closed months of ``events`` and of ``action_user_days`` into one part each:
+    part-count maintenance (services). Returns the events' partition ids."""
+    services.user_days_partitions_optimize()
     return services.events_partitions_optimize()

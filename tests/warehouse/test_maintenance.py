@@ -118,13 +118,13 @@ def _wait_for_mutations(store: EventStore, timeout: float = 60.0) -> None:
         time.sleep(0.1)
 
 
-def _active_parts(store: EventStore, partition_id: str) -> int:
+def _active_parts(store: EventStore, partition_id: str, table: str = "events") -> int:
     return int(
         store.query_unscoped_admin(
             "test.parts",
-            "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = 'events' "
+            "SELECT count() FROM system.parts WHERE database = currentDatabase() AND table = {table:String} "
             "AND active AND partition_id = {partition:String}",
-            {"partition": partition_id},
+            {"partition": partition_id, "table": table},
         ).scalar()
     )
 
@@ -151,6 +151,33 @@ def test_closed_partitions_are_merged_into_one_part_each(store: EventStore) -> N
     assert partition_id in merged
     assert _active_parts(store, partition_id) == 1
     assert count_events(store, project_id) == 2  # part-count maintenance: every event stays
+
+
+def test_closed_months_of_action_user_days_are_merged_too(store: EventStore) -> None:
+    project_id = new_project_id()
+    moment = utc_now() - timedelta(days=70)
+    partition_id = f"{moment.year}{moment.month:02d}"
+    days = (
+        "SELECT user_hash, groupBitOr(days) AS mask FROM action_user_days "
+        "WHERE project_id = {project_id:UInt64} GROUP BY user_hash ORDER BY user_hash"
+    )
+    store.command("SYSTEM STOP MERGES action_user_days")
+    try:
+        for index, days_ago in enumerate((70, 70.001)):  # one closed month, two inserts
+            _insert(store, project_id, days_ago, retention_days=365, token=f"ud-{index}-{project_id}", event="DATA")
+        assert _active_parts(store, partition_id, "action_user_days") >= 2
+        before = store.query(Query(name="test.days", sql=days, params={"project_id": project_id})).rows()
+    finally:
+        store.command("SYSTEM START MERGES action_user_days")
+
+    merged = services.user_days_partitions_optimize(max_partitions=10_000, store=store)
+
+    assert partition_id in merged
+    assert _active_parts(store, partition_id, "action_user_days") == 1
+    after = store.query(Query(name="test.days", sql=days, params={"project_id": project_id})).rows()
+    assert after == before
+    assert len(after) == 1  # one user
+    assert bin(after[0][1]).count("1") in (1, 2)  # its one or two UTC days
 
 
 def test_the_current_month_is_never_optimized(store: EventStore) -> None:

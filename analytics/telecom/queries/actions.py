@@ -2,12 +2,15 @@
 
 The action types are constants of this module (never client text); every value travels as
 a typed parameter. The measures are read from the properties with ``JSONExtract``, absent
-ones as NULL (sums skip them; the selectors turn a NULL sum into 0); one user's totals read
-the same extraction stored on insert (``action_measures``, migration 0009).
+ones as NULL (sums skip them; the selectors turn a NULL sum into 0); one user's totals and
+the global minutes of a composed answer read the same extraction stored on insert
+(``action_measures``, migration 0009).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from analytics.core.timeutils import to_epoch_ms
@@ -100,16 +103,17 @@ ORDER BY period, event
     return Query(name=f"telecom.user_totals.{period}", sql=sql, params=params)
 
 
-def _ranges_sql(ranges: list[tuple[int, int]], params: dict[str, object]) -> str:
+def _ranges_sql(ranges: list[tuple[int, int]], params: dict[str, object], prefix: str = "") -> str:
     """``[start, end)`` pieces as one OR of time ranges (the primary index keeps only their
     hours), their bounds added to ``params`` as typed parameters."""
     pieces = []
     for index, (start_ms, end_ms) in enumerate(ranges):
-        params[f"start_ms_{index}"] = int(start_ms)
-        params[f"end_ms_{index}"] = int(end_ms)
+        low, high = f"{prefix}start_ms_{index}", f"{prefix}end_ms_{index}"
+        params[low] = int(start_ms)
+        params[high] = int(end_ms)
         pieces.append(
-            f"(timestamp >= fromUnixTimestamp64Milli({{start_ms_{index}:Int64}}, 'UTC') "
-            f"AND timestamp < fromUnixTimestamp64Milli({{end_ms_{index}:Int64}}, 'UTC'))"
+            f"(timestamp >= fromUnixTimestamp64Milli({{{low}:Int64}}, 'UTC') "
+            f"AND timestamp < fromUnixTimestamp64Milli({{{high}:Int64}}, 'UTC'))"
         )
     return "(" + " OR ".join(pieces) + ")"
 
@@ -132,13 +136,15 @@ ORDER BY period, event
 
 def global_measures_query(*, project_id: int, ranges: list[tuple[int, int]], tz_name: str, period: str) -> Query:
     """All users' count and measures per local ``period`` and type over the ``ranges``
-    pieces, without unique users (the pieces of one period are summed with rollups)."""
+    pieces, without unique users (the pieces of one period are summed with rollups). The
+    measures from ``action_measures`` (migration 0009, the same extraction stored on
+    insert): the few minutes read neither read nor parse the properties of their granules."""
     params: dict[str, object] = {"project_id": int(project_id), "tz": tz_name}
     where = _ranges_sql(ranges, params)
     sql = f"""
 SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
 FROM (
-    SELECT timestamp, event, {_PARSED}
+    SELECT timestamp, event, action_measures AS measures
     FROM events
     WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}
 )
@@ -148,6 +154,51 @@ ORDER BY period, event
     return Query(name=f"telecom.global_measures.{period}", sql=sql, params=params)
 
 
+_USER_HASH = "reinterpretAsUInt128(sipHash128(distinct_id))"
+
+
+@dataclass(frozen=True)
+class FoldedUsers:
+    """The unique users of one output ``period`` from the folded rows of one UTC ``month``
+    of ``action_user_days``: ``mask`` holds the period's whole UTC days, ``edge_mask`` the
+    days of its raw ``edges`` (all inside that month)."""
+
+    period: date
+    month: date
+    mask: int
+    edge_mask: int
+    edges: list[tuple[int, int]]
+
+
+def _folded_sql(index: int, folded: FoldedUsers, params: dict[str, object]) -> str:
+    """One period's users from one scan of the month's rows merged at read time (``FINAL``:
+    one row per type and user, ``days`` OR-ed over the rows not merged yet), without a
+    set of all of them: a user counts when their days meet the whole days, or else when
+    they are among the edges' users (a small set). Every edge user has a row of that month
+    whose days meet ``edge_mask`` (the view writes a bit for each stored action), so the
+    rows read (days meeting either mask) hold them all; a user in both counts once."""
+    params.update(
+        {
+            f"f_period_{index}": folded.period,
+            f"f_month_{index}": folded.month,
+            f"f_mask_{index}": int(folded.mask),
+            f"f_reach_{index}": int(folded.mask | folded.edge_mask),
+        }
+    )
+    counted = f"bitAnd(days, {{f_mask_{index}:UInt32}}) != 0"
+    if folded.edges:
+        where = _ranges_sql(folded.edges, params, prefix=f"f{index}_")
+        counted += (
+            f" OR (event, user_hash) IN (SELECT event, {_USER_HASH} FROM events "
+            f"WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where})"
+        )
+    return (
+        f"SELECT {{f_period_{index}:Date}} AS period, event, countIf({counted}) AS unique_users "
+        f"FROM action_user_days FINAL WHERE project_id = {{project_id:UInt64}} AND month = {{f_month_{index}:Date}} "
+        f"AND event IN {_TYPES_SQL} AND bitAnd(days, {{f_reach_{index}:UInt32}}) != 0 GROUP BY event"
+    )
+
+
 def composed_unique_users_query(
     *,
     project_id: int,
@@ -155,9 +206,13 @@ def composed_unique_users_query(
     ranges: list[tuple[int, int]],
     tz_name: str,
     period: str,
+    folded: Sequence[FoldedUsers] = (),
 ) -> Query:
-    """Exact unique users per local ``period`` and type: the users of whole UTC days from
-    ``action_user_days`` (migration 0008) and the users of the ``ranges`` pieces raw, one set.
+    """Exact unique users per local ``period`` and type.
+
+    The periods in ``folded`` are counted from merged-at-read rows (``_folded_sql``). The
+    others: the users of whole UTC days from ``action_user_days`` (migration 0008) and the
+    users of the ``ranges`` pieces raw, one set.
 
     ``day_sets`` are ``(period, UTC month, mask)``: the rows of that month whose day mask meets
     ``mask`` (bit ``d - 1`` for day ``d``) count for the output ``period``. The table holds
@@ -175,16 +230,27 @@ def composed_unique_users_query(
     if ranges:
         where = _ranges_sql(ranges, params)
         parts.append(
-            f"SELECT {_period_sql(period)} AS period, event, reinterpretAsUInt128(sipHash128(distinct_id)) AS user_hash "
+            f"SELECT {_period_sql(period)} AS period, event, {_USER_HASH} AS user_hash "
             f"FROM events WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}"
         )
-    union = "\n    UNION ALL\n    ".join(parts)
+    counted = [_folded_sql(index, each, params) for index, each in enumerate(folded)]
+    if parts:
+        union = "\n        UNION ALL\n        ".join(parts)
+        counted.append(
+            f"SELECT period, event, uniqExact(user_hash) AS unique_users FROM (\n        {union}\n    ) "
+            "GROUP BY period, event"
+        )
+    # Each period is in one branch only; the outer sum just gathers them.
+    branches = "\n    UNION ALL\n    ".join(counted)
     sql = f"""
-SELECT period, event, uniqExact(user_hash) AS unique_users
+SELECT period, event, sum(unique_users) AS unique_users
 FROM (
-    {union}
+    {branches}
 )
 GROUP BY period, event
 ORDER BY period, event
 """
-    return Query(name=f"telecom.composed_unique_users.{period}", sql=sql, params=params)
+    # ``OR`` then tests the edge set only on the rows whose days miss the whole days (a few
+    # thousand of a month's rows); by default ClickHouse evaluates ``IN`` on every row.
+    settings = {"short_circuit_function_evaluation": "force_enable"} if folded else {}
+    return Query(name=f"telecom.composed_unique_users.{period}", sql=sql, params=params, settings=settings)

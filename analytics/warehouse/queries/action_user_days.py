@@ -47,3 +47,14 @@ def users_refill(*, project_id: int, distinct_ids: list[str]) -> Query:
         ),
         params=_params(project_id, distinct_ids),
     )
+
+
+def single_part_months_sql() -> str:
+    """Which of the UTC months ``{partitions:Array(String)}`` (``YYYYMM``) of
+    ``action_user_days`` are one active part (admin query: part counts, no tenant data)."""
+    return (
+        "SELECT partition_id FROM system.parts "
+        "WHERE database = currentDatabase() AND table = 'action_user_days' AND active "
+        "AND has({partitions:Array(String)}, partition_id) "
+        "GROUP BY partition_id HAVING count() = 1"
+    )

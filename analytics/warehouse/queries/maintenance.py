@@ -15,11 +15,16 @@ from analytics.warehouse.guard import Query
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM(timestamp)
 
 
-def _events_table(cluster: str | None) -> tuple[str, str]:
-    """The table that holds the rows (``events_local`` on a cluster) and its ON CLUSTER."""
+_MERGED_TABLES = ("events", "action_user_days")  # the tables whose closed months are merged
+
+
+def _events_table(cluster: str | None, name: str = "events") -> tuple[str, str]:
+    """The table that holds the rows (``<name>_local`` on a cluster) and its ON CLUSTER."""
+    if name not in _MERGED_TABLES:
+        raise ValueError(f"unexpected table {name!r}")
     if cluster:
-        return "events_local", f" ON CLUSTER `{cluster}`"
-    return "events", ""
+        return f"{name}_local", f" ON CLUSTER `{cluster}`"
+    return name, ""
 
 
 def expired_rows_count(*, project_id: int, retention_days: int, cutoff: datetime) -> Query:
@@ -78,9 +83,10 @@ def unfinished_mutations_sql(cluster: str | None) -> str:
     )
 
 
-def closed_partitions_sql(cluster: str | None) -> str:
-    """Partitions of months before ``{current:UInt32}`` that hold more than one active part."""
-    table, _ = _events_table(cluster)
+def closed_partitions_sql(cluster: str | None, name: str = "events") -> str:
+    """Partitions of months before ``{current:UInt32}`` that hold more than one active part
+    (``events`` or ``action_user_days``: both are partitioned by ``YYYYMM``)."""
+    table, _ = _events_table(cluster, name)
     return (
         "SELECT partition_id, count() AS parts FROM system.parts "
         f"WHERE database = currentDatabase() AND table = '{table}' AND active "
@@ -89,9 +95,9 @@ def closed_partitions_sql(cluster: str | None) -> str:
     )
 
 
-def optimize_partition_sql(partition_id: str, cluster: str | None) -> str:
+def optimize_partition_sql(partition_id: str, cluster: str | None, name: str = "events") -> str:
     """``OPTIMIZE ... PARTITION ID '...' FINAL``: merge one closed month into one part."""
     if not _PARTITION_ID.match(partition_id):
         raise ValueError(f"unexpected events partition id {partition_id!r}")
-    table, on_cluster = _events_table(cluster)
+    table, on_cluster = _events_table(cluster, name)
     return f"OPTIMIZE TABLE {table}{on_cluster} PARTITION ID '{partition_id}' FINAL"
