@@ -39,6 +39,24 @@ def chdb_session(store: Any) -> Any:
     return session
 
 
+MERGE_SETTLE_SECONDS = 180
+
+
+def settle_merges(session: Any, limit: float = MERGE_SETTLE_SECONDS) -> float:
+    """Wait (at most ``limit`` seconds) for a fill's background merges; returns the wait.
+
+    A stage's fill writes weeks of data in minutes, which a live server never does, and the
+    merges that follow run in the stage's own process: whatever is timed meanwhile would be
+    charged for them (the reads slow down, their CPU seconds include the merges)."""
+    began = time.monotonic()
+    while time.monotonic() - began < limit:
+        merging = session.query("SELECT count() FROM system.merges", "ArrowTable").column(0)[0].as_py()
+        if not merging:
+            break
+        time.sleep(1)
+    return round(time.monotonic() - began, 1)
+
+
 def raw_insert(session: Any, table: str, data: pa.Table) -> None:
     """INSERT ... SELECT FROM Python(arrow): ClickHouse reading the Arrow batch, nothing else."""
     arrow_batch = data  # noqa: F841 - found by name by the Python() table function

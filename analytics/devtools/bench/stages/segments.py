@@ -41,7 +41,7 @@ from django.core.management import call_command
 from analytics.accounts.models import User
 from analytics.accounts.services import project_create
 from analytics.devtools.bench.data import DataSpec, iter_batches, person_uuids
-from analytics.devtools.bench.helpers import best_of, chdb_session, migrated_store
+from analytics.devtools.bench.helpers import best_of, chdb_session, migrated_store, settle_merges
 from analytics.devtools.bench.registry import Metric, StageContext, at_most, stage
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer
@@ -92,7 +92,6 @@ VERSION_ROWS_FILTER = (
     " AND segment_id = {segment_id:UInt64} AND version = {version:UInt64})"
 )
 TRIES = 7
-SETTLE_SECONDS = 180
 
 
 def _persons(spec: DataSpec, moment: datetime) -> Iterator[pa.Table]:
@@ -135,18 +134,6 @@ def _timed(function: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - began, value
 
 
-def _settle(session: Any) -> float:
-    """Wait (at most SETTLE_SECONDS) for the fill's background merges: they run in this
-    process and would be counted in the CPU seconds of whatever is measured meanwhile."""
-    began = time.monotonic()
-    while time.monotonic() - began < SETTLE_SECONDS:
-        merging = session.query("SELECT count() FROM system.merges", "ArrowTable").column(0)[0].as_py()
-        if not merging:
-            break
-        time.sleep(1)
-    return round(time.monotonic() - began, 1)
-
-
 def _moments(now: datetime, days: int) -> dict[str, str]:
     return {
         "since": (now - timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S"),
@@ -166,7 +153,7 @@ def run(ctx: StageContext) -> list[Metric]:
     ctx.log("filling", events=spec.events, users=spec.users, days=DAYS)
     fill_seconds, _ = _timed(lambda: fill(store, spec))
     ctx.log("filled", seconds=round(fill_seconds, 1))
-    settle_seconds = _settle(session)
+    settle_seconds = settle_merges(session)
     ctx.log("merges settled", seconds=settle_seconds)
     now = spec.start + timedelta(days=DAYS)
     details = {

@@ -5,7 +5,8 @@
    the native consumer (``consume_events``, the product's wire format) on the same actions,
    in the same run. Target: at least 80 % of the native consumer's events/s.
 2. The provider-facing reads on stored actions (10 million at scale 1, over 62 days, users
-   drawn from a skewed law): the detail over 31 days (its first page and totals by day and
+   drawn from a skewed law; every read timed once the fill's background merges settled,
+   at most 3 minutes, as in the segments stage): the detail over 31 days (its first page and totals by day and
    month: what ``GET /api/v1/users/{id}/detail`` runs) of the heaviest user and of the user
    at the 99th percentile and of the median one, and the global aggregates
    (``GET /api/v1/aggregates``) by day and by month of whole days or months (the rollups)
@@ -37,11 +38,13 @@ from analytics.core.timeutils import to_epoch_ms
 from analytics.devtools.bench.consume import consumer_available, fill_and_consume
 from analytics.devtools.bench.helpers import (
     best_of,
+    chdb_session,
     kafka_broker,
     migrated_store,
     postgres_database,
     prepare_product,
     product_env,
+    settle_merges,
 )
 from analytics.devtools.bench.kafka_raw import wire_messages
 from analytics.devtools.bench.registry import Metric, StageContext, Unavailable, at_least, stage
@@ -258,6 +261,7 @@ def _raw_totals(project: Project, period_name: str, period: Range) -> list[dict[
 def _reads(ctx: StageContext) -> list[Metric]:
     project = _bench_project()
     rows, users = _fill_reads(ctx, project.id)
+    ctx.log("merges settled", seconds=settle_merges(chdb_session(migrated_store())))
     return [*_detail_metrics(ctx, project, rows, users), *_aggregate_metrics(ctx, project, rows)]
 
 
