@@ -41,22 +41,6 @@ class SegmentForm(forms.ModelForm):
                 )
                 self.add_error("definition", str(detail))
         return cleaned
-        if cleaned.get("is_static"):
-            if definition is not None:
-                self.add_error("definition", "a static segment has no definition")
-        elif definition is None:
-            self.add_error("definition", "required unless the segment is static")
-        else:
-            try:
-                cleaned["definition"] = definition_check(
-                    project=project, definition=definition, segment_id=self.instance.pk
-                )
-            except serializers.ValidationError as error:
-                detail = (
-                    error.detail.get("definition", error.detail) if isinstance(error.detail, dict) else error.detail
-                )
-                self.add_error("definition", str(detail))
-        return cleaned
 
 
 @admin.register(Segment)
