@@ -261,7 +261,7 @@ def _raw_totals(project: Project, period_name: str, period: Range) -> list[dict[
 def _reads(ctx: StageContext) -> list[Metric]:
     project = _bench_project()
     rows, users = _fill_reads(ctx, project.id)
-    ctx.log("merges settled", seconds=settle_merges(chdb_session(migrated_store())))
+    ctx.log("merges settled", seconds=settle_merges(chdb_session(get_store())))
     return [*_detail_metrics(ctx, project, rows, users), *_aggregate_metrics(ctx, project, rows)]
 
 
