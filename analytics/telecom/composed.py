@@ -45,7 +45,9 @@ from analytics.core.errors import ApplicationError
 from analytics.core.timeutils import to_epoch_ms
 from analytics.telecom.queries.actions import (
     NETWORK_ACTION_TYPES,
+    RAW_PIECE,
     FoldedUsers,
+    composed_read_query,
     composed_unique_users_query,
     global_measures_query,
 )
@@ -285,11 +287,16 @@ def composed_totals(project: Project, period_name: str, start: datetime, end: da
         # Only the whole output buckets' rollups (the first piece) carry their unique users.
         totals.add_rollups(found, with_users=index == 0 and plan.whole_periods is not None)
 
-    store = get_store()
+    measures = users = None
     if plan.raw:
         ranges = _epoch_ranges(plan.raw)
-        query = global_measures_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
-        totals.add_raw(store.query(query).dicts())
+        measures = global_measures_query(project_id=project.id, ranges=ranges, tz_name=tz_name, period=period_name)
     if plan.partial:
-        totals.set_users(store.query(_users_query(project, plan, period_name)).dicts())
+        users = _users_query(project, plan, period_name)
+    if measures is not None or users is not None:
+        rows = get_store().query(composed_read_query(measures=measures, users=users)).dicts()
+        # The minutes' sums first, then the users: a row of either kind may be the first
+        # of its (period, type).
+        totals.add_raw([row for row in rows if row["piece"] == RAW_PIECE])
+        totals.set_users([row for row in rows if row["piece"] != RAW_PIECE])
     return totals.answer()
