@@ -19,7 +19,15 @@ from analytics.aggregation.services import aggregation_run
 from analytics.core.timeutils import to_epoch_ms
 from analytics.privacy import services as privacy
 from analytics.telecom.composed import _epoch_ranges, _foldable, _plan, _users_query, composed_totals
-from analytics.telecom.queries.actions import FoldedUsers, composed_unique_users_query, global_totals_query
+from analytics.telecom.queries.actions import (
+    RAW_PIECE,
+    USERS_PIECE,
+    FoldedUsers,
+    composed_read_query,
+    composed_unique_users_query,
+    global_measures_query,
+    global_totals_query,
+)
 from analytics.telecom.selectors import _total
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import get_store
@@ -211,3 +219,42 @@ def test_folded_users_fold_the_parts_not_merged_yet(stored, store, zone):
             # A type with no action in a partial bucket may come back as 0 (the answer drops it).
             assert not any(users.values()), (zone, period, start_text, end_text, users)
     assert folded_periods >= 3
+
+
+def test_one_composed_read_answers_what_its_two_reads_answer(stored):
+    """The minutes' measures and the partial buckets' users in one query (UNION ALL, rows
+    tagged by piece) give exactly the rows of the two queries run on their own."""
+    project = stored["project"]
+    # A 45-minute offset: the edges' hours are not UTC hours, so they are read raw whole
+    # (hours of actions, where whole-hour zones leave a few minutes).
+    project.timezone = "Asia/Kathmandu"
+    project.save(update_fields=["timezone"])
+    start, end = _moment(RANGES[0][0]), _moment(RANGES[0][1])
+    plan = _plan("day", start, end, project.timezone)
+    assert plan.raw
+    assert plan.partial
+    measures = global_measures_query(
+        project_id=project.id, ranges=_epoch_ranges(plan.raw), tz_name=project.timezone, period="day"
+    )
+    users = _users_query(project, plan, "day")
+    store = get_store()
+    combined = store.query(composed_read_query(measures=measures, users=users)).dicts()
+
+    def without_piece(piece: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+        rows = [{name: row[name] for name in columns} for row in combined if row["piece"] == piece]
+        return sorted(rows, key=lambda row: (row["period"], row["event"]))
+
+    measure_columns = ("period", "event", "count", "duration_sec", "bytes_up", "bytes_down")
+    assert without_piece(RAW_PIECE, measure_columns) == store.query(measures).dicts() != []
+    assert without_piece(USERS_PIECE, ("period", "event", "unique_users")) == store.query(users).dicts() != []
+    alone = store.query(composed_read_query(measures=None, users=users)).dicts()
+    assert {row["piece"] for row in alone} == {USERS_PIECE}
+
+
+def test_a_composed_read_refuses_two_values_for_one_parameter(project):
+    first = Query(name="a", sql="SELECT 1", params={"project_id": project.id, "tz": "UTC"})
+    second = Query(name="b", sql="SELECT 1", params={"project_id": project.id, "tz": "Europe/Berlin"})
+    with pytest.raises(ValueError, match="'tz' differs"):
+        composed_read_query(measures=first, users=second)
+    with pytest.raises(ValueError, match="at least one read"):
+        composed_read_query(measures=None, users=None)

