@@ -289,4 +289,8 @@ def composed_read_query(*, measures: Query | None, users: Query | None) -> Query
     if not branches:
         raise ValueError("composed_read_query needs at least one read")
     sql = "\nUNION ALL\n".join(branches)
+    # Every read here is a time range over all users: the per-user projections (migrations
+    # 0006, 0009) never serve it, and weighing them against the table costs each of the
+    # query's reads of ``events`` about 4 ms on chDB.
+    settings["optimize_use_projections"] = 0
     return Query(name="+".join(names), sql=sql, params=params, settings=settings)
