@@ -167,6 +167,8 @@ def run(ctx: StageContext) -> list[Metric]:
     size = _size(ctx, session, project, now, details)
     segment = segment_create(project=project, name="active", definition=ACTIVE)
     materialise = _materialise(ctx, session, store, segment, now, details)
+    # The materialisations' inserts are merged in this process too: the trend is timed after.
+    details = {**details, "settle_after_materialise_seconds": settle_merges(session)}
     trend = _filtered_trend(ctx, session, store, segment, now, details)
     return [size, materialise, trend]
 
