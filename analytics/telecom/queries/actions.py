@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from analytics.core.timeutils import to_epoch_ms
 from analytics.warehouse.guard import Query
@@ -265,10 +266,13 @@ def composed_read_query(*, measures: Query | None, users: Query | None) -> Query
     """The raw reads of a composed answer as one query: the minutes' count and measures
     (:func:`global_measures_query`) and the partial buckets' unique users
     (:func:`composed_unique_users_query`), each row tagged with its ``piece`` (``raw`` or
-    ``users``). One round trip instead of two saves a query's fixed cost in the store
-    (parsing, planning, thread start-up: about 10 ms on chDB), and ClickHouse runs the two
-    branches side by side (docs/benchmarks/2026-12-03-night-runs.md)."""
-    branches, params, settings, names = [], {}, {}, []
+    ``users``). One query instead of two saves a query's fixed cost in the store (parsing,
+    planning, weighing projections, thread start-up: 6 to 10 ms on chDB,
+    docs/benchmarks/2026-12-03-night-runs.md)."""
+    branches: list[str] = []
+    params: dict[str, Any] = {}
+    settings: dict[str, Any] = {}
+    names: list[str] = []
     for piece, query, columns in (
         (RAW_PIECE, measures, "count, duration_sec, bytes_up, bytes_down, toUInt64(0) AS unique_users"),
         (
