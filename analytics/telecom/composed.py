@@ -46,6 +46,7 @@ from analytics.core.timeutils import to_epoch_ms
 from analytics.telecom.queries.actions import (
     NETWORK_ACTION_TYPES,
     RAW_PIECE,
+    USERS_PIECE,
     FoldedUsers,
     composed_read_query,
     composed_unique_users_query,
@@ -295,8 +296,6 @@ def composed_totals(project: Project, period_name: str, start: datetime, end: da
         users = _users_query(project, plan, period_name)
     if measures is not None or users is not None:
         rows = get_store().query(composed_read_query(measures=measures, users=users)).dicts()
-        # The minutes' sums first, then the users: a row of either kind may be the first
-        # of its (period, type).
         totals.add_raw([row for row in rows if row["piece"] == RAW_PIECE])
-        totals.set_users([row for row in rows if row["piece"] != RAW_PIECE])
+        totals.set_users([row for row in rows if row["piece"] == USERS_PIECE])
     return totals.answer()

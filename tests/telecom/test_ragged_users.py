@@ -240,13 +240,13 @@ def test_one_composed_read_answers_what_its_two_reads_answer(stored):
     store = get_store()
     combined = store.query(composed_read_query(measures=measures, users=users)).dicts()
 
-    def without_piece(piece: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+    def rows_of(piece: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
         rows = [{name: row[name] for name in columns} for row in combined if row["piece"] == piece]
         return sorted(rows, key=lambda row: (row["period"], row["event"]))
 
     measure_columns = ("period", "event", "count", "duration_sec", "bytes_up", "bytes_down")
-    assert without_piece(RAW_PIECE, measure_columns) == store.query(measures).dicts() != []
-    assert without_piece(USERS_PIECE, ("period", "event", "unique_users")) == store.query(users).dicts() != []
+    assert rows_of(RAW_PIECE, measure_columns) == store.query(measures).dicts() != []
+    assert rows_of(USERS_PIECE, ("period", "event", "unique_users")) == store.query(users).dicts() != []
     alone = store.query(composed_read_query(measures=None, users=users)).dicts()
     assert {row["piece"] for row in alone} == {USERS_PIECE}
 

@@ -19,10 +19,10 @@ session, the answers checked equal first (issue 17):
   version's loaded set of member keys, or ``person_id IN`` a set of UUIDs when a key
   collides; the details name the column). Baseline: the same trend unfiltered, timed
   interleaved with it, each with the segment's lookup cached (the first report after a
-  refresh reads it once: ``first_lookup`` in the details). Target: within 1.5x the unfiltered trend. The details give the same filtered trend
-  through the subquery over the version's rows (the set dropped: the fallback, and the
-  path before sets), interleaved with the unfiltered one again, and the hand-written SQL
-  of each variant (unfiltered, ``<the set's column> IN <set>``, ``IN (SELECT ...
+  refresh reads it once: ``first_lookup`` in the details). Target: within 1.5x the
+  unfiltered trend. The details give the same filtered trend through the subquery over
+  the version's rows (the set dropped: the fallback, and the path before sets),
+  interleaved with the unfiltered one again, and the hand-written SQL of each variant (unfiltered, ``<the set's column> IN <set>``, ``IN (SELECT ...
   segment_members)``).
 """
 
