@@ -34,7 +34,7 @@ from analytics.privacy.rollups import rollups_recompute
 from analytics.privacy.selectors import Subject, remaining_rows, subject_resolve
 from analytics.warehouse.data_version import bump_data_versions
 from analytics.warehouse.guard import IDENTIFIER_PATTERN
-from analytics.warehouse.services import action_user_days_rebuild
+from analytics.warehouse.services import network_action_tables_rebuild
 from analytics.warehouse.store import EventStore, get_store
 
 log = get_logger(__name__)
@@ -141,8 +141,9 @@ def _forget(store: EventStore, project: Project, distinct_id: str) -> dict[str, 
     event_users = {row[0] for row in store.query(queries.event_distinct_ids(subject)).rows()}
     for table in ("events", "persons", "person_distinct_ids"):
         store.execute(queries.delete_rows(subject, table=table, cluster=store.cluster))
-    # The unique-user days of ragged ranges (migration 0008) see inserts only.
-    action_user_days_rebuild(
+    # The unique-user days of ragged ranges and the actions by user (migrations 0008, 0011)
+    # see inserts only.
+    network_action_tables_rebuild(
         project_id=project.id, distinct_ids=sorted({*subject.distinct_ids, *event_users}), store=store
     )
     memberships = sum(eraser(subject) for eraser in _membership_erasers.values())

@@ -8,8 +8,8 @@ JSON properties of every action in the range, so instead:
   granularity's rollups, unique users included;
 - for a bucket the range only partly covers, count and measures are sums, so they are
   added up from the whole local days inside it (``1d`` rollups), the whole hours of its
-  ragged edges (``1h`` rollups) and the minutes left over (raw, their measures from
-  ``action_measures``, migration 0009, the same values as a parse of the properties);
+  ragged edges (``1h`` rollups) and the minutes left over (raw, their measures parsed
+  from the properties as the rollups parse them);
 - its unique users cannot be added up from smaller buckets (one user active in two hours
   counts once), and the rollups keep counts, not sets. They come from the users of the
   whole UTC days inside the partial bucket, read from ``action_user_days`` (one row per

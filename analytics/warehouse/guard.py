@@ -23,6 +23,7 @@ TENANT_TABLES = (
     "segment_members",
     "segment_static_members",
     "action_user_days",
+    "network_actions",
 )
 # A materialised segment's members loaded in a ``Set``-engine table (``person_id IN
 # segment_set_<project>_<segment>_<version>``, analytics/segments/sets.py). It holds one

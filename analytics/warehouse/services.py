@@ -12,8 +12,10 @@ Why both exist (docs/event-store.md, "Retention and partition maintenance"):
   (``OPTIMIZE ... FINAL``): fewer parts to open per query, better compression, one place
   for the TTL to act. Plain maintenance: the table holds each event once (duplicates are
   dropped when they are written), so no read waits for a merge to be correct.
-- ``action_user_days`` (migration 0008) follows inserts by itself; after a deletion of some
-  users' events, :func:`action_user_days_rebuild` makes their rows match what remains.
+- ``action_user_days`` (migration 0008) and ``network_actions`` (0011) follow inserts by
+  themselves; after a deletion of some users' events, :func:`network_action_tables_rebuild`
+  makes their rows match what remains. Retention deletes from ``network_actions`` what it
+  deletes from ``events``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import datetime, timedelta
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 from analytics.warehouse import metrics
-from analytics.warehouse.queries import action_user_days, maintenance
+from analytics.warehouse.queries import action_user_days, maintenance, network_actions
 from analytics.warehouse.store import EventStore, get_store
 
 log = get_logger(__name__)
@@ -73,11 +75,17 @@ def events_retention_enforce(
     if running:
         log.info("store.retention.deferred", project_id=project_id, running_mutations=running)
         return RetentionResult(project_id, retention_days, expired, deleted=False, skipped_reason="mutation running")
-    store.execute(
-        maintenance.expired_rows_delete(
-            project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
+    for name in ("events", "network_actions"):
+        store.execute(
+            maintenance.expired_rows_delete(
+                project_id=project_id,
+                retention_days=retention_days,
+                cutoff=cutoff,
+                cluster=store.cluster,
+                wait=wait,
+                name=name,
+            )
         )
-    )
     store.execute(
         maintenance.expired_user_days_delete(
             project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
@@ -133,15 +141,25 @@ def user_days_partitions_optimize(
     return events_partitions_optimize(now=now, max_partitions=max_partitions, store=store, table="action_user_days")
 
 
-def action_user_days_rebuild(*, project_id: int, distinct_ids: list[str], store: EventStore | None = None) -> None:
-    """Rebuild the ``action_user_days`` rows of these users from their remaining events.
+def network_actions_partitions_optimize(
+    *, now: datetime | None = None, max_partitions: int = 12, store: EventStore | None = None
+) -> list[str]:
+    """The same for ``network_actions`` (migration 0011): a user's detail opens every part
+    of the months it reads, and the table is the network actions alone, so a month of it
+    merges quickly."""
+    return events_partitions_optimize(now=now, max_partitions=max_partitions, store=store, table="network_actions")
 
-    Call it after their events were deleted (the table's view sees inserts only). Idempotent.
+
+def network_action_tables_rebuild(*, project_id: int, distinct_ids: list[str], store: EventStore | None = None) -> None:
+    """Rebuild the rows of these users in ``action_user_days`` and ``network_actions`` from
+    their remaining events.
+
+    Call it after their events were deleted (the tables' views see inserts only). Idempotent.
     """
     if not distinct_ids:
         return
     store = store or get_store()
-    store.execute(
-        action_user_days.users_delete(project_id=project_id, distinct_ids=distinct_ids, cluster=store.cluster)
-    )
+    for table in (action_user_days, network_actions):
+        store.execute(table.users_delete(project_id=project_id, distinct_ids=distinct_ids, cluster=store.cluster))
     store.execute(action_user_days.users_refill(project_id=project_id, distinct_ids=distinct_ids))
+    store.execute(network_actions.users_refill(project_id=project_id, distinct_ids=distinct_ids, cluster=store.cluster))

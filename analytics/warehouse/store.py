@@ -388,7 +388,11 @@ class EventStore:
         every inserted block, collapsing rows that share a sort key inside it; the events
         table is a plain MergeTree (since migration 0004) where the setting changes nothing,
         and it is kept so an insert never pays that merge (docs/event-store.md).
-        A server that predates the setting (18.16 in the tests) gets none.
+        ``deduplicate_blocks_in_dependent_materialized_views=1``: a block the events table
+        drops as a retried copy (same insert token) is dropped by the views' tables too;
+        ``network_actions`` (migration 0011) would otherwise count a retried block twice.
+        It is the default on current servers and said here for the older ones.
+        A server that predates these settings (18.16 in the tests) gets none.
         """
         if self._event_insert_settings is None:
             try:
@@ -398,7 +402,9 @@ class EventStore:
                 # insert without the setting rather than fail every insert on the lookup.
                 log.warning("store.setting_lookup_failed", setting="optimize_on_insert", error=str(error)[:300])
                 known = False
-            self._event_insert_settings = {"optimize_on_insert": 0} if known else {}
+            self._event_insert_settings = (
+                {"optimize_on_insert": 0, "deduplicate_blocks_in_dependent_materialized_views": 1} if known else {}
+            )
         return self._event_insert_settings
 
     def close(self) -> None:

@@ -18,7 +18,8 @@ from analytics.warehouse.errors import StoreUnavailable
     max_retries=3,
 )
 def events_partitions_optimize() -> list[str]:
-    """Merge closed months of ``events`` and of ``action_user_days`` into one part each:
-    part-count maintenance (services). Returns the events' partition ids."""
+    """Merge closed months of ``events``, ``action_user_days`` and ``network_actions`` into
+    one part each: part-count maintenance (services). Returns the events' partition ids."""
     services.user_days_partitions_optimize()
+    services.network_actions_partitions_optimize()
     return services.events_partitions_optimize()

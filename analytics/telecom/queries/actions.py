@@ -2,9 +2,10 @@
 
 The action types are constants of this module (never client text); every value travels as
 a typed parameter. The measures are read from the properties with ``JSONExtract``, absent
-ones as NULL (sums skip them; the selectors turn a NULL sum into 0); one user's totals and
-the global minutes of a composed answer read the same extraction stored on insert
-(``action_measures``, migration 0009).
+ones as NULL (sums skip them; the selectors turn a NULL sum into 0). One user's reads (the
+page and the totals) go to ``network_actions`` (migration 0011: the actions alone, sorted
+by user, the measures parsed once on insert with the same extraction); the reads over all
+users go to ``events`` and the aggregates built from it.
 """
 
 from __future__ import annotations
@@ -34,11 +35,12 @@ _MEASURES = (
     "sum(tupleElement(measures, 'bytes_up')) AS bytes_up, "
     "sum(tupleElement(measures, 'bytes_down')) AS bytes_down"
 )
-# The page reads the ``by_user`` projection (sorted by user, then timestamp) in its own order
-# only when the setting lets it: that "read in order" merges the parts' streams row by row
-# and took about three times the time of the default read, whose top-K filter on
-# ``timestamp`` and lazy reading of the wide columns already keep the read short
-# (docs/benchmarks/2026-12-03-telecom-detail.md). A setting, not a change of answer.
+# The page reads ``network_actions`` (sorted by user, then timestamp) in its own order only
+# when the setting lets it: that "read in order" merges the parts' streams row by row and
+# took about three times the time of the default read, whose top-K filter on ``timestamp``
+# and lazy reading of the wide columns already keep the read short
+# (docs/benchmarks/2026-12-03-telecom-detail.md, measured on the projection of the same
+# order). A setting, not a change of answer.
 _PAGE_SETTINGS = {"optimize_read_in_order": 0}
 # The distinct users' SipHash-128 as UInt128: uniqExact's numeric path, the same exact count.
 _UNIQUE_USERS = "uniqExact(reinterpretAsUInt128(sipHash128(distinct_id))) AS unique_users"
@@ -68,9 +70,8 @@ def user_actions_query(
     sql = f"""
 SELECT toString(event_id) AS event_id_text, source_id, event, toUnixTimestamp64Milli(timestamp) AS timestamp_ms,
        properties
-FROM events
-WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND event IN {_TYPES_SQL}
-  AND {_RANGE}{cursor}
+FROM network_actions
+WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND {_RANGE}{cursor}
 ORDER BY timestamp, event_id
 LIMIT {{limit:UInt32}}
 """
@@ -80,17 +81,13 @@ LIMIT {{limit:UInt32}}
 def user_totals_query(*, project_id: int, user_id: str, start_ms: int, end_ms: int, tz_name: str, period: str) -> Query:
     """One user's totals per local ``period`` and type. Columns: period, event, count, measures.
 
-    The measures come from ``action_measures`` (migration 0009: the same ``JSONExtract``
-    computed once on insert), so this reads the narrow ``by_user_measures`` projection and
-    neither reads nor parses the properties."""
+    The measures are ``network_actions``' columns (migration 0011: the same ``JSONExtract``
+    computed once on insert), so this neither reads nor parses the properties."""
     sql = f"""
-SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
-FROM (
-    SELECT timestamp, event, action_measures AS measures
-    FROM events
-    WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND event IN {_TYPES_SQL}
-      AND {_RANGE}
-)
+SELECT {_period_sql(period)} AS period, event, count() AS count,
+       sum(duration_sec) AS duration_sec, sum(bytes_up) AS bytes_up, sum(bytes_down) AS bytes_down
+FROM network_actions
+WHERE project_id = {{project_id:UInt64}} AND distinct_id = {{user_id:String}} AND {_RANGE}
 GROUP BY period, event
 ORDER BY period, event
 """
@@ -137,9 +134,8 @@ ORDER BY period, event
 
 def global_measures_query(*, project_id: int, ranges: list[tuple[int, int]], tz_name: str, period: str) -> Query:
     """All users' count and measures per local ``period`` and type over the ``ranges``
-    pieces, without unique users (the pieces of one period are summed with rollups). The
-    measures from ``action_measures`` (migration 0009, the same extraction stored on
-    insert): the few minutes read neither read nor parse the properties of their granules."""
+    pieces, without unique users (the pieces of one period are summed with rollups): the
+    few minutes at the edges of a range that the rollups do not hold."""
     params: dict[str, object] = {"project_id": int(project_id), "tz": tz_name}
     # Prefixed: composed_read_query runs this next to composed_unique_users_query, whose
     # raw ranges take the unprefixed names.
@@ -147,7 +143,7 @@ def global_measures_query(*, project_id: int, ranges: list[tuple[int, int]], tz_
     sql = f"""
 SELECT {_period_sql(period)} AS period, event, count() AS count, {_MEASURES}
 FROM (
-    SELECT timestamp, event, action_measures AS measures
+    SELECT timestamp, event, {_PARSED}
     FROM events
     WHERE project_id = {{project_id:UInt64}} AND event IN {_TYPES_SQL} AND {where}
 )
@@ -293,8 +289,8 @@ def composed_read_query(*, measures: Query | None, users: Query | None) -> Query
     if not branches:
         raise ValueError("composed_read_query needs at least one read")
     sql = "\nUNION ALL\n".join(branches)
-    # Every read here is a time range over all users: the per-user projections (migrations
-    # 0006, 0009) never serve it, and weighing them against the table costs each of the
-    # query's reads of ``events`` about 4 ms on chDB.
+    # Every read here is a time range over all users: the per-user projection (migration
+    # 0006) never serves it, and weighing it against the table costs each of the query's
+    # reads of ``events`` about 4 ms on chDB.
     settings["optimize_use_projections"] = 0
     return Query(name="+".join(names), sql=sql, params=params, settings=settings)

@@ -15,7 +15,11 @@ from analytics.warehouse.guard import Query
 _PARTITION_ID = re.compile(r"^\d{6}$")  # toYYYYMM(timestamp)
 
 
-_MERGED_TABLES = ("events", "action_user_days")  # the tables whose closed months are merged
+# The tables whose closed months are merged (all partitioned by ``YYYYMM``).
+_MERGED_TABLES = ("events", "action_user_days", "network_actions")
+# The tables that carry ``timestamp`` and ``retention_days`` per row: retention deletes
+# the same rows from both (``network_actions`` is a copy of some events, migration 0011).
+_EVENT_TABLES = ("events", "network_actions")
 
 
 def _events_table(cluster: str | None, name: str = "events") -> tuple[str, str]:
@@ -41,12 +45,21 @@ def expired_rows_count(*, project_id: int, retention_days: int, cutoff: datetime
 
 
 def expired_rows_delete(
-    *, project_id: int, retention_days: int, cutoff: datetime, cluster: str | None, wait: bool = False
+    *,
+    project_id: int,
+    retention_days: int,
+    cutoff: datetime,
+    cluster: str | None,
+    wait: bool = False,
+    name: str = "events",
 ) -> Query:
-    """``ALTER TABLE ... DELETE`` of those rows (a mutation, asynchronous unless ``wait``)."""
-    table, on_cluster = _events_table(cluster)
+    """``ALTER TABLE ... DELETE`` of those rows (a mutation, asynchronous unless ``wait``)
+    from ``events`` or ``network_actions``."""
+    if name not in _EVENT_TABLES:
+        raise ValueError(f"unexpected table {name!r}")
+    table, on_cluster = _events_table(cluster, name)
     return Query(
-        name="retention.delete",
+        name=f"retention.delete.{name}",
         sql=(
             f"ALTER TABLE {table}{on_cluster} DELETE WHERE project_id = {{project_id:UInt64}} "
             "AND timestamp < {cutoff:DateTime64(3, 'UTC')} AND retention_days > {retention_days:UInt16}"
@@ -85,7 +98,7 @@ def unfinished_mutations_sql(cluster: str | None) -> str:
 
 def closed_partitions_sql(cluster: str | None, name: str = "events") -> str:
     """Partitions of months before ``{current:UInt32}`` that hold more than one active part
-    (``events`` or ``action_user_days``: both are partitioned by ``YYYYMM``)."""
+    (any of ``_MERGED_TABLES``: all are partitioned by ``YYYYMM``)."""
     table, _ = _events_table(cluster, name)
     return (
         "SELECT partition_id, count() AS parts FROM system.parts "
