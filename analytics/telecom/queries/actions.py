@@ -263,7 +263,7 @@ def composed_read_query(*, measures: Query | None, users: Query | None) -> Query
     (:func:`global_measures_query`) and the partial buckets' unique users
     (:func:`composed_unique_users_query`), each row tagged with its ``piece`` (``raw`` or
     ``users``). One query instead of two saves a query's fixed cost in the store (parsing,
-    planning, weighing projections, thread start-up: 6 to 10 ms on chDB,
+    planning, thread start-up: 6 to 10 ms on chDB while ``events`` had projections,
     docs/benchmarks/2026-12-03-night-runs.md)."""
     branches: list[str] = []
     params: dict[str, Any] = {}
@@ -289,8 +289,4 @@ def composed_read_query(*, measures: Query | None, users: Query | None) -> Query
     if not branches:
         raise ValueError("composed_read_query needs at least one read")
     sql = "\nUNION ALL\n".join(branches)
-    # Every read here is a time range over all users: the per-user projection (migration
-    # 0006) never serves it, and weighing it against the table costs each of the query's
-    # reads of ``events`` about 4 ms on chDB.
-    settings["optimize_use_projections"] = 0
     return Query(name="+".join(names), sql=sql, params=params, settings=settings)

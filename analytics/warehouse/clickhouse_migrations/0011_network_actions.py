@@ -3,11 +3,11 @@
 Why: the providers' user detail (``telecom/queries/actions.py``) reads one user's actions
 of a range. ``events`` is sorted by hour, so migrations 0006 and 0009 gave it two
 projections sorted by user (``by_user``, ``by_user_measures``) and a measures column
-computed on insert. Those are written with every inserted event, whatever its type: the
-insert of web and app events (the consumer's whole load) paid about a fifth more CPU per
-row for them, and the consumer fell below its target of 150,000 events/s
-(docs/benchmarks/2026-12-03-night-runs.md). The network actions are a small share of most
-projects' events; this table holds them alone, so only they pay for the second copy.
+computed on insert. Those are written with every inserted event, whatever its type: a raw
+insert of web and app events (the consumer's whole load) into a table without them took a
+half to a third of the time, and the consumer fell below its target of 150,000 events/s
+(docs/benchmarks/2026-12-03-network-actions.md). The network actions are a small share of
+most projects' events; this table holds them alone, so only they pay for a second copy.
 
 What:
 - ``network_actions``: MergeTree sorted ``(project_id, distinct_id, timestamp)`` with the
@@ -22,9 +22,11 @@ What:
   materialized_views``, set on the store's inserts), so this table holds each action once too.
 - The backfill: the actions already stored that the table does not hold yet (so a rerun
   adds nothing). Stop the writers while it runs, as for 0004.
-- ``events`` loses ``by_user_measures`` and ``action_measures`` (0009), which nothing reads
-  any more. ``by_user`` (0006) stays: the generic user pages read a user's whole history
-  through it.
+- ``events`` loses ``by_user``, ``by_user_measures`` and ``action_measures`` (0006, 0009).
+  The generic user pages (``aggregation/queries/users.py``) read ``events`` again with the
+  ``distinct_id`` bloom filter, newest hours first: a page of a user active lately stops
+  early; their totals over the whole history read more (the figures are in the benchmark
+  file above).
 
 Deletions: privacy's forget deletes the users' rows here and refills them from the events
 that remain (``warehouse/queries/network_actions.py``, like ``action_user_days``);
@@ -54,7 +56,7 @@ ROW = (
 )
 # GLOBAL on a cluster: the subquery reads a Distributed table inside a distributed read.
 MISSING = " AND (project_id, event_id, source_id) {scope}NOT IN (SELECT project_id, event_id, source_id FROM {target})"
-DROPPED_PROJECTION = "by_user_measures"
+DROPPED_PROJECTIONS = ("by_user", "by_user_measures")
 DROPPED_COLUMN = "action_measures"
 
 
@@ -94,10 +96,8 @@ def statements(ctx: MigrationContext) -> list[str]:
     if ctx.cluster:
         backfill += " SETTINGS insert_distributed_sync = 1"
     events = f"`{database}`.`events{local}`{on_cluster}"
-    drops = [
-        f"ALTER TABLE {events} DROP PROJECTION IF EXISTS {DROPPED_PROJECTION}",
-        f"ALTER TABLE {events} DROP COLUMN IF EXISTS {DROPPED_COLUMN}",
-    ]
+    drops = [f"ALTER TABLE {events} DROP PROJECTION IF EXISTS {name}" for name in DROPPED_PROJECTIONS]
+    drops.append(f"ALTER TABLE {events} DROP COLUMN IF EXISTS {DROPPED_COLUMN}")
     if ctx.cluster:
         drops.append(f"ALTER TABLE `{database}`.`events`{on_cluster} DROP COLUMN IF EXISTS {DROPPED_COLUMN}")
     return [*table, view, backfill, *drops]
