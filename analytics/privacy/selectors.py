@@ -89,10 +89,11 @@ def subject_resolve(*, store: EventStore, project_id: int, distinct_id: str) -> 
 
 
 def remaining_rows(*, store: EventStore, subject: Subject) -> dict[str, int]:
-    """Rows of the subject still stored: {"events", "persons", "identities"}."""
+    """Rows of the subject still stored: {"events", "network_actions", "persons", "identities"}."""
     rows = store.query(queries.remaining_rows(subject)).dicts()
     first = rows[0] if rows else {}
-    return {key: int(first.get(f"{key}_left") or 0) for key in ("events", "persons", "identities")}
+    keys = ("events", "network_actions", "persons", "identities")
+    return {key: int(first.get(f"{key}_left") or 0) for key in keys}
 
 
 def _iso(epoch_ms: Any) -> str | None:

@@ -334,3 +334,26 @@ def test_forgetting_in_one_project_leaves_the_same_id_in_another(world, store, c
     listed = client.get(f"/api/v1/projects/{project.id}/deletions/", headers=jwt(owner)).json()
     assert [item["id"] for item in listed["results"]] == [str(deletion.id)]
     assert listed["results"][0]["state"] == "verified"
+
+
+def _network_action_users(store: Any, project_id: int) -> Counter[str]:
+    sql = "SELECT distinct_id FROM network_actions WHERE project_id = {project_id:UInt64}"
+    rows = store.query(Query(name="test.network_actions", sql=sql, params={"project_id": project_id})).rows()
+    return Counter(row[0] for row in rows)
+
+
+def test_forget_removes_the_persons_network_actions_and_keeps_the_others(world, store, post):
+    project = world["project"]
+    calls = [  # distinct times: the same content would be one event (its id derives from it)
+        {"event": "CALL_OUT", "distinct_id": person, "timestamp": (START + timedelta(minutes=minute)).isoformat()}
+        for minute, person in enumerate(("dave", "dave", "carol"))
+    ]
+    response = post({"batch": calls}, key=project.write_key)
+    assert response.status_code == 202, response.content
+    assert _network_action_users(store, project.id) == Counter({"dave": 2, "carol": 1})
+
+    deletion = services.deletion_request(project=project, distinct_id="dave", user=None, run=False)
+    deletion = services.deletion_execute(deletion_id=str(deletion.id), distinct_id="dave")
+
+    assert deletion.state == "verified", deletion.error
+    assert _network_action_users(store, project.id) == Counter({"carol": 1})

@@ -109,11 +109,15 @@ def delete_rows(scope: PersonScope, *, table: str, cluster: str | None) -> Query
 
 
 def remaining_rows(scope: PersonScope) -> Query:
-    """How many rows of the person each table still holds: events, persons, identities."""
+    """How many rows of the person each table still holds: events, persons, identities, and
+    the network actions of the person's distinct ids (``network_actions`` has no person id;
+    after a forget their events are gone, so must their copies be)."""
     return Query(
         name="privacy.remaining",
         sql=(
             f"SELECT (SELECT count() FROM events WHERE {_PERSON_EVENTS}) AS events_left, "
+            "(SELECT count() FROM network_actions WHERE project_id = {project_id:UInt64} "
+            "AND distinct_id IN {distinct_ids:Array(String)}) AS network_actions_left, "
             f"(SELECT count() FROM persons WHERE {_PERSON_ROWS}) AS persons_left, "
             f"(SELECT count() FROM person_distinct_ids WHERE {_IDENTITY_ROWS}) AS identities_left"
         ),
