@@ -4,8 +4,8 @@ Why: the providers' user detail (``telecom/queries/actions.py``) reads one user'
 of a range. ``events`` is sorted by hour, so migrations 0006 and 0009 gave it two
 projections sorted by user (``by_user``, ``by_user_measures``) and a measures column
 computed on insert. Those are written with every inserted event, whatever its type: a raw
-insert of web and app events (the consumer's whole load) into a table without them took a
-half to a third of the time, and the consumer fell below its target of 150,000 events/s
+insert of web and app events (the consumer's whole load) into a table without them ran
+about one and a half to two times as fast, and the consumer fell below its target
 (docs/benchmarks/2026-12-03-network-actions.md). The network actions are a small share of
 most projects' events; this table holds them alone, so only they pay for a second copy.
 
