@@ -14,8 +14,9 @@ from analytics.core.timeutils import utc_now
 from analytics.warehouse import services
 from analytics.warehouse.guard import Query
 from analytics.warehouse.migrator import MigrationContext
+from analytics.warehouse.schema import events_to_arrow
 from analytics.warehouse.store import EventStore
-from tests.warehouse.helpers import event_row, new_project_id
+from tests.warehouse.helpers import count_events, event_row, new_project_id
 
 MEASURES = "Tuple(duration_sec Nullable(Float64), bytes_up Nullable(Int64), bytes_down Nullable(Int64))"
 
@@ -58,10 +59,7 @@ def test_each_action_is_copied_once_with_the_read_time_measures(store: EventStor
     # Text the native endpoint could store as sent: spaces and escaped key names.
     raw = ['{ "duration_sec" : 5 , "bytes_up":1}', '{"\\u0064uration_sec": 6, "bytes_\\u0075p": 2}', "not json"]
     rows += [event_row(project_id, event="DATA", properties=text) for text in raw]
-    token = f"measures-{project_id}"
-    assert store.insert_events(rows, dedup_token=token) == len(rows)
-    # A retried block (same token) is dropped by the events table and by the view's table.
-    store.insert_events(rows, dedup_token=token)
+    assert store.insert_events(rows, dedup_token=f"measures-{project_id}") == len(rows)
 
     stored = _rows(
         store,
@@ -81,6 +79,20 @@ def test_each_action_is_copied_once_with_the_read_time_measures(store: EventStor
     assert durations[("SMS_SENT", orjson.dumps(PROPERTIES[3]).decode())] == 0.5
     assert durations[("DATA", raw[0])] == 5
     assert durations[("DATA", raw[1])] == 6
+
+
+def test_a_block_retried_with_its_token_is_copied_once(store: EventStore) -> None:
+    """A retry resends the block with the same settings and token, past the write-time check
+    (``store._insert_event_part``): ``events`` drops it and so must the view's table."""
+    project_id = new_project_id()
+    rows = [event_row(project_id, event="CALL_IN", distinct_id=f"u{index}") for index in range(3)]
+    block = events_to_arrow(rows)
+    settings = {**store.insert_settings(f"retry-{project_id}"), **store.event_insert_settings()}
+    for _ in range(2):
+        store.transport.insert_arrow("events", block, settings)
+
+    assert count_events(store, project_id) == 3
+    assert _stored_ids(store, project_id) == sorted(row["event_id"] for row in rows)
 
 
 def test_forget_rebuild_leaves_the_remaining_actions_once(store: EventStore) -> None:
