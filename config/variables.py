@@ -451,6 +451,13 @@ SEGMENT_SET_GRACE_SECONDS = registry.integer(
     doc="How long a segment's retired membership (a version flipped away from, a deleted segment's rows and "
     "sets) is kept for queries that named it just before; longer than any query can take.",
 )
+SEGMENT_HISTORY_BUDGET_SECONDS = registry.integer(
+    "SEGMENT_HISTORY_BUDGET_SECONDS",
+    default=120,
+    minimum=0,
+    doc="Time one run of the segments' history back-fill task may spend computing past days' sizes (it resumes "
+    "where it stopped at the next run; 0: no back-fill).",
+)
 SEGMENT_IMPORT_MAX_ROWS = registry.integer(
     "SEGMENT_IMPORT_MAX_ROWS",
     default=1_000_000,

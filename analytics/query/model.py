@@ -71,6 +71,8 @@ PROPERTY_MATHS = frozenset({"sum", "avg", "min", "max", "p50", "p75", "p90", "p9
 # Statistics of the number of events each person has in a bucket (persons with none left out).
 PER_USER_MATHS = frozenset({"avg_per_user", "min_per_user", "max_per_user", "median_per_user"})
 SEGMENT_OPERATORS = frozenset({"in", "not_in", "eq", "neq"})
+# A segment breakdown's two values: the events of the segment's members, and the others.
+SEGMENT_BREAKDOWN_VALUES = ("in", "not_in")
 
 # Session attributes for ``session`` filters and breakdowns (trends): key -> (the column of
 # ``compiler/sessions.py``'s one row per session it reads, how it is read). ``text`` is a
@@ -161,6 +163,9 @@ class Series:
 
 @dataclass(frozen=True)
 class Breakdown:
+    """A property to split by (``event``, ``person``, ``session``), or ``segment``: ``key`` is
+    a segment id and the values are :data:`SEGMENT_BREAKDOWN_VALUES`."""
+
     key: str
     type: str = "event"
     limit: int = 10

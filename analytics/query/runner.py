@@ -10,7 +10,8 @@
 (``2026-03-29T00:00:00+01:00``, the next day ``...+02:00``); empty buckets are 0. With a
 breakdown, each top value is a series (``breakdown_value`` null when the property is not
 set), most voluminous first, then the rest as one series with ``is_other: true`` and
-``breakdown_value: "$other"``. With ``compare``, each series comes twice, ``"compare":
+``breakdown_value: "$other"``; a segment breakdown has the values ``in`` and ``not_in``
+(labelled "in segment 12", "not in segment 12"). With ``compare``, each series comes twice, ``"compare":
 "current"`` then ``"previous"`` (the period of equal length before; its buckets are its
 own dates). Each series is read from the rollups when they answer it exactly
 (``rollup_source.py``), else from raw events; ``source`` says which, per line and for the
@@ -43,7 +44,7 @@ from analytics.query.compiler.top import compile_top_values
 from analytics.query.compiler.trends import INTEGER_MATHS, compile_series
 from analytics.query.formula import LETTERS, evaluate
 from analytics.query.limits import too_many_points
-from analytics.query.model import DateRange, Formula, Series, TopValuesQuery, TrendsQuery
+from analytics.query.model import SEGMENT_BREAKDOWN_VALUES, DateRange, Formula, Series, TopValuesQuery, TrendsQuery
 from analytics.query.rollup_source import rollup_counts
 from analytics.query.timerange import iter_buckets, previous_range
 from analytics.warehouse.errors import StoreQueryError, StoreUnavailable
@@ -187,6 +188,9 @@ def _run_period(
             line.volume = int(row.get("volume") or 0)
         else:
             line.put(int(row["bucket"]), value)
+    if query.breakdown is not None and query.breakdown.type == "segment":
+        for value in SEGMENT_BREAKDOWN_VALUES:  # both sides, even one without events
+            lines.setdefault((True, value), _Line(epochs, integer))
     if not compiled.breakdown:
         line = lines.get((True, ""), _Line(epochs, integer))
         return [
@@ -203,7 +207,7 @@ def _run_period(
         }
         if is_top:
             entry.update(
-                label=f"{series.label()} · {value or '(not set)'}", breakdown_value=value or None, is_other=False
+                label=f"{series.label()} · {_value_label(query, value)}", breakdown_value=value or None, is_other=False
             )
         else:
             entry.update(label=f"{series.label()} · other", breakdown_value=OTHER, is_other=True)
@@ -211,11 +215,20 @@ def _run_period(
     return answer
 
 
+def _value_label(query: TrendsQuery, value: str | None) -> str:
+    """How a breakdown value reads in a line's label."""
+    if query.breakdown is not None and query.breakdown.type == "segment":
+        return f"{'in' if value == 'in' else 'not in'} segment {query.breakdown.key}"
+    return value or "(not set)"
+
+
 def _finite(value: float | None) -> float | None:
     return value if value is None or math.isfinite(value) else None
 
 
-def _formula_lines(formula: Formula, per_series: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+def _formula_lines(
+    query: TrendsQuery, formula: Formula, per_series: list[list[dict[str, Any]]]
+) -> list[dict[str, Any]]:
     """One line per (period, breakdown value): the formula over the series' lines of that key.
 
     A series without a line for the key (a breakdown value outside its top N) counts as 0.
@@ -254,7 +267,7 @@ def _formula_lines(formula: Formula, per_series: list[list[dict[str, Any]]]) -> 
         if template.get("is_other"):
             line["label"] = f"{formula.text} · other"
         elif "breakdown_value" in template:
-            line["label"] = f"{formula.text} · {breakdown_value or '(not set)'}"
+            line["label"] = f"{formula.text} · {_value_label(query, breakdown_value)}"
         if period == "previous":
             line["label"] += " (previous)"
         answer.append(line)
@@ -287,7 +300,7 @@ def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None 
                 entries.append(entry)
         per_series.append(entries)
     if query.formula is not None:
-        series_out = _formula_lines(query.formula, per_series)
+        series_out = _formula_lines(query, query.formula, per_series)
     else:
         series_out = [entry for entries in per_series for entry in entries]
     return {

@@ -27,6 +27,7 @@ from analytics.query.model import (
     MAX_SERIES,
     OPERATORS,
     PROPERTY_MATHS,
+    SEGMENT_BREAKDOWN_VALUES,
     SEGMENT_OPERATORS,
     SESSION_KEYS,
     Breakdown,
@@ -228,13 +229,22 @@ class SeriesSerializer(serializers.Serializer):
 
 
 class BreakdownSerializer(serializers.Serializer):
+    """``{"key", "type": "event"|"person"|"session"|"segment", "limit"?}``; a segment breakdown
+    (``{"type": "segment", "key": 12}``) splits the events into those of the segment's
+    members and the rest, so it always has two values and no limit."""
+
     key = serializers.CharField(max_length=200, trim_whitespace=False)
-    type = serializers.ChoiceField(choices=["event", "person", "session"], default="event")
+    type = serializers.ChoiceField(choices=["event", "person", "session", "segment"], default="event")
     limit = serializers.IntegerField(min_value=1, max_value=MAX_BREAKDOWN_LIMIT, default=10)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("type") == "session" and attrs["key"] not in SESSION_KEYS:
             raise serializers.ValidationError({"key": [_unknown_session_key(attrs["key"])]})
+        if attrs.get("type") == "segment":
+            key = attrs["key"]
+            if not key.isascii() or not key.isdigit() or not 0 < int(key) < 2**63:
+                raise serializers.ValidationError({"key": ["a segment id (a positive integer)"]})
+            attrs["key"], attrs["limit"] = str(int(key)), len(SEGMENT_BREAKDOWN_VALUES)
         return attrs
 
 

@@ -236,14 +236,27 @@ def _prefilter(definition: dict[str, Any], comp: _Compilation) -> str:
 
 
 def compile_members(
-    definition: dict[str, Any], *, params: Params, now: datetime, time_zone: str, segment_sql: SegmentSql
+    definition: dict[str, Any],
+    *,
+    params: Params,
+    now: datetime,
+    time_zone: str,
+    segment_sql: SegmentSql,
+    as_of: bool = False,
 ) -> str:
-    """SQL selecting the members' ``person_id`` (each once); ``params`` must carry ``project_id``."""
+    """SQL selecting the members' ``person_id`` (each once); ``params`` must carry ``project_id``.
+
+    ``as_of``: the members as they were at ``now`` in the past (the size history's
+    back-fill): events at or after ``now`` are not read, so neither the universe nor first
+    and last seen include them. Person properties are still today's (``persons`` keeps no
+    history).
+    """
     comp = _Compilation(params=params, now=now, zone=ZoneInfo(time_zone), segment_sql=segment_sql)
     where = _expression(definition, comp)
     columns = "".join(f", {column}" for column in comp.columns)
+    until = f" AND timestamp < {comp.moment(now)}" if as_of else ""
     sql = (
         f"SELECT e.person_id AS person_id FROM (SELECT person_id{columns} FROM events"
-        f" WHERE project_id = {{project_id:UInt64}}{_prefilter(definition, comp)} GROUP BY person_id) AS e"
+        f" WHERE project_id = {{project_id:UInt64}}{_prefilter(definition, comp)}{until} GROUP BY person_id) AS e"
     )
     return f"{sql} WHERE {where}"

@@ -64,12 +64,17 @@ class Segment(models.Model):
 
 
 class SegmentSize(models.Model):
-    """The size of a segment on one day (UTC), recorded whenever it is computed; the last wins."""
+    """The size of a segment on one day (UTC): recorded whenever it is computed that day (the
+    last wins), or back-filled for a past day that has none (``backfilled``)."""
 
     segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="sizes")
     day = models.DateField()
     size = models.PositiveBigIntegerField()
     computed_at = models.DateTimeField()
+    backfilled = models.BooleanField(
+        default=False,
+        help_text="Computed later from the events as of the day's end (with today's person properties).",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["segment", "day"], name="segment_size_one_per_day")]

@@ -49,11 +49,14 @@ def members_sql(
     now: datetime | None = None,
     visiting: frozenset[int] = frozenset(),
     force_query_time: bool = False,
+    as_of: bool = False,
 ) -> str:
     """SQL selecting the members' ``person_id`` of one segment of one project.
 
     Static: its imported ids; materialised (and not ``force_query_time``): the current
-    version of its membership table; otherwise the definition compiled now. A segment
+    version of its membership table; otherwise the definition compiled now. ``as_of``:
+    the members at ``now`` in the past (``compile_members``), nested segments too (their
+    materialised table holds today's members, so they are compiled as well). A segment
     missing from the project raises SegmentMissing; a cycle (refused when saved, but
     segments may be edited in the admin) raises SegmentCycle.
     """
@@ -64,13 +67,15 @@ def members_sql(
         raise SegmentMissing(segment_id)
     if segment.is_static:
         return queries.static_members_sql(segment_id=segment.id, params=params)
-    if segment.members_version is not None and not force_query_time:
+    if segment.members_version is not None and not (force_query_time or as_of):
         return queries.materialised_members_sql(segment_id=segment.id, version=segment.members_version, params=params)
     moment = now or utc_now()
     inner = visiting | {segment_id}
 
     def nested(other_id: int, nested_params: Params) -> str:
-        return members_sql(project_id=project_id, segment_id=other_id, params=nested_params, now=moment, visiting=inner)
+        return members_sql(
+            project_id=project_id, segment_id=other_id, params=nested_params, now=moment, visiting=inner, as_of=as_of
+        )
 
     return compile_members(
         segment.definition or {"op": "and", "conditions": []},
@@ -78,6 +83,7 @@ def members_sql(
         now=moment,
         time_zone=segment.project.timezone,
         segment_sql=nested,
+        as_of=as_of,
     )
 
 
@@ -100,11 +106,21 @@ def resolve_segment(*, project_id: int, segment_id: int, params: Params) -> tupl
 
 
 def segment_size_compute(
-    *, segment: Segment, store: EventStore | None = None, now: datetime | None = None, force_query_time: bool = False
+    *,
+    segment: Segment,
+    store: EventStore | None = None,
+    now: datetime | None = None,
+    force_query_time: bool = False,
+    as_of: bool = False,
 ) -> int:
     params = Params(project_id=segment.project_id)
     sql = members_sql(
-        project_id=segment.project_id, segment_id=segment.id, params=params, now=now, force_query_time=force_query_time
+        project_id=segment.project_id,
+        segment_id=segment.id,
+        params=params,
+        now=now,
+        force_query_time=force_query_time,
+        as_of=as_of,
     )
     return int((store or get_store()).query(queries.size_query(sql, params)).scalar() or 0)
 
@@ -119,15 +135,33 @@ def segment_size(*, segment: Segment, store: EventStore | None = None) -> dict[s
     return {"size": size, "computed_at": computed_at, "materialised": False}
 
 
-def segment_size_history(*, segment: Segment, days: int = 90, today: date | None = None) -> list[dict[str, Any]]:
-    """One point per day of the last ``days`` (UTC) with the size recorded that day, or null."""
-    last = today or utc_now().date()
-    first = last - timedelta(days=days - 1)
-    recorded = {row.day: row.size for row in SegmentSize.objects.filter(segment=segment, day__gte=first, day__lte=last)}
-    return [
-        {"day": (first + timedelta(days=offset)).isoformat(), "size": recorded.get(first + timedelta(days=offset))}
-        for offset in range(days)
+HISTORY_DAYS = 90
+
+
+def history_days(today: date, days: int = HISTORY_DAYS) -> list[date]:
+    """The days of the size history, oldest first, ``today`` (UTC) last."""
+    return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def segment_size_history(*, segment: Segment, days: int = HISTORY_DAYS, today: date | None = None) -> dict[str, Any]:
+    """``{"points": [{"day", "size", "backfilled"}], "missing_days"}``: one point per day of
+    the last ``days`` (UTC): the size recorded that day by a refresh, or back-filled as of
+    the day's end (``backfilled``), or null while the back-fill has not reached it
+    (``missing_days`` counts those; a static segment has no back-fill)."""
+    wanted = history_days(today or utc_now().date(), days)
+    recorded = {
+        row.day: row for row in SegmentSize.objects.filter(segment=segment, day__gte=wanted[0], day__lte=wanted[-1])
+    }
+    points = [
+        {
+            "day": day.isoformat(),
+            "size": recorded[day].size if day in recorded else None,
+            "backfilled": recorded[day].backfilled if day in recorded else False,
+        }
+        for day in wanted
     ]
+    missing = 0 if segment.is_static else sum(1 for day in wanted[:-1] if day not in recorded)
+    return {"points": points, "missing_days": missing}
 
 
 def encode_cursor(person_id: str) -> str:

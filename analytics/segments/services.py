@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import pyarrow as pa
+from celery import current_app
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
@@ -139,6 +140,7 @@ def segment_create(
         segment.refresh_interval_minutes = refresh_interval_minutes
     segment.full_clean()
     segment.save()
+    _history_backfill_soon(segment)
     return segment
 
 
@@ -166,11 +168,31 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
     with transaction.atomic():
         segment.save(update_fields=[*fields, "updated_at"])
         last = Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).first()
-        if "definition" in fields and last:
-            _retire(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
+        if "definition" in fields:
+            # The sizes were the old definition's; the back-fill computes the new one's.
+            SegmentSize.objects.filter(segment_id=segment.id).delete()
+            if last:
+                _retire(project_id=segment.project_id, segment_id=segment.id, below=last + 1)
     if "definition" in fields:
         _members_changed(segment.project_id)
+        _history_backfill_soon(segment)
     return segment
+
+
+def _history_backfill_soon(segment: Segment) -> None:
+    """Scale mode: have a worker back-fill the new definition's size history now rather
+    than at the beat's next run. Embedded mode leaves it to the beat (an inline task would
+    hold the request for the whole back-fill). A broker that is down only delays it."""
+    if settings.CELERY_TASK_ALWAYS_EAGER or segment.is_static:
+        return
+
+    def send() -> None:
+        try:
+            current_app.send_task("analytics.segments.tasks.segment_history_backfill", args=[segment.id])
+        except Exception as error:  # the beat's next run back-fills it anyway
+            log.warning("segments.history_backfill_not_sent", segment_id=segment.id, error=str(error)[:300])
+
+    transaction.on_commit(send)
 
 
 def segment_delete(*, segment: Segment) -> None:

@@ -293,9 +293,10 @@ def test_csv_import_reports_bad_rows_and_imports_good_ones(setup, client, store,
     assert {member["person_id"] for member in members} == expected
     assert {member["distinct_id"] for member in members} == {"u1", "u2", "new-person"}
     assert client.get(url(project, f"{sid}/size")).json()["size"] == 3
-    history = client.get(url(project, f"{sid}/sizes")).json()["points"]
-    assert len(history) == 90
-    assert history[-1] == {"day": NOW.date().isoformat(), "size": 3}
+    sizes = client.get(url(project, f"{sid}/sizes")).json()
+    assert len(sizes["points"]) == 90
+    assert sizes["points"][-1] == {"day": NOW.date().isoformat(), "size": 3, "backfilled": False}
+    assert sizes["missing_days"] == 0  # a list has no past to back-fill
 
     not_utf8 = SimpleUploadedFile("ids.csv", b"u1\n\xff\xfe\n", content_type="text/csv")
     with django_capture_on_commit_callbacks(execute=True):

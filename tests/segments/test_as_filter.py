@@ -133,3 +133,131 @@ def test_a_cached_trend_is_not_served_after_the_segment_changes(store, client):
     assert after["cached"] is False
     assert_pageviews_of({"user-0", "user-1", "user-2"}, after)
     assert after["series"][0]["total"] > again["series"][0]["total"]
+
+
+def _breakdown_trend(client: Any, project: Any, segment_key: Any, **extra: Any) -> Any:
+    body = {
+        "series": [{"event": "pageview", "math": "total"}, {"event": None, "math": "unique_users"}],
+        "interval": "day",
+        "from": "-30d",
+        "breakdown": {"type": "segment", "key": segment_key, **extra},
+    }
+    return client.post(f"/api/v1/projects/{project.id}/insights/trends", body, content_type="application/json")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("materialised", [False, True], ids=["query-time", "materialised"])
+def test_a_trend_broken_down_by_a_segment_splits_members_from_the_rest(store, client, settings, materialised):
+    owner, project = member_with_project()
+    client.force_login(owner)
+    world = generate(project.id, now=NOW, seed=31)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    if materialised:
+        settings.SEGMENT_MATERIALISE_THRESHOLD = 1
+        services.segment_refresh(segment=segment)
+        segment.refresh_from_db()
+        assert segment.is_materialised
+    members = expected(segment.definition, world)
+    assert members
+    assert world.event_persons() - members
+
+    # A limit below two is not a reason to fold one side into "other".
+    response = _breakdown_trend(client, project, segment.id, limit=1)
+    assert response.status_code == 200, response.content
+    answer = response.json()
+    start = datetime.fromisoformat(answer["from"])
+    recent = [row for row in world.events if row["timestamp"] >= start]
+    lines = {(line["event"], line["math"], line["breakdown_value"]): line for line in answer["series"]}
+    assert len(lines) == 4
+    assert not any(line["is_other"] for line in answer["series"])
+    for value, inside in (("in", True), ("not_in", False)):
+        rows = [row for row in recent if (row["person_id"] in members) == inside]
+        pageviews = lines[("pageview", "total", value)]
+        assert pageviews["total"] == sum(1 for row in rows if row["event"] == "pageview")
+        assert sum(point["value"] for point in pageviews["points"]) == pageviews["total"]
+        assert lines[(None, "unique_users", value)]["total"] == len({row["person_id"] for row in rows})
+    label = lines[("pageview", "total", "not_in")]["label"]
+    assert label == f"pageview · not in segment {segment.id}"
+
+
+@pytest.mark.django_db
+def test_a_segment_breakdown_of_sessions_and_formulas_agrees_with_the_segment_filter(store, client):
+    owner, project = member_with_project()
+    client.force_login(owner)
+    world = generate(project.id, now=NOW, seed=32)
+    store_world(store, world)
+    segment = services.segment_create(project=project, name="buyers", definition=DEFINITION)
+    url = f"/api/v1/projects/{project.id}/insights/trends"
+    series = [{"event": "pageview", "math": "unique_sessions"}, {"event": None, "math": "avg_per_user"}]
+    split = client.post(
+        url,
+        {"series": series, "from": "-30d", "breakdown": {"type": "segment", "key": str(segment.id)}},
+        content_type="application/json",
+    ).json()["series"]
+    by_value = {(line["math"], line["breakdown_value"]): line["total"] for line in split}
+    for operator in ("in", "not_in"):
+        filtered = client.post(
+            url,
+            {
+                "series": series,
+                "from": "-30d",
+                "filters": [{"type": "segment", "key": "id", "operator": operator, "value": segment.id}],
+            },
+            content_type="application/json",
+        ).json()["series"]
+        assert by_value[("unique_sessions", operator)] == filtered[0]["total"]
+        assert by_value[("avg_per_user", operator)] == pytest.approx(filtered[1]["total"])
+    assert by_value[("unique_sessions", "in")] > 0
+
+    formula = client.post(
+        url,
+        {
+            "series": [{"event": "pageview"}, {"event": None}],
+            "formula": "A / B * 100",
+            "from": "-30d",
+            "breakdown": {"type": "segment", "key": segment.id},
+        },
+        content_type="application/json",
+    ).json()["series"]
+    assert sorted(line["label"] for line in formula) == [
+        f"A / B * 100 · in segment {segment.id}",
+        f"A / B * 100 · not in segment {segment.id}",
+    ]
+
+
+@pytest.mark.django_db
+def test_a_segment_breakdown_of_a_missing_or_foreign_segment_is_a_400(store, client):
+    owner, project = member_with_project()
+    _, other_project = member_with_project()
+    client.force_login(owner)
+    foreign = services.segment_create(project=other_project, name="theirs", definition=DEFINITION)
+    gone = services.segment_create(project=project, name="gone", definition=DEFINITION)
+    gone_id = gone.id
+    services.segment_delete(segment=gone)
+    for segment_id in (gone_id, foreign.id):
+        response = _breakdown_trend(client, project, segment_id)
+        assert response.status_code == 400, response.content
+        assert f"segment {segment_id} no longer exists" in response.content.decode()
+
+    for bad in ("plan", "-3", "0", "1.5", "١٢"):
+        response = _breakdown_trend(client, project, bad)
+        assert response.status_code == 400
+        fields = response.json()["error"]["fields"]
+        assert fields["breakdown"]["key"] == ["a segment id (a positive integer)"], bad
+
+
+@pytest.mark.django_db
+def test_a_segment_breakdown_shows_both_sides_even_when_one_is_empty(store, client):
+    owner, project = member_with_project()
+    client.force_login(owner)
+    store_world(store, generate(project.id, now=NOW, seed=33, persons=10))
+    everyone = {"op": "and", "conditions": [{"kind": "behavioral", "event": None, "count": 1}]}
+    segment = services.segment_create(project=project, name="everyone", definition=everyone)
+    answer = _breakdown_trend(client, project, segment.id).json()
+    lines = {(line["math"], line["breakdown_value"]): line for line in answer["series"]}
+    assert lines[("total", "in")]["total"] > 0
+    outside = lines[("total", "not_in")]
+    assert outside["total"] == 0
+    assert {point["value"] for point in outside["points"]} == {0}
+    assert [line["breakdown_value"] for line in answer["series"]] == ["in", "not_in", "in", "not_in"]

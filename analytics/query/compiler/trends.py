@@ -22,6 +22,10 @@ maths (``avg_per_user``, ``min_per_user``, ``max_per_user``, ``median_per_user``
 person's events per bucket and over the period (``GROUPING SETS``, the period's row has
 ``bucket`` NULL), then take the statistic over the persons of each group.
 
+A segment breakdown (``type: "segment"``, the key a segment id) gives every event the
+value ``in`` when its person is a member (the filter's membership test,
+``analytics.query.membership``) and ``not_in`` otherwise: two lines, no "other".
+
 A person breakdown (``type: "person"``) joins each event with the latest live properties of
 its person (``LEFT JOIN`` on ``person_id``; no row: not set). Event breakdowns take every key
 filters take, derived keys included.
@@ -50,7 +54,8 @@ from analytics.query.compiler.filters import (
 )
 from analytics.query.compiler.params import Params
 from analytics.query.compiler.sessions import ENTRY_ATTRIBUTES, SessionRules, session_events_sql, sessions_sql
-from analytics.query.model import PROPERTY_MATHS, Breakdown, DateRange, Series, TrendsQuery
+from analytics.query.membership import segment_membership_sql
+from analytics.query.model import PROPERTY_MATHS, SEGMENT_BREAKDOWN_VALUES, Breakdown, DateRange, Series, TrendsQuery
 from analytics.warehouse.guard import Query
 from analytics.warehouse.schema import COMPUTED_EVENT_COLUMNS, EVENT_COLUMNS
 
@@ -142,6 +147,8 @@ def _read_columns(query: TrendsQuery, series: Series) -> tuple[str, ...]:
         needed |= key_columns(series.property)
     if query.breakdown is not None and query.breakdown.type == "event":
         needed |= key_columns(query.breakdown.key)
+    if query.breakdown is not None and query.breakdown.type == "segment":
+        needed |= {"person_id", "person_key"}  # the membership test reads either
     return tuple(name for name in (*EVENT_COLUMNS, *COMPUTED_EVENT_COLUMNS) if name in needed)
 
 
@@ -185,6 +192,12 @@ def _where(query: TrendsQuery, series: Series, params: Params) -> tuple[str, str
 
 
 def _breakdown_text(breakdown: Breakdown, params: Params) -> str:
+    if breakdown.type == "segment":
+        member = segment_membership_sql(
+            project_id=int(params.values["project_id"]), segment_id=int(breakdown.key), params=params
+        )
+        inside, outside = (params.add(value, "String") for value in SEGMENT_BREAKDOWN_VALUES)
+        return f"if({member}, {inside}, {outside})"
     if breakdown.type == "person":
         return json_views("person_properties", breakdown.key, params).text
     if breakdown.type == "session":
@@ -232,9 +245,17 @@ def compile_series(*, project_id: int, query: TrendsQuery, series: Series, date_
         rows = f"SELECT {bucket} AS bucket, {columns} FROM {events} WHERE {rows_where}"
         sql = f"{_aggregate(series, rows, [])} ORDER BY bucket"
         return CompiledSeries(Query(name="trends.series", sql=sql, params=params.values, settings=settings_), False)
-    # The top values rank events: plain ``events`` unless session attributes are needed.
     persons = _WITH_PERSONS if query.breakdown.type == "person" else ""
     source = events + persons
+    if query.breakdown.type == "segment":
+        # Two values, both kept: no ranking pass (it would test every event's membership twice).
+        rows = (
+            f"SELECT {bucket} AS bucket, {rows_value} AS breakdown_raw, 1 AS is_top,"
+            f" breakdown_raw AS breakdown_value, {columns} FROM {source} WHERE {rows_where}"
+        )
+        sql = f"{_aggregate(series, rows, ['is_top', 'breakdown_value'])} ORDER BY breakdown_value, bucket"
+        return CompiledSeries(Query(name="trends.breakdown", sql=sql, params=params.values, settings=settings_), True)
+    # The top values rank events: plain ``events`` unless session attributes are needed.
     ranked = source if with_sessions else f"events{persons}"
     limit = params.add(query.breakdown.limit, "UInt32")
     top = f"SELECT {value} AS top FROM {ranked} WHERE {where} GROUP BY top ORDER BY count() DESC, top LIMIT {limit}"

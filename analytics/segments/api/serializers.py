@@ -72,11 +72,15 @@ class SizeSerializer(serializers.Serializer):
 
 class SizePointSerializer(serializers.Serializer):
     day = serializers.DateField()
-    size = serializers.IntegerField(allow_null=True, help_text="null: not computed that day")
+    size = serializers.IntegerField(allow_null=True, help_text="null: not computed (yet) for that day")
+    backfilled = serializers.BooleanField(
+        help_text="computed later from the events as of the day's end, with today's person properties"
+    )
 
 
 class SizeHistorySerializer(serializers.Serializer):
     points = SizePointSerializer(many=True)
+    missing_days = serializers.IntegerField(help_text="past days the back-fill has yet to compute")
 
 
 class MemberSerializer(serializers.Serializer):

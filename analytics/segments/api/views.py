@@ -133,9 +133,11 @@ class SegmentSizeHistoryView(APIView):
 
     @extend_schema(responses={200: SizeHistorySerializer})
     def get(self, request: AuthenticatedRequest, project_id: int, id: int) -> Response:
-        """The size on each of the last 90 days (UTC), as recorded that day by the refresh."""
+        """The size on each of the last 90 days (UTC): recorded that day by the refresh, or
+        back-filled from the events as of the day's end (``backfilled``); ``missing_days``
+        counts the days the back-fill task has yet to reach."""
         segment = _segment(request, project_id, id)
-        return Response({"points": selectors.segment_size_history(segment=segment)})
+        return Response(selectors.segment_size_history(segment=segment))
 
 
 class SegmentRefreshView(APIView):

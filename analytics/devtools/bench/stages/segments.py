@@ -1,4 +1,5 @@
-"""Stage: segments: a behavioural segment's size, materialisation, and a trend filtered by it.
+"""Stage: segments: a behavioural segment's size and its history, materialisation, and a
+trend filtered (and broken down) by a segment.
 
 The events (10M of 1M users at scale 1) are the suite's synthetic sessions spread evenly
 over 90 days; "now" is the end of the data. The fill's background merges are waited for
@@ -10,6 +11,9 @@ session, the answers checked equal first (issue 17):
 - the size of "purchase >= 2 times in 30 days AND plan = pro", first run after the fill
   (``segment_size_compute``). Baseline: a GROUP BY ... HAVING over the purchases with the
   pro persons as an ``IN`` set. Target: under 1 s.
+- the size history's back-fill of that segment (``segment_history_backfill``: 89 past
+  days, each as of its end), one day checked against the hand-written SQL. Baseline: 89
+  times the warm size (the same query without the as-of bound). No target.
 - materialising "any event in the last 70 days" (about half a million members at scale
   1) with ``segment_materialise`` (the refresh task's service: version, INSERT ... SELECT,
   loaded set, flip, clean-up). Baseline: the hand-written INSERT ... SELECT of the same
@@ -21,7 +25,9 @@ session, the answers checked equal first (issue 17):
   interleaved with it, each with the segment's lookup cached (the first report after a
   refresh reads it once: ``first_lookup`` in the details). Target: within 1.5x the
   unfiltered trend. The details give the same filtered trend through the subquery over
-  the version's rows (the set dropped: the fallback, and the path before sets),
+  the version's rows (the set dropped: the fallback, and the path before sets), the trend
+  broken down by the segment (``breakdown``: in / not in, checked against the filtered and
+  unfiltered trends),
   interleaved with the unfiltered one again, and the hand-written SQL of each variant (unfiltered, ``<the set's column> IN <set>``, ``IN (SELECT ...
   segment_members)``).
 """
@@ -46,8 +52,9 @@ from analytics.devtools.bench.helpers import best_of, chdb_session, migrated_sto
 from analytics.devtools.bench.registry import Metric, StageContext, at_most, stage
 from analytics.query.runner import run_trends
 from analytics.query.serializers import TrendsQuerySerializer
+from analytics.segments.history import day_end, segment_history_backfill
 from analytics.segments.lookup import segment_lookup
-from analytics.segments.models import Segment
+from analytics.segments.models import Segment, SegmentSize
 from analytics.segments.queries import drop_set_statement
 from analytics.segments.selectors import segment_size_compute
 from analytics.segments.services import segment_create, segment_materialise
@@ -165,12 +172,13 @@ def run(ctx: StageContext) -> list[Metric]:
         "settle_seconds": settle_seconds,
     }
     size = _size(ctx, session, project, now, details)
+    history = _history(ctx, session, project, now, details, warm_size=size.details["warm_seconds"])
     segment = segment_create(project=project, name="active", definition=ACTIVE)
     materialise = _materialise(ctx, session, store, segment, now, details)
     # The materialisations' inserts are merged in this process too: the trend is timed after.
     details = {**details, "settle_after_materialise_seconds": settle_merges(session)}
     trend = _filtered_trend(ctx, session, store, segment, now, details)
-    return [size, materialise, trend]
+    return [size, history, materialise, trend]
 
 
 def _size(ctx: StageContext, session: Any, project: Any, now: datetime, details: dict[str, Any]) -> Metric:
@@ -195,6 +203,37 @@ def _size(ctx: StageContext, session: Any, project: Any, now: datetime, details:
     )
     metric.checks.append(at_most(cold, SIZE_TARGET_SECONDS, "size < 1 s cold"))
     return metric
+
+
+def _history(
+    ctx: StageContext, session: Any, project: Any, now: datetime, details: dict[str, Any], *, warm_size: float
+) -> Metric:
+    """The size history's back-fill of the buyers' segment: 89 past days, each as of its end."""
+    segment = segment_create(project=project, name="pro buyers, history", definition=BUYERS)
+    seconds, days = _timed(lambda: segment_history_backfill(segment=segment, today=now.date()))
+    sizes = dict(SegmentSize.objects.filter(segment=segment).values_list("day", "size"))
+    checked = now.date() - timedelta(days=20)
+    params = {"project_id": project.id, **_moments(day_end(checked), 30)}
+    theirs = int(session.query(HAND_WRITTEN_SIZE_SQL, "ArrowTable", params=params).column(0)[0].as_py())
+    if sizes.get(checked) != theirs:
+        raise RuntimeError(
+            f"the back-filled size of {checked} differs from the hand-written SQL's: {sizes.get(checked)} vs {theirs}"
+        )
+    ctx.log("history back-fill", days=days, seconds=round(seconds, 3))
+    return Metric(
+        name="back-fill 89 days of the size history of purchase >= 2 in 30 days AND plan = pro",
+        figure=seconds,
+        unit="s",
+        higher_is_better=False,
+        baseline=warm_size * days,
+        baseline_label="89 times today's warm size (the same query without the as-of bound)",
+        details={
+            **details,
+            "days": days,
+            "per_day_seconds": round(seconds / max(days, 1), 4),
+            "sizes_min_max": [min(sizes.values()), max(sizes.values())],
+        },
+    )
 
 
 def _materialise(
@@ -231,13 +270,16 @@ def _materialise(
     return metric
 
 
-def _trend(project_id: int, now: datetime, filters: list[dict[str, Any]]) -> dict[str, Any]:
+def _trend(
+    project_id: int, now: datetime, filters: list[dict[str, Any]], breakdown: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body = {
         "series": [{"event": "page_view"}],
         "interval": "day",
         "from": (now - timedelta(days=30)).date().isoformat(),
         "to": (now - timedelta(days=1)).date().isoformat(),
         "filters": filters,
+        "breakdown": breakdown,
     }
     serializer = TrendsQuerySerializer(data=body, context={"time_zone": "UTC", "now": now})
     serializer.is_valid(raise_exception=True)
@@ -323,15 +365,28 @@ def _filtered_trend(
         # the report as a dashboard meets it, and the one-off cost is in the details.
         segment_lookup(project_id=project_id, segment_id=segment.id, store=store)
 
+    split = functools.partial(_trend, project_id, now, [], breakdown={"type": "segment", "key": segment.id})
     runs = _rounds(
-        filtered=filtered, unfiltered=unfiltered, drop_set=drop_set, build_set=build_set, first_lookup=first_lookup
+        filtered=filtered,
+        unfiltered=unfiltered,
+        split=split,
+        drop_set=drop_set,
+        build_set=build_set,
+        first_lookup=first_lookup,
     )
+    _check_breakdown(split(), filtered=answer, unfiltered=unfiltered())
     if segment_lookup(project_id=project_id, segment_id=segment.id, store=store, fresh=True).set_name != loaded:
         raise RuntimeError("the loaded set was not rebuilt")
     raw_seconds = {variant: round(best_of(functools.partial(hand_written, variant)), 4) for variant in raw}
     summary = {variant: _summary(timings) for variant, timings in runs.items()}
     figure, baseline = summary["set"]["wall_min"], summary["unfiltered"]["wall_min"]
-    ctx.log("filtered trend", seconds=figure, unfiltered_seconds=baseline, subquery=summary["subquery"]["wall_min"])
+    ctx.log(
+        "filtered trend",
+        seconds=figure,
+        unfiltered_seconds=baseline,
+        subquery=summary["subquery"]["wall_min"],
+        breakdown=summary["breakdown"]["wall_min"],
+    )
     metric = Metric(
         name="30-day daily page_view trend filtered by a materialised segment",
         figure=figure,
@@ -357,10 +412,20 @@ def _filtered_trend(
     return metric
 
 
+def _check_breakdown(split: dict[str, Any], *, filtered: dict[str, Any], unfiltered: dict[str, Any]) -> None:
+    """The "in" line is the filtered trend; both lines add up to the unfiltered one."""
+    lines = {line["breakdown_value"]: line for line in split["series"]}
+    inside = {point["bucket"][:10]: point["value"] for point in lines["in"]["points"] if point["value"]}
+    both = lines["in"]["total"] + lines["not_in"]["total"]
+    if inside != _points(filtered) or both != sum(_points(unfiltered).values()):
+        raise RuntimeError("the segment breakdown differs from the filtered and unfiltered trends")
+
+
 def _rounds(
     *,
     filtered: Callable[[], Any],
     unfiltered: Callable[[], Any],
+    split: Callable[[], Any],
     drop_set: Callable[[], None],
     build_set: Callable[[], None],
     first_lookup: Callable[[], None],
@@ -369,11 +434,12 @@ def _rounds(
     interleaved round by round on one built set: a set is rebuilt once per refresh, and
     timing the report right after each rebuild charged it for the rebuild's aftermath (its
     writes' merges and a cold CPU cache: 15 to 30 ms more than the same query a moment
-    later). Then, the set dropped, the subquery fallback interleaved with the unfiltered
+    later). The segment breakdown (in / not in, through the set) joins those rounds. Then, the set dropped, the subquery fallback interleaved with the unfiltered
     trend again (``unfiltered_beside_subquery``); the set is built again at the end."""
     runs: dict[str, list[tuple[float, float]]] = {
         "set": [],
         "unfiltered": [],
+        "breakdown": [],
         "subquery": [],
         "unfiltered_beside_subquery": [],
         "first_lookup": [],
@@ -383,6 +449,7 @@ def _rounds(
     for _ in range(TRIES):
         runs["set"].append(_spent(filtered))
         runs["unfiltered"].append(_spent(unfiltered))
+        runs["breakdown"].append(_spent(split))
     drop_set()
     for _ in range(TRIES):
         runs["subquery"].append(_spent(filtered))
