@@ -11,12 +11,12 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from analytics.ingestion.network_stream import STREAM_NAME
 from analytics.streams.consumer import StreamConsumer
-from analytics.streams.drain import send_drain_markers, wait_until_drained
-from analytics.streams.kafka.config import ensure_topics, producer_config
+from analytics.streams.drain import committed_offsets, partition_ids, send_drain_markers, wait_until_drained
+from analytics.streams.kafka.config import consumer_config, ensure_topics, producer_config
 from analytics.streams.registry import get_stream
 from analytics.warehouse.guard import Query
 
@@ -114,3 +114,40 @@ def drain(names: dict[str, str]) -> None:
     targets = send_drain_markers(names["topic"])
     with running_stream():
         assert wait_until_drained(names["group"], names["topic"], targets, timeout=120)
+
+
+def where_lost(names: dict[str, str], lost_ids: list[str]) -> str:
+    """Where actions the store lacks are: in the topic (partition, offset) or not, and the
+    group's committed offsets against each partition's end, and the dead letters' reasons.
+    A failed zero-loss check prints this, to tell a broker that lost messages from a
+    consumer that skipped or dead-lettered them."""
+    wanted = set(lost_ids)
+    reader = Consumer(consumer_config(f"telecom-diagnosis-{uuid.uuid4().hex[:8]}"))
+    partitions = partition_ids(names["topic"])
+    ends = {}
+    found: dict[str, tuple[int, int]] = {}
+    try:
+        for partition in partitions:
+            ends[partition] = reader.get_watermark_offsets(TopicPartition(names["topic"], partition), timeout=10)[1]
+        reader.assign([TopicPartition(names["topic"], partition, 0) for partition in partitions])
+        while batch := reader.consume(500, 3.0):
+            for message in batch:
+                if message.error() is not None:
+                    continue
+                try:
+                    event_id = orjson.loads(message.value() or b"{}").get("event_id")
+                except orjson.JSONDecodeError:
+                    continue
+                if event_id in wanted:
+                    found[event_id] = (message.partition() or 0, message.offset() or 0)
+        letters = 0
+        reader.assign([TopicPartition(names["dead"], partition, 0) for partition in partition_ids(names["dead"])])
+        while batch := reader.consume(500, 2.0):
+            letters += sum(1 for message in batch if message.error() is None)
+    finally:
+        reader.close()
+    committed = committed_offsets(names["group"], names["topic"], partitions)
+    return (
+        f"{len(found)} of {len(wanted)} lost ids are in the topic at {sorted(found.values())};"
+        f" partition ends {ends}, group committed {committed}; dead letters: {letters}"
+    )

@@ -12,7 +12,7 @@ from django.core.management import call_command
 
 from analytics.ingestion.network_actions import network_action_properties
 from analytics.loadgen.kafka_mode import provider_messages
-from tests.telecom.conftest import running_stream, stored_actions
+from tests.telecom.conftest import running_stream, stored_actions, where_lost
 
 pytestmark = [pytest.mark.kafka]
 
@@ -49,8 +49,12 @@ def test_kafka_mode_with_verify_reports_zero_lost_and_prints_progress(
                 "--json",
                 stdout=out,
             )
-        except SystemExit:  # --verify found lost or doubled actions: show the summary that says which
-            pytest.fail(f"loadgen --verify failed: {out.getvalue()}")
+        except (
+            SystemExit
+        ):  # --verify found lost or doubled actions: show the summary that says which, and where they are
+            report = orjson.loads(out.getvalue().strip().splitlines()[-1])
+            where = where_lost(telecom_topics, report.get("lost_sample") or [])
+            pytest.fail(f"loadgen --verify failed: {out.getvalue()}\n{where}")
     elapsed = time.monotonic() - started
 
     summary = orjson.loads(out.getvalue().strip().splitlines()[-1])
