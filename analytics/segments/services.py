@@ -206,6 +206,17 @@ def segment_delete(*, segment: Segment) -> None:
     _members_changed(project_id)
 
 
+def segment_deleted_elsewhere(*, segment: Segment) -> None:
+    """A segment row deleted without ``segment_delete`` (its project deleted, so the
+    cascade took it): retire its membership as ``segment_delete`` does, or its ClickHouse
+    rows and loaded set would outlive it. Connected to ``post_delete`` (apps.py); nothing
+    when ``segment_delete`` already retired it."""
+    if RetiredMembership.objects.filter(segment_id=segment.id, below__isnull=True).exists():
+        return
+    _retire(project_id=segment.project_id, segment_id=segment.id, below=None, is_static=segment.is_static)
+    _members_changed(segment.project_id)
+
+
 # ---------------------------------------------------------------------- static segments
 def static_members_add(*, segment: Segment, distinct_ids: Iterable[str], store: EventStore | None = None) -> int:
     """Add distinct ids to a static segment (each id once); returns the ids written."""

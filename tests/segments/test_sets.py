@@ -20,13 +20,13 @@ import pytest
 from analytics.query.compiler.params import Params
 from analytics.segments import queries, services, sets
 from analytics.segments.lookup import SegmentLookup, segment_lookup
-from analytics.segments.models import Segment
+from analytics.segments.models import RetiredMembership, Segment
 from analytics.segments.selectors import resolve_segment
 from analytics.warehouse.backup import store_row_counts, store_tables
 from analytics.warehouse.guard import Query
 from analytics.warehouse.store import EventStore
 from tests.factories import member_with_project
-from tests.segments.helpers import BUYERS, after_grace, expected, generate, set_names, store_world
+from tests.segments.helpers import BUYERS, after_grace, expected, generate, member_versions, set_names, store_world
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DEFINITION = BUYERS
@@ -316,3 +316,30 @@ def test_a_non_member_sharing_a_members_key_makes_the_set_hold_uuids(store, clie
     assert client.post(url, body, content_type="application/json").status_code == 503
     assert _operand(segment).startswith("(SELECT person_id FROM segment_members")
     assert _trends(client, project, segment.id) == through_set
+
+
+@pytest.mark.django_db
+def test_deleting_the_project_retires_its_segments_sets_and_rows(store, settings):
+    project, _world, segment = _buyers(store, settings, seed=23, persons=30)
+    services.segment_refresh(segment=segment, now=NOW)
+    static = services.segment_create_static(project=project, name="list", distinct_ids=["user-1"])
+    project_id, segment_id, static_id = project.id, segment.id, static.id
+    assert set_names(store, project_id, segment_id)
+
+    project.delete()  # the cascade takes the segments without segment_delete
+
+    retired = RetiredMembership.objects.filter(below__isnull=True)
+    assert {(entry.segment_id, entry.is_static) for entry in retired} == {(segment_id, False), (static_id, True)}
+    assert set_names(store, project_id, segment_id)  # kept for readers through the grace period
+    services.retired_drop(store=store, now=after_grace())
+    assert set_names(store, project_id, segment_id) == []
+    assert member_versions(store, project_id, segment_id, settle=set()) == set()
+    assert not RetiredMembership.objects.exists()
+
+
+@pytest.mark.django_db
+def test_segment_delete_retires_once(store, settings):
+    _project, _world, segment = _buyers(store, settings, seed=24, persons=10)
+    segment_id = segment.id
+    services.segment_delete(segment=segment)
+    assert RetiredMembership.objects.filter(segment_id=segment_id).count() == 1
