@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 
 from analytics.accounts.models import Project, User
 from analytics.core.logging import get_logger
@@ -166,6 +167,7 @@ def segment_update(*, segment: Segment, **changes: Any) -> Segment:
         fields += ["definition", "members_version", "materialised_at", "size", "refreshed_at"]
     segment.full_clean()
     with transaction.atomic():
+        _lock_or_gone(segment)
         segment.save(update_fields=[*fields, "updated_at"])
         last = Segment.objects.filter(id=segment.id).values_list("last_version", flat=True).first()
         if "definition" in fields:
@@ -193,6 +195,13 @@ def _history_backfill_soon(segment: Segment) -> None:
             log.warning("segments.history_backfill_not_sent", segment_id=segment.id, error=str(error)[:300])
 
     transaction.on_commit(send)
+
+
+def _lock_or_gone(segment: Segment) -> None:
+    """Lock the segment's row for the caller's transaction (a delete waits for it), or a
+    404 when a delete came first: a request racing a delete answers "not found", not 500."""
+    if not Segment.objects.select_for_update().filter(id=segment.id).exists():
+        raise NotFound(f"segment {segment.id} not found")
 
 
 def segment_delete(*, segment: Segment) -> None:
@@ -275,7 +284,9 @@ def segment_create_static(
 def import_create(*, segment: Segment, content: bytes, created_by: User | None = None) -> SegmentImport:
     if not segment.is_static:
         raise serializers.ValidationError({"file": ["only a static segment takes an upload"]})
-    return SegmentImport.objects.create(segment=segment, content=content, created_by=created_by)
+    with transaction.atomic():
+        _lock_or_gone(segment)
+        return SegmentImport.objects.create(segment=segment, content=content, created_by=created_by)
 
 
 def _parse_rows(text: str) -> Iterator[tuple[int, str | None, str | None]]:

@@ -10,6 +10,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.exceptions import NotFound
 
 from analytics.accounts.models import Role
 from analytics.accounts.services import personal_api_key_create
@@ -429,3 +430,20 @@ def test_uploads_over_the_row_limit_without_a_file_or_into_a_dynamic_segment_are
     wrong = client.post(url(project, f"{dynamic}/imports"), {"file": SimpleUploadedFile("a.csv", b"a\n")})
     assert wrong.status_code == 400
     assert "file" in wrong.json()["error"]["fields"]
+
+
+def test_an_edit_or_upload_racing_a_delete_is_a_404_not_a_500(setup):
+    _, project = setup
+    dynamic = services.segment_create(project=project, name="buyers", definition=_nested(1))
+    static = services.segment_create_static(project=project, name="list", distinct_ids=["u1"])
+    # What a request holds when another one deletes the segment under it.
+    stale_dynamic, stale_static = Segment.objects.get(id=dynamic.id), Segment.objects.get(id=static.id)
+    services.segment_delete(segment=dynamic)
+    services.segment_delete(segment=static)
+    with pytest.raises(NotFound):
+        services.segment_update(segment=stale_dynamic, name="renamed")
+    with pytest.raises(NotFound):
+        services.segment_update(segment=stale_dynamic, definition=_nested(2))
+    with pytest.raises(NotFound):
+        services.import_create(segment=stale_static, content=b"u2\n")
+    assert not Segment.objects.filter(id__in=[stale_dynamic.id, stale_static.id]).exists()
