@@ -45,6 +45,13 @@ log = get_logger(__name__)
 
 _FORCED_BATCH_TIMEOUT = 30.0  # seconds to wait for the rest of a previous owner's batch
 _LAG_INTERVAL = 2.0
+# The end of a burst is written at once instead of after max_wait: nothing more is coming to
+# share the insert's cost, so waiting only delays its events. "Ended" is no message for
+# three times the fetch wait (``fetch.wait.max.ms``, 100 ms: gaps that long are normal at
+# live rates); a trickle below the message floor keeps waiting max_wait, so a quiet
+# project does not write one insert per event.
+_BURST_END_SECONDS = 0.3
+_BURST_END_MIN_MESSAGES = 1_000
 _PROGRESS_INTERVAL = 10.0
 # A hole in a partition's offsets that re-reads keep returning for this long is a real gap
 # (compaction, transaction markers) rather than a batch the broker had not finished writing.
@@ -308,6 +315,8 @@ class StreamConsumer:
                 due = True
         if not candidates:
             return []
+        if messages >= _BURST_END_MIN_MESSAGES and now - self._last_message_at >= _BURST_END_SECONDS:
+            due = True
         if due or messages >= self.max_messages or nbytes >= self.max_bytes:
             return candidates
         return []

@@ -40,10 +40,10 @@ pytestmark = [pytest.mark.kafka]
 
 
 @contextmanager
-def running_consumer() -> Iterator[StreamConsumer]:
+def running_consumer(max_wait_seconds: float = 0.2) -> Iterator[StreamConsumer]:
     stop = threading.Event()
     consumer = StreamConsumer(
-        get_stream("events"), stop=stop, config={"session.timeout.ms": 6000}, max_wait_seconds=0.2
+        get_stream("events"), stop=stop, config={"session.timeout.ms": 6000}, max_wait_seconds=max_wait_seconds
     )
     errors: list[BaseException] = []
 
@@ -98,6 +98,27 @@ def test_batches_land_once_and_offsets_are_committed(topics: Topics, store: Any)
 
     assert _count(store, 9301) == (1200, 1200)
     assert consumer.stats.rows == 1200
+
+
+def _stored_within(store: Any, project_id: int, rows: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _count(store, project_id)[0] >= rows:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_the_end_of_a_burst_is_written_without_waiting_max_wait_and_a_trickle_waits(topics: Topics, store: Any) -> None:
+    with running_consumer(max_wait_seconds=12) as consumer:
+        produce_rows(event_rows(9310, 1500))
+        # Stored before max_wait could have cut them: the burst's end did.
+        assert _stored_within(store, 9310, 1500, seconds=8)
+        produce_rows(event_rows(9311, 10))
+        assert not _stored_within(store, 9311, 10, seconds=3)  # below the floor: it waits max_wait
+        assert _stored_within(store, 9311, 10, seconds=60)
+    assert _count(store, 9310) == (1500, 1500)
+    assert consumer.stats.rows == 1510
 
 
 def test_poison_message_goes_to_the_dead_letter_topic_and_later_events_flow(topics: Topics, store: Any) -> None:
