@@ -312,6 +312,7 @@ def test_the_admin_lists_segments_with_size_state_and_error(admin_client, store)
     assert "listed" in text
     assert "1234" in text
     assert "StoreUnavailable: down" in text
+    assert "0 of 89 past days" in text  # the size history's back-fill has not run
     assert admin_client.get(f"/admin/segments/segment/{segment.id}/change/").status_code == 200
 
 
