@@ -11,6 +11,8 @@ read when the app starts) or switched on in-process with :func:`enable`. Faults:
 - ``skip_fetched_offsets=<n>``: once, ``n`` messages of a partition are left out of what
   a fetch returned, as Tansu's answer at the log end does when it skips a batch still
   being written (see ``StreamConsumer._take_contiguous``).
+- ``skip_first_fetched=<n>``: once, the first ``n`` messages of a partition's fetch are
+  left out: the same skip where a new group starts reading (the log's start).
 """
 
 from __future__ import annotations
@@ -72,10 +74,27 @@ def _skip_fetched_offsets(by_partition: dict[int, list[Any]]) -> None:
             return
 
 
+def _skip_first_fetched(by_partition: dict[int, list[Any]]) -> None:
+    """Once: the first ``n`` messages of one partition's fetch are never returned (its first
+    fetch, when the test starts the consumer on a filled topic)."""
+    value = _ACTIVE.get("skip_first_fetched")
+    if value is None:
+        return
+    count = int(value or "10")
+    for partition in sorted(by_partition):
+        bucket = by_partition[partition]
+        if len(bucket) > count + 1:
+            _ACTIVE.pop("skip_first_fetched", None)
+            log.warning("failpoint.skip_first_fetched", partition=partition, first_skipped=int(bucket[0].offset()))
+            del bucket[:count]
+            return
+
+
 _POINT_OF = {
     "kill_after_insert": ("after_insert", _kill_after_insert),
     "sleep_before_insert": ("before_insert", _sleep_before_insert),
     "skip_fetched_offsets": ("fetched", _skip_fetched_offsets),
+    "skip_first_fetched": ("fetched", _skip_first_fetched),
 }
 
 

@@ -523,6 +523,17 @@ class StreamConsumer:
         try:
             intents = self.processor.intents(self.topic)
             committed = self.consumer.committed([TopicPartition(self.topic, b.partition) for b in pending], timeout=5)
+            # A partition the group never committed is read from its earliest offset
+            # (auto.offset.reset): the low watermark is where reading starts, so a first
+            # fetch that already skipped offsets there is caught too (Tansu, see
+            # _take_contiguous: the group's very first batches race the producers').
+            earliest = {
+                tp.partition: self.consumer.get_watermark_offsets(TopicPartition(self.topic, tp.partition), timeout=5)[
+                    0
+                ]
+                for tp in committed
+                if tp.offset < 0
+            }
         except (StoreUnavailable, KafkaException) as error:
             self.resolve_attempts += 1
             delay = min(30.0, 0.5 * 2 ** min(self.resolve_attempts - 1, 6))
@@ -534,6 +545,7 @@ class StreamConsumer:
             if tp.offset >= 0:
                 self.committed[tp.partition] = tp.offset
         starts = {tp.partition: tp.offset for tp in committed if tp.offset >= 0}
+        starts.update({partition: low for partition, low in earliest.items() if low >= 0})
         for buffer in pending:
             start = starts.get(buffer.partition)
             if start is not None and not buffer.messages:

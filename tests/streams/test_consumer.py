@@ -111,13 +111,13 @@ def _stored_within(store: Any, project_id: int, rows: int, seconds: float) -> bo
 
 def test_the_end_of_a_burst_is_written_without_waiting_max_wait_and_a_trickle_waits(topics: Topics, store: Any) -> None:
     with running_consumer(max_wait_seconds=12) as consumer:
-        produce_rows(event_rows(9310, 1500))
+        produce_rows(event_rows(9330, 1500))
         # Stored before max_wait could have cut them: the burst's end did.
-        assert _stored_within(store, 9310, 1500, seconds=8)
-        produce_rows(event_rows(9311, 10))
-        assert not _stored_within(store, 9311, 10, seconds=3)  # below the floor: it waits max_wait
-        assert _stored_within(store, 9311, 10, seconds=60)
-    assert _count(store, 9310) == (1500, 1500)
+        assert _stored_within(store, 9330, 1500, seconds=8)
+        produce_rows(event_rows(9331, 10))
+        assert not _stored_within(store, 9331, 10, seconds=3)  # below the floor: it waits max_wait
+        assert _stored_within(store, 9331, 10, seconds=60)
+    assert _count(store, 9330) == (1500, 1500)
     assert consumer.stats.rows == 1510
 
 
@@ -268,6 +268,25 @@ def test_the_post_mortem_finds_event_ids_in_the_topic(topics: Topics) -> None:
     assert sum(stats["messages"] for stats in report["partitions"].values()) == 50
     assert all(stats["gaps"] == 0 for stats in report["partitions"].values())
     assert {item["event_id"] for item in report["found"]} == {rows[0]["event_id"], rows[299]["event_id"]}
+
+
+def test_a_new_groups_first_fetch_that_skips_the_log_start_is_read_again(topics: Topics, store: Any) -> None:
+    """The same skip at the very start of a partition the group never committed: the
+    consumer starts from the earliest offset, so messages before the first one fetched
+    are a hole too (the loss seen when a consumer starts as the producers' first batches
+    are written)."""
+    produce_rows(event_rows(9332, 900))
+    targets = send_drain_markers(topics.topic)
+    failpoints.enable("skip_first_fetched", "30")
+    try:
+        with running_consumer():
+            assert wait_until_drained(topics.group, topics.topic, targets, timeout=120)
+        fired = not failpoints.is_active("skip_first_fetched")
+    finally:
+        failpoints.disable("skip_first_fetched")
+
+    assert fired
+    assert _count(store, 9332) == (900, 900)
 
 
 def test_replay_reads_a_skipped_fetch_again_and_replays_every_dead_letter(topics: Topics) -> None:
