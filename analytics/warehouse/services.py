@@ -75,20 +75,33 @@ def events_retention_enforce(
     if running:
         log.info("store.retention.deferred", project_id=project_id, running_mutations=running)
         return RetentionResult(project_id, retention_days, expired, deleted=False, skipped_reason="mutation running")
-    for name in ("events", "network_actions"):
-        store.execute(
-            maintenance.expired_rows_delete(
-                project_id=project_id,
-                retention_days=retention_days,
-                cutoff=cutoff,
-                cluster=store.cluster,
-                wait=wait,
-                name=name,
-            )
+    # The tables derived from events first, events last: the round's trigger is expired
+    # events, so a failure anywhere leaves them for the next round, which deletes again
+    # from every table (the deletes are idempotent). Events first would let a failed
+    # derived delete wait for that table's own TTL, which carries the older retention.
+    store.execute(
+        maintenance.expired_rows_delete(
+            project_id=project_id,
+            retention_days=retention_days,
+            cutoff=cutoff,
+            cluster=store.cluster,
+            wait=wait,
+            name="network_actions",
         )
+    )
     store.execute(
         maintenance.expired_user_days_delete(
             project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
+        )
+    )
+    store.execute(
+        maintenance.expired_rows_delete(
+            project_id=project_id,
+            retention_days=retention_days,
+            cutoff=cutoff,
+            cluster=store.cluster,
+            wait=wait,
+            name="events",
         )
     )
     metrics.STORE_RETENTION_ROWS.inc(expired)
