@@ -52,42 +52,32 @@ def _sleep_before_insert(*_: Any) -> None:
         time.sleep(seconds)
 
 
-def _skip_fetched_offsets(by_partition: dict[int, list[Any]]) -> None:
-    """Once: ``n`` messages in the middle of one partition's fetched messages are never
-    returned, as when Tansu's answer at the log end skips a batch still being written; the
-    client's position is already past them."""
-    value = _ACTIVE.get("skip_fetched_offsets")
+def _skip(name: str, by_partition: dict[int, list[Any]], *, first: int) -> None:
+    """Once: ``n`` (the fault's value) messages of one partition's fetched messages, from
+    position ``first``, are never returned; the client's position is already past them."""
+    value = _ACTIVE.get(name)
     if value is None:
         return
     count = int(value or "10")
     for partition in sorted(by_partition):
         bucket = by_partition[partition]
-        if len(bucket) > count + 2:
-            _ACTIVE.pop("skip_fetched_offsets", None)
+        if len(bucket) > first + count + 1:
+            _ACTIVE.pop(name, None)
             log.warning(
-                "failpoint.skip_fetched_offsets",
-                partition=partition,
-                first_skipped=int(bucket[1].offset()),
-                skipped=count,
+                f"failpoint.{name}", partition=partition, first_skipped=int(bucket[first].offset()), skipped=count
             )
-            del bucket[1 : 1 + count]
+            del bucket[first : first + count]
             return
+
+
+def _skip_fetched_offsets(by_partition: dict[int, list[Any]]) -> None:
+    """In the middle of a fetch, as when Tansu's answer at the log end skips a batch still being written."""
+    _skip("skip_fetched_offsets", by_partition, first=1)
 
 
 def _skip_first_fetched(by_partition: dict[int, list[Any]]) -> None:
-    """Once: the first ``n`` messages of one partition's fetch are never returned (its first
-    fetch, when the test starts the consumer on a filled topic)."""
-    value = _ACTIVE.get("skip_first_fetched")
-    if value is None:
-        return
-    count = int(value or "10")
-    for partition in sorted(by_partition):
-        bucket = by_partition[partition]
-        if len(bucket) > count + 1:
-            _ACTIVE.pop("skip_first_fetched", None)
-            log.warning("failpoint.skip_first_fetched", partition=partition, first_skipped=int(bucket[0].offset()))
-            del bucket[:count]
-            return
+    """At the start of a fetch (the log's start, when a test starts the consumer on a filled topic)."""
+    _skip("skip_first_fetched", by_partition, first=0)
 
 
 _POINT_OF = {

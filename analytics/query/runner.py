@@ -101,7 +101,8 @@ def _rows(store: EventStore, query: Query) -> list[dict[str, Any]]:
         raise
 
 
-def _first_event(store: EventStore, project_id: int) -> datetime | None:
+def first_event_at(store: EventStore, project_id: int) -> datetime | None:
+    """The project's first event's time, or None without events."""
     row = store.query(
         Query(
             name="trends.first_event",
@@ -280,7 +281,7 @@ def run_trends(*, project_id: int, query: TrendsQuery, store: EventStore | None 
     zone = ZoneInfo(query.time_zone)
     start = query.date_from
     if start is None:
-        start = _first_event(store, project_id) or query.date_to
+        start = first_event_at(store, project_id) or query.date_to
     date_range = DateRange(min(start, query.date_to), query.date_to)
     problem = too_many_points(query, date_range)
     if problem:

@@ -31,7 +31,7 @@ from django.db.models import Count, Q
 from analytics.core.logging import get_logger
 from analytics.core.timeutils import utc_now
 from analytics.query.membership import SegmentMissing
-from analytics.segments import queries
+from analytics.query.runner import first_event_at
 from analytics.segments.models import Segment, SegmentSize
 from analytics.segments.selectors import history_days, segment_size_compute
 from analytics.warehouse.store import EventStore, get_store
@@ -49,13 +49,6 @@ def missing_days(segment: Segment, today: date) -> list[date]:
     past = history_days(today)[:-1]
     have = set(SegmentSize.objects.filter(segment=segment, day__gte=past[0]).values_list("day", flat=True))
     return [day for day in reversed(past) if day not in have]
-
-
-def _first_event(store: EventStore, project_id: int) -> datetime | None:
-    row = store.query(queries.first_event_query(project_id=project_id)).dicts()[0]
-    if not int(row["n"]):
-        return None
-    return datetime.fromtimestamp(int(row["first_ms"]) / 1000, tz=UTC)
 
 
 def _save(segment: Segment, definition: Any, day: date, size: int) -> bool:
@@ -83,7 +76,7 @@ def segment_history_backfill(
     if not days:
         return 0
     store = store or get_store()
-    first = _first_event(store, segment.project_id)
+    first = first_event_at(store, segment.project_id)
     definition = segment.definition
     saved = 0
     for day in days:

@@ -37,16 +37,6 @@ def static_members_sql(*, segment_id: int, params: Params) -> str:
     )
 
 
-def first_event_query(*, project_id: int) -> Query:
-    """The project's event count and first event (Unix ms), for the history's back-fill."""
-    return Query(
-        name="segments.first_event",
-        sql="SELECT count() AS n, toUnixTimestamp64Milli(min(timestamp)) AS first_ms"
-        " FROM events WHERE project_id = {project_id:UInt64}",
-        params={"project_id": project_id},
-    )
-
-
 def size_query(members_sql: str, params: Params) -> Query:
     return Query(
         name="segments.size",

@@ -20,6 +20,7 @@ Why both exist (docs/event-store.md, "Retention and partition maintenance"):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -79,31 +80,19 @@ def events_retention_enforce(
     # events, so a failure anywhere leaves them for the next round, which deletes again
     # from every table (the deletes are idempotent). Events first would let a failed
     # derived delete wait for that table's own TTL, which carries the older retention.
-    store.execute(
-        maintenance.expired_rows_delete(
-            project_id=project_id,
-            retention_days=retention_days,
-            cutoff=cutoff,
-            cluster=store.cluster,
-            wait=wait,
-            name="network_actions",
-        )
+    rows = functools.partial(
+        maintenance.expired_rows_delete,
+        project_id=project_id,
+        retention_days=retention_days,
+        cutoff=cutoff,
+        cluster=store.cluster,
+        wait=wait,
     )
-    store.execute(
-        maintenance.expired_user_days_delete(
-            project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
-        )
+    user_days = maintenance.expired_user_days_delete(
+        project_id=project_id, retention_days=retention_days, cutoff=cutoff, cluster=store.cluster, wait=wait
     )
-    store.execute(
-        maintenance.expired_rows_delete(
-            project_id=project_id,
-            retention_days=retention_days,
-            cutoff=cutoff,
-            cluster=store.cluster,
-            wait=wait,
-            name="events",
-        )
-    )
+    for statement in (rows(name="network_actions"), user_days, rows(name="events")):
+        store.execute(statement)
     metrics.STORE_RETENTION_ROWS.inc(expired)
     log.info("store.retention.delete", project_id=project_id, retention_days=retention_days, rows=expired)
     return RetentionResult(project_id, retention_days, expired, deleted=True)
